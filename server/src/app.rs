@@ -1,0 +1,236 @@
+//! Start-up: the shared state, the route table (which is also the OpenAPI document), and the
+//! `Application` that binds a listener (port 0 picks a free one, as the tests do).
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::middleware::{from_fn, Compress};
+use actix_web::{web, App, HttpRequest, HttpResponse};
+use tracing_actix_web::TracingLogger;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::OpenApi as OpenApiDoc;
+use utoipa::{Modify, OpenApi};
+use utoipa_actix_web::service_config::ServiceConfig;
+use utoipa_actix_web::AppExt;
+
+use crate::auth::token::TokenKeys;
+use crate::config::Config;
+use crate::db::Db;
+use crate::error::ApiError;
+use crate::http::middleware::{observe, security_headers, Metrics};
+use crate::storage::Storage;
+
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub tokens: TokenKeys,
+    pub storage: Storage,
+    pub metrics: Metrics,
+    /// Bounds concurrent photo decodes to the cores, so uploads cannot exhaust memory.
+    pub photo_slots: tokio::sync::Semaphore,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "fieldstar",
+        description = "Quarterly on-site verification of star-rated villages: inspections with photo evidence, review, star status and mentoring.",
+        license(name = "Apache-2.0")
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth"), (name = "org"), (name = "users"), (name = "audit"), (name = "ops")
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut OpenApiDoc) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+/// Every route of the API. Registered as services so that each lands in the OpenAPI document.
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(crate::ops::healthz)
+        .service(crate::ops::readyz)
+        .service(crate::ops::metrics)
+        .service(crate::ops::openapi_yaml)
+        .service(crate::auth::routes::login)
+        .service(crate::auth::routes::refresh)
+        .service(crate::auth::routes::logout)
+        .service(crate::auth::routes::me)
+        .service(crate::org::routes::list_org_units)
+        .service(crate::org::routes::create_org_unit)
+        .service(crate::org::routes::get_org_unit)
+        .service(crate::org::routes::update_org_unit)
+        .service(crate::users::routes::list_users)
+        .service(crate::users::routes::create_user)
+        .service(crate::users::routes::update_user)
+        .service(crate::audit::list_audit);
+}
+
+/// The OpenAPI document, built from the same route table the server runs.
+pub fn openapi() -> OpenApiDoc {
+    let (_, api) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(routes)
+        .split_for_parts();
+    api
+}
+
+pub fn openapi_yaml() -> String {
+    openapi().to_yaml().unwrap_or_default()
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    pub state: web::Data<AppState>,
+}
+
+impl Application {
+    /// Connects, migrates, binds and builds the server; `run` serves until stopped.
+    pub async fn build(config: Config) -> Result<Self, String> {
+        let listener = TcpListener::bind(config.bind)
+            .map_err(|e| format!("FIELDSTAR_BIND: cannot listen on {}: {e}", config.bind))?;
+        Self::build_with_listener(config, listener).await
+    }
+
+    pub async fn build_with_listener(
+        config: Config,
+        listener: TcpListener,
+    ) -> Result<Self, String> {
+        let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+        let db_url = config.database_url.clone();
+        let pool_size = config.db_pool_size;
+        let db = crate::db::blocking(move || {
+            let db = Db::connect(&db_url, pool_size).map_err(ApiError::unavailable)?;
+            db.migrate().map_err(ApiError::unavailable)?;
+            Ok(db)
+        })
+        .await
+        .map_err(|e| format!("FIELDSTAR_DATABASE_URL: {}", e.detail))?;
+        let storage = Storage::from_url(&config.storage_url)
+            .map_err(|e| format!("FIELDSTAR_STORAGE_URL: {e}"))?;
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let state = web::Data::new(AppState {
+            tokens: TokenKeys::new(&config.jwt_secret),
+            config: Arc::new(config),
+            db,
+            storage,
+            metrics: Metrics::default(),
+            photo_slots: tokio::sync::Semaphore::new(cores),
+        });
+        let api = web::Data::new(AllowedMethods::from(&openapi()));
+        let data = state.clone();
+        let workers = state.config.http_workers;
+        let handle_signals = state.config.handle_signals;
+        let mut server = actix_web::HttpServer::new(move || {
+            let (app, _) =
+                App::new()
+                    .into_utoipa_app()
+                    .app_data(data.clone())
+                    .app_data(api.clone())
+                    .app_data(web::QueryConfig::default().error_handler(|e, _| {
+                        ApiError::validation(vec![crate::error::FieldError::new(
+                            "query",
+                            e.to_string(),
+                        )])
+                        .into()
+                    }))
+                    .app_data(web::PathConfig::default().error_handler(|e, _| {
+                        ApiError::bad_request("bad_path", e.to_string()).into()
+                    }))
+                    .configure(routes)
+                    .split_for_parts();
+            app.service(crate::ops::swagger_ui())
+                .default_service(web::to(not_found))
+                .wrap(Compress::default())
+                .wrap(security_headers())
+                .wrap(from_fn(observe))
+                .wrap(TracingLogger::default())
+        })
+        .shutdown_timeout(20);
+        if let Some(n) = workers {
+            server = server.workers(n);
+        }
+        if !handle_signals {
+            server = server.disable_signals();
+        }
+        let server = server.listen(listener).map_err(|e| e.to_string())?.run();
+        Ok(Self {
+            port,
+            server,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until the server stops (SIGTERM or SIGINT stop it gracefully).
+    pub async fn run(self) -> std::io::Result<()> {
+        self.server.await
+    }
+
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    pub fn into_server(self) -> Server {
+        self.server
+    }
+}
+
+/// The path templates of the API and their methods, to answer 405 rather than 404.
+struct AllowedMethods(Vec<(actix_web::dev::ResourceDef, String)>);
+
+impl From<&OpenApiDoc> for AllowedMethods {
+    fn from(api: &OpenApiDoc) -> Self {
+        let list = api
+            .paths
+            .paths
+            .iter()
+            .map(|(path, item)| {
+                let mut methods: Vec<&str> = Vec::new();
+                for (m, present) in [
+                    ("GET", item.get.is_some()),
+                    ("POST", item.post.is_some()),
+                    ("PUT", item.put.is_some()),
+                    ("PATCH", item.patch.is_some()),
+                    ("DELETE", item.delete.is_some()),
+                ] {
+                    if present {
+                        methods.push(m);
+                    }
+                }
+                (
+                    actix_web::dev::ResourceDef::new(path.as_str()),
+                    methods.join(", "),
+                )
+            })
+            .collect();
+        AllowedMethods(list)
+    }
+}
+
+async fn not_found(
+    req: HttpRequest,
+    api: web::Data<AllowedMethods>,
+) -> Result<HttpResponse, ApiError> {
+    let path = req.path();
+    match api.0.iter().find(|(def, _)| def.is_match(path)) {
+        Some((_, allow)) => Err(ApiError::method_not_allowed(allow.clone())),
+        None => Err(ApiError::not_found("route")),
+    }
+}

@@ -1,0 +1,147 @@
+//! Identity: roles, the one authentication extractor (`AuthUser`), and who did what (`Actor`).
+//! Tokens, passwords, login throttling and the auth routes live in the submodules.
+
+pub mod password;
+pub mod routes;
+pub mod throttle;
+pub mod token;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::web::Data;
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use futures_util::future::{ready, Ready};
+use serde::{Deserialize, Serialize};
+use tracing_actix_web::RequestId;
+use utoipa::ToSchema;
+
+use crate::app::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::scope::{OrgLevel, Scope};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    Inspector,
+    Reviewer,
+    Secretary,
+    Member,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [
+        Role::Admin,
+        Role::Inspector,
+        Role::Reviewer,
+        Role::Secretary,
+        Role::Member,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Inspector => "inspector",
+            Role::Reviewer => "reviewer",
+            Role::Secretary => "secretary",
+            Role::Member => "member",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// County roles are scoped to a county; village roles to a village.
+    pub fn scope_level(self) -> OrgLevel {
+        match self {
+            Role::Admin | Role::Inspector | Role::Reviewer => OrgLevel::County,
+            Role::Secretary | Role::Member => OrgLevel::Village,
+        }
+    }
+}
+
+/// The authenticated caller, from a valid bearer access token.
+#[derive(Clone, Debug)]
+pub struct AuthUser {
+    pub id: String,
+    pub username: String,
+    pub role: Role,
+    pub scope: Scope,
+    pub request_id: Option<String>,
+}
+
+impl AuthUser {
+    /// 403 unless the caller has one of `roles`.
+    pub fn require(&self, roles: &[Role]) -> ApiResult<()> {
+        if roles.contains(&self.role) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!(
+                "the {} role may not do this",
+                self.role.as_str()
+            )))
+        }
+    }
+
+    pub fn actor(&self) -> Actor {
+        Actor {
+            id: Some(self.id.clone()),
+            name: self.username.clone(),
+            request_id: self.request_id.clone(),
+        }
+    }
+}
+
+impl FromRequest for AuthUser {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(authenticate(req))
+    }
+}
+
+fn authenticate(req: &HttpRequest) -> ApiResult<AuthUser> {
+    let state = req
+        .app_data::<Data<AppState>>()
+        .ok_or_else(ApiError::internal)?;
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .ok_or_else(|| ApiError::unauthorized("a bearer access token is required"))?;
+    let claims = state
+        .tokens
+        .verify(token.trim())
+        .ok_or_else(|| ApiError::unauthorized("the access token is invalid or expired"))?;
+    Ok(AuthUser {
+        scope: claims.scope(),
+        id: claims.sub,
+        username: claims.name,
+        role: claims.role,
+        request_id: req.extensions().get::<RequestId>().map(|r| r.to_string()),
+    })
+}
+
+/// Who made a change, for the audit log: a user, or the operator's command line.
+#[derive(Clone, Debug)]
+pub struct Actor {
+    pub id: Option<String>,
+    pub name: String,
+    pub request_id: Option<String>,
+}
+
+impl Actor {
+    pub fn cli() -> Self {
+        Actor {
+            id: None,
+            name: "cli".into(),
+            request_id: None,
+        }
+    }
+}

@@ -1,0 +1,292 @@
+//! `/api/v1/auth/*` and `/api/v1/me`: log in, rotate refresh tokens, log out, who am I.
+
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use chrono::Duration;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::token::{self, ACCESS_TTL_SECS, REFRESH_TTL_DAYS};
+use super::{password, throttle, Actor, AuthUser};
+use crate::app::AppState;
+use crate::db::schema::refresh_tokens;
+use crate::db::DbConn;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::http::Json;
+use crate::org::{OrgUnit, OrgUnitView};
+use crate::users::{User, UserView};
+use crate::{audit, now};
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub refresh_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    pub user: UserView,
+}
+
+const INVALID_LOGIN: &str = "the username or password is wrong";
+
+/// Logs in. An unknown user and a wrong password get the same answer, in the same time.
+#[utoipa::path(
+    tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, body = TokenResponse),
+        (status = 401, body = Problem),
+        (status = 422, body = Problem),
+        (status = 429, body = Problem, description = "Too many failed logins; see Retry-After")
+    )
+)]
+#[post("/api/v1/auth/login")]
+pub async fn login(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    Json(body): Json<LoginRequest>,
+) -> ApiResult<HttpResponse> {
+    let address = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let username = crate::users::model::normalize_username(&body.username);
+    let tokens = state.clone();
+    let response = state
+        .db
+        .read(move |conn| {
+            let t = now();
+            if let Some(wait) = throttle::retry_after(conn, &username, &address, t)? {
+                return Err(ApiError::too_many_requests(wait as u64));
+            }
+            let user = User::find_by_username(conn, &username)?;
+            let ok = match &user {
+                Some(u) => password::verify(&u.password_hash, &body.password) && u.active,
+                None => {
+                    password::verify_dummy(&body.password);
+                    false
+                }
+            };
+            let user = match (ok, user) {
+                (true, Some(u)) => u,
+                _ => {
+                    crate::db::write_tx(conn, |c| {
+                        throttle::record_failure(c, &username, &address, t)
+                    })?;
+                    return Err(ApiError::unauthorized(INVALID_LOGIN));
+                }
+            };
+            crate::db::write_tx(conn, |c| {
+                let family = uuid::Uuid::now_v7().to_string();
+                let refresh_token = insert_refresh(c, &user.id, &family)?;
+                audit::record(
+                    c,
+                    &Actor {
+                        id: Some(user.id.clone()),
+                        name: user.username.clone(),
+                        request_id: None,
+                    },
+                    "user.logged_in",
+                    "user",
+                    &user.id,
+                    Some(&user.county_id),
+                    format!("from {address}"),
+                )?;
+                Ok::<_, ApiError>(token_response(&tokens, &user, refresh_token))
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(response))
+}
+
+fn token_response(state: &AppState, user: &User, refresh_token: String) -> TokenResponse {
+    TokenResponse {
+        access_token: state.tokens.issue(
+            &user.id,
+            &user.username,
+            user.role(),
+            &user.scope(),
+            chrono::Utc::now().timestamp(),
+        ),
+        refresh_token,
+        token_type: "Bearer".into(),
+        expires_in: ACCESS_TTL_SECS,
+        user: user.view(),
+    }
+}
+
+fn insert_refresh(conn: &mut DbConn, user_id: &str, family: &str) -> ApiResult<String> {
+    let raw = token::new_refresh_token();
+    let t = now();
+    diesel::insert_into(refresh_tokens::table)
+        .values((
+            refresh_tokens::id.eq(uuid::Uuid::now_v7().to_string()),
+            refresh_tokens::user_id.eq(user_id),
+            refresh_tokens::family_id.eq(family),
+            refresh_tokens::token_hash.eq(token::hash_refresh_token(&raw)),
+            refresh_tokens::issued_at.eq(t),
+            refresh_tokens::expires_at.eq(t + Duration::days(REFRESH_TTL_DAYS)),
+        ))
+        .execute(conn)?;
+    Ok(raw)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+#[derive(Queryable)]
+struct RefreshRow {
+    id: String,
+    user_id: String,
+    family_id: String,
+    expires_at: chrono::NaiveDateTime,
+    used_at: Option<chrono::NaiveDateTime>,
+    revoked_at: Option<chrono::NaiveDateTime>,
+}
+
+fn find_refresh(conn: &mut DbConn, raw: &str) -> QueryResult<Option<RefreshRow>> {
+    refresh_tokens::table
+        .filter(refresh_tokens::token_hash.eq(token::hash_refresh_token(raw)))
+        .select((
+            refresh_tokens::id,
+            refresh_tokens::user_id,
+            refresh_tokens::family_id,
+            refresh_tokens::expires_at,
+            refresh_tokens::used_at,
+            refresh_tokens::revoked_at,
+        ))
+        .first(conn)
+        .optional()
+}
+
+fn revoke_family(conn: &mut DbConn, family: &str) -> QueryResult<usize> {
+    diesel::update(
+        refresh_tokens::table
+            .filter(refresh_tokens::family_id.eq(family))
+            .filter(refresh_tokens::revoked_at.is_null()),
+    )
+    .set(refresh_tokens::revoked_at.eq(now()))
+    .execute(conn)
+}
+
+/// Trades a refresh token for a new pair. A spent token presented again revokes its family.
+#[utoipa::path(
+    tag = "auth",
+    request_body = RefreshRequest,
+    responses((status = 200, body = TokenResponse), (status = 401, body = Problem), (status = 422, body = Problem))
+)]
+#[post("/api/v1/auth/refresh")]
+pub async fn refresh(
+    state: web::Data<AppState>,
+    Json(body): Json<RefreshRequest>,
+) -> ApiResult<HttpResponse> {
+    let st = state.clone();
+    let outcome = state
+        .db
+        .write(move |conn| {
+            let invalid =
+                || ApiError::unauthorized("the refresh token is invalid, spent or revoked");
+            let Some(row) = find_refresh(conn, &body.refresh_token)? else {
+                return Ok(Err(invalid()));
+            };
+            let t = now();
+            if row.used_at.is_some() || row.revoked_at.is_some() {
+                // Reuse of a spent token means it leaked: end every session of this family.
+                if row.used_at.is_some() {
+                    revoke_family(conn, &row.family_id)?;
+                }
+                return Ok(Err(invalid()));
+            }
+            if row.expires_at <= t {
+                return Ok(Err(invalid()));
+            }
+            let user = match User::find(conn, &row.user_id)? {
+                Some(u) if u.active => u,
+                _ => {
+                    revoke_family(conn, &row.family_id)?;
+                    return Ok(Err(invalid()));
+                }
+            };
+            let spent = diesel::update(
+                refresh_tokens::table
+                    .filter(refresh_tokens::id.eq(&row.id))
+                    .filter(refresh_tokens::used_at.is_null()),
+            )
+            .set(refresh_tokens::used_at.eq(t))
+            .execute(conn)?;
+            if spent != 1 {
+                return Ok(Err(invalid()));
+            }
+            let raw = insert_refresh(conn, &user.id, &row.family_id)?;
+            Ok(Ok(token_response(&st, &user, raw)))
+        })
+        .await?;
+    // The family's revocation above must commit even though the answer is 401.
+    Ok(HttpResponse::Ok().json(outcome?))
+}
+
+/// Revokes the refresh token's whole family. Unknown tokens also answer 204.
+#[utoipa::path(
+    tag = "auth",
+    request_body = RefreshRequest,
+    responses((status = 204, description = "Logged out"), (status = 422, body = Problem))
+)]
+#[post("/api/v1/auth/logout")]
+pub async fn logout(
+    state: web::Data<AppState>,
+    Json(body): Json<RefreshRequest>,
+) -> ApiResult<HttpResponse> {
+    state
+        .db
+        .write(move |conn| {
+            if let Some(row) = find_refresh(conn, &body.refresh_token)? {
+                revoke_family(conn, &row.family_id)?;
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct MeView {
+    #[serde(flatten)]
+    pub user: UserView,
+    pub org_unit: OrgUnitView,
+    pub county_id: String,
+}
+
+#[utoipa::path(
+    tag = "auth",
+    responses((status = 200, body = MeView), (status = 401, body = Problem)),
+    security(("bearer" = []))
+)]
+#[get("/api/v1/me")]
+pub async fn me(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpResponse> {
+    let view = state
+        .db
+        .read(move |conn| {
+            let u = User::find(conn, &user.id)?
+                .filter(|u| u.active)
+                .ok_or_else(|| ApiError::unauthorized("the user is no longer active"))?;
+            let unit = OrgUnit::find(conn, &u.org_unit_id)?.ok_or_else(ApiError::internal)?;
+            Ok(MeView {
+                county_id: u.county_id.clone(),
+                user: u.view(),
+                org_unit: unit.view(),
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}

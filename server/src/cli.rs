@@ -1,0 +1,254 @@
+//! The command line: `serve`, `migrate`, `demo` and the operator's imports. Every failure
+//! prints one clear line to stderr and exits non-zero.
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::auth::Actor;
+use crate::config::Config;
+use crate::db::{Db, DbConn};
+use crate::error::ApiError;
+
+#[derive(Parser)]
+#[command(
+    name = "fieldstar",
+    version,
+    about = "Quarterly on-site verification of star-rated villages"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (migrates first).
+    Serve {
+        /// Address to listen on (overrides FIELDSTAR_BIND).
+        #[arg(long)]
+        bind: Option<SocketAddr>,
+        /// Seed the demo county first (once; seeding again changes nothing).
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply pending database migrations.
+    Migrate,
+    /// Seed the demo county and print its logins.
+    Demo,
+    /// Org units.
+    Org {
+        #[command(subcommand)]
+        command: OrgCommand,
+    },
+    /// Users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum OrgCommand {
+    /// Import org units from CSV: code,name,level,parent_code,lat,lon,radius_m.
+    Import { file: PathBuf },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user; the password is read from stdin or generated and printed once.
+    Create {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        role: String,
+        /// Code of the org unit that is the user's scope.
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("fieldstar: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn config() -> Result<Config, String> {
+    Config::from_env().map_err(|e| format!("configuration error: {e}"))
+}
+
+fn open_db(config: &Config) -> Result<Db, String> {
+    let db =
+        Db::connect(&config.database_url, 2).map_err(|e| format!("FIELDSTAR_DATABASE_URL: {e}"))?;
+    db.migrate()
+        .map_err(|e| format!("FIELDSTAR_DATABASE_URL: {e}"))?;
+    Ok(db)
+}
+
+fn with_conn<T>(
+    config: &Config,
+    f: impl FnOnce(&mut DbConn) -> Result<T, String>,
+) -> Result<T, String> {
+    let db = open_db(config)?;
+    let mut conn = db.get().map_err(|e| e.detail)?;
+    f(&mut conn)
+}
+
+fn api_error(e: ApiError) -> String {
+    match e.errors.as_slice() {
+        [] => e.detail,
+        errs => errs
+            .iter()
+            .map(|f| format!("{}: {}", f.field, f.message))
+            .collect::<Vec<_>>()
+            .join("; "),
+    }
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Command::Serve { bind, demo } => {
+            let mut config = config()?;
+            if let Some(b) = bind {
+                config.bind = b;
+            }
+            crate::telemetry::init(config.log_format);
+            serve(config, demo)
+        }
+        Command::Migrate => {
+            let config = config()?;
+            let db = Db::connect(&config.database_url, 1)
+                .map_err(|e| format!("FIELDSTAR_DATABASE_URL: {e}"))?;
+            let applied = db.migrate()?;
+            println!(
+                "{} migration(s) applied on {}",
+                applied.len(),
+                config.database_url.redacted()
+            );
+            Ok(())
+        }
+        Command::Demo => {
+            let config = config()?;
+            with_conn(&config, |conn| seed_demo(conn, &config))
+        }
+        Command::Org {
+            command: OrgCommand::Import { file },
+        } => {
+            let config = config()?;
+            let input = std::fs::File::open(&file)
+                .map_err(|e| format!("cannot open {}: {e}", file.display()))?;
+            with_conn(&config, |conn| {
+                let summary =
+                    crate::org::import::import(conn, std::io::BufReader::new(input), &Actor::cli())
+                        .map_err(|e| format!("{}: {e}", file.display()))?;
+                println!(
+                    "{}: {} created, {} updated, {} unchanged",
+                    file.display(),
+                    summary.created,
+                    summary.updated,
+                    summary.unchanged
+                );
+                Ok(())
+            })
+        }
+        Command::User {
+            command:
+                UserCommand::Create {
+                    username,
+                    role,
+                    org,
+                    password_stdin,
+                },
+        } => {
+            let config = config()?;
+            let (password, generated) = if password_stdin {
+                let mut s = String::new();
+                std::io::stdin()
+                    .read_to_string(&mut s)
+                    .map_err(|e| format!("cannot read stdin: {e}"))?;
+                (s.trim_end_matches(['\n', '\r']).to_string(), false)
+            } else {
+                (crate::demo::random_password_for_cli(), true)
+            };
+            let new = crate::users::NewUser::parse(&username, &password, &role)
+                .map_err(|e| api_error(ApiError::validation(e)))?;
+            with_conn(&config, |conn| {
+                let unit = crate::org::OrgUnit::find_by_code(conn, &org)
+                    .map_err(|e| e.to_string())?
+                    .ok_or_else(|| format!("--org: no org unit has code {org}"))?;
+                let user = crate::db::write_tx(conn, |c| new.insert(c, &unit, &Actor::cli()))
+                    .map_err(api_error)?;
+                println!("created {} ({}) at {}", user.username, user.role, unit.code);
+                if generated {
+                    println!("password: {password}");
+                }
+                Ok(())
+            })
+        }
+    }
+}
+
+fn seed_demo(conn: &mut DbConn, config: &Config) -> Result<(), String> {
+    let summary = crate::demo::seed(conn, config.demo_password.as_deref()).map_err(api_error)?;
+    println!(
+        "demo county {}: {} org units created, users created: {}",
+        crate::demo::COUNTY_CODE,
+        summary.created_units,
+        if summary.created_users.is_empty() {
+            "none".to_string()
+        } else {
+            summary.created_users.join(", ")
+        }
+    );
+    if let Some(p) = summary.password.filter(|_| summary.password_was_generated) {
+        println!("password for the demo users (shown once): {p}");
+    } else if !summary.created_users.is_empty() {
+        println!("password for the demo users: the value of FIELDSTAR_DEMO_PASSWORD");
+    }
+    println!(
+        "logins: {}",
+        crate::demo::USERS
+            .iter()
+            .map(|(u, _)| *u)
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(())
+}
+
+fn serve(config: Config, demo: bool) -> Result<(), String> {
+    let system = actix_web::rt::System::new();
+    system.block_on(async move {
+        let started = std::time::Instant::now();
+        let app = crate::Application::build(config.clone()).await?;
+        if demo {
+            let db = app.state.db.clone();
+            let cfg = config.clone();
+            crate::db::blocking(move || {
+                let mut conn = db.get()?;
+                seed_demo(&mut conn, &cfg).map_err(ApiError::unavailable)
+            })
+            .await
+            .map_err(|e| e.detail)?;
+        }
+        tracing::info!(
+            address = %format!("http://{}:{}", config.bind.ip(), app.port()),
+            database = %config.database_url.redacted(),
+            storage = %config.storage_url,
+            ready_ms = started.elapsed().as_millis() as u64,
+            "fieldstar is listening"
+        );
+        app.run().await.map_err(|e| e.to_string())
+    })
+}

@@ -1,0 +1,322 @@
+//! Configuration: read once from the environment, with safe one-machine defaults.
+//! A bad value stops start-up with a message that names the variable.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use rand::RngCore;
+
+use crate::db::DatabaseUrl;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub database_url: DatabaseUrl,
+    pub bind: SocketAddr,
+    pub storage_url: String,
+    pub jwt_secret: Vec<u8>,
+    pub data_dir: PathBuf,
+    pub timezone: chrono_tz::Tz,
+    pub demo_password: Option<String>,
+    pub log_format: LogFormat,
+    pub webhook_allow_private: bool,
+    /// How long a reviewer's claim on an inspection lasts.
+    pub claim_minutes: i64,
+    pub photo_max_bytes: usize,
+    pub json_max_bytes: usize,
+    pub db_pool_size: u32,
+    /// Whether the webhook delivery worker runs in this process.
+    pub run_workers: bool,
+    /// HTTP worker threads (default: one per core).
+    pub http_workers: Option<usize>,
+    /// Whether SIGTERM/SIGINT stop the server gracefully (off for in-process test servers).
+    pub handle_signals: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{var}: {message}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub message: String,
+}
+
+fn err(var: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        var,
+        message: message.into(),
+    }
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let vars: HashMap<String, String> = std::env::vars()
+            .filter(|(k, _)| k.starts_with("FIELDSTAR_"))
+            .collect();
+        Self::from_vars(&vars)
+    }
+
+    /// Reads the configuration from a map of variables, so tests need not touch the process
+    /// environment. Creates the data dir and, unless one is given, the JWT secret file.
+    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let get = |k: &str| vars.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
+
+        let data_dir = PathBuf::from(get("FIELDSTAR_DATA_DIR").unwrap_or("./data"));
+        std::fs::create_dir_all(&data_dir).map_err(|e| {
+            err(
+                "FIELDSTAR_DATA_DIR",
+                format!("cannot create {}: {e}", data_dir.display()),
+            )
+        })?;
+
+        let database_url = match get("FIELDSTAR_DATABASE_URL") {
+            Some(url) => DatabaseUrl::parse(url).map_err(|m| err("FIELDSTAR_DATABASE_URL", m))?,
+            None => DatabaseUrl::Sqlite(data_dir.join("fieldstar.db")),
+        };
+
+        let bind = get("FIELDSTAR_BIND")
+            .unwrap_or("127.0.0.1:8080")
+            .parse::<SocketAddr>()
+            .map_err(|e| err("FIELDSTAR_BIND", format!("expected HOST:PORT ({e})")))?;
+
+        let storage_url = match get("FIELDSTAR_STORAGE_URL") {
+            Some(url) => {
+                if !(url.starts_with("file://") || url.starts_with("s3://")) {
+                    return Err(err(
+                        "FIELDSTAR_STORAGE_URL",
+                        "expected file:///path or s3://bucket/prefix",
+                    ));
+                }
+                url.to_string()
+            }
+            None => format!("file://{}", absolute(&data_dir.join("photos")).display()),
+        };
+
+        let jwt_secret = match get("FIELDSTAR_JWT_SECRET") {
+            Some(s) if s.len() < 32 => {
+                return Err(err(
+                    "FIELDSTAR_JWT_SECRET",
+                    "must be at least 32 characters",
+                ))
+            }
+            Some(s) => s.as_bytes().to_vec(),
+            None => load_or_create_secret(&data_dir)?,
+        };
+
+        let timezone = get("FIELDSTAR_TIMEZONE")
+            .unwrap_or("Asia/Shanghai")
+            .parse::<chrono_tz::Tz>()
+            .map_err(|_| {
+                err(
+                    "FIELDSTAR_TIMEZONE",
+                    "expected an IANA time zone name such as Asia/Shanghai",
+                )
+            })?;
+
+        let demo_password = match get("FIELDSTAR_DEMO_PASSWORD") {
+            Some(p) if p.chars().count() < 10 => {
+                return Err(err(
+                    "FIELDSTAR_DEMO_PASSWORD",
+                    "must be at least 10 characters",
+                ))
+            }
+            other => other.map(str::to_string),
+        };
+
+        let log_format = match get("FIELDSTAR_LOG_FORMAT").unwrap_or("text") {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            _ => return Err(err("FIELDSTAR_LOG_FORMAT", "expected text or json")),
+        };
+
+        let webhook_allow_private = match get("FIELDSTAR_WEBHOOK_ALLOW_PRIVATE").unwrap_or("0") {
+            "1" | "true" => true,
+            "0" | "false" => false,
+            _ => return Err(err("FIELDSTAR_WEBHOOK_ALLOW_PRIVATE", "expected 1 or 0")),
+        };
+
+        let claim_minutes = number(
+            get("FIELDSTAR_CLAIM_MINUTES"),
+            "FIELDSTAR_CLAIM_MINUTES",
+            120,
+            1,
+            7 * 24 * 60,
+        )?;
+        let photo_max_bytes = number(
+            get("FIELDSTAR_PHOTO_MAX_BYTES"),
+            "FIELDSTAR_PHOTO_MAX_BYTES",
+            20 << 20,
+            1 << 10,
+            200 << 20,
+        )? as usize;
+        let json_max_bytes = number(
+            get("FIELDSTAR_JSON_MAX_BYTES"),
+            "FIELDSTAR_JSON_MAX_BYTES",
+            1 << 20,
+            1 << 10,
+            64 << 20,
+        )? as usize;
+        let default_pool = if database_url.backend() == crate::db::Backend::Sqlite {
+            8
+        } else {
+            16
+        };
+        let db_pool_size = number(
+            get("FIELDSTAR_DB_POOL_SIZE"),
+            "FIELDSTAR_DB_POOL_SIZE",
+            default_pool,
+            1,
+            512,
+        )? as u32;
+        let run_workers = match get("FIELDSTAR_WORKERS").unwrap_or("1") {
+            "1" | "true" => true,
+            "0" | "false" => false,
+            _ => return Err(err("FIELDSTAR_WORKERS", "expected 1 or 0")),
+        };
+
+        let http_workers = match get("FIELDSTAR_HTTP_WORKERS") {
+            Some(v) => Some(number(Some(v), "FIELDSTAR_HTTP_WORKERS", 0, 1, 256)? as usize),
+            None => None,
+        };
+
+        Ok(Config {
+            database_url,
+            bind,
+            storage_url,
+            jwt_secret,
+            data_dir,
+            timezone,
+            demo_password,
+            log_format,
+            webhook_allow_private,
+            claim_minutes,
+            photo_max_bytes,
+            json_max_bytes,
+            db_pool_size,
+            run_workers,
+            http_workers,
+            handle_signals: true,
+        })
+    }
+}
+
+fn number(
+    value: Option<&str>,
+    var: &'static str,
+    default: i64,
+    min: i64,
+    max: i64,
+) -> Result<i64, ConfigError> {
+    let Some(v) = value else { return Ok(default) };
+    let n: i64 = v
+        .parse()
+        .map_err(|_| err(var, format!("expected a whole number, got {v:?}")))?;
+    if !(min..=max).contains(&n) {
+        return Err(err(var, format!("must be between {min} and {max}")));
+    }
+    Ok(n)
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// The signing secret lives in the data dir, created once with mode 0600, so that restarts
+/// keep sessions valid without any configuration.
+fn load_or_create_secret(data_dir: &Path) -> Result<Vec<u8>, ConfigError> {
+    let path = data_dir.join("jwt-secret");
+    let var = "FIELDSTAR_DATA_DIR";
+    match std::fs::read_to_string(&path) {
+        Ok(s) if s.trim().len() >= 32 => return Ok(s.trim().as_bytes().to_vec()),
+        Ok(_) => return Err(err(var, format!("{} is too short", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(err(var, format!("cannot read {}: {e}", path.display()))),
+    }
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    let secret = hex::encode(bytes);
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    match opts.open(&path) {
+        Ok(mut f) => {
+            use std::io::Write;
+            f.write_all(secret.as_bytes())
+                .and_then(|_| f.sync_all())
+                .map_err(|e| err(var, format!("cannot write {}: {e}", path.display())))?;
+            Ok(secret.into_bytes())
+        }
+        // Another process created it first: use theirs.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => std::fs::read_to_string(&path)
+            .map(|s| s.trim().as_bytes().to_vec())
+            .map_err(|e| err(var, format!("cannot read {}: {e}", path.display()))),
+        Err(e) => Err(err(var, format!("cannot write {}: {e}", path.display()))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(dir: &Path, extra: &[(&str, &str)]) -> HashMap<String, String> {
+        let mut m = HashMap::new();
+        m.insert(
+            "FIELDSTAR_DATA_DIR".to_string(),
+            dir.to_string_lossy().into_owned(),
+        );
+        for (k, v) in extra {
+            m.insert(k.to_string(), v.to_string());
+        }
+        m
+    }
+
+    #[test]
+    fn defaults_work_on_one_machine_and_create_a_private_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Config::from_vars(&vars(dir.path(), &[])).unwrap();
+        assert_eq!(
+            c.database_url,
+            DatabaseUrl::Sqlite(dir.path().join("fieldstar.db"))
+        );
+        assert_eq!(c.bind.to_string(), "127.0.0.1:8080");
+        assert!(c.storage_url.starts_with("file://"));
+        assert_eq!(c.timezone, chrono_tz::Asia::Shanghai);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join("jwt-secret"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let again = Config::from_vars(&vars(dir.path(), &[])).unwrap();
+        assert_eq!(c.jwt_secret, again.jwt_secret, "the secret is kept");
+    }
+
+    #[test]
+    fn each_bad_value_names_its_variable() {
+        let dir = tempfile::tempdir().unwrap();
+        for (var, value) in [
+            ("FIELDSTAR_DATABASE_URL", "mysql://x"),
+            ("FIELDSTAR_BIND", "nowhere"),
+            ("FIELDSTAR_STORAGE_URL", "ftp://x"),
+            ("FIELDSTAR_JWT_SECRET", "short"),
+            ("FIELDSTAR_TIMEZONE", "Mars/Olympus"),
+            ("FIELDSTAR_DEMO_PASSWORD", "short"),
+            ("FIELDSTAR_LOG_FORMAT", "xml"),
+            ("FIELDSTAR_WEBHOOK_ALLOW_PRIVATE", "yes"),
+            ("FIELDSTAR_CLAIM_MINUTES", "0"),
+        ] {
+            let e = Config::from_vars(&vars(dir.path(), &[(var, value)])).unwrap_err();
+            assert_eq!(e.var, var, "{value}");
+            assert!(e.to_string().starts_with(var));
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! HTTP plumbing shared by every route: the strict JSON extractor, cursor paging, and the
+//! middleware that gives each response a request id, metrics and security headers.
+
+pub mod json;
+pub mod middleware;
+pub mod paging;
+
+pub use json::{Json, RawJson};
+pub use paging::{Page, PageParams};

@@ -1,0 +1,30 @@
+//! fieldstar: quarterly on-site verification of star-rated villages.
+//! `app` wires the routes; each capability (auth, org, users, …) owns its rules and queries.
+
+pub mod app;
+pub mod audit;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod http;
+pub mod ops;
+pub mod org;
+pub mod scope;
+pub mod storage;
+pub mod telemetry;
+pub mod users;
+
+pub use app::Application;
+pub use config::Config;
+
+/// The current time as stored: UTC, without zone, to the microsecond (both backends keep it).
+pub fn now() -> chrono::NaiveDateTime {
+    let t = chrono::Utc::now().naive_utc();
+    t.with_nanosecond((t.and_utc().timestamp_subsec_micros()) * 1000)
+        .unwrap_or(t)
+}
+
+use chrono::Timelike;

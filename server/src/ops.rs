@@ -1,0 +1,83 @@
+//! Operations endpoints: liveness, readiness (database and storage), Prometheus metrics,
+//! the OpenAPI document and the docs page that renders it (assets served locally).
+
+use actix_web::{get, web, HttpResponse};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::app::AppState;
+use crate::error::{ApiError, ApiResult, Problem};
+
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    pub status: String,
+}
+
+/// The process is up.
+#[utoipa::path(tag = "ops", responses((status = 200, body = Health)))]
+#[get("/healthz")]
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(Health {
+        status: "ok".into(),
+    })
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Readiness {
+    pub status: String,
+    pub database: String,
+    pub storage: String,
+}
+
+/// The database and the photo storage answer.
+#[utoipa::path(tag = "ops", responses((status = 200, body = Readiness), (status = 503, body = Problem)))]
+#[get("/readyz")]
+pub async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    let backend = state.db.backend();
+    state
+        .db
+        .read(|conn| {
+            use diesel::connection::SimpleConnection;
+            conn.batch_execute("SELECT 1")
+                .map_err(|_| ApiError::unavailable("the database does not answer"))
+        })
+        .await?;
+    state
+        .storage
+        .check()
+        .await
+        .map_err(|e| ApiError::unavailable(format!("the photo storage does not answer: {e}")))?;
+    Ok(HttpResponse::Ok().json(Readiness {
+        status: "ready".into(),
+        database: format!("{backend:?}").to_lowercase(),
+        storage: "ok".into(),
+    }))
+}
+
+/// Prometheus text: requests by route and status, latency, pool state.
+#[utoipa::path(tag = "ops", responses((status = 200, content_type = "text/plain", body = String)))]
+#[get("/metrics")]
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let pool = state.db.state();
+    state.metrics.pool_connections.set(pool.connections as i64);
+    state.metrics.pool_idle.set(pool.idle_connections as i64);
+    HttpResponse::Ok()
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        .body(state.metrics.render())
+}
+
+/// This document.
+#[utoipa::path(tag = "ops", responses((status = 200, content_type = "application/yaml", body = String)))]
+#[get("/api/openapi.yaml")]
+pub async fn openapi_yaml() -> HttpResponse {
+    static YAML: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HttpResponse::Ok()
+        .content_type("application/yaml")
+        .body(YAML.get_or_init(crate::app::openapi_yaml).clone())
+}
+
+/// `/docs`: Swagger UI from files compiled into the binary, reading `/api/openapi.yaml`.
+pub fn swagger_ui() -> utoipa_swagger_ui::SwaggerUi {
+    utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}")
+        .external_urls_from_iter_unchecked([("/api/openapi.yaml", serde_json::json!({}))])
+}

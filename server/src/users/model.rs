@@ -1,0 +1,254 @@
+//! The user row, its view, and creation and update rules.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::{password, Actor, Role};
+use crate::db::schema::{refresh_tokens, users};
+use crate::db::{is_unique_violation, DbConn};
+use crate::error::{ApiError, ApiResult, FieldError, OrNotFound};
+use crate::org::OrgUnit;
+use crate::scope::{Placement, Scope};
+use crate::{audit, now, scoped};
+
+#[derive(Queryable, Selectable, Clone, Debug)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: String,
+    pub username: String,
+    pub password_hash: String,
+    pub role: String,
+    pub org_unit_id: String,
+    pub county_id: String,
+    pub township_id: Option<String>,
+    pub village_id: Option<String>,
+    pub active: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
+pub struct UserView {
+    pub id: String,
+    pub username: String,
+    pub role: Role,
+    pub org_unit_id: String,
+    pub active: bool,
+}
+
+impl User {
+    pub fn role(&self) -> Role {
+        Role::parse(&self.role).unwrap_or(Role::Member)
+    }
+
+    pub fn scope(&self) -> Scope {
+        Scope {
+            unit_id: self.org_unit_id.clone(),
+            level: self.role().scope_level(),
+            county_id: self.county_id.clone(),
+        }
+    }
+
+    pub fn view(&self) -> UserView {
+        UserView {
+            id: self.id.clone(),
+            username: self.username.clone(),
+            role: self.role(),
+            org_unit_id: self.org_unit_id.clone(),
+            active: self.active,
+        }
+    }
+
+    pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<User>> {
+        users::table
+            .find(id)
+            .select(User::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    pub fn find_by_username(conn: &mut DbConn, username: &str) -> QueryResult<Option<User>> {
+        users::table
+            .filter(users::username.eq(username))
+            .select(User::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    pub fn find_scoped(conn: &mut DbConn, scope: &Scope, id: &str) -> ApiResult<User> {
+        let q = users::table.filter(users::id.eq(id)).into_boxed();
+        scoped!(q, users, scope)
+            .select(User::as_select())
+            .first(conn)
+            .optional()
+            .or_not_found("user")
+    }
+}
+
+pub fn normalize_username(u: &str) -> String {
+    u.trim().to_lowercase()
+}
+
+fn check_username(u: &str) -> Result<(), String> {
+    let ok = (3..=64).contains(&u.len())
+        && u.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err("must be 3–64 lowercase letters, digits, '.', '_' or '-'".into())
+    }
+}
+
+/// A user to create, checked: username, password rules, a role that fits the unit's level.
+pub struct NewUser {
+    pub username: String,
+    pub password: String,
+    pub role: Role,
+}
+
+impl NewUser {
+    pub fn parse(username: &str, password: &str, role: &str) -> Result<Self, Vec<FieldError>> {
+        let username = normalize_username(username);
+        let mut errors = Vec::new();
+        if let Err(m) = check_username(&username) {
+            errors.push(FieldError::new("username", m));
+        }
+        if let Err(m) = password::check_rules(password) {
+            errors.push(FieldError::new("password", m));
+        }
+        let parsed = Role::parse(role);
+        if parsed.is_none() {
+            errors.push(FieldError::new(
+                "role",
+                "must be admin, inspector, reviewer, secretary or member",
+            ));
+        }
+        match parsed {
+            Some(role) if errors.is_empty() => Ok(NewUser {
+                username,
+                password: password.to_string(),
+                role,
+            }),
+            _ => Err(errors),
+        }
+    }
+
+    /// Inserts the user with her scope at `unit`. Hashing is slow by design: call off the
+    /// async workers (every caller does, through `Db::write`).
+    pub fn insert(&self, conn: &mut DbConn, unit: &OrgUnit, actor: &Actor) -> ApiResult<User> {
+        if unit.level() != self.role.scope_level() {
+            return Err(ApiError::field(
+                "org_unit_id",
+                format!(
+                    "a {} belongs to a {}, not a {}",
+                    self.role.as_str(),
+                    self.role.scope_level().as_str(),
+                    unit.level
+                ),
+            ));
+        }
+        let id = uuid::Uuid::now_v7().to_string();
+        let p: Placement = unit.placement();
+        let t = now();
+        let res = diesel::insert_into(users::table)
+            .values((
+                users::id.eq(&id),
+                users::username.eq(&self.username),
+                users::password_hash.eq(password::hash(&self.password)),
+                users::role.eq(self.role.as_str()),
+                users::org_unit_id.eq(&unit.id),
+                users::county_id.eq(&p.county_id),
+                users::township_id.eq(&p.township_id),
+                users::village_id.eq(&p.village_id),
+                users::active.eq(true),
+                users::created_at.eq(t),
+                users::updated_at.eq(t),
+            ))
+            .execute(conn);
+        match res {
+            Err(e) if is_unique_violation(&e) => {
+                return Err(ApiError::conflict(
+                    "username_taken",
+                    format!("the username {} is taken", self.username),
+                ))
+            }
+            other => other?,
+        };
+        audit::record(
+            conn,
+            actor,
+            "user.created",
+            "user",
+            &id,
+            Some(&p.county_id),
+            format!(
+                "{} as {} at {}",
+                self.username,
+                self.role.as_str(),
+                unit.code
+            ),
+        )?;
+        User::find(conn, &id)?.ok_or_else(ApiError::internal)
+    }
+}
+
+/// Changes a user's active flag or password. Deactivation revokes every refresh token, so
+/// the user loses access when her access token expires.
+pub fn update(
+    conn: &mut DbConn,
+    user: &User,
+    active: Option<bool>,
+    new_password: Option<&str>,
+    actor: &Actor,
+) -> ApiResult<User> {
+    if let Some(p) = new_password {
+        password::check_rules(p).map_err(|m| ApiError::field("password", m))?;
+        diesel::update(users::table.find(&user.id))
+            .set((
+                users::password_hash.eq(password::hash(p)),
+                users::updated_at.eq(now()),
+            ))
+            .execute(conn)?;
+        audit::record(
+            conn,
+            actor,
+            "user.password_changed",
+            "user",
+            &user.id,
+            Some(&user.county_id),
+            user.username.clone(),
+        )?;
+    }
+    if let Some(active) = active.filter(|a| *a != user.active) {
+        diesel::update(users::table.find(&user.id))
+            .set((users::active.eq(active), users::updated_at.eq(now())))
+            .execute(conn)?;
+        if !active {
+            diesel::update(
+                refresh_tokens::table
+                    .filter(refresh_tokens::user_id.eq(&user.id))
+                    .filter(refresh_tokens::revoked_at.is_null()),
+            )
+            .set(refresh_tokens::revoked_at.eq(now()))
+            .execute(conn)?;
+        }
+        let action = if active {
+            "user.activated"
+        } else {
+            "user.deactivated"
+        };
+        audit::record(
+            conn,
+            actor,
+            action,
+            "user",
+            &user.id,
+            Some(&user.county_id),
+            user.username.clone(),
+        )?;
+    }
+    User::find(conn, &user.id)?.ok_or_else(ApiError::internal)
+}

@@ -1,0 +1,156 @@
+//! `/api/v1/users`: admins list, create and (de)activate users inside their scope.
+
+use actix_web::{get, patch, post, web, HttpResponse};
+use diesel::prelude::*;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use super::model::{self, NewUser, User, UserView};
+use crate::app::AppState;
+use crate::auth::{AuthUser, Role};
+use crate::db::schema::users;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::http::{Json, Page, PageParams};
+use crate::org::OrgUnit;
+use crate::scoped;
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UserFilter {
+    pub role: Option<Role>,
+    pub org_unit: Option<String>,
+}
+
+/// Users in the caller's scope, ordered by username.
+#[utoipa::path(
+    tag = "users",
+    params(UserFilter, PageParams),
+    responses((status = 200, body = Page<UserView>), (status = 403, body = Problem)),
+    security(("bearer" = []))
+)]
+#[get("/api/v1/users")]
+pub async fn list_users(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    filter: web::Query<UserFilter>,
+    page: web::Query<PageParams>,
+) -> ApiResult<HttpResponse> {
+    user.require(&[Role::Admin])?;
+    let limit = page.limit()?;
+    let cursor: Option<String> = page.cursor()?;
+    let filter = filter.into_inner();
+    let page = state
+        .db
+        .read(move |conn| {
+            let q = users::table.into_boxed();
+            let mut q = scoped!(q, users, &user.scope);
+            if let Some(r) = filter.role {
+                q = q.filter(users::role.eq(r.as_str()));
+            }
+            if let Some(u) = filter.org_unit {
+                q = q.filter(users::org_unit_id.eq(u));
+            }
+            if let Some(c) = cursor {
+                q = q.filter(users::username.gt(c));
+            }
+            let rows = q
+                .select(User::as_select())
+                .order(users::username.asc())
+                .limit(limit + 1)
+                .load(conn)?;
+            Ok(Page::from_rows(
+                rows,
+                limit,
+                |u: &User| u.username.clone(),
+                |u| u.view(),
+            ))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    pub username: String,
+    /// At least 10 characters.
+    pub password: String,
+    pub role: String,
+    /// The user's scope: a county for admin, inspector and reviewer; a village for secretary and member.
+    pub org_unit_id: String,
+}
+
+#[utoipa::path(
+    tag = "users",
+    request_body = CreateUser,
+    responses(
+        (status = 201, body = UserView), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)
+    ),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/users")]
+pub async fn create_user(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    Json(body): Json<CreateUser>,
+) -> ApiResult<HttpResponse> {
+    user.require(&[Role::Admin])?;
+    let new =
+        NewUser::parse(&body.username, &body.password, &body.role).map_err(ApiError::validation)?;
+    let created = state
+        .db
+        .write(move |conn| {
+            let unit = OrgUnit::find_scoped(conn, &user.scope, &body.org_unit_id)
+                .map_err(|_| ApiError::field("org_unit_id", "no such org unit in your scope"))?;
+            new.insert(conn, &unit, &user.actor())
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(created.view()))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUser {
+    /// false deactivates: the user cannot log in or refresh.
+    pub active: Option<bool>,
+    pub password: Option<String>,
+}
+
+#[utoipa::path(
+    tag = "users",
+    params(("id" = String, Path, description = "User id")),
+    request_body = UpdateUser,
+    responses(
+        (status = 200, body = UserView), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 422, body = Problem)
+    ),
+    security(("bearer" = []))
+)]
+#[patch("/api/v1/users/{id}")]
+pub async fn update_user(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<String>,
+    Json(body): Json<UpdateUser>,
+) -> ApiResult<HttpResponse> {
+    user.require(&[Role::Admin])?;
+    let id = id.into_inner();
+    let updated = state
+        .db
+        .write(move |conn| {
+            let target = User::find_scoped(conn, &user.scope, &id)?;
+            if target.id == user.id && body.active == Some(false) {
+                return Err(ApiError::field("active", "you cannot deactivate yourself"));
+            }
+            model::update(
+                conn,
+                &target,
+                body.active,
+                body.password.as_deref(),
+                &user.actor(),
+            )
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(updated.view()))
+}

@@ -1,0 +1,91 @@
+//! The operator's command line, against the same database the running server uses.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use crate::both_backends;
+use crate::helpers::*;
+
+pub fn fieldstar(app: &TestApp, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_fieldstar"));
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("FIELDSTAR_DATA_DIR", app.data_dir.path())
+        .env("FIELDSTAR_DATABASE_URL", &app.database_url)
+        .env("FIELDSTAR_DEMO_PASSWORD", PASSWORD)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    } else {
+        drop(child.stdin.take());
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+both_backends! {
+    async fn org_import_and_user_create_make_a_second_county_with_its_admin(app: TestApp) {
+        let out = fieldstar(&app, &["demo"], None);
+        assert!(out.status.success(), "{}", text(&out));
+        assert!(text(&out).contains("secretary1"));
+        let again = fieldstar(&app, &["demo"], None);
+        assert!(text(&again).contains("users created: none"), "{}", text(&again));
+
+        let csv = app.data_dir.path().join("east.csv");
+        std::fs::write(&csv, SECOND_COUNTY_CSV).unwrap();
+        let out = fieldstar(&app, &["org", "import", csv.to_str().unwrap()], None);
+        assert!(out.status.success(), "{}", text(&out));
+        assert!(text(&out).contains("4 created"));
+        let out = fieldstar(&app, &["org", "import", csv.to_str().unwrap()], None);
+        assert!(text(&out).contains("0 created, 0 updated, 4 unchanged"), "{}", text(&out));
+
+        let out = fieldstar(&app, &["user", "create", "--username", "east-admin", "--role", "admin", "--org", "EAST", "--password-stdin"], Some("east-password-1\n"));
+        assert!(out.status.success(), "{}", text(&out));
+        assert_eq!(app.login_raw("east-admin", "east-password-1").await.status(), 200);
+        let out = fieldstar(&app, &["user", "create", "--username", "east-insp", "--role", "inspector", "--org", "EAST"], None);
+        assert!(text(&out).contains("password: "), "a generated password is printed once");
+    }
+
+    async fn a_missing_or_bad_csv_is_a_clear_error_and_writes_nothing(app: TestApp) {
+        let out = fieldstar(&app, &["org", "import", "/nonexistent/units.csv"], None);
+        assert!(!out.status.success());
+        assert!(text(&out).contains("cannot open /nonexistent/units.csv"), "{}", text(&out));
+        let csv = app.data_dir.path().join("bad.csv");
+        std::fs::write(&csv, "code,name,level,parent_code,lat,lon,radius_m\nC9,Nine,county,,,,\nV9,Vee,village,NOPE,1,2,\n").unwrap();
+        let out = fieldstar(&app, &["org", "import", csv.to_str().unwrap()], None);
+        assert!(!out.status.success());
+        assert!(text(&out).contains("line 3"), "{}", text(&out));
+        // All or nothing: the good county row was not kept.
+        let out = fieldstar(&app, &["user", "create", "--username", "c9-admin", "--role", "admin", "--org", "C9"], None);
+        assert!(text(&out).contains("no org unit has code C9"), "{}", text(&out));
+    }
+}
+
+#[test]
+fn a_bad_configuration_value_names_the_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_fieldstar"))
+        .arg("migrate")
+        .env("FIELDSTAR_DATA_DIR", dir.path())
+        .env("FIELDSTAR_TIMEZONE", "Mars/Olympus")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("FIELDSTAR_TIMEZONE"));
+}

@@ -1,0 +1,457 @@
+//! The test harness: a real fieldstar on a random port over a real database, one per test,
+#![allow(dead_code)]
+//! on SQLite and on PostgreSQL (a throwaway cluster started from the system's binaries).
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use fieldstar::app::AppState;
+use fieldstar::Application;
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde_json::{json, Value};
+
+pub const PASSWORD: &str = "demo-password-123";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub backend: Backend,
+    pub database_url: String,
+    pub data_dir: tempfile::TempDir,
+    pub state: actix_web::web::Data<AppState>,
+    handle: actix_web::dev::ServerHandle,
+}
+
+/// Writes straight to the terminal, past the test harness's output capture.
+pub fn loud(message: &str) {
+    if let Ok(mut tty) = std::fs::OpenOptions::new().write(true).open("/dev/stderr") {
+        let _ = writeln!(tty, "{message}");
+    }
+}
+
+struct PgCluster {
+    admin_url: String,
+}
+
+fn find_pg_bin() -> Option<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+        .filter(|p| p.join("initdb").exists() && p.join("postgres").exists())
+        .collect();
+    dirs.sort_by_key(|p| {
+        p.parent()
+            .and_then(|v| v.file_name())
+            .and_then(|v| v.to_str())
+            .and_then(|v| v.parse::<u32>().ok())
+            .unwrap_or(0)
+    });
+    dirs.pop()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+/// Starts a throwaway cluster (never the system's), stopped by a watcher when this test
+/// process exits, however it exits.
+fn start_cluster() -> Result<PgCluster, String> {
+    if let Ok(url) = std::env::var("FIELDSTAR_TEST_POSTGRES_URL") {
+        return Ok(PgCluster { admin_url: url });
+    }
+    let bin = find_pg_bin().ok_or("no PostgreSQL binaries under /usr/lib/postgresql")?;
+    let dir = tempfile::Builder::new()
+        .prefix("fieldstar-pg-")
+        .tempdir()
+        .map_err(|e| e.to_string())?
+        .keep();
+    let root = is_root();
+    let as_pg = |args: &[&str]| -> Command {
+        if root {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).args(args);
+            c
+        } else {
+            let mut c = Command::new(args[0]);
+            c.args(&args[1..]);
+            c
+        }
+    };
+    if root {
+        Command::new("chown")
+            .args(["-R", "postgres:postgres", &dir.to_string_lossy()])
+            .status()
+            .map_err(|e| e.to_string())?;
+    }
+    let data = dir.join("data");
+    let initdb = bin.join("initdb");
+    let out = as_pg(&[
+        &initdb.to_string_lossy(),
+        "-D",
+        &data.to_string_lossy(),
+        "-U",
+        "postgres",
+        "--auth=trust",
+        "-E",
+        "UTF8",
+        "--no-sync",
+        "--no-instructions",
+    ])
+    .stdout(Stdio::null())
+    .output()
+    .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(format!(
+            "initdb failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let port = free_port();
+    let postgres = bin.join("postgres");
+    let script = format!(
+        "{pg} -D {data} -p {port} -k {dir} -c listen_addresses=127.0.0.1 -c fsync=off \
+         -c synchronous_commit=off -c full_page_writes=off -c max_connections=400 \
+         -c shared_buffers=64MB >{dir}/log 2>&1 & pg=$!; \
+         while kill -0 {parent} 2>/dev/null; do sleep 1; done; \
+         kill -INT $pg; wait $pg; rm -rf {dir}",
+        pg = postgres.display(),
+        data = data.display(),
+        dir = dir.display(),
+        parent = std::process::id(),
+    );
+    let mut watcher = if root {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--", "sh", "-c", &script]);
+        c
+    } else {
+        let mut c = Command::new("sh");
+        c.args(["-c", &script]);
+        c
+    };
+    watcher
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if Instant::now() > deadline {
+            return Err("the throwaway PostgreSQL did not start in 30 s".into());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Accepting TCP is not yet accepting logins: wait for a real connection.
+    let admin_url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
+    loop {
+        use diesel::Connection;
+        if diesel::PgConnection::establish(&admin_url).is_ok() {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err("the throwaway PostgreSQL does not accept connections".into());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(PgCluster { admin_url })
+}
+
+fn cluster() -> Option<&'static PgCluster> {
+    static CLUSTER: OnceLock<Option<PgCluster>> = OnceLock::new();
+    CLUSTER
+        .get_or_init(|| match start_cluster() {
+            Ok(c) => Some(c),
+            Err(e) => {
+                if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
+                    panic!("PostgreSQL is required under CI: {e}");
+                }
+                loud(&format!(
+                    "\n*** PostgreSQL tests SKIPPED: {e}. Only SQLite was tested. ***\n"
+                ));
+                None
+            }
+        })
+        .as_ref()
+}
+
+fn new_pg_database() -> Option<String> {
+    use diesel::connection::SimpleConnection;
+    use diesel::Connection;
+    let cluster = cluster()?;
+    let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = diesel::PgConnection::establish(&cluster.admin_url).expect("admin connection");
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .expect("create database");
+    let base = cluster.admin_url.rsplit_once('/').unwrap().0;
+    Some(format!("{base}/{name}"))
+}
+
+pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    spawn_app_with(backend, &[]).await
+}
+
+pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> Option<TestApp> {
+    let data_dir = tempfile::tempdir().unwrap();
+    let database_url = match backend {
+        Backend::Sqlite => format!(
+            "sqlite://{}",
+            data_dir.path().join("fieldstar.db").display()
+        ),
+        Backend::Postgres => new_pg_database()?,
+    };
+    let mut vars: HashMap<String, String> = HashMap::new();
+    vars.insert(
+        "FIELDSTAR_DATA_DIR".into(),
+        data_dir.path().to_string_lossy().into_owned(),
+    );
+    vars.insert("FIELDSTAR_DATABASE_URL".into(), database_url.clone());
+    vars.insert("FIELDSTAR_DB_POOL_SIZE".into(), "4".into());
+    vars.insert("FIELDSTAR_HTTP_WORKERS".into(), "2".into());
+    vars.insert("FIELDSTAR_BIND".into(), "127.0.0.1:0".into());
+    for (k, v) in extra {
+        vars.insert(k.to_string(), v.to_string());
+    }
+    let mut config = fieldstar::Config::from_vars(&vars).expect("config");
+    config.handle_signals = false;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let app = Application::build_with_listener(config, listener)
+        .await
+        .expect("app");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let state = app.state.clone();
+    let handle = app.handle();
+    actix_web::rt::spawn(app.into_server());
+    Some(TestApp {
+        address,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        backend,
+        database_url,
+        data_dir,
+        state,
+        handle,
+    })
+}
+
+/// Declares each test once and runs it on SQLite and on PostgreSQL.
+#[macro_export]
+macro_rules! both_backends {
+    ($(async fn $name:ident($app:ident: TestApp) $body:block)*) => {
+        $(
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+                async fn run($app: $crate::helpers::TestApp) $body
+
+                #[actix_web::test]
+                async fn sqlite() {
+                    let app = $crate::helpers::spawn_app($crate::helpers::Backend::Sqlite).await.unwrap();
+                    let handle = app.stop_handle();
+                    run(app).await;
+                    handle.stop(false).await;
+                }
+
+                #[actix_web::test]
+                async fn postgres() {
+                    if let Some(app) = $crate::helpers::spawn_app($crate::helpers::Backend::Postgres).await {
+                        let handle = app.stop_handle();
+                        run(app).await;
+                        handle.stop(false).await;
+                    }
+                }
+            }
+        )*
+    };
+}
+
+pub struct Session {
+    pub token: String,
+    pub refresh: String,
+    pub user: Value,
+}
+
+impl TestApp {
+    pub fn stop_handle(&self) -> actix_web::dev::ServerHandle {
+        self.handle.clone()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub fn request(&self, method: Method, path: &str, token: Option<&str>) -> RequestBuilder {
+        let rb = self.client.request(method, self.url(path));
+        match token {
+            Some(t) => rb.bearer_auth(t),
+            None => rb,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Response {
+        self.request(Method::GET, path, Some(token))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.request(Method::POST, path, Some(token))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.request(Method::PUT, path, Some(token))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.request(Method::PATCH, path, Some(token))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Seeds the demo county (fast path through the library, as `fieldstar demo` does).
+    pub async fn seed_demo(&self) -> String {
+        let db = self.state.db.clone();
+        fieldstar::db::blocking(move || {
+            let mut conn = db.get()?;
+            fieldstar::demo::seed(&mut conn, Some(PASSWORD)).map(|s| s.county_id)
+        })
+        .await
+        .expect("demo seed")
+    }
+
+    /// Imports org units from CSV text, as `fieldstar org import` does.
+    pub async fn import_org(&self, csv: &str) {
+        let db = self.state.db.clone();
+        let csv = csv.to_string();
+        fieldstar::db::blocking(move || {
+            let mut conn = db.get()?;
+            fieldstar::org::import::import(
+                &mut conn,
+                csv.as_bytes(),
+                &fieldstar::auth::Actor::cli(),
+            )
+            .map_err(|e| fieldstar::error::ApiError::unprocessable("import", e.to_string()))
+        })
+        .await
+        .expect("org import");
+    }
+
+    /// Creates a user directly, as `fieldstar user create` does.
+    pub async fn create_user(&self, username: &str, role: &str, org_code: &str) {
+        let db = self.state.db.clone();
+        let (u, r, o) = (username.to_string(), role.to_string(), org_code.to_string());
+        fieldstar::db::blocking(move || {
+            let mut conn = db.get()?;
+            let unit = fieldstar::org::OrgUnit::find_by_code(&mut conn, &o)?.expect("unit");
+            let new = fieldstar::users::NewUser::parse(&u, PASSWORD, &r)
+                .map_err(fieldstar::error::ApiError::validation)?;
+            fieldstar::db::write_tx(&mut conn, |c| {
+                new.insert(c, &unit, &fieldstar::auth::Actor::cli())
+            })
+        })
+        .await
+        .expect("create user");
+    }
+
+    pub async fn login_raw(&self, username: &str, password: &str) -> Response {
+        self.client
+            .post(self.url("/api/v1/auth/login"))
+            .json(&json!({"username": username, "password": password}))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn login(&self, username: &str) -> Session {
+        let res = self.login_raw(username, PASSWORD).await;
+        assert_eq!(res.status(), StatusCode::OK, "login {username}");
+        let body: Value = res.json().await.unwrap();
+        Session {
+            token: body["access_token"].as_str().unwrap().to_string(),
+            refresh: body["refresh_token"].as_str().unwrap().to_string(),
+            user: body["user"].clone(),
+        }
+    }
+
+    /// The id of the org unit with `code`, looked up as the demo admin would.
+    pub async fn unit_id(&self, token: &str, code: &str) -> String {
+        let body = json_of(
+            self.get(&format!("/api/v1/org-units?code={code}"), token)
+                .await,
+        )
+        .await;
+        body["items"][0]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no unit {code}: {body}"))
+            .to_string()
+    }
+}
+
+pub async fn json_of(res: Response) -> Value {
+    res.json().await.unwrap()
+}
+
+/// Asserts a problem+json answer with `status`, returning its body.
+pub async fn assert_problem(res: Response, status: u16) -> Value {
+    assert_eq!(res.status().as_u16(), status, "{:?}", res.url().path());
+    let ct = res
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(ct, "application/problem+json", "{body}");
+    assert_eq!(body["status"], status, "{body}");
+    assert!(body["code"].is_string() && body["detail"].is_string() && body["type"].is_string());
+    body
+}
+
+/// A second county, `EAST`, with one township and two villages, and its admin `east-admin`.
+pub const SECOND_COUNTY_CSV: &str = "code,name,level,parent_code,lat,lon,radius_m\n\
+EAST,East County,county,,,,\n\
+EAST-T1,East Township,township,EAST,,,\n\
+EAST-V1,East Village One,village,EAST-T1,43.4675,11.8840,1500\n\
+EAST-V2,East Village Two,village,EAST-T1,43.5575,11.8840,1500\n";
+
+pub async fn seed_two_counties(app: &TestApp) {
+    app.seed_demo().await;
+    app.import_org(SECOND_COUNTY_CSV).await;
+    app.create_user("east-admin", "admin", "EAST").await;
+}

@@ -1,0 +1,24 @@
+use crate::both_backends;
+
+both_backends! {
+    async fn health_readiness_metrics_and_the_spec_answer(app: TestApp) {
+        let c = &app.client;
+        let health = c.get(app.url("/healthz")).send().await.unwrap();
+        assert_eq!(health.status(), 200);
+        assert!(health.headers().contains_key("x-request-id"));
+        assert_eq!(health.headers()["x-content-type-options"], "nosniff");
+        let ready: serde_json::Value = c.get(app.url("/readyz")).send().await.unwrap().json().await.unwrap();
+        assert_eq!(ready["status"], "ready");
+        let metrics = c.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        assert!(metrics.contains("fieldstar_http_requests_total"), "{metrics}");
+        assert!(metrics.contains("route=\"/healthz\""));
+        assert!(metrics.contains("fieldstar_db_pool_connections"));
+        let spec = c.get(app.url("/api/openapi.yaml")).send().await.unwrap();
+        assert_eq!(spec.status(), 200);
+        assert!(spec.text().await.unwrap().starts_with("openapi: 3.1"));
+        let docs = c.get(app.url("/docs/")).send().await.unwrap();
+        assert_eq!(docs.status(), 200);
+        let html = docs.text().await.unwrap();
+        assert!(!html.contains("https://"), "the docs page loads nothing from other origins");
+    }
+}
