@@ -7,6 +7,7 @@ DROP TABLE webhooks;
 DROP TABLE outbox_events;
 DROP TABLE photos;
 DROP TABLE inspection_revisions;
+DROP TABLE decisions;
 DROP TABLE inspections;
 DROP TABLE declarations;
 DROP TABLE star_baselines;

@@ -153,6 +153,29 @@ CREATE UNIQUE INDEX inspections_live ON inspections (declaration_id) WHERE statu
 CREATE INDEX inspections_queue ON inspections (county_id, status, submitted_at, id);
 CREATE INDEX inspections_village ON inspections (village_id, id);
 
+-- Decisions are immutable: one row per decided revision; the star engine reads them.
+CREATE TABLE decisions (
+    id TEXT PRIMARY KEY NOT NULL,
+    inspection_id TEXT NOT NULL REFERENCES inspections(id),
+    revision INTEGER NOT NULL,
+    declaration_id TEXT NOT NULL REFERENCES declarations(id),
+    village_id TEXT NOT NULL,
+    township_id TEXT,
+    county_id TEXT NOT NULL,
+    quarter TEXT NOT NULL,
+    star_level INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    decision TEXT NOT NULL,
+    consequence TEXT,
+    comment TEXT NOT NULL,
+    actor_id TEXT NOT NULL,
+    decided_at TIMESTAMP NOT NULL,
+    decided_on DATE NOT NULL
+);
+CREATE UNIQUE INDEX decisions_inspection_revision ON decisions (inspection_id, revision);
+CREATE INDEX decisions_village ON decisions (village_id, decided_at);
+CREATE INDEX decisions_county ON decisions (county_id, decided_at);
+
 CREATE TABLE inspection_revisions (
     inspection_id TEXT NOT NULL REFERENCES inspections(id),
     revision INTEGER NOT NULL,

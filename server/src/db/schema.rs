@@ -155,7 +155,28 @@ diesel::table! {
 }
 
 diesel::table! {
-    inspection_revisions (inspection_id,revision) {
+    decisions (id) {
+        id -> Text,
+        inspection_id -> Text,
+        revision -> Integer,
+        declaration_id -> Text,
+        village_id -> Text,
+        township_id -> Nullable<Text>,
+        county_id -> Text,
+        quarter -> Text,
+        star_level -> Integer,
+        kind -> Text,
+        decision -> Text,
+        consequence -> Nullable<Text>,
+        comment -> Text,
+        actor_id -> Text,
+        decided_at -> Timestamp,
+        decided_on -> Date,
+    }
+}
+
+diesel::table! {
+    inspection_revisions (inspection_id, revision) {
         inspection_id -> Text,
         revision -> Integer,
         body -> Text,
@@ -300,6 +321,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     star_baselines,
     declarations,
     inspections,
+    decisions,
     inspection_revisions,
     photos,
     outbox_events,

@@ -1,0 +1,5 @@
+//! Checklists: versioned templates per star level (data, never code), the answer rules that
+//! score an inspection, and the routes and CLI import that manage versions.
+
+pub mod answers;
+pub mod template;

@@ -1,0 +1,4 @@
+//! Inspections: what an inspector submits from the village, its validation and scoring, its
+//! integrity flags, and the idempotent PUT that stores it.
+
+pub mod flags;

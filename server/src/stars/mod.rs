@@ -1,0 +1,3 @@
+//! Star status: the pure engine over a village's baseline and decisions, and what serves it.
+
+pub mod engine;
