@@ -16,11 +16,13 @@ pub mod mentoring;
 pub mod ops;
 pub mod org;
 pub mod quarter;
+pub mod review;
 pub mod scope;
 pub mod stars;
 pub mod storage;
 pub mod telemetry;
 pub mod users;
+pub mod webhooks;
 
 pub use app::Application;
 pub use config::Config;

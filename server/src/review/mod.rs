@@ -1,0 +1,1 @@
+//! Review: the county's queue of submitted inspections, claims, and final decisions.

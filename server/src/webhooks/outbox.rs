@@ -1,0 +1,41 @@
+//! The transactional outbox: an event is written in the same transaction as the change it
+//! announces, so an event is never lost and never sent for a change that rolled back.
+
+use diesel::prelude::*;
+
+use crate::db::schema::outbox_events;
+use crate::db::DbConn;
+use crate::now;
+
+pub const INSPECTION_SUBMITTED: &str = "inspection.submitted";
+pub const INSPECTION_DECIDED: &str = "inspection.decided";
+pub const INSPECTION_RETURNED: &str = "inspection.returned";
+pub const STAR_STATUS_CHANGED: &str = "star_status.changed";
+pub const EVENT_TYPES: [&str; 4] = [
+    INSPECTION_SUBMITTED,
+    INSPECTION_DECIDED,
+    INSPECTION_RETURNED,
+    STAR_STATUS_CHANGED,
+];
+
+/// Records an event for the county's webhooks; returns its id. Call inside the change's
+/// transaction.
+pub fn enqueue(
+    conn: &mut DbConn,
+    county_id: &str,
+    event_type: &str,
+    data: serde_json::Value,
+) -> QueryResult<String> {
+    let id = uuid::Uuid::now_v7().to_string();
+    diesel::insert_into(outbox_events::table)
+        .values((
+            outbox_events::id.eq(&id),
+            outbox_events::county_id.eq(county_id),
+            outbox_events::event_type.eq(event_type),
+            outbox_events::occurred_at.eq(now()),
+            outbox_events::data.eq(data.to_string()),
+            outbox_events::dispatched.eq(false),
+        ))
+        .execute(conn)?;
+    Ok(id)
+}
