@@ -40,7 +40,9 @@ pub struct AppState {
     ),
     modifiers(&BearerAuth),
     tags(
-        (name = "auth"), (name = "org"), (name = "users"), (name = "audit"), (name = "ops")
+        (name = "auth"), (name = "org"), (name = "users"), (name = "checklists"),
+        (name = "declarations"), (name = "inspections"), (name = "photos"), (name = "audit"),
+        (name = "ops")
     )
 )]
 struct ApiDoc;
@@ -74,7 +76,20 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(crate::users::routes::list_users)
         .service(crate::users::routes::create_user)
         .service(crate::users::routes::update_user)
-        .service(crate::audit::list_audit);
+        .service(crate::audit::list_audit)
+        .service(crate::checklist::routes::list_checklists)
+        .service(crate::checklist::routes::create_checklist)
+        .service(crate::checklist::routes::get_checklist_version)
+        .service(crate::checklist::routes::publish_checklist_version)
+        .service(crate::declarations::routes::create_declaration)
+        .service(crate::declarations::routes::list_declarations)
+        // The worklist before `{id}`, which would otherwise match it.
+        .service(crate::inspection::routes::worklist)
+        .service(crate::inspection::routes::list_inspections)
+        .service(crate::inspection::routes::put_inspection)
+        .service(crate::inspection::routes::get_inspection)
+        .service(crate::photo::routes::put_photo)
+        .service(crate::photo::routes::get_photo);
 }
 
 /// The OpenAPI document, built from the same route table the server runs.
@@ -115,6 +130,9 @@ impl Application {
         let db = crate::db::blocking(move || {
             let db = Db::connect(&db_url, pool_size).map_err(ApiError::unavailable)?;
             db.migrate().map_err(ApiError::unavailable)?;
+            let mut conn = db.get()?;
+            crate::db::write_tx(&mut conn, crate::checklist::store::ensure_defaults)?;
+            drop(conn);
             Ok(db)
         })
         .await

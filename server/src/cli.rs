@@ -49,6 +49,38 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Checklist templates.
+    Checklist {
+        #[command(subcommand)]
+        command: ChecklistCommand,
+    },
+    /// Photos.
+    Photo {
+        #[command(subcommand)]
+        command: PhotoCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ChecklistCommand {
+    /// Import a checklist template (JSON) as a new version available to every county.
+    Import {
+        file: PathBuf,
+        /// Publish the new version at once.
+        #[arg(long)]
+        publish: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum PhotoCommand {
+    /// Run the server's exact photo pipeline on a file; print JSON, write the derivatives.
+    Inspect {
+        file: PathBuf,
+        /// Write display.jpg and thumb.jpg here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -162,6 +194,15 @@ fn run(cli: Cli) -> Result<(), String> {
                 Ok(())
             })
         }
+        Command::Checklist {
+            command: ChecklistCommand::Import { file, publish },
+        } => {
+            let config = config()?;
+            import_checklist(&config, &file, publish)
+        }
+        Command::Photo {
+            command: PhotoCommand::Inspect { file, out },
+        } => inspect_photo(&file, out.as_ref()),
         Command::User {
             command:
                 UserCommand::Create {
@@ -197,6 +238,47 @@ fn run(cli: Cli) -> Result<(), String> {
             })
         }
     }
+}
+
+fn import_checklist(config: &Config, file: &PathBuf, publish: bool) -> Result<(), String> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let template: crate::checklist::template::Template = crate::http::json::parse(text.as_bytes())
+        .map_err(|e| format!("{}: {}", file.display(), api_error(e)))?;
+    with_conn(config, |conn| {
+        let v = crate::db::write_tx(conn, |c| {
+            crate::checklist::store::add_version(c, &template, None, publish, &Actor::cli())
+        })
+        .map_err(|e| format!("{}: {}", file.display(), api_error(e)))?;
+        println!("{} version {} ({})", v.code, v.version, v.status);
+        Ok(())
+    })
+}
+
+fn inspect_photo(file: &PathBuf, out: Option<&PathBuf>) -> Result<(), String> {
+    let started = std::time::Instant::now();
+    let bytes = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let processed = crate::photo::pipeline::process(&bytes, &crate::photo::routes::limits())
+        .map_err(|e| format!("{}: {e}", file.display()))?;
+    if let Some(dir) = out {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        for (name, data) in [
+            ("display.jpg", &processed.display_jpeg),
+            ("thumb.jpg", &processed.thumb_jpeg),
+        ] {
+            std::fs::write(dir.join(name), data)
+                .map_err(|e| format!("cannot write {name}: {e}"))?;
+        }
+    }
+    let mut doc = serde_json::to_value(&processed).map_err(|e| e.to_string())?;
+    doc["file"] = serde_json::Value::String(file.display().to_string());
+    doc["wall_ms"] = serde_json::json!(started.elapsed().as_secs_f64() * 1000.0);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?
+    );
+    Ok(())
 }
 
 fn seed_demo(conn: &mut DbConn, config: &Config) -> Result<(), String> {

@@ -80,12 +80,20 @@ impl Storage {
         }
     }
 
-    /// Every key under `prefix`.
-    pub async fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+    /// Every key under `prefix` last written before `cutoff`.
+    pub async fn list_older_than(
+        &self,
+        prefix: &str,
+        cutoff: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<String>, StorageError> {
         use futures_util::TryStreamExt;
         let prefix = Path::from(prefix);
         let metas: Vec<_> = self.store.list(Some(&prefix)).try_collect().await?;
-        Ok(metas.into_iter().map(|m| m.location.to_string()).collect())
+        Ok(metas
+            .into_iter()
+            .filter(|m| m.last_modified < cutoff)
+            .map(|m| m.location.to_string())
+            .collect())
     }
 
     /// Whether the store answers (for `/readyz`).

@@ -131,36 +131,38 @@ fn start_cluster() -> Result<PgCluster, String> {
     }
     let port = free_port();
     let postgres = bin.join("postgres");
+    let pg_ctl = bin.join("pg_ctl");
+    let run_as_pg = if root { "runuser -u postgres -- " } else { "" };
+    // The watcher runs as this process's user, so that it can see this process; when the test
+    // process is gone, however it ended, the cluster is stopped and its folder removed.
     let script = format!(
-        "{pg} -D {data} -p {port} -k {dir} -c listen_addresses=127.0.0.1 -c fsync=off \
-         -c synchronous_commit=off -c full_page_writes=off -c max_connections=400 \
-         -c shared_buffers=64MB >{dir}/log 2>&1 & pg=$!; \
+        "{run}{pg_ctl} -D {data} -l {dir}/log -w -t 120 -o '-p {port} -k {dir} -c listen_addresses=127.0.0.1 \
+         -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=400 \
+         -c shared_buffers=64MB' start >/dev/null 2>&1; \
          while kill -0 {parent} 2>/dev/null; do sleep 1; done; \
-         kill -INT $pg; wait $pg; rm -rf {dir}",
-        pg = postgres.display(),
+         {run}{pg_ctl} -D {data} -m immediate stop >/dev/null 2>&1; rm -rf {dir}",
+        run = run_as_pg,
+        pg_ctl = pg_ctl.display(),
         data = data.display(),
         dir = dir.display(),
         parent = std::process::id(),
     );
-    let mut watcher = if root {
-        let mut c = Command::new("runuser");
-        c.args(["-u", "postgres", "--", "sh", "-c", &script]);
-        c
-    } else {
-        let mut c = Command::new("sh");
-        c.args(["-c", &script]);
-        c
-    };
-    watcher
+    let _ = postgres;
+    Command::new("sh")
+        .args(["-c", &script])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| e.to_string())?;
-    let deadline = Instant::now() + Duration::from_secs(30);
+    // Generous: on a loaded two-core machine the first start can take a while.
+    let deadline = Instant::now() + Duration::from_secs(180);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         if Instant::now() > deadline {
-            return Err("the throwaway PostgreSQL did not start in 30 s".into());
+            let log = std::fs::read_to_string(dir.join("log")).unwrap_or_default();
+            return Err(format!(
+                "the throwaway PostgreSQL did not start in 180 s: {log}"
+            ));
         }
         std::thread::sleep(Duration::from_millis(100));
     }

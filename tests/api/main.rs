@@ -1,10 +1,12 @@
 //! Integration tests: each module drives a real server over HTTP, on SQLite and PostgreSQL.
 
+mod flow;
 mod helpers;
 
 mod auth;
 mod cli;
 mod errors;
+mod inspections;
 mod ops;
 mod org_units;
 mod schema;

@@ -2,4 +2,6 @@
 //! score an inspection, and the routes and CLI import that manage versions.
 
 pub mod answers;
+pub mod routes;
+pub mod store;
 pub mod template;

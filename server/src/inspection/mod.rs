@@ -2,3 +2,6 @@
 //! integrity flags, and the idempotent PUT that stores it.
 
 pub mod flags;
+pub mod model;
+pub mod routes;
+pub mod submit;

@@ -1,0 +1,211 @@
+//! `/api/v1/declarations`: a secretary (or an admin) declares a star level for a quarter.
+
+use actix_web::{get, post, web, HttpResponse};
+use diesel::prelude::*;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use super::{Declaration, DeclarationView, PENDING};
+use crate::app::AppState;
+use crate::auth::{AuthUser, Role};
+use crate::db::schema::declarations;
+use crate::db::{is_unique_violation, DbConn};
+use crate::error::{ApiError, ApiResult, FieldError, Problem};
+use crate::http::{Json, Page, PageParams};
+use crate::org::OrgUnit;
+use crate::quarter::{declarable_quarters, Quarter};
+use crate::stars::engine::{check_declaration, DeclarationKind};
+use crate::{audit, now, scoped, stars};
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateDeclaration {
+    pub village_id: String,
+    /// `YYYY-Qn`; the current quarter when omitted (also the next one in a quarter's last two weeks).
+    pub quarter: Option<String>,
+    pub star_level: i32,
+}
+
+/// Inserts a declaration after checking the programme's rules; shared by the API and renewals.
+pub fn declare(
+    conn: &mut DbConn,
+    village: &OrgUnit,
+    quarter: Quarter,
+    level: i32,
+    today: chrono::NaiveDate,
+    actor: &crate::auth::Actor,
+) -> ApiResult<Declaration> {
+    let status = stars::status_of(conn, village, today)?;
+    let policy = stars::policy_of(conn, &village.county_id)?;
+    let level_u8 = u8::try_from(level).unwrap_or(0);
+    let kind = check_declaration(&status, level_u8, &policy).map_err(|r| {
+        let mut e = ApiError::unprocessable(r.code(), r.message());
+        e.errors = vec![FieldError::new("star_level", r.message())];
+        e
+    })?;
+    let kind = match kind {
+        DeclarationKind::Upgrade => "upgrade",
+        DeclarationKind::Renewal => "renewal",
+    };
+    let id = uuid::Uuid::now_v7().to_string();
+    let t = now();
+    let placement = village.placement();
+    let res = diesel::insert_into(declarations::table)
+        .values((
+            declarations::id.eq(&id),
+            declarations::village_id.eq(&village.id),
+            declarations::township_id.eq(&placement.township_id),
+            declarations::county_id.eq(&placement.county_id),
+            declarations::quarter.eq(quarter.to_string()),
+            declarations::star_level.eq(level),
+            declarations::kind.eq(kind),
+            declarations::status.eq(PENDING),
+            declarations::created_by.eq(actor.id.as_deref()),
+            declarations::created_at.eq(t),
+            declarations::updated_at.eq(t),
+        ))
+        .execute(conn);
+    match res {
+        Err(e) if is_unique_violation(&e) => {
+            return Err(ApiError::conflict(
+                "declaration_open",
+                format!(
+                    "{} already has an open declaration for {quarter}",
+                    village.name
+                ),
+            ))
+        }
+        other => other?,
+    };
+    audit::record(
+        conn,
+        actor,
+        "declaration.created",
+        "declaration",
+        &id,
+        Some(&placement.county_id),
+        format!(
+            "{} declares level {level} ({kind}) for {quarter}",
+            village.code
+        ),
+    )?;
+    declarations::table
+        .find(&id)
+        .select(Declaration::as_select())
+        .first(conn)
+        .map_err(Into::into)
+}
+
+#[utoipa::path(
+    tag = "declarations",
+    request_body = CreateDeclaration,
+    responses(
+        (status = 201, body = DeclarationView),
+        (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "An open declaration exists for this village and quarter"),
+        (status = 422, body = Problem, description = "Banned, more than one step up, or a quarter that cannot be declared")
+    ),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/declarations")]
+pub async fn create_declaration(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    Json(body): Json<CreateDeclaration>,
+) -> ApiResult<HttpResponse> {
+    user.require(&[Role::Secretary, Role::Admin])?;
+    let tz = state.config.timezone;
+    let now_utc = chrono::Utc::now();
+    let allowed = declarable_quarters(now_utc, tz);
+    let quarter = match &body.quarter {
+        None => allowed[0],
+        Some(q) => {
+            let q = Quarter::parse(q).map_err(|m| ApiError::field("quarter", m))?;
+            if !allowed.contains(&q) {
+                let list: Vec<String> = allowed.iter().map(|q| q.to_string()).collect();
+                return Err(ApiError::field(
+                    "quarter",
+                    format!("declarations are open for {} only", list.join(" and ")),
+                ));
+            }
+            q
+        }
+    };
+    let today = now_utc.with_timezone(&tz).date_naive();
+    let declaration = state
+        .db
+        .write(move |conn| {
+            let village = OrgUnit::find_village(conn, &user.scope, &body.village_id)?;
+            declare(
+                conn,
+                &village,
+                quarter,
+                body.star_level,
+                today,
+                &user.actor(),
+            )
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(declaration.view()))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeclarationFilter {
+    pub quarter: Option<String>,
+    pub status: Option<String>,
+    pub village: Option<String>,
+}
+
+/// Declarations in the caller's scope, oldest first.
+#[utoipa::path(
+    tag = "declarations",
+    params(DeclarationFilter, PageParams),
+    responses((status = 200, body = Page<DeclarationView>), (status = 401, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = []))
+)]
+#[get("/api/v1/declarations")]
+pub async fn list_declarations(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    filter: web::Query<DeclarationFilter>,
+    page: web::Query<PageParams>,
+) -> ApiResult<HttpResponse> {
+    let limit = page.limit()?;
+    let cursor: Option<String> = page.cursor()?;
+    let filter = filter.into_inner();
+    if let Some(q) = &filter.quarter {
+        Quarter::parse(q).map_err(|m| ApiError::field("quarter", m))?;
+    }
+    let page = state
+        .db
+        .read(move |conn| {
+            let q = declarations::table.into_boxed();
+            let mut q = scoped!(q, declarations, &user.scope);
+            if let Some(v) = filter.quarter {
+                q = q.filter(declarations::quarter.eq(v));
+            }
+            if let Some(v) = filter.status {
+                q = q.filter(declarations::status.eq(v));
+            }
+            if let Some(v) = filter.village {
+                q = q.filter(declarations::village_id.eq(v));
+            }
+            if let Some(c) = cursor {
+                q = q.filter(declarations::id.gt(c));
+            }
+            let rows = q
+                .select(Declaration::as_select())
+                .order(declarations::id.asc())
+                .limit(limit + 1)
+                .load(conn)?;
+            Ok(Page::from_rows(
+                rows,
+                limit,
+                |d: &Declaration| d.id.clone(),
+                |d| d.view(),
+            ))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(page))
+}

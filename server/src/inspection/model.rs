@@ -1,0 +1,376 @@
+//! The inspection row, its wire body and views, and the rules that turn a PUT body into a
+//! stored revision: validation against the checklist version, scoring, and flags.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+use super::flags::{self, Flag, Severity};
+use crate::db::schema::{inspections, photos};
+use crate::db::DbConn;
+use crate::error::{ApiResult, FieldError, OrNotFound};
+use crate::scope::Scope;
+use crate::scoped;
+
+pub const AWAITING_PHOTOS: &str = "awaiting_photos";
+pub const SUBMITTED: &str = "submitted";
+pub const APPROVED: &str = "approved";
+pub const REJECTED: &str = "rejected";
+pub const RETURNED: &str = "returned";
+
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ChecklistRef {
+    pub code: String,
+    pub version: i32,
+}
+
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LocationBody {
+    pub lat: f64,
+    pub lon: f64,
+    /// Horizontal accuracy in metres, as the phone reports it.
+    pub accuracy_m: f64,
+    pub captured_at: Option<DateTime<Utc>>,
+    /// The phone's own mock-location signal.
+    #[serde(default)]
+    pub mock: bool,
+}
+
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestPhoto {
+    /// A client-chosen UUID; the photo's bytes follow at `PUT …/photos/{id}`.
+    pub id: String,
+    /// The checklist item the photo is evidence for.
+    pub item: String,
+    /// Lowercase hex SHA-256 of the bytes that will be uploaded.
+    pub sha256: String,
+}
+
+/// What the phone sends (`PUT /api/v1/inspections/{id}`).
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct InspectionBody {
+    pub declaration_id: String,
+    pub checklist: ChecklistRef,
+    pub started_at: DateTime<Utc>,
+    pub submitted_at: DateTime<Utc>,
+    #[serde(default)]
+    pub location: Option<LocationBody>,
+    /// The phone's UTC offset, used to read EXIF capture times (which carry no zone).
+    #[serde(default)]
+    pub utc_offset_minutes: Option<i32>,
+    #[schema(value_type = Object)]
+    pub answers: serde_json::Map<String, Value>,
+    #[serde(default)]
+    pub photos: Vec<ManifestPhoto>,
+}
+
+impl InspectionBody {
+    /// A hash of the parsed body that ignores key order and whitespace: the idempotency key.
+    pub fn digest(&self) -> String {
+        let mut v = serde_json::to_value(self).unwrap_or(Value::Null);
+        if let Some(answers) = v.get_mut("answers") {
+            let sorted: BTreeMap<String, Value> = answers
+                .as_object()
+                .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_default();
+            *answers = serde_json::to_value(sorted).unwrap_or(Value::Null);
+        }
+        hex::encode(Sha256::digest(v.to_string().as_bytes()))
+    }
+
+    /// Shape checks that need no database: ids, ranges, hashes, times.
+    pub fn check(&self) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        if let Some(l) = &self.location {
+            if !(-90.0..=90.0).contains(&l.lat) {
+                errors.push(FieldError::new(
+                    "location.lat",
+                    "must be between -90 and 90",
+                ));
+            }
+            if !(-180.0..=180.0).contains(&l.lon) {
+                errors.push(FieldError::new(
+                    "location.lon",
+                    "must be between -180 and 180",
+                ));
+            }
+            if !(0.0..=100_000.0).contains(&l.accuracy_m) {
+                errors.push(FieldError::new(
+                    "location.accuracy_m",
+                    "must be between 0 and 100000 metres",
+                ));
+            }
+        }
+        if let Some(o) = self.utc_offset_minutes {
+            if !(-14 * 60..=14 * 60).contains(&o) {
+                errors.push(FieldError::new(
+                    "utc_offset_minutes",
+                    "must be between -840 and 840",
+                ));
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, p) in self.photos.iter().enumerate() {
+            if uuid::Uuid::parse_str(&p.id).is_err() {
+                errors.push(FieldError::new(format!("photos[{i}].id"), "must be a UUID"));
+            } else if !seen.insert(p.id.to_ascii_lowercase()) {
+                errors.push(FieldError::new(
+                    format!("photos[{i}].id"),
+                    "appears twice in the manifest",
+                ));
+            }
+            if p.sha256.len() != 64
+                || !p
+                    .sha256
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            {
+                errors.push(FieldError::new(
+                    format!("photos[{i}].sha256"),
+                    "must be 64 lowercase hex digits",
+                ));
+            }
+        }
+        if self.photos.len() > 200 {
+            errors.push(FieldError::new(
+                "photos",
+                "at most 200 photos per inspection",
+            ));
+        }
+        errors
+    }
+}
+
+#[derive(Queryable, Selectable, Clone, Debug)]
+#[diesel(table_name = inspections)]
+pub struct Inspection {
+    pub id: String,
+    pub declaration_id: String,
+    pub village_id: String,
+    pub township_id: Option<String>,
+    pub county_id: String,
+    pub inspector_id: String,
+    pub checklist_code: String,
+    pub checklist_version: i32,
+    pub status: String,
+    pub revision: i32,
+    pub body_hash: String,
+    pub body: String,
+    pub evaluation: String,
+    pub score: f64,
+    pub passed: bool,
+    pub flags: String,
+    pub flag_severity: i32,
+    pub started_at: NaiveDateTime,
+    pub client_submitted_at: NaiveDateTime,
+    pub received_at: NaiveDateTime,
+    pub submitted_at: Option<NaiveDateTime>,
+    pub claimed_by: Option<String>,
+    pub claim_expires_at: Option<NaiveDateTime>,
+    pub decided_at: Option<NaiveDateTime>,
+    pub return_comment: Option<String>,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Queryable, Selectable, Clone, Debug)]
+#[diesel(table_name = photos)]
+pub struct PhotoRow {
+    pub id: String,
+    pub inspection_id: String,
+    pub county_id: String,
+    pub township_id: Option<String>,
+    pub village_id: String,
+    pub revision: i32,
+    pub item: String,
+    pub expected_sha256: String,
+    pub received: bool,
+    pub format: Option<String>,
+    pub bytes: Option<i64>,
+    pub width: Option<i32>,
+    pub height: Option<i32>,
+    pub taken_at: Option<NaiveDateTime>,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    pub exif: Option<String>,
+    pub phash: Option<i64>,
+    pub flags: String,
+    pub received_at: Option<NaiveDateTime>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
+pub struct PhotoView {
+    pub id: String,
+    pub item: String,
+    pub received: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub width: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub height: Option<i32>,
+    /// When the photo was taken (from EXIF, in UTC).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub taken_at: Option<DateTime<Utc>>,
+    /// Where the photo was taken (from EXIF GPS).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lat: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lon: Option<f64>,
+}
+
+impl PhotoRow {
+    pub fn view(&self) -> PhotoView {
+        PhotoView {
+            id: self.id.clone(),
+            item: self.item.clone(),
+            received: self.received,
+            width: self.width,
+            height: self.height,
+            taken_at: self.taken_at.map(|t| t.and_utc()),
+            lat: self.lat,
+            lon: self.lon,
+        }
+    }
+
+    pub fn flags(&self) -> Vec<Flag> {
+        serde_json::from_str(&self.flags).unwrap_or_default()
+    }
+}
+
+/// The stored inspection as the API shows it.
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
+pub struct InspectionView {
+    pub id: String,
+    pub declaration_id: String,
+    pub village_id: String,
+    pub inspector_id: String,
+    pub checklist: ChecklistRef,
+    /// `awaiting_photos`, `submitted`, `approved`, `rejected` or `returned`.
+    pub status: String,
+    pub revision: i32,
+    /// Weighted score, 0–100.
+    pub score: f64,
+    pub passed: bool,
+    pub failing_items: Vec<String>,
+    /// Integrity flags, worst first: `{code, severity, item?, photo_id?, detail}`.
+    #[schema(value_type = Vec<Object>)]
+    pub flags: Vec<Flag>,
+    pub photos: Vec<PhotoView>,
+    #[schema(value_type = Object)]
+    pub answers: Value,
+    /// Per-item results, including values the server computed.
+    #[schema(value_type = Vec<Object>)]
+    pub items: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<LocationBody>,
+    pub started_at: DateTime<Utc>,
+    /// When the phone says it finished.
+    pub client_submitted_at: DateTime<Utc>,
+    /// When the server had the whole submission (answers and every photo).
+    pub submitted_at: Option<DateTime<Utc>>,
+    /// The reviewer's comment when the inspection was returned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub return_comment: Option<String>,
+}
+
+pub fn severity_rank(s: Severity) -> i32 {
+    match s {
+        Severity::Info => 1,
+        Severity::Warning => 2,
+        Severity::Alert => 3,
+    }
+}
+
+impl Inspection {
+    pub fn find_scoped(conn: &mut DbConn, scope: &Scope, id: &str) -> ApiResult<Inspection> {
+        let q = inspections::table
+            .filter(inspections::id.eq(id))
+            .into_boxed();
+        scoped!(q, inspections, scope)
+            .select(Inspection::as_select())
+            .first(conn)
+            .optional()
+            .or_not_found("inspection")
+    }
+
+    pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<Inspection>> {
+        inspections::table
+            .find(id)
+            .select(Inspection::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    pub fn body(&self) -> Option<InspectionBody> {
+        serde_json::from_str(&self.body).ok()
+    }
+
+    pub fn photos(&self, conn: &mut DbConn) -> QueryResult<Vec<PhotoRow>> {
+        photos::table
+            .filter(photos::inspection_id.eq(&self.id))
+            .filter(photos::revision.eq(self.revision))
+            .select(PhotoRow::as_select())
+            .order(photos::id.asc())
+            .load(conn)
+    }
+
+    /// The inspection's own flags and its current photos' flags, worst first.
+    pub fn all_flags(&self, photos: &[PhotoRow]) -> Vec<Flag> {
+        let mut all: Vec<Flag> = serde_json::from_str(&self.flags).unwrap_or_default();
+        for p in photos {
+            all.extend(p.flags());
+        }
+        flags::sort_worst_first(&mut all);
+        all
+    }
+
+    pub fn view(&self, conn: &mut DbConn) -> QueryResult<InspectionView> {
+        let photos = self.photos(conn)?;
+        Ok(self.view_with(&photos))
+    }
+
+    pub fn view_with(&self, photos: &[PhotoRow]) -> InspectionView {
+        let body = self.body();
+        let evaluation: Value = serde_json::from_str(&self.evaluation).unwrap_or(Value::Null);
+        InspectionView {
+            id: self.id.clone(),
+            declaration_id: self.declaration_id.clone(),
+            village_id: self.village_id.clone(),
+            inspector_id: self.inspector_id.clone(),
+            checklist: ChecklistRef {
+                code: self.checklist_code.clone(),
+                version: self.checklist_version,
+            },
+            status: self.status.clone(),
+            revision: self.revision,
+            score: self.score,
+            passed: self.passed,
+            failing_items: evaluation
+                .get("failing_items")
+                .and_then(|v| serde_json::from_value(v.clone()).ok())
+                .unwrap_or_default(),
+            flags: self.all_flags(photos),
+            photos: photos.iter().map(PhotoRow::view).collect(),
+            answers: body
+                .as_ref()
+                .map(|b| Value::Object(b.answers.clone()))
+                .unwrap_or(Value::Null),
+            items: evaluation
+                .get("items")
+                .cloned()
+                .unwrap_or(Value::Array(vec![])),
+            location: body.and_then(|b| b.location),
+            started_at: self.started_at.and_utc(),
+            client_submitted_at: self.client_submitted_at.and_utc(),
+            submitted_at: self.submitted_at.map(|t| t.and_utc()),
+            return_comment: self.return_comment.clone(),
+        }
+    }
+}

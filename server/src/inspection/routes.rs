@@ -1,0 +1,298 @@
+//! `/api/v1/inspections`: the inspector's worklist, the idempotent PUT, reads and lists.
+
+use actix_web::{get, put, web, HttpResponse};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::model::*;
+use super::submit::{self, Put, RETRY};
+use crate::app::AppState;
+use crate::auth::{AuthUser, Role};
+use crate::checklist::store::ChecklistVersion;
+use crate::db::schema::{declarations, inspections, org_units};
+use crate::declarations::{Declaration, DeclarationView, PENDING};
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::http::{Page, PageParams, RawJson};
+use crate::org::{OrgUnit, OrgUnitView};
+use crate::quarter::Quarter;
+use crate::scoped;
+
+/// Creates or replays an inspection under a client-chosen UUID.
+///
+/// 201 when created (or when a returned inspection comes back as its next revision), 200 on an
+/// identical replay, 409 for the same id with a different body.
+#[utoipa::path(
+    tag = "inspections",
+    params(("id" = String, Path, description = "A client-chosen UUID")),
+    request_body = InspectionBody,
+    responses(
+        (status = 200, body = InspectionView, description = "Identical replay"),
+        (status = 201, body = InspectionView, description = "Created"),
+        (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)
+    ),
+    security(("bearer" = []))
+)]
+#[put("/api/v1/inspections/{id}")]
+pub async fn put_inspection(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<String>,
+    RawJson(body, _raw): RawJson<InspectionBody>,
+) -> ApiResult<HttpResponse> {
+    user.require(&[Role::Inspector, Role::Admin])?;
+    let id = uuid::Uuid::parse_str(&id)
+        .map_err(|_| ApiError::field("id", "the inspection id must be a UUID"))?
+        .to_string();
+    let received_at = chrono::Utc::now();
+    let body = std::sync::Arc::new(body);
+    // A lost insert race rolls back; the second run finds the winner's row and replays.
+    for attempt in 0..3 {
+        let (user, id, body) = (user.clone(), id.clone(), body.clone());
+        match state
+            .db
+            .write(move |conn| submit::put(conn, &user, &id, &body, received_at))
+            .await
+        {
+            Ok(Put::Created(v)) => return Ok(HttpResponse::Created().json(v)),
+            Ok(Put::Replayed(v)) => return Ok(HttpResponse::Ok().json(v)),
+            Err(e) if e.code == RETRY && attempt < 2 => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(ApiError::conflict(
+        RETRY,
+        "too much contention on this inspection; retry",
+    ))
+}
+
+#[utoipa::path(
+    tag = "inspections",
+    params(("id" = String, Path)),
+    responses((status = 200, body = InspectionView), (status = 404, body = Problem)),
+    security(("bearer" = []))
+)]
+#[get("/api/v1/inspections/{id}")]
+pub async fn get_inspection(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let view = state
+        .db
+        .read(move |conn| Ok(Inspection::find_scoped(conn, &user.scope, &id)?.view(conn)?))
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// An inspection in a list or queue: its summary without answers.
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
+pub struct InspectionSummary {
+    pub id: String,
+    pub village_id: String,
+    pub declaration_id: String,
+    pub inspector_id: String,
+    pub status: String,
+    pub revision: i32,
+    pub score: f64,
+    pub passed: bool,
+    #[schema(value_type = Vec<Object>)]
+    pub flags: Vec<super::flags::Flag>,
+    pub submitted_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl InspectionSummary {
+    /// Flags need the photos' flags too; one query for a whole page.
+    pub fn for_page(conn: &mut crate::db::DbConn, rows: Vec<Inspection>) -> QueryResult<Vec<Self>> {
+        use crate::db::schema::photos;
+        let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+        let all: Vec<PhotoRow> = photos::table
+            .filter(photos::inspection_id.eq_any(&ids))
+            .select(PhotoRow::as_select())
+            .load(conn)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let mine: Vec<PhotoRow> = all
+                    .iter()
+                    .filter(|p| p.inspection_id == r.id && p.revision == r.revision)
+                    .cloned()
+                    .collect();
+                InspectionSummary {
+                    flags: r.all_flags(&mine),
+                    id: r.id,
+                    village_id: r.village_id,
+                    declaration_id: r.declaration_id,
+                    inspector_id: r.inspector_id,
+                    status: r.status,
+                    revision: r.revision,
+                    score: r.score,
+                    passed: r.passed,
+                    submitted_at: r.submitted_at.map(|t| t.and_utc()),
+                    updated_at: r.updated_at.and_utc(),
+                }
+            })
+            .collect())
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct InspectionFilter {
+    pub status: Option<String>,
+    pub village: Option<String>,
+    /// `YYYY-Qn`: inspections of declarations for that quarter.
+    pub quarter: Option<String>,
+}
+
+/// Inspections in the caller's scope, newest first.
+#[utoipa::path(
+    tag = "inspections",
+    params(InspectionFilter, PageParams),
+    responses((status = 200, body = Page<InspectionSummary>), (status = 422, body = Problem)),
+    security(("bearer" = []))
+)]
+#[get("/api/v1/inspections")]
+pub async fn list_inspections(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    filter: web::Query<InspectionFilter>,
+    page: web::Query<PageParams>,
+) -> ApiResult<HttpResponse> {
+    let limit = page.limit()?;
+    let cursor: Option<String> = page.cursor()?;
+    let filter = filter.into_inner();
+    if let Some(q) = &filter.quarter {
+        Quarter::parse(q).map_err(|m| ApiError::field("quarter", m))?;
+    }
+    let page = state
+        .db
+        .read(move |conn| {
+            let q = inspections::table.into_boxed();
+            let mut q = scoped!(q, inspections, &user.scope);
+            if let Some(s) = filter.status {
+                q = q.filter(inspections::status.eq(s));
+            }
+            if let Some(v) = filter.village {
+                q = q.filter(inspections::village_id.eq(v));
+            }
+            if let Some(quarter) = filter.quarter {
+                q = q.filter(
+                    inspections::declaration_id.eq_any(
+                        declarations::table
+                            .filter(declarations::quarter.eq(quarter))
+                            .select(declarations::id),
+                    ),
+                );
+            }
+            if let Some(c) = cursor {
+                q = q.filter(inspections::id.lt(c));
+            }
+            let rows = q
+                .select(Inspection::as_select())
+                .order(inspections::id.desc())
+                .limit(limit + 1)
+                .load(conn)?;
+            let more = rows.len() as i64 > limit;
+            let mut rows = rows;
+            rows.truncate(limit as usize);
+            let next = if more {
+                rows.last()
+                    .map(|r| crate::http::paging::encode_cursor(&r.id))
+            } else {
+                None
+            };
+            Ok(Page {
+                items: InspectionSummary::for_page(conn, rows)?,
+                next_cursor: next,
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct WorklistEntry {
+    pub declaration: DeclarationView,
+    pub village: OrgUnitView,
+    /// The checklist version to answer; null when none is published for this level.
+    pub checklist: Option<ChecklistRef>,
+}
+
+/// Declarations in the inspector's scope that await inspection, oldest first.
+#[utoipa::path(
+    tag = "inspections",
+    params(PageParams),
+    responses((status = 200, body = Page<WorklistEntry>), (status = 403, body = Problem)),
+    security(("bearer" = []))
+)]
+#[get("/api/v1/inspections/worklist")]
+pub async fn worklist(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    page: web::Query<PageParams>,
+) -> ApiResult<HttpResponse> {
+    user.require(&[Role::Inspector, Role::Admin])?;
+    let limit = page.limit()?;
+    let cursor: Option<String> = page.cursor()?;
+    let page = state
+        .db
+        .read(move |conn| {
+            let q = declarations::table
+                .filter(declarations::status.eq(PENDING))
+                .into_boxed();
+            let mut q = scoped!(q, declarations, &user.scope);
+            if let Some(c) = cursor {
+                q = q.filter(declarations::id.gt(c));
+            }
+            let rows: Vec<Declaration> = q
+                .select(Declaration::as_select())
+                .order(declarations::id.asc())
+                .limit(limit + 1)
+                .load(conn)?;
+            let village_ids: Vec<String> = rows.iter().map(|d| d.village_id.clone()).collect();
+            let villages: Vec<OrgUnit> = org_units::table
+                .filter(org_units::id.eq_any(&village_ids))
+                .select(OrgUnit::as_select())
+                .load(conn)?;
+            let mut templates: std::collections::HashMap<i32, Option<ChecklistRef>> =
+                Default::default();
+            let mut entries = Vec::new();
+            for d in rows {
+                let Some(v) = villages.iter().find(|v| v.id == d.village_id) else {
+                    continue;
+                };
+                if let std::collections::hash_map::Entry::Vacant(slot) =
+                    templates.entry(d.star_level)
+                {
+                    let t = ChecklistVersion::latest_for_level(conn, &d.county_id, d.star_level)?
+                        .map(|c| ChecklistRef {
+                            code: c.code,
+                            version: c.version,
+                        });
+                    slot.insert(t);
+                }
+                entries.push((
+                    d.id.clone(),
+                    d.view(),
+                    v.clone().view(),
+                    templates[&d.star_level].clone(),
+                ));
+            }
+            Ok(Page::from_rows(
+                entries,
+                limit,
+                |e| e.0.clone(),
+                |(_, declaration, village, checklist)| WorklistEntry {
+                    declaration,
+                    village,
+                    checklist,
+                },
+            ))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(page))
+}

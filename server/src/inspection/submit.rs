@@ -1,0 +1,517 @@
+//! Storing an inspection: the idempotent PUT (create, replay, conflict, next revision) and the
+//! moment it becomes `submitted`. Every step runs inside the caller's write transaction.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde_json::json;
+
+use super::flags::{self, Flag};
+use super::model::*;
+use crate::auth::{Actor, AuthUser};
+use crate::checklist::answers::{self, Computed, ComputedValues, Evaluation};
+use crate::checklist::store::ChecklistVersion;
+use crate::db::schema::{inspection_revisions, inspections, photos};
+use crate::db::{is_unique_violation, DbConn};
+use crate::declarations::{self, Declaration};
+use crate::error::{ApiError, ApiResult, FieldError};
+use crate::org::OrgUnit;
+use crate::quarter::Quarter;
+use crate::webhooks::outbox;
+use crate::{audit, now};
+
+pub enum Put {
+    Created(InspectionView),
+    Replayed(InspectionView),
+}
+
+/// The signal that a concurrent request won an insert race: the caller runs the PUT again in a
+/// new transaction, where it finds the winner's row.
+pub const RETRY: &str = "retry";
+
+fn retry() -> ApiError {
+    ApiError::conflict(RETRY, "a concurrent request changed this inspection; retry")
+}
+
+struct Prepared {
+    village: OrgUnit,
+    evaluation: Evaluation,
+    flags: Vec<Flag>,
+}
+
+pub fn village_facts(v: &OrgUnit) -> flags::Village {
+    flags::Village {
+        lat: v.lat.unwrap_or_default(),
+        lon: v.lon.unwrap_or_default(),
+        radius_m: v.radius_m.unwrap_or(crate::org::model::DEFAULT_RADIUS_M),
+    }
+}
+
+pub fn device_location(b: &InspectionBody) -> Option<flags::DeviceLocation> {
+    b.location.as_ref().map(|l| flags::DeviceLocation {
+        lat: l.lat,
+        lon: l.lon,
+        accuracy_m: l.accuracy_m,
+        captured_at: l.captured_at,
+        mock: l.mock,
+    })
+}
+
+pub fn visit_facts(
+    b: &InspectionBody,
+    received_at: DateTime<Utc>,
+    item_count: usize,
+) -> flags::Visit {
+    flags::Visit {
+        started_at: b.started_at,
+        submitted_at: b.submitted_at,
+        received_at,
+        utc_offset_minutes: b.utc_offset_minutes,
+        item_count,
+    }
+}
+
+/// Checks the body against its declaration and checklist version, scores it and flags it.
+fn prepare(
+    conn: &mut DbConn,
+    user: &AuthUser,
+    body: &InspectionBody,
+    declaration: &Declaration,
+    received_at: DateTime<Utc>,
+) -> ApiResult<Prepared> {
+    let village = OrgUnit::find(conn, &declaration.village_id)?.ok_or_else(ApiError::internal)?;
+    let checklist = ChecklistVersion::find(conn, &body.checklist.code, body.checklist.version)?
+        .filter(|c| c.is_published() && c.visible_to(&user.scope.county_id))
+        .ok_or_else(|| ApiError::field("checklist", "no such published checklist version"))?;
+    if checklist.star_level != declaration.star_level {
+        return Err(ApiError::field(
+            "checklist",
+            format!(
+                "this version checks level {}, the declaration is for level {}",
+                checklist.star_level, declaration.star_level
+            ),
+        ));
+    }
+    let template = checklist.template()?;
+    let quarter = Quarter::parse(&declaration.quarter).map_err(|_| ApiError::internal())?;
+    let coverage = crate::mentoring::village_coverage(conn, &village.id, quarter)?;
+    let mut computed = ComputedValues::new();
+    computed.insert(
+        "mentoring.coverage".into(),
+        if coverage.mentees == 0 {
+            Computed::Unavailable
+        } else {
+            Computed::Value(coverage.coverage)
+        },
+    );
+    let mut errors = Vec::new();
+    let evaluation = match answers::validate_answers(&template, &body.answers, &computed) {
+        Ok(e) => Some(e),
+        Err(e) => {
+            errors.extend(e);
+            None
+        }
+    };
+    let items: Vec<&str> = body.photos.iter().map(|p| p.item.as_str()).collect();
+    errors.extend(answers::validate_manifest(&template, &body.answers, &items));
+    match evaluation {
+        Some(evaluation) if errors.is_empty() => {
+            let flags = flags::inspection_flags(
+                &village_facts(&village),
+                device_location(body).as_ref(),
+                &visit_facts(body, received_at, template.items().count()),
+            );
+            Ok(Prepared {
+                village,
+                evaluation,
+                flags,
+            })
+        }
+        _ => Err(ApiError::validation(errors)),
+    }
+}
+
+fn evaluation_json(e: &Evaluation) -> String {
+    json!({"score": e.score, "passed": e.passed, "failing_items": e.failing_items, "items": e.items}).to_string()
+}
+
+fn declaration_for(
+    conn: &mut DbConn,
+    user: &AuthUser,
+    body: &InspectionBody,
+) -> ApiResult<Declaration> {
+    Declaration::find_scoped(conn, &user.scope, &body.declaration_id)
+        .map_err(|_| ApiError::field("declaration_id", "no such declaration in your scope"))
+}
+
+pub fn put(
+    conn: &mut DbConn,
+    user: &AuthUser,
+    id: &str,
+    body: &InspectionBody,
+    received_at: DateTime<Utc>,
+) -> ApiResult<Put> {
+    let shape = body.check();
+    if !shape.is_empty() {
+        return Err(ApiError::validation(shape));
+    }
+    let digest = body.digest();
+    if let Some(existing) = Inspection::find(conn, id)? {
+        let placement = crate::scope::Placement {
+            county_id: existing.county_id.clone(),
+            township_id: existing.township_id.clone(),
+            village_id: Some(existing.village_id.clone()),
+        };
+        if !user.scope.contains(&placement) {
+            return Err(ApiError::not_found("inspection"));
+        }
+        if existing.body_hash == digest {
+            return Ok(Put::Replayed(existing.view(conn)?));
+        }
+        if existing.status != RETURNED {
+            return Err(ApiError::conflict(
+                "inspection_conflict",
+                "this inspection id already holds a different body; a new inspection needs a new id",
+            ));
+        }
+        if existing.inspector_id != user.id {
+            return Err(ApiError::forbidden(
+                "only the inspector who made it resubmits a returned inspection",
+            ));
+        }
+        if body.declaration_id != existing.declaration_id {
+            return Err(ApiError::field(
+                "declaration_id",
+                "a resubmission answers the same declaration",
+            ));
+        }
+        return revise(conn, user, existing, body, digest, received_at).map(Put::Created);
+    }
+    create(conn, user, id, body, digest, received_at).map(Put::Created)
+}
+
+fn check_photo_ids(
+    conn: &mut DbConn,
+    inspection_id: &str,
+    body: &InspectionBody,
+) -> ApiResult<Vec<PhotoRow>> {
+    let ids: Vec<String> = body
+        .photos
+        .iter()
+        .map(|p| p.id.to_ascii_lowercase())
+        .collect();
+    let existing: Vec<PhotoRow> = photos::table
+        .filter(photos::id.eq_any(&ids))
+        .select(PhotoRow::as_select())
+        .load(conn)?;
+    let mut errors = Vec::new();
+    for (i, p) in body.photos.iter().enumerate() {
+        if let Some(e) = existing.iter().find(|e| e.id == p.id.to_ascii_lowercase()) {
+            if e.inspection_id != inspection_id || e.expected_sha256 != p.sha256 {
+                errors.push(FieldError::new(
+                    format!("photos[{i}].id"),
+                    "this photo id is already used; choose a new one",
+                ));
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(existing)
+    } else {
+        Err(ApiError::validation(errors))
+    }
+}
+
+fn insert_photos(
+    conn: &mut DbConn,
+    ins: &Inspection,
+    body: &InspectionBody,
+    existing: &[PhotoRow],
+) -> ApiResult<()> {
+    for p in &body.photos {
+        let id = p.id.to_ascii_lowercase();
+        if existing.iter().any(|e| e.id == id) {
+            diesel::update(photos::table.find(&id))
+                .set((photos::revision.eq(ins.revision), photos::item.eq(&p.item)))
+                .execute(conn)?;
+            continue;
+        }
+        let res = diesel::insert_into(photos::table)
+            .values((
+                photos::id.eq(&id),
+                photos::inspection_id.eq(&ins.id),
+                photos::county_id.eq(&ins.county_id),
+                photos::township_id.eq(&ins.township_id),
+                photos::village_id.eq(&ins.village_id),
+                photos::revision.eq(ins.revision),
+                photos::item.eq(&p.item),
+                photos::expected_sha256.eq(&p.sha256),
+                photos::received.eq(false),
+                photos::flags.eq("[]"),
+            ))
+            .execute(conn);
+        match res {
+            Err(e) if is_unique_violation(&e) => return Err(retry()),
+            other => other?,
+        };
+    }
+    Ok(())
+}
+
+fn create(
+    conn: &mut DbConn,
+    user: &AuthUser,
+    id: &str,
+    body: &InspectionBody,
+    digest: String,
+    received_at: DateTime<Utc>,
+) -> ApiResult<InspectionView> {
+    let declaration = declaration_for(conn, user, body)?;
+    match declaration.status.as_str() {
+        declarations::PENDING => {}
+        declarations::INSPECTING => {
+            return Err(ApiError::conflict(
+                "declaration_inspected",
+                "this declaration already has a live inspection",
+            ))
+        }
+        _ => {
+            return Err(ApiError::conflict(
+                "declaration_decided",
+                "this declaration is already decided",
+            ))
+        }
+    }
+    let prepared = prepare(conn, user, body, &declaration, received_at)?;
+    let existing_photos = check_photo_ids(conn, id, body)?;
+    let t = now();
+    let complete = body.photos.is_empty();
+    let severity = prepared
+        .flags
+        .iter()
+        .map(|f| severity_rank(f.severity))
+        .max()
+        .unwrap_or(0);
+    let res = diesel::insert_into(inspections::table)
+        .values((
+            inspections::id.eq(id),
+            inspections::declaration_id.eq(&declaration.id),
+            inspections::village_id.eq(&declaration.village_id),
+            inspections::township_id.eq(&declaration.township_id),
+            inspections::county_id.eq(&declaration.county_id),
+            inspections::inspector_id.eq(&user.id),
+            inspections::checklist_code.eq(&body.checklist.code),
+            inspections::checklist_version.eq(body.checklist.version),
+            inspections::status.eq(if complete { SUBMITTED } else { AWAITING_PHOTOS }),
+            inspections::revision.eq(1),
+            inspections::body_hash.eq(&digest),
+            inspections::body.eq(serde_json::to_string(body).map_err(|_| ApiError::internal())?),
+            inspections::evaluation.eq(evaluation_json(&prepared.evaluation)),
+            inspections::score.eq(prepared.evaluation.score),
+            inspections::passed.eq(prepared.evaluation.passed),
+            inspections::flags
+                .eq(serde_json::to_string(&prepared.flags).unwrap_or_else(|_| "[]".into())),
+            inspections::flag_severity.eq(severity),
+            inspections::started_at.eq(body.started_at.naive_utc()),
+            inspections::client_submitted_at.eq(body.submitted_at.naive_utc()),
+            inspections::received_at.eq(received_at.naive_utc()),
+            inspections::submitted_at.eq(complete.then_some(t)),
+            inspections::updated_at.eq(t),
+        ))
+        .execute(conn);
+    match res {
+        Err(e) if is_unique_violation(&e) => return Err(retry()),
+        other => other?,
+    };
+    let ins = Inspection::find(conn, id)?.ok_or_else(ApiError::internal)?;
+    insert_photos(conn, &ins, body, &existing_photos)?;
+    Declaration::set_status(conn, &declaration.id, declarations::INSPECTING)?;
+    audit::record(
+        conn,
+        &user.actor(),
+        "inspection.created",
+        "inspection",
+        id,
+        Some(&ins.county_id),
+        format!(
+            "revision 1 for {} (level {}), score {}, {} photo(s) announced",
+            prepared.village.code,
+            declaration.star_level,
+            prepared.evaluation.score,
+            body.photos.len()
+        ),
+    )?;
+    if complete {
+        announce_submitted(conn, &ins, &user.actor())?;
+    }
+    Ok(Inspection::find(conn, id)?
+        .ok_or_else(ApiError::internal)?
+        .view(conn)?)
+}
+
+fn revise(
+    conn: &mut DbConn,
+    user: &AuthUser,
+    existing: Inspection,
+    body: &InspectionBody,
+    digest: String,
+    received_at: DateTime<Utc>,
+) -> ApiResult<InspectionView> {
+    let declaration = declaration_for(conn, user, body)?;
+    let prepared = prepare(conn, user, body, &declaration, received_at)?;
+    let existing_photos = check_photo_ids(conn, &existing.id, body)?;
+    // Claim the row: a concurrent resubmission that read the same revision changes nothing.
+    let claimed = diesel::update(
+        inspections::table
+            .filter(inspections::id.eq(&existing.id))
+            .filter(inspections::revision.eq(existing.revision))
+            .filter(inspections::status.eq(RETURNED)),
+    )
+    .set(inspections::updated_at.eq(now()))
+    .execute(conn)?;
+    if claimed != 1 {
+        return Err(retry());
+    }
+    diesel::insert_into(inspection_revisions::table)
+        .values((
+            inspection_revisions::inspection_id.eq(&existing.id),
+            inspection_revisions::revision.eq(existing.revision),
+            inspection_revisions::body.eq(&existing.body),
+            inspection_revisions::evaluation.eq(&existing.evaluation),
+            inspection_revisions::flags.eq(&existing.flags),
+            inspection_revisions::return_comment.eq(&existing.return_comment),
+            inspection_revisions::archived_at.eq(now()),
+        ))
+        .execute(conn)?;
+    let t = now();
+    let complete = body.photos.is_empty();
+    let revision = existing.revision + 1;
+    let severity = prepared
+        .flags
+        .iter()
+        .map(|f| severity_rank(f.severity))
+        .max()
+        .unwrap_or(0);
+    diesel::update(inspections::table.find(&existing.id))
+        .set((
+            inspections::status.eq(if complete { SUBMITTED } else { AWAITING_PHOTOS }),
+            inspections::revision.eq(revision),
+            inspections::body_hash.eq(&digest),
+            inspections::body.eq(serde_json::to_string(body).map_err(|_| ApiError::internal())?),
+            inspections::checklist_code.eq(&body.checklist.code),
+            inspections::checklist_version.eq(body.checklist.version),
+            inspections::evaluation.eq(evaluation_json(&prepared.evaluation)),
+            inspections::score.eq(prepared.evaluation.score),
+            inspections::passed.eq(prepared.evaluation.passed),
+            inspections::flags
+                .eq(serde_json::to_string(&prepared.flags).unwrap_or_else(|_| "[]".into())),
+            inspections::flag_severity.eq(severity),
+            inspections::started_at.eq(body.started_at.naive_utc()),
+            inspections::client_submitted_at.eq(body.submitted_at.naive_utc()),
+            inspections::received_at.eq(received_at.naive_utc()),
+            inspections::submitted_at.eq(complete.then_some(t)),
+            inspections::claimed_by.eq(None::<String>),
+            inspections::claim_expires_at.eq(None::<chrono::NaiveDateTime>),
+            inspections::updated_at.eq(t),
+        ))
+        .execute(conn)?;
+    let ins = Inspection::find(conn, &existing.id)?.ok_or_else(ApiError::internal)?;
+    insert_photos(conn, &ins, body, &existing_photos)?;
+    audit::record(
+        conn,
+        &user.actor(),
+        "inspection.resubmitted",
+        "inspection",
+        &ins.id,
+        Some(&ins.county_id),
+        format!("revision {revision}, score {}", prepared.evaluation.score),
+    )?;
+    if complete {
+        announce_submitted(conn, &ins, &user.actor())?;
+    } else {
+        // Photos of this revision that were already received (same id and bytes) count.
+        complete_if_all_photos(conn, &ins.id, &user.actor())?;
+    }
+    Ok(Inspection::find(conn, &ins.id)?
+        .ok_or_else(ApiError::internal)?
+        .view(conn)?)
+}
+
+/// Marks the inspection `submitted` once every photo of its current revision has arrived.
+/// Returns whether it did. Callers hold the write transaction.
+pub fn complete_if_all_photos(
+    conn: &mut DbConn,
+    inspection_id: &str,
+    actor: &Actor,
+) -> ApiResult<bool> {
+    let Some(ins) = Inspection::find(conn, inspection_id)? else {
+        return Ok(false);
+    };
+    if ins.status != AWAITING_PHOTOS {
+        return Ok(false);
+    }
+    let photos = ins.photos(conn)?;
+    if photos.iter().any(|p| !p.received) {
+        let severity = ins
+            .all_flags(&photos)
+            .iter()
+            .map(|f| severity_rank(f.severity))
+            .max()
+            .unwrap_or(0);
+        diesel::update(inspections::table.find(&ins.id))
+            .set(inspections::flag_severity.eq(severity))
+            .execute(conn)?;
+        return Ok(false);
+    }
+    let severity = ins
+        .all_flags(&photos)
+        .iter()
+        .map(|f| severity_rank(f.severity))
+        .max()
+        .unwrap_or(0);
+    let t = now();
+    diesel::update(inspections::table.find(&ins.id))
+        .set((
+            inspections::status.eq(SUBMITTED),
+            inspections::submitted_at.eq(t),
+            inspections::flag_severity.eq(severity),
+            inspections::updated_at.eq(t),
+        ))
+        .execute(conn)?;
+    let ins = Inspection::find(conn, inspection_id)?.ok_or_else(ApiError::internal)?;
+    announce_submitted(conn, &ins, actor)?;
+    Ok(true)
+}
+
+fn announce_submitted(conn: &mut DbConn, ins: &Inspection, actor: &Actor) -> ApiResult<()> {
+    let photos = ins.photos(conn)?;
+    let flags = ins.all_flags(&photos);
+    audit::record(
+        conn,
+        actor,
+        "inspection.submitted",
+        "inspection",
+        &ins.id,
+        Some(&ins.county_id),
+        format!(
+            "revision {} submitted with {} photo(s) and {} flag(s)",
+            ins.revision,
+            photos.len(),
+            flags.len()
+        ),
+    )?;
+    outbox::enqueue(
+        conn,
+        &ins.county_id,
+        outbox::INSPECTION_SUBMITTED,
+        json!({
+            "inspection_id": ins.id,
+            "declaration_id": ins.declaration_id,
+            "village_id": ins.village_id,
+            "revision": ins.revision,
+            "score": ins.score,
+            "passed": ins.passed,
+            "flags": flags.iter().map(|f| &f.code).collect::<Vec<_>>(),
+        }),
+    )?;
+    Ok(())
+}

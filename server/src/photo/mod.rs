@@ -1,0 +1,9 @@
+//! Photo evidence: the pipeline (sniff, bounded decode, orientation, EXIF, hashes,
+//! metadata-free display and thumbnail copies), test fixtures, and the upload and read routes.
+
+pub mod exif;
+pub mod fixtures;
+pub mod phash;
+pub mod pipeline;
+pub mod routes;
+pub mod store;
