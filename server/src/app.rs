@@ -74,7 +74,17 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(crate::users::routes::list_users)
         .service(crate::users::routes::create_user)
         .service(crate::users::routes::update_user)
-        .service(crate::audit::list_audit);
+        .service(crate::audit::list_audit)
+        .service(crate::mentoring::routes::list_members)
+        .service(crate::mentoring::routes::create_member)
+        .service(crate::mentoring::routes::update_member)
+        .service(crate::mentoring::routes::list_mentees)
+        .service(crate::mentoring::routes::create_mentee)
+        .service(crate::mentoring::routes::update_mentee)
+        .service(crate::mentoring::routes::put_visit)
+        .service(crate::mentoring::routes::list_visits)
+        .service(crate::mentoring::routes::village_mentoring)
+        .service(crate::mentoring::routes::mentoring_report);
 }
 
 /// The OpenAPI document, built from the same route table the server runs.

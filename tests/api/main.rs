@@ -5,6 +5,7 @@ mod helpers;
 mod auth;
 mod cli;
 mod errors;
+mod mentoring;
 mod ops;
 mod org_units;
 mod schema;
