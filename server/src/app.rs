@@ -41,7 +41,8 @@ pub struct AppState {
     modifiers(&BearerAuth),
     tags(
         (name = "auth"), (name = "org"), (name = "users"), (name = "checklists"),
-        (name = "declarations"), (name = "inspections"), (name = "photos"), (name = "audit"),
+        (name = "declarations"), (name = "inspections"), (name = "photos"), (name = "mentoring"),
+        (name = "reports"), (name = "audit"),
         (name = "ops")
     )
 )]
@@ -89,7 +90,17 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(crate::inspection::routes::put_inspection)
         .service(crate::inspection::routes::get_inspection)
         .service(crate::photo::routes::put_photo)
-        .service(crate::photo::routes::get_photo);
+        .service(crate::photo::routes::get_photo)
+        .service(crate::mentoring::routes::list_members)
+        .service(crate::mentoring::routes::create_member)
+        .service(crate::mentoring::routes::update_member)
+        .service(crate::mentoring::routes::list_mentees)
+        .service(crate::mentoring::routes::create_mentee)
+        .service(crate::mentoring::routes::update_mentee)
+        .service(crate::mentoring::routes::put_visit)
+        .service(crate::mentoring::routes::list_visits)
+        .service(crate::mentoring::routes::village_mentoring)
+        .service(crate::mentoring::routes::mentoring_report);
 }
 
 /// The OpenAPI document, built from the same route table the server runs.

@@ -168,6 +168,12 @@ pub fn seed(conn: &mut DbConn, password: Option<&str>) -> Result<DemoSummary, Ap
             new.insert(conn, unit, &actor)?;
             created_users.push(name.to_string());
         }
+        let member1 = User::find_by_username(conn, "member1")?;
+        crate::mentoring::seed_demo(
+            conn,
+            &first_village,
+            member1.as_ref().map(|u| u.id.as_str()),
+        )?;
         Ok(DemoSummary {
             county_id: county.id,
             created_units,

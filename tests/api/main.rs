@@ -7,6 +7,7 @@ mod auth;
 mod cli;
 mod errors;
 mod inspections;
+mod mentoring;
 mod ops;
 mod org_units;
 mod schema;

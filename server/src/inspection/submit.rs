@@ -268,6 +268,9 @@ fn create(
     let declaration = declaration_for(conn, user, body)?;
     match declaration.status.as_str() {
         declarations::PENDING => {}
+        // Under READ COMMITTED a concurrent PUT of this id may have committed since our first
+        // look: then this is a replay, which the retry answers.
+        declarations::INSPECTING if Inspection::find(conn, id)?.is_some() => return Err(retry()),
         declarations::INSPECTING => {
             return Err(ApiError::conflict(
                 "declaration_inspected",

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::quarter::Quarter;
 
@@ -21,7 +22,7 @@ pub struct MemberRow {
     pub name: String,
 }
 
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum VisitKind {
     Outreach,
@@ -37,7 +38,7 @@ pub struct VisitRow {
 }
 
 /// A mentee without a follow-up this quarter.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Overdue {
     pub mentee_id: String,
     pub code: String,
@@ -46,7 +47,7 @@ pub struct Overdue {
     pub last_visit_on: Option<NaiveDate>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct MemberActivity {
     pub member_id: String,
     pub name: String,
@@ -55,8 +56,10 @@ pub struct MemberActivity {
     pub visits: u32,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Coverage {
+    /// `YYYY-Qn`, in the county's time zone.
+    #[schema(value_type = String, example = "2026-Q4")]
     pub quarter: Quarter,
     pub mentees: u32,
     pub covered: u32,

@@ -1,18 +1,192 @@
 //! Mentoring: association members, their 1–3 mentees, visits, and quarterly coverage.
+//! The rules and queries (model, coverage, report), the routes, and the demo village's data.
 
 pub mod coverage;
+pub mod model;
+pub mod report;
+pub mod routes;
 
+use chrono::{Days, NaiveDate};
+use diesel::prelude::*;
 use diesel::QueryResult;
 
+use crate::auth::{Actor, Role};
+use crate::db::schema::{members, mentees, visits};
 use crate::db::DbConn;
+use crate::error::ApiError;
+use crate::org::OrgUnit;
 use crate::quarter::Quarter;
+use crate::users::User;
+
+use coverage::{MemberRow, MenteeRow, VisitRow};
 
 /// A village's mentoring coverage for `quarter`: the value the checklists' computed item
-/// `mentoring.coverage` takes. (Filled in by the mentoring routes' queries.)
+/// `mentoring.coverage` takes. Loads the village's active members, its mentees, the visits
+/// dated in the quarter, and each mentee's latest visit before it (for the overdue list).
 pub fn village_coverage(
-    _conn: &mut DbConn,
-    _village_id: &str,
+    conn: &mut DbConn,
+    village_id: &str,
     quarter: Quarter,
 ) -> QueryResult<coverage::Coverage> {
-    Ok(coverage::coverage(quarter, &[], &[], &[]))
+    let (first, last) = (quarter.first_day(), quarter.last_day());
+    let member_rows: Vec<(String, String)> = members::table
+        .filter(members::village_id.eq(village_id))
+        .filter(members::active.eq(true))
+        .select((members::id, members::name))
+        .load(conn)?;
+    let mentee_rows: Vec<(String, String, String)> = mentees::table
+        .filter(mentees::village_id.eq(village_id))
+        .select((mentees::id, mentees::code, mentees::member_id))
+        .load(conn)?;
+    let in_quarter: Vec<(String, String, NaiveDate, String)> = visits::table
+        .filter(visits::village_id.eq(village_id))
+        .filter(visits::visited_on.between(first, last))
+        .select((
+            visits::mentee_id,
+            visits::member_id,
+            visits::visited_on,
+            visits::kind,
+        ))
+        .load(conn)?;
+    let before: Vec<(String, Option<NaiveDate>)> = visits::table
+        .filter(visits::village_id.eq(village_id))
+        .filter(visits::visited_on.lt(first))
+        .group_by(visits::mentee_id)
+        .select((visits::mentee_id, diesel::dsl::max(visits::visited_on)))
+        .load(conn)?;
+
+    let members: Vec<MemberRow> = member_rows
+        .into_iter()
+        .map(|(member_id, name)| MemberRow { member_id, name })
+        .collect();
+    let mentees: Vec<MenteeRow> = mentee_rows
+        .into_iter()
+        .map(|(mentee_id, code, member_id)| MenteeRow {
+            mentee_id,
+            code,
+            member_id,
+        })
+        .collect();
+    let mut visits: Vec<VisitRow> = in_quarter
+        .into_iter()
+        .map(|(mentee_id, member_id, visited_on, kind)| VisitRow {
+            mentee_id,
+            member_id,
+            visited_on,
+            kind: model::parse_kind(&kind),
+        })
+        .collect();
+    // Earlier visits only tell each mentee's last visit; being outside the quarter, neither their
+    // kind nor their member counts.
+    visits.extend(before.into_iter().filter_map(|(mentee_id, on)| {
+        on.map(|visited_on| VisitRow {
+            mentee_id,
+            member_id: String::new(),
+            visited_on,
+            kind: coverage::VisitKind::Outreach,
+        })
+    }));
+    Ok(coverage::coverage(quarter, &members, &mentees, &visits))
+}
+
+/// The demo village's association: three members (the first linked to `member1` when that login
+/// is a member of this village), six mentees and some visits in the current quarter. Does
+/// nothing when the village already has members, so seeding twice changes nothing.
+pub fn seed_demo(
+    conn: &mut DbConn,
+    village: &OrgUnit,
+    member1_user_id: Option<&str>,
+) -> Result<(), ApiError> {
+    let has_members: i64 = members::table
+        .filter(members::village_id.eq(&village.id))
+        .count()
+        .get_result(conn)?;
+    if has_members > 0 {
+        return Ok(());
+    }
+    let actor = Actor::cli();
+    // The demo county keeps the default time zone.
+    let today = model::today(chrono_tz::Asia::Shanghai);
+    let quarter = Quarter::containing(today);
+    let registered = quarter.first_day() - Days::new(30);
+    let login = match member1_user_id {
+        Some(id) => User::find(conn, id)?.filter(|u| {
+            u.role() == Role::Member && u.village_id.as_deref() == Some(village.id.as_str())
+        }),
+        None => None,
+    };
+    let roster: [(&str, &[(&str, &str)]); 3] = [
+        (
+            "李秀英",
+            &[
+                ("DM-001", "王大娘"),
+                ("DM-002", "赵阿姨"),
+                ("DM-003", "孙奶奶"),
+            ],
+        ),
+        ("王芳", &[("DM-004", "刘婶"), ("DM-005", "陈姐")]),
+        ("张丽", &[("DM-006", "周大姐")]),
+    ];
+    let mut all_mentees = Vec::new();
+    for (i, (name, their_mentees)) in roster.iter().enumerate() {
+        let new = model::NewMember {
+            name: name.to_string(),
+            user_id: if i == 0 {
+                login.as_ref().map(|u| u.id.clone())
+            } else {
+                None
+            },
+        };
+        let member = new.insert(conn, village, &actor)?;
+        for (code, display_name) in their_mentees.iter() {
+            let new = model::NewMentee {
+                code: code.to_string(),
+                display_name: display_name.to_string(),
+            };
+            all_mentees.push((
+                new.insert(conn, &member, registered, &actor)?,
+                member.id.clone(),
+            ));
+        }
+    }
+    // Follow-ups for every other mentee, outreach for the rest: the demo shows 50 % coverage.
+    let days_in = (today - quarter.first_day()).num_days().max(0) as u64;
+    for (i, (mentee, member_id)) in all_mentees.iter().enumerate() {
+        let on = quarter.first_day() + Days::new(days_in * (i as u64 + 1) / 7);
+        let kind = if i % 2 == 0 {
+            coverage::VisitKind::QuarterlyFollowup
+        } else {
+            coverage::VisitKind::Outreach
+        };
+        let body = model::VisitBody {
+            mentee_id: mentee.id.clone(),
+            visited_on: on,
+            kind,
+            note: None,
+            location: village
+                .lat
+                .zip(village.lon)
+                .map(|(lat, lon)| model::Location { lat, lon }),
+        };
+        let id = uuid::Uuid::now_v7().to_string();
+        diesel::insert_into(visits::table)
+            .values((
+                visits::id.eq(&id),
+                visits::mentee_id.eq(&mentee.id),
+                visits::member_id.eq(member_id),
+                visits::village_id.eq(&mentee.village_id),
+                visits::township_id.eq(&mentee.township_id),
+                visits::county_id.eq(&mentee.county_id),
+                visits::visited_on.eq(on),
+                visits::kind.eq(model::kind_str(kind)),
+                visits::note.eq(None::<String>),
+                visits::lat.eq(body.location.map(|l| l.lat)),
+                visits::lon.eq(body.location.map(|l| l.lon)),
+                visits::body_hash.eq(body.hash()),
+                visits::created_by.eq("cli"),
+                visits::created_at.eq(crate::now()),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
 }
