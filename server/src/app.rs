@@ -41,7 +41,7 @@ pub struct AppState {
     modifiers(&BearerAuth),
     tags(
         (name = "auth"), (name = "org"), (name = "users"), (name = "checklists"),
-        (name = "declarations"), (name = "inspections"), (name = "photos"), (name = "mentoring"),
+        (name = "declarations"), (name = "inspections"), (name = "photos"), (name = "review"), (name = "mentoring"),
         (name = "reports"), (name = "audit"),
         (name = "ops")
     )
@@ -88,6 +88,10 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(crate::inspection::routes::worklist)
         .service(crate::inspection::routes::list_inspections)
         .service(crate::inspection::routes::put_inspection)
+        .service(crate::review::routes::review_queue)
+        .service(crate::review::routes::claim)
+        .service(crate::review::routes::release)
+        .service(crate::review::routes::decision)
         .service(crate::inspection::routes::get_inspection)
         .service(crate::photo::routes::put_photo)
         .service(crate::photo::routes::get_photo)

@@ -33,6 +33,8 @@ pub struct Config {
     pub db_pool_size: u32,
     /// Whether the webhook delivery worker runs in this process.
     pub run_workers: bool,
+    /// Whether this process creates each quarter's renewal declarations.
+    pub run_renewals: bool,
     /// HTTP worker threads (default: one per core).
     pub http_workers: Option<usize>,
     /// Whether SIGTERM/SIGINT stop the server gracefully (off for in-process test servers).
@@ -179,6 +181,11 @@ impl Config {
             _ => return Err(err("FIELDSTAR_WORKERS", "expected 1 or 0")),
         };
 
+        let run_renewals = match get("FIELDSTAR_RENEWALS").unwrap_or("1") {
+            "1" | "true" => true,
+            "0" | "false" => false,
+            _ => return Err(err("FIELDSTAR_RENEWALS", "expected 1 or 0")),
+        };
         let http_workers = match get("FIELDSTAR_HTTP_WORKERS") {
             Some(v) => Some(number(Some(v), "FIELDSTAR_HTTP_WORKERS", 0, 1, 256)? as usize),
             None => None,
@@ -199,6 +206,7 @@ impl Config {
             json_max_bytes,
             db_pool_size,
             run_workers,
+            run_renewals,
             http_workers,
             handle_signals: true,
         })

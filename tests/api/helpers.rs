@@ -234,6 +234,8 @@ pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> Option<
     vars.insert("FIELDSTAR_DB_POOL_SIZE".into(), "4".into());
     vars.insert("FIELDSTAR_HTTP_WORKERS".into(), "2".into());
     vars.insert("FIELDSTAR_BIND".into(), "127.0.0.1:0".into());
+    // Tests create renewals explicitly (`declarations::renewals::ensure`), never behind their back.
+    vars.insert("FIELDSTAR_RENEWALS".into(), "0".into());
     for (k, v) in extra {
         vars.insert(k.to_string(), v.to_string());
     }

@@ -10,6 +10,7 @@ mod inspections;
 mod mentoring;
 mod ops;
 mod org_units;
+mod review;
 mod schema;
 mod spec;
 mod users;

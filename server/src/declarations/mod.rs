@@ -1,6 +1,7 @@
 //! Declarations: a village declares that it meets a star level for a quarter; inspections
 //! verify it. The rules (banned villages, one step at a time) come from the star engine.
 
+pub mod renewals;
 pub mod routes;
 
 use chrono::NaiveDateTime;

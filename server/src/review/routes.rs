@@ -1,0 +1,322 @@
+//! `/api/v1/review-queue` and the reviewer's actions on one inspection: claim, release, decide.
+
+use actix_web::{delete, get, post, web, HttpResponse};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::decide::{self, ClaimView, DecisionBody, DecisionView};
+use crate::app::AppState;
+use crate::auth::{AuthUser, Role};
+use crate::db::schema::{declarations, inspections, org_units, users};
+use crate::declarations::Declaration;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::http::paging::encode_cursor;
+use crate::http::{Json, Page, PageParams};
+use crate::inspection::flags::Flag;
+use crate::inspection::model::{Inspection, SUBMITTED};
+use crate::inspection::routes::InspectionSummary;
+use crate::org::OrgUnit;
+use crate::scoped;
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct QueueFilter {
+    /// Only inspections with a warning or an alert.
+    pub flagged: Option<bool>,
+    /// Only this township's villages.
+    pub township: Option<String>,
+    /// Only declarations of this star level.
+    pub level: Option<i32>,
+    /// `oldest` (default: longest waiting first) or `flags` (worst flags first, then oldest).
+    pub sort: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
+pub struct UnitRef {
+    pub id: String,
+    pub code: String,
+    pub name: String,
+}
+
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
+pub struct ClaimHolder {
+    pub id: String,
+    pub username: String,
+    pub until: DateTime<Utc>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
+pub struct QueueEntry {
+    pub id: String,
+    pub village_id: String,
+    pub village: UnitRef,
+    pub township: Option<UnitRef>,
+    pub declaration_id: String,
+    pub declared_level: i32,
+    /// `upgrade` or `renewal`.
+    pub kind: String,
+    pub quarter: String,
+    pub status: String,
+    pub revision: i32,
+    pub score: f64,
+    pub passed: bool,
+    /// Worst first.
+    #[schema(value_type = Vec<Object>)]
+    pub flags: Vec<Flag>,
+    pub submitted_at: Option<DateTime<Utc>>,
+    /// Seconds since the submission was complete.
+    pub waiting_seconds: i64,
+    pub claimed_by: Option<ClaimHolder>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct QueueCursor {
+    severity: i32,
+    at: NaiveDateTime,
+    id: String,
+}
+
+/// The county's submitted inspections awaiting a decision, oldest first.
+#[utoipa::path(
+    tag = "review",
+    params(QueueFilter, PageParams),
+    responses((status = 200, body = Page<QueueEntry>), (status = 403, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = []))
+)]
+#[get("/api/v1/review-queue")]
+pub async fn review_queue(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    filter: web::Query<QueueFilter>,
+    page: web::Query<PageParams>,
+) -> ApiResult<HttpResponse> {
+    user.require(&[Role::Reviewer, Role::Admin])?;
+    let limit = page.limit()?;
+    let cursor: Option<QueueCursor> = page.cursor()?;
+    let filter = filter.into_inner();
+    let by_flags = match filter.sort.as_deref() {
+        None | Some("oldest") => false,
+        Some("flags") => true,
+        Some(_) => return Err(ApiError::field("sort", "must be oldest or flags")),
+    };
+    if filter.level.is_some_and(|l| !(1..=3).contains(&l)) {
+        return Err(ApiError::field("level", "must be 1, 2 or 3"));
+    }
+    let page = state
+        .db
+        .read(move |conn| {
+            let q = inspections::table
+                .filter(inspections::status.eq(SUBMITTED))
+                .into_boxed();
+            let mut q = scoped!(q, inspections, &user.scope);
+            if filter.flagged == Some(true) {
+                q = q.filter(inspections::flag_severity.ge(2));
+            }
+            if let Some(t) = filter.township {
+                q = q.filter(inspections::township_id.eq(t));
+            }
+            if let Some(level) = filter.level {
+                q = q.filter(
+                    inspections::declaration_id.eq_any(
+                        declarations::table
+                            .filter(declarations::star_level.eq(level))
+                            .filter(declarations::county_id.eq(user.scope.county_id.clone()))
+                            .select(declarations::id),
+                    ),
+                );
+            }
+            if let Some(c) = cursor {
+                let after_time = inspections::submitted_at
+                    .gt(c.at)
+                    .or(inspections::submitted_at
+                        .eq(c.at)
+                        .and(inspections::id.gt(c.id.clone())));
+                q = if by_flags {
+                    q.filter(
+                        inspections::flag_severity
+                            .lt(c.severity)
+                            .or(inspections::flag_severity.eq(c.severity).and(after_time)),
+                    )
+                } else {
+                    q.filter(after_time)
+                };
+            }
+            q = if by_flags {
+                q.order((
+                    inspections::flag_severity.desc(),
+                    inspections::submitted_at.asc(),
+                    inspections::id.asc(),
+                ))
+            } else {
+                q.order((inspections::submitted_at.asc(), inspections::id.asc()))
+            };
+            let mut rows: Vec<Inspection> = q
+                .select(Inspection::as_select())
+                .limit(limit + 1)
+                .load(conn)?;
+            let more = rows.len() as i64 > limit;
+            rows.truncate(limit as usize);
+            let next_cursor = match (more, rows.last()) {
+                (true, Some(r)) => Some(encode_cursor(&QueueCursor {
+                    severity: r.flag_severity,
+                    at: r.submitted_at.unwrap_or(r.updated_at),
+                    id: r.id.clone(),
+                })),
+                _ => None,
+            };
+            let items = entries(conn, rows)?;
+            Ok(Page { items, next_cursor })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// Joins a page of inspections to their villages, townships, declarations and claimers:
+/// a fixed number of queries per page, whatever its size.
+fn entries(conn: &mut crate::db::DbConn, rows: Vec<Inspection>) -> QueryResult<Vec<QueueEntry>> {
+    let unit_ids: Vec<String> = rows
+        .iter()
+        .flat_map(|r| [Some(r.village_id.clone()), r.township_id.clone()])
+        .flatten()
+        .collect();
+    let units: Vec<OrgUnit> = org_units::table
+        .filter(org_units::id.eq_any(&unit_ids))
+        .select(OrgUnit::as_select())
+        .load(conn)?;
+    let decl_ids: Vec<String> = rows.iter().map(|r| r.declaration_id.clone()).collect();
+    let decls: Vec<Declaration> = declarations::table
+        .filter(declarations::id.eq_any(&decl_ids))
+        .select(Declaration::as_select())
+        .load(conn)?;
+    let claimer_ids: Vec<String> = rows.iter().filter_map(|r| r.claimed_by.clone()).collect();
+    let claimers: Vec<(String, String)> = users::table
+        .filter(users::id.eq_any(&claimer_ids))
+        .select((users::id, users::username))
+        .load(conn)?;
+    let unit_ref = |id: &str| {
+        units.iter().find(|u| u.id == id).map(|u| UnitRef {
+            id: u.id.clone(),
+            code: u.code.clone(),
+            name: u.name.clone(),
+        })
+    };
+    let now = crate::now();
+    let summaries = InspectionSummary::for_page(conn, rows.clone())?;
+    Ok(rows
+        .into_iter()
+        .zip(summaries)
+        .map(|(r, s)| {
+            let d = decls.iter().find(|d| d.id == r.declaration_id);
+            let live_claim = r.claim_expires_at.filter(|e| *e > now);
+            QueueEntry {
+                village: unit_ref(&r.village_id).unwrap_or(UnitRef {
+                    id: r.village_id.clone(),
+                    code: String::new(),
+                    name: String::new(),
+                }),
+                township: r.township_id.as_deref().and_then(unit_ref),
+                declared_level: d.map_or(0, |d| d.star_level),
+                kind: d.map(|d| d.kind.clone()).unwrap_or_default(),
+                quarter: d.map(|d| d.quarter.clone()).unwrap_or_default(),
+                waiting_seconds: r.submitted_at.map_or(0, |s| (now - s).num_seconds().max(0)),
+                claimed_by: match (&r.claimed_by, live_claim) {
+                    (Some(id), Some(until)) => Some(ClaimHolder {
+                        id: id.clone(),
+                        username: claimers
+                            .iter()
+                            .find(|(i, _)| i == id)
+                            .map(|(_, n)| n.clone())
+                            .unwrap_or_default(),
+                        until: until.and_utc(),
+                    }),
+                    _ => None,
+                },
+                id: r.id,
+                village_id: r.village_id,
+                declaration_id: r.declaration_id,
+                status: r.status,
+                revision: r.revision,
+                score: r.score,
+                passed: r.passed,
+                flags: s.flags,
+                submitted_at: r.submitted_at.map(|t| t.and_utc()),
+            }
+        })
+        .collect())
+}
+
+/// Claims the inspection for the caller; claims expire (FIELDSTAR_CLAIM_MINUTES, default 120).
+#[utoipa::path(
+    tag = "review",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, body = ClaimView), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem)
+    ),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/inspections/{id}/claim")]
+pub async fn claim(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let minutes = state.config.claim_minutes;
+    let id = id.into_inner();
+    let view = state
+        .db
+        .write(move |conn| decide::claim(conn, &user, &id, minutes))
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// Releases the caller's claim.
+#[utoipa::path(
+    tag = "review",
+    params(("id" = String, Path)),
+    responses((status = 204, description = "Released"), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = []))
+)]
+#[delete("/api/v1/inspections/{id}/claim")]
+pub async fn release(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    state
+        .db
+        .write(move |conn| decide::release(conn, &user, &id))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Decides the inspection: approve, reject (with a consequence for a held level) or return.
+#[utoipa::path(
+    tag = "review",
+    params(("id" = String, Path)),
+    request_body = DecisionBody,
+    responses(
+        (status = 201, body = DecisionView), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "Already decided, or claimed by another reviewer"),
+        (status = 422, body = Problem)
+    ),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/inspections/{id}/decision")]
+pub async fn decision(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<String>,
+    Json(body): Json<DecisionBody>,
+) -> ApiResult<HttpResponse> {
+    let tz = state.config.timezone;
+    let id = id.into_inner();
+    let view = state
+        .db
+        .write(move |conn| decide::decide(conn, &user, &id, &body, tz))
+        .await?;
+    Ok(HttpResponse::Created().json(view))
+}
