@@ -29,6 +29,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Bounds concurrent photo decodes to the cores, so uploads cannot exhaust memory.
     pub photo_slots: tokio::sync::Semaphore,
+    /// The webhook delivery worker of this process (running when `config.run_workers`).
+    pub webhooks: crate::webhooks::WorkerHandle,
 }
 
 #[derive(OpenApi)]
@@ -40,7 +42,7 @@ pub struct AppState {
     ),
     modifiers(&BearerAuth),
     tags(
-        (name = "auth"), (name = "org"), (name = "users"), (name = "audit"), (name = "ops")
+        (name = "auth"), (name = "org"), (name = "users"), (name = "audit"), (name = "stars"), (name = "webhooks"), (name = "ops")
     )
 )]
 struct ApiDoc;
@@ -74,7 +76,14 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(crate::users::routes::list_users)
         .service(crate::users::routes::create_user)
         .service(crate::users::routes::update_user)
-        .service(crate::audit::list_audit);
+        .service(crate::audit::list_audit)
+        .service(crate::stars::routes::get_star_status)
+        .service(crate::stars::routes::get_policy)
+        .service(crate::stars::routes::update_policy)
+        .service(crate::webhooks::routes::list_webhooks)
+        .service(crate::webhooks::routes::create_webhook)
+        .service(crate::webhooks::routes::delete_webhook)
+        .service(crate::webhooks::routes::list_deliveries);
 }
 
 /// The OpenAPI document, built from the same route table the server runs.
@@ -129,7 +138,11 @@ impl Application {
             storage,
             metrics: Metrics::default(),
             photo_slots: tokio::sync::Semaphore::new(cores),
+            webhooks: crate::webhooks::WorkerHandle::default(),
         });
+        if state.config.run_workers {
+            state.webhooks.start(state.clone());
+        }
         let api = web::Data::new(AllowedMethods::from(&openapi()));
         let data = state.clone();
         let workers = state.config.http_workers;

@@ -49,6 +49,17 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Star levels.
+    Stars {
+        #[command(subcommand)]
+        command: StarsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum StarsCommand {
+    /// Import the levels villages held before fieldstar: village_code,level,since_quarter.
+    Import { file: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -152,6 +163,31 @@ fn run(cli: Cli) -> Result<(), String> {
                 let summary =
                     crate::org::import::import(conn, std::io::BufReader::new(input), &Actor::cli())
                         .map_err(|e| format!("{}: {e}", file.display()))?;
+                println!(
+                    "{}: {} created, {} updated, {} unchanged",
+                    file.display(),
+                    summary.created,
+                    summary.updated,
+                    summary.unchanged
+                );
+                Ok(())
+            })
+        }
+        Command::Stars {
+            command: StarsCommand::Import { file },
+        } => {
+            let config = config()?;
+            let input = std::fs::File::open(&file)
+                .map_err(|e| format!("cannot open {}: {e}", file.display()))?;
+            let today = crate::stars::today(config.timezone);
+            with_conn(&config, |conn| {
+                let summary = crate::stars::import::import(
+                    conn,
+                    std::io::BufReader::new(input),
+                    today,
+                    &Actor::cli(),
+                )
+                .map_err(|e| format!("{}: {e}", file.display()))?;
                 println!(
                     "{}: {} created, {} updated, {} unchanged",
                     file.display(),
