@@ -9,4 +9,6 @@ mod ops;
 mod org_units;
 mod schema;
 mod spec;
+mod stars;
 mod users;
+mod webhooks;

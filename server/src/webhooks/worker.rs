@@ -143,10 +143,11 @@ async fn fan_out(state: &AppState) -> ApiResult<usize> {
     if pending == 0 {
         return Ok(0);
     }
-    state.db.write(|conn| Ok(fan_out_tx(conn)?)).await
+    state.db.write(|conn| Ok(dispatch_events(conn)?)).await
 }
 
-fn fan_out_tx(conn: &mut DbConn) -> QueryResult<usize> {
+/// Fans out a batch of undispatched events; call inside a write transaction.
+pub fn dispatch_events(conn: &mut DbConn) -> QueryResult<usize> {
     let events: Vec<(String, String, String)> = outbox_events::table
         .filter(outbox_events::dispatched.eq(false))
         .order(outbox_events::id.asc())
