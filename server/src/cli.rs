@@ -285,6 +285,10 @@ fn serve(config: Config, demo: bool) -> Result<(), String> {
             ready_ms = started.elapsed().as_millis() as u64,
             "fieldstar is listening"
         );
-        app.run().await.map_err(|e| e.to_string())
+        let state = app.state.clone();
+        let served = app.run().await.map_err(|e| e.to_string());
+        // Let a delivery in flight finish and record its attempt before the process exits.
+        state.webhooks.stop().await;
+        served
     })
 }

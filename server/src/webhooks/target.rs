@@ -8,6 +8,8 @@ use reqwest::Url;
 
 pub const NOT_ALLOWED: &str = "target address not allowed";
 
+const RESOLVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A subscriber URL: http or https, with a host.
 pub fn parse_url(text: &str) -> Result<Url, String> {
     if text.len() > 2000 {
@@ -71,8 +73,10 @@ pub async fn resolve(url: &Url, allow_private: bool) -> Result<(String, Vec<Sock
         .trim_start_matches('[')
         .trim_end_matches(']')
         .to_string();
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((bare.as_str(), port))
+    let lookup = tokio::net::lookup_host((bare.as_str(), port));
+    let addrs: Vec<SocketAddr> = tokio::time::timeout(RESOLVE_TIMEOUT, lookup)
         .await
+        .map_err(|_| format!("cannot resolve {host}: no answer within 5 s"))?
         .map_err(|e| format!("cannot resolve {host}: {e}"))?
         .collect();
     if addrs.is_empty() {
