@@ -502,9 +502,20 @@ impl TestApp {
     /// Stops this server and its webhook worker, then starts a new one on the same database
     /// and data dir, as an operator's restart does.
     pub async fn restart(self, extra: &[(&str, &str)]) -> TestApp {
-        self.state.webhooks.stop().await;
-        self.handle.stop(true).await;
-        start_on(self.backend, self.database_url, self.data_dir, extra).await
+        let TestApp {
+            client,
+            backend,
+            database_url,
+            data_dir,
+            state,
+            handle,
+            ..
+        } = self;
+        // Idle keep-alive connections would hold the graceful stop for its full timeout.
+        drop(client);
+        state.webhooks.stop().await;
+        handle.stop(true).await;
+        start_on(backend, database_url, data_dir, extra).await
     }
 
     /// A second server process on the same database (its own data dir and JWT secret).
