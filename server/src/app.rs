@@ -29,6 +29,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Bounds concurrent photo decodes to the cores, so uploads cannot exhaust memory.
     pub photo_slots: tokio::sync::Semaphore,
+    /// The webhook delivery worker of this process (running when `config.run_workers`).
+    pub webhooks: crate::webhooks::WorkerHandle,
 }
 
 #[derive(OpenApi)]
@@ -41,9 +43,9 @@ pub struct AppState {
     modifiers(&BearerAuth),
     tags(
         (name = "auth"), (name = "org"), (name = "users"), (name = "checklists"),
-        (name = "declarations"), (name = "inspections"), (name = "photos"), (name = "review"), (name = "mentoring"),
-        (name = "reports"), (name = "audit"),
-        (name = "ops")
+        (name = "declarations"), (name = "inspections"), (name = "photos"), (name = "review"),
+        (name = "stars"), (name = "mentoring"), (name = "reports"), (name = "webhooks"),
+        (name = "audit"), (name = "ops")
     )
 )]
 struct ApiDoc;
@@ -104,7 +106,14 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(crate::mentoring::routes::put_visit)
         .service(crate::mentoring::routes::list_visits)
         .service(crate::mentoring::routes::village_mentoring)
-        .service(crate::mentoring::routes::mentoring_report);
+        .service(crate::mentoring::routes::mentoring_report)
+        .service(crate::stars::routes::get_star_status)
+        .service(crate::stars::routes::get_policy)
+        .service(crate::stars::routes::update_policy)
+        .service(crate::webhooks::routes::list_webhooks)
+        .service(crate::webhooks::routes::create_webhook)
+        .service(crate::webhooks::routes::delete_webhook)
+        .service(crate::webhooks::routes::list_deliveries);
 }
 
 /// The OpenAPI document, built from the same route table the server runs.
@@ -162,7 +171,11 @@ impl Application {
             storage,
             metrics: Metrics::default(),
             photo_slots: tokio::sync::Semaphore::new(cores),
+            webhooks: crate::webhooks::WorkerHandle::default(),
         });
+        if state.config.run_workers {
+            state.webhooks.start(state.clone());
+        }
         let api = web::Data::new(AllowedMethods::from(&openapi()));
         let data = state.clone();
         let workers = state.config.http_workers;

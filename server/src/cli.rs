@@ -59,6 +59,11 @@ enum Command {
         #[command(subcommand)]
         command: PhotoCommand,
     },
+    /// Star levels.
+    Stars {
+        #[command(subcommand)]
+        command: StarsCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -81,6 +86,12 @@ enum PhotoCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum StarsCommand {
+    /// Import the levels villages held before fieldstar: village_code,level,since_quarter.
+    Import { file: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -203,6 +214,31 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Photo {
             command: PhotoCommand::Inspect { file, out },
         } => inspect_photo(&file, out.as_ref()),
+        Command::Stars {
+            command: StarsCommand::Import { file },
+        } => {
+            let config = config()?;
+            let input = std::fs::File::open(&file)
+                .map_err(|e| format!("cannot open {}: {e}", file.display()))?;
+            let today = crate::stars::today(config.timezone);
+            with_conn(&config, |conn| {
+                let summary = crate::stars::import::import(
+                    conn,
+                    std::io::BufReader::new(input),
+                    today,
+                    &Actor::cli(),
+                )
+                .map_err(|e| format!("{}: {e}", file.display()))?;
+                println!(
+                    "{}: {} created, {} updated, {} unchanged",
+                    file.display(),
+                    summary.created,
+                    summary.updated,
+                    summary.unchanged
+                );
+                Ok(())
+            })
+        }
         Command::User {
             command:
                 UserCommand::Create {
@@ -331,6 +367,10 @@ fn serve(config: Config, demo: bool) -> Result<(), String> {
             ready_ms = started.elapsed().as_millis() as u64,
             "fieldstar is listening"
         );
-        app.run().await.map_err(|e| e.to_string())
+        let state = app.state.clone();
+        let served = app.run().await.map_err(|e| e.to_string());
+        // Let a delivery in flight finish and record its attempt before the process exits.
+        state.webhooks.stop().await;
+        served
     })
 }

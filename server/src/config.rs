@@ -35,6 +35,10 @@ pub struct Config {
     pub run_workers: bool,
     /// Whether this process creates each quarter's renewal declarations.
     pub run_renewals: bool,
+    /// The first webhook retry waits this long; each later one twice the one before (cap 1 h).
+    pub webhook_retry_base_ms: u64,
+    /// How often the webhook worker looks for new events and due deliveries.
+    pub webhook_poll_ms: u64,
     /// HTTP worker threads (default: one per core).
     pub http_workers: Option<usize>,
     /// Whether SIGTERM/SIGINT stop the server gracefully (off for in-process test servers).
@@ -186,6 +190,21 @@ impl Config {
             "0" | "false" => false,
             _ => return Err(err("FIELDSTAR_RENEWALS", "expected 1 or 0")),
         };
+        let webhook_retry_base_ms = number(
+            get("FIELDSTAR_WEBHOOK_RETRY_BASE_MS"),
+            "FIELDSTAR_WEBHOOK_RETRY_BASE_MS",
+            10_000,
+            1,
+            3_600_000,
+        )? as u64;
+        let webhook_poll_ms = number(
+            get("FIELDSTAR_WEBHOOK_POLL_MS"),
+            "FIELDSTAR_WEBHOOK_POLL_MS",
+            1_000,
+            10,
+            60_000,
+        )? as u64;
+
         let http_workers = match get("FIELDSTAR_HTTP_WORKERS") {
             Some(v) => Some(number(Some(v), "FIELDSTAR_HTTP_WORKERS", 0, 1, 256)? as usize),
             None => None,
@@ -207,6 +226,8 @@ impl Config {
             db_pool_size,
             run_workers,
             run_renewals,
+            webhook_retry_base_ms,
+            webhook_poll_ms,
             http_workers,
             handle_signals: true,
         })

@@ -459,3 +459,110 @@ pub async fn seed_two_counties(app: &TestApp) {
     app.import_org(SECOND_COUNTY_CSV).await;
     app.create_user("east-admin", "admin", "EAST").await;
 }
+
+/// Starts a server on an existing database and data dir (a restart, or a second process).
+async fn start_on(
+    backend: Backend,
+    database_url: String,
+    data_dir: tempfile::TempDir,
+    extra: &[(&str, &str)],
+) -> TestApp {
+    let mut vars: HashMap<String, String> = HashMap::new();
+    vars.insert(
+        "FIELDSTAR_DATA_DIR".into(),
+        data_dir.path().to_string_lossy().into_owned(),
+    );
+    vars.insert("FIELDSTAR_DATABASE_URL".into(), database_url.clone());
+    vars.insert("FIELDSTAR_DB_POOL_SIZE".into(), "4".into());
+    vars.insert("FIELDSTAR_HTTP_WORKERS".into(), "2".into());
+    for (k, v) in extra {
+        vars.insert(k.to_string(), v.to_string());
+    }
+    let mut config = fieldstar::Config::from_vars(&vars).expect("config");
+    config.handle_signals = false;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let app = Application::build_with_listener(config, listener)
+        .await
+        .expect("app");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let state = app.state.clone();
+    let handle = app.handle();
+    actix_web::rt::spawn(app.into_server());
+    TestApp {
+        address,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        backend,
+        database_url,
+        data_dir,
+        state,
+        handle,
+    }
+}
+
+impl TestApp {
+    /// Stops this server and its webhook worker, then starts a new one on the same database
+    /// and data dir, as an operator's restart does.
+    pub async fn restart(self, extra: &[(&str, &str)]) -> TestApp {
+        let TestApp {
+            client,
+            backend,
+            database_url,
+            data_dir,
+            state,
+            handle,
+            ..
+        } = self;
+        // Idle keep-alive connections would hold the graceful stop for its full timeout.
+        drop(client);
+        state.webhooks.stop().await;
+        handle.stop(true).await;
+        start_on(backend, database_url, data_dir, extra).await
+    }
+
+    /// A second server process on the same database (its own data dir and JWT secret).
+    pub async fn sibling(&self, extra: &[(&str, &str)]) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        start_on(self.backend, self.database_url.clone(), dir, extra).await
+    }
+
+    /// Imports star baselines from CSV text, as `fieldstar stars import` does.
+    pub async fn import_stars(&self, csv: &str) -> Result<(usize, usize, usize), String> {
+        let db = self.state.db.clone();
+        let csv = csv.to_string();
+        let tz = self.state.config.timezone;
+        fieldstar::db::blocking(move || {
+            let mut conn = db.get()?;
+            Ok(fieldstar::stars::import::import(
+                &mut conn,
+                csv.as_bytes(),
+                fieldstar::stars::today(tz),
+                &fieldstar::auth::Actor::cli(),
+            )
+            .map(|s| (s.created, s.updated, s.unchanged))
+            .map_err(|e| e.to_string()))
+        })
+        .await
+        .expect("stars import")
+    }
+}
+
+/// Polls `check` until it is true or `secs` have passed.
+pub async fn eventually<F, Fut>(secs: u64, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if check().await {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -13,4 +13,6 @@ mod org_units;
 mod review;
 mod schema;
 mod spec;
+mod stars;
 mod users;
+mod webhooks;

@@ -2,3 +2,9 @@
 //! retries and a delivery log.
 
 pub mod outbox;
+pub mod routes;
+pub mod subscription;
+pub mod target;
+pub mod worker;
+
+pub use worker::{run_once, WorkerHandle};

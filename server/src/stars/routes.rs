@@ -1,0 +1,109 @@
+//! `/api/v1/villages/{id}/star-status` for anyone whose scope holds the village, and
+//! `/api/v1/policy` (read by the county, changed by its admin).
+
+use actix_web::{get, patch, web, HttpResponse};
+use chrono::NaiveDate;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::policy::{self, PolicyChange, PolicyView};
+use super::status::{status_of, today, StarStatusView};
+use crate::app::AppState;
+use crate::auth::{AuthUser, Role};
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::http::Json;
+use crate::org::OrgUnit;
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StarStatusQuery {
+    /// The date (`YYYY-MM-DD`, county time) to answer for; default today. The answer is the
+    /// status on that date if nothing else is decided before it.
+    pub as_of: Option<String>,
+}
+
+fn parse_date(field: &str, text: &str) -> ApiResult<NaiveDate> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .filter(|d| text.len() == 10 && (2000..=2200).contains(&chrono::Datelike::year(d)))
+        .ok_or_else(|| {
+            ApiError::field(
+                field,
+                format!("expected a date like 2026-11-20, got {text:?}"),
+            )
+        })
+}
+
+/// A village's star level, rectification window, ban and history on a date.
+#[utoipa::path(
+    tag = "stars",
+    params(("id" = String, Path, description = "Village id"), StarStatusQuery),
+    responses(
+        (status = 200, body = StarStatusView),
+        (status = 401, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)
+    ),
+    security(("bearer" = []))
+)]
+#[get("/api/v1/villages/{id}/star-status")]
+pub async fn get_star_status(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<String>,
+    query: web::Query<StarStatusQuery>,
+) -> ApiResult<HttpResponse> {
+    let as_of = match query.as_of.as_deref() {
+        Some(text) => parse_date("as_of", text)?,
+        None => today(state.config.timezone),
+    };
+    let id = id.into_inner();
+    let view = state
+        .db
+        .read(move |conn| {
+            let village = OrgUnit::find_village(conn, &user.scope, &id)?;
+            let status = status_of(conn, &village, as_of)?;
+            Ok(StarStatusView::new(&village.id, status))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// The star policy of the caller's county.
+#[utoipa::path(
+    tag = "stars",
+    responses((status = 200, body = PolicyView), (status = 401, body = Problem)),
+    security(("bearer" = []))
+)]
+#[get("/api/v1/policy")]
+pub async fn get_policy(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpResponse> {
+    let county = user.scope.county_id.clone();
+    let view = state
+        .db
+        .read(move |conn| Ok(policy::view(conn, &county)?))
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// Changes the county's star policy (admins); values left out stay as they are.
+#[utoipa::path(
+    tag = "stars",
+    request_body = PolicyChange,
+    responses(
+        (status = 200, body = PolicyView), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)
+    ),
+    security(("bearer" = []))
+)]
+#[patch("/api/v1/policy")]
+pub async fn update_policy(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    Json(change): Json<PolicyChange>,
+) -> ApiResult<HttpResponse> {
+    user.require(&[Role::Admin])?;
+    let county = user.scope.county_id.clone();
+    let view = state
+        .db
+        .write(move |conn| policy::update(conn, &county, &change, &user.actor()))
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}

@@ -1,0 +1,199 @@
+//! Loading what the engine needs (baseline, decisions, policy) for one village, and the wire
+//! view of its answer.
+
+use chrono::NaiveDate;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::engine::{
+    self, Baseline, Consequence, Decision, DeclarationKind, HistoryEvent, Outcome, StarStatus,
+};
+use crate::db::schema::{decisions, star_baselines};
+use crate::db::DbConn;
+use crate::org::OrgUnit;
+use crate::quarter::Quarter;
+
+/// The county's calendar date now: the default `as_of` and the day a change takes effect.
+pub fn today(tz: chrono_tz::Tz) -> NaiveDate {
+    chrono::Utc::now().with_timezone(&tz).date_naive()
+}
+
+/// The level a village held before the county used fieldstar, if one was imported.
+pub fn baseline_of(conn: &mut DbConn, village_id: &str) -> QueryResult<Option<Baseline>> {
+    let row: Option<(i32, String)> = star_baselines::table
+        .find(village_id)
+        .select((star_baselines::level, star_baselines::since_quarter))
+        .first(conn)
+        .optional()?;
+    Ok(row.and_then(|(level, quarter)| match Quarter::parse(&quarter) {
+        Ok(since_quarter) => Some(Baseline {
+            level: level.clamp(0, i32::from(engine::MAX_LEVEL)) as u8,
+            since_quarter,
+        }),
+        Err(e) => {
+            tracing::warn!(village_id, error = %e, "star baseline with an unreadable quarter ignored");
+            None
+        }
+    }))
+}
+
+#[derive(Queryable)]
+struct DecisionRow {
+    id: String,
+    quarter: String,
+    star_level: i32,
+    kind: String,
+    decision: String,
+    consequence: Option<String>,
+    decided_on: NaiveDate,
+}
+
+impl DecisionRow {
+    /// The engine's decision; `None` for rows that move no star (returns) or cannot be read.
+    fn decision(self) -> Option<Decision> {
+        let kind = match self.kind.as_str() {
+            "upgrade" => DeclarationKind::Upgrade,
+            "renewal" => DeclarationKind::Renewal,
+            _ => return self.unreadable("kind"),
+        };
+        let consequence = match self.consequence.as_deref() {
+            None => None,
+            Some("downgrade") => Some(Consequence::Downgrade),
+            Some("revoke") => Some(Consequence::Revoke),
+            Some(_) => return self.unreadable("consequence"),
+        };
+        let outcome = match self.decision.as_str() {
+            "approve" => Outcome::Approve,
+            "reject" => Outcome::Reject { consequence },
+            _ => return None,
+        };
+        let Ok(quarter) = Quarter::parse(&self.quarter) else {
+            return self.unreadable("quarter");
+        };
+        Some(Decision {
+            decided_on: self.decided_on,
+            quarter,
+            declared_level: self.star_level.clamp(0, i32::from(u8::MAX)) as u8,
+            kind,
+            outcome,
+        })
+    }
+
+    fn unreadable(&self, field: &str) -> Option<Decision> {
+        tracing::warn!(decision_id = %self.id, field, "decision row the star engine cannot read, ignored");
+        None
+    }
+}
+
+/// The village's decisions, in the order they were taken.
+pub fn decisions_of(conn: &mut DbConn, village_id: &str) -> QueryResult<Vec<Decision>> {
+    let rows: Vec<DecisionRow> = decisions::table
+        .filter(decisions::village_id.eq(village_id))
+        .order((decisions::decided_at.asc(), decisions::id.asc()))
+        .select((
+            decisions::id,
+            decisions::quarter,
+            decisions::star_level,
+            decisions::kind,
+            decisions::decision,
+            decisions::consequence,
+            decisions::decided_on,
+        ))
+        .load(conn)?;
+    Ok(rows.into_iter().filter_map(DecisionRow::decision).collect())
+}
+
+/// The village's star status on `as_of`: its baseline, decisions and county policy through
+/// the engine. The caller has already checked that the village is in scope.
+pub fn status_of(
+    conn: &mut DbConn,
+    village: &OrgUnit,
+    as_of: NaiveDate,
+) -> QueryResult<StarStatus> {
+    let baseline = baseline_of(conn, &village.id)?;
+    let decisions = decisions_of(conn, &village.id)?;
+    let policy = super::policy_of(conn, &village.county_id)?;
+    Ok(engine::star_status(
+        baseline.as_ref(),
+        &decisions,
+        &policy,
+        as_of,
+    ))
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RectificationView {
+    /// The level the village may regain.
+    pub from_level: u8,
+    /// The first day on which the window has lapsed.
+    pub deadline: NaiveDate,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct HistoryEntryView {
+    pub on: NaiveDate,
+    /// The declaration's quarter (`2026-Q4`); null for events the calendar caused (bans).
+    #[schema(value_type = Option<String>, example = "2026-Q4")]
+    pub quarter: Option<Quarter>,
+    /// `baseline`, `granted`, `renewed`, `upgrade_rejected`, `downgraded`, `revoked`,
+    /// `regained`, `banned` or `ban_ended`.
+    #[schema(value_type = String)]
+    pub event: HistoryEvent,
+    pub from_level: u8,
+    pub to_level: u8,
+}
+
+/// A village's star status on a date.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct StarStatusView {
+    pub village_id: String,
+    /// 0 (no star) to 3.
+    pub level: u8,
+    /// The quarter since which the village holds `level`; null at level 0.
+    #[schema(value_type = Option<String>, example = "2026-Q4")]
+    pub since_quarter: Option<Quarter>,
+    pub rectification: Option<RectificationView>,
+    /// Set while a ban runs: the village may declare again on this date.
+    pub banned_until: Option<NaiveDate>,
+    /// Oldest first.
+    pub history: Vec<HistoryEntryView>,
+}
+
+impl StarStatusView {
+    pub fn new(village_id: &str, status: StarStatus) -> Self {
+        StarStatusView {
+            village_id: village_id.to_string(),
+            level: status.level,
+            since_quarter: status.since_quarter,
+            rectification: status.rectification.map(|w| RectificationView {
+                from_level: w.from_level,
+                deadline: w.deadline,
+            }),
+            banned_until: status.banned_until,
+            history: status
+                .history
+                .into_iter()
+                .map(|h| HistoryEntryView {
+                    on: h.on,
+                    quarter: h.quarter,
+                    event: h.event,
+                    from_level: h.from_level,
+                    to_level: h.to_level,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The data of a `star_status.changed` event: the village's status without its history.
+pub fn changed_event_data(village: &OrgUnit, status: &StarStatus) -> serde_json::Value {
+    serde_json::json!({
+        "village_id": village.id,
+        "village_code": village.code,
+        "level": status.level,
+        "since_quarter": status.since_quarter,
+        "rectification": status.rectification,
+        "banned_until": status.banned_until,
+    })
+}
