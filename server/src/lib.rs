@@ -24,6 +24,7 @@ pub mod stars;
 pub mod storage;
 pub mod telemetry;
 pub mod users;
+pub mod web;
 pub mod webhooks;
 
 pub use app::Application;

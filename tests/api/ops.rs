@@ -1,3 +1,5 @@
+use crate::helpers::*;
+
 use crate::both_backends;
 
 both_backends! {
@@ -20,5 +22,22 @@ both_backends! {
         assert_eq!(docs.status(), 200);
         let html = docs.text().await.unwrap();
         assert!(!html.contains("https://"), "the docs page loads nothing from other origins");
+    }
+}
+
+both_backends! {
+    async fn the_console_and_the_phone_app_are_served_with_a_strict_policy(app: TestApp) {
+        for path in ["/", "/m/"] {
+            let res = app.client.get(app.url(path)).send().await.unwrap();
+            assert_eq!(res.status(), 200, "{path}");
+            assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+            let csp = res.headers()["content-security-policy"].to_str().unwrap().to_string();
+            assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
+            let etag = res.headers()["etag"].to_str().unwrap().to_string();
+            let again = app.client.get(app.url(path)).header("if-none-match", etag).send().await.unwrap();
+            assert_eq!(again.status(), 304);
+        }
+        assert_eq!(app.client.get(app.url("/app/../Cargo.toml")).send().await.unwrap().status(), 404);
+        assert_eq!(app.client.post(app.url("/")).send().await.unwrap().status(), 404);
     }
 }
