@@ -274,6 +274,9 @@ async fn not_found(
     req: HttpRequest,
     api: web::Data<AllowedMethods>,
 ) -> Result<HttpResponse, ApiError> {
+    if let Some(page) = crate::web::serve(&req) {
+        return Ok(page);
+    }
     let path = req.path();
     match api.0.iter().find(|(def, _)| def.is_match(path)) {
         Some((_, allow)) => Err(ApiError::method_not_allowed(allow.clone())),

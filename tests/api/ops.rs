@@ -1,5 +1,3 @@
-use crate::helpers::*;
-
 use crate::both_backends;
 
 both_backends! {
