@@ -107,6 +107,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(crate::mentoring::routes::list_visits)
         .service(crate::mentoring::routes::village_mentoring)
         .service(crate::mentoring::routes::mentoring_report)
+        .service(crate::reports::routes::stars_report)
+        .service(crate::reports::routes::reviews_report)
         .service(crate::stars::routes::get_star_status)
         .service(crate::stars::routes::get_policy)
         .service(crate::stars::routes::update_policy)
