@@ -28,7 +28,7 @@ pub struct AppState {
     pub storage: Storage,
     pub metrics: Metrics,
     /// Bounds concurrent photo decodes to the cores, so uploads cannot exhaust memory.
-    pub photo_slots: tokio::sync::Semaphore,
+    pub photo_slots: Arc<tokio::sync::Semaphore>,
     /// The webhook delivery worker of this process (running when `config.run_workers`).
     pub webhooks: crate::webhooks::WorkerHandle,
 }
@@ -172,7 +172,7 @@ impl Application {
             db,
             storage,
             metrics: Metrics::default(),
-            photo_slots: tokio::sync::Semaphore::new(cores),
+            photo_slots: Arc::new(tokio::sync::Semaphore::new(cores)),
             webhooks: crate::webhooks::WorkerHandle::default(),
         });
         if state.config.run_workers {
