@@ -1,0 +1,196 @@
+// An inspector fills a checklist on the phone app, goes offline, submits, restarts the app
+// offline, comes back online, and the server has the inspection exactly once.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BASE, PASSWORD, login, call, seedDeclaration, launch } from './lib.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const PHOTO = fs.readFileSync(path.join(here, '..', 'fixtures', 'phone-photo.jpg'));
+const photo = (name) => ({ name, mimeType: 'image/jpeg', buffer: PHOTO });
+
+let context;
+let page;
+let seed;
+const pageErrors = [];
+const foreign = [];
+
+before(async () => {
+  seed = await seedDeclaration();
+  const profile = fs.mkdtempSync(path.join(process.env.FIELDSTAR_CHROMIUM_PROFILE, 'offline-'));
+  const at = { latitude: seed.village.lat, longitude: seed.village.lon, accuracy: 15 };
+  context = await launch(profile, at);
+  await context.setGeolocation(at);
+  await context.grantPermissions(['geolocation'], { origin: BASE });
+  context.on('request', (r) => {
+    const url = r.url();
+    if (!url.startsWith(`${BASE}/`) && !url.startsWith('blob:') && !url.startsWith('data:')) foreign.push(url);
+  });
+  page = context.pages()[0] || (await context.newPage());
+  page.on('pageerror', (e) => pageErrors.push(String(e)));
+});
+
+after(async () => {
+  await context?.close();
+});
+
+const item = (id) => page.locator(`#checklist .item[data-item="${id}"]`);
+
+test('the phone app inspects offline and the server gets the inspection once', { timeout: 120_000 }, async () => {
+  await page.goto(`${BASE}/m/`);
+
+  // Installable: a manifest, and a service worker controlling /m/.
+  const manifestHref = await page.getAttribute('link[rel="manifest"]', 'href');
+  assert.equal(manifestHref, '/m/manifest.webmanifest');
+  const manifest = await (await fetch(`${BASE}${manifestHref}`)).json();
+  assert.equal(manifest.start_url, '/m/');
+  assert.equal(manifest.display, 'standalone');
+  const sw = await page.evaluate(async () => (await navigator.serviceWorker.ready).active.scriptURL);
+  assert.equal(sw, `${BASE}/m/sw.js`);
+
+  // Log in.
+  await page.fill('#login input[name=username]', 'inspector1');
+  await page.fill('#login input[name=password]', 'wrong password');
+  await page.click('#login button[type=submit]');
+  await page.waitForSelector('#login-error');
+  await page.fill('#login input[name=password]', PASSWORD);
+  await page.click('#login button[type=submit]');
+
+  // The worklist shows the declaration; the checklist opens in Chinese.
+  const entry = page.locator(`#worklist article[data-declaration="${seed.declaration.id}"]`);
+  await entry.waitFor();
+  assert.match(await entry.innerText(), new RegExp(seed.village.name));
+  await entry.locator('button.inspect').click();
+  await page.waitForSelector('#checklist');
+  assert.match(await item('board_posted').innerText(), /村级公开承诺牌已上墙公示/);
+  await page.click('#lang');
+  assert.match(await item('board_posted').innerText(), /The public commitment board is posted/);
+  assert.match(await item('followup_coverage').innerText(), /filled by the server/);
+  assert.equal(await item('followup_coverage').locator('input').count(), 0);
+
+  // The position, at the village, with no warning.
+  await page.waitForSelector('#position-fix');
+  assert.match(await page.innerText('#position'), /accuracy ±15 m/);
+  assert.equal(await page.locator('#position [data-warning]').count(), 0);
+
+  // visible_if: the reason shows only when the board is not posted.
+  assert.ok(!(await item('why_not_posted').isVisible()));
+  await item('board_posted').locator('input[value=false]').check();
+  assert.ok(await item('why_not_posted').isVisible());
+  await item('board_posted').locator('input[value=true]').check();
+  assert.ok(!(await item('why_not_posted').isVisible()));
+
+  // Ranges are checked as the server checks them.
+  await item('policy_count').locator('input').fill('25');
+  assert.match(await item('policy_count').locator('.item-error').innerText(), /must be between 0 and 20/);
+  await item('policy_count').locator('input').fill('3');
+  assert.equal(await item('policy_count').locator('.item-error').innerText(), '');
+
+  // Submitting too early names what is missing.
+  await page.click('#submit');
+  assert.match(await page.innerText('#form-error'), /Fix the marked problems/);
+  assert.match(await item('policies_honoured').locator('.item-error').innerText(), /required/);
+  assert.match(await item('ledgers_kept').locator('.item-error').innerText(), /needs at least 1 photo/);
+
+  await item('policies_honoured').locator('input[value=true]').check();
+  await item('association').locator('input[value=complete]').check();
+  await item('roster_kept').locator('input[value=true]').check();
+  await item('ledgers_kept').locator('input[value=true]').check();
+  await item('outreach_displayed').locator('input[value=true]').check();
+  await item('outreach_kinds').locator('input[value=slogans]').check();
+  await item('outreach_kinds').locator('input[value=boards]').check();
+  await item('inspector_notes').locator('textarea').fill('村委会配合良好。');
+
+  // Photos from the camera input, hashed on the phone.
+  await page.setInputFiles('input[data-photo-input="board_posted"]', [photo('board.jpg')]);
+  await page.setInputFiles('input[data-photo-input="ledgers_kept"]', [photo('ledgers.jpg')]);
+  await page.setInputFiles('input[data-photo-input="outreach_photos"]', [photo('a.jpg'), photo('b.jpg')]);
+  await page.waitForFunction(() => document.querySelectorAll('#checklist .photo img[src^="blob:"]').length === 4);
+  assert.equal(await page.locator('#checklist .has-error').count(), 0);
+
+  // Offline: submit; it waits on the phone and the server has nothing.
+  await context.setOffline(true);
+  await page.waitForSelector('#net.net-off');
+  await page.click('#submit');
+  const card = page.locator('#outbox article.outbox');
+  await card.waitFor();
+  const id = await card.getAttribute('data-inspection');
+  await page.waitForSelector(`#outbox article[data-inspection="${id}"][data-state="queued"]`);
+  assert.match(await card.innerText(), /waiting/);
+  const inspector = await login('inspector1');
+  assert.equal((await call(inspector, 'GET', `/api/v1/inspections/${id}`)).status, 404);
+
+  // Restart the app while offline: it opens from the service worker and the queue survives.
+  await page.reload();
+  await page.waitForSelector(`#outbox article[data-inspection="${id}"][data-state="queued"]`);
+  assert.match(await page.innerText('#worklist'), new RegExp(seed.village.name), 'the worklist from the cache');
+  assert.ok(await page.locator('#worklist h2 .badge').isVisible(), 'marked as the offline copy');
+  assert.equal((await call(inspector, 'GET', `/api/v1/inspections/${id}`)).status, 404);
+
+  // Online again: the outbox sends it, body then photo by photo, and shows the server's flags.
+  await context.setOffline(false);
+  await page.waitForSelector(`#outbox article[data-inspection="${id}"][data-state="sent"]`, { timeout: 30_000 });
+  const sent = page.locator(`#outbox article[data-inspection="${id}"]`);
+  assert.match(await sent.innerText(), /submitted/);
+  assert.equal(await sent.locator('.photo-states li.state-sent').count(), 4);
+  const shownFlags = await sent.locator('.flag').evaluateAll((els) => els.map((e) => e.dataset.code));
+
+  // The server has it exactly once, submitted, with all four photos.
+  const reviewer = await login('reviewer1');
+  const queue = await call(reviewer, 'GET', '/api/v1/review-queue?limit=200');
+  assert.equal(queue.status, 200);
+  const mine = queue.body.items.filter((i) => i.declaration_id === seed.declaration.id);
+  assert.equal(mine.length, 1, JSON.stringify(mine));
+  assert.equal(mine[0].id, id);
+  assert.equal(mine[0].status, 'submitted');
+  const view = (await call(inspector, 'GET', `/api/v1/inspections/${id}`)).body;
+  assert.equal(view.status, 'submitted');
+  assert.equal(view.revision, 1);
+  assert.equal(view.photos.length, 4);
+  assert.ok(view.photos.every((p) => p.received));
+  assert.deepEqual(shownFlags, view.flags.map((f) => f.code));
+  assert.ok(!('followup_coverage' in view.answers), 'computed items are never sent');
+  assert.equal(view.answers.inspector_notes, '村委会配合良好。');
+  assert.ok(view.location && Math.abs(view.location.lat - seed.village.lat) < 1e-6);
+  const inspections = await call(inspector, 'GET', `/api/v1/inspections?village=${seed.village.id}`);
+  assert.equal(inspections.body.items.length, 1);
+
+  assert.deepEqual(pageErrors, []);
+  assert.deepEqual(foreign, []);
+});
+
+test('a returned inspection comes back with the comment and goes out as revision 2', { timeout: 60_000 }, async () => {
+  const reviewer = await login('reviewer1');
+  const queue = await call(reviewer, 'GET', '/api/v1/review-queue?limit=200');
+  const id = queue.body.items.find((i) => i.declaration_id === seed.declaration.id).id;
+  assert.equal((await call(reviewer, 'POST', `/api/v1/inspections/${id}/claim`, {})).status, 200);
+  const comment = '请补拍宣传栏照片 — please retake the notice board photo';
+  const decided = await call(reviewer, 'POST', `/api/v1/inspections/${id}/decision`, { decision: 'return', comment });
+  assert.equal(decided.status, 201, JSON.stringify(decided.body));
+
+  await page.reload();
+  const returned = page.locator(`#returned article[data-inspection="${id}"]`);
+  await returned.waitFor({ timeout: 15_000 });
+  assert.match(await returned.innerText(), /please retake the notice board photo/);
+  await returned.locator('button.revise').click();
+  await page.waitForSelector('#checklist');
+  assert.match(await page.innerText('main'), /please retake/);
+  // The earlier answers and photos come back; one more outreach photo is added.
+  assert.ok(await item('roster_kept').locator('input[value=true]').isChecked());
+  await item('roster_kept').locator('input[value=false]').check();
+  await page.setInputFiles('input[data-photo-input="outreach_photos"]', [photo('c.jpg')]);
+  await page.click('#submit');
+  await page.waitForSelector(`#outbox article[data-inspection="${id}"][data-state="sent"]`, { timeout: 30_000 });
+
+  const inspector = await login('inspector1');
+  const view = (await call(inspector, 'GET', `/api/v1/inspections/${id}`)).body;
+  assert.equal(view.revision, 2);
+  assert.equal(view.status, 'submitted');
+  assert.equal(view.answers.roster_kept, false);
+  assert.equal(view.photos.length, 5);
+  assert.deepEqual(pageErrors, []);
+  assert.deepEqual(foreign, []);
+});
