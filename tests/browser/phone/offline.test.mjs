@@ -17,6 +17,7 @@ let page;
 let seed;
 const pageErrors = [];
 const foreign = [];
+const cspViolations = [];
 
 before(async () => {
   seed = await seedDeclaration();
@@ -31,6 +32,9 @@ before(async () => {
   });
   page = context.pages()[0] || (await context.newPage());
   page.on('pageerror', (e) => pageErrors.push(String(e)));
+  page.on('console', (m) => {
+    if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
+  });
 });
 
 after(async () => {
@@ -160,6 +164,7 @@ test('the phone app inspects offline and the server gets the inspection once', {
 
   assert.deepEqual(pageErrors, []);
   assert.deepEqual(foreign, []);
+  assert.deepEqual(cspViolations, []);
 });
 
 test('a returned inspection comes back with the comment and goes out as revision 2', { timeout: 60_000 }, async () => {
@@ -182,6 +187,17 @@ test('a returned inspection comes back with the comment and goes out as revision
   assert.ok(await item('roster_kept').locator('input[value=true]').isChecked());
   await item('roster_kept').locator('input[value=false]').check();
   await page.setInputFiles('input[data-photo-input="outreach_photos"]', [photo('c.jpg')]);
+
+  // The service worker revalidates its copy of the template with the ETag: 304, body from the cache.
+  const revalidated = await page.evaluate(async ({ password }) => {
+    const tokens = await (await fetch('/api/v1/auth/login', {
+      method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ username: 'inspector1', password }),
+    })).json();
+    const res = await fetch('/api/v1/checklists/star-1/versions/1', { headers: { Authorization: `Bearer ${tokens.access_token}` } });
+    return { status: res.status, marker: res.headers.get('x-fieldstar-offline'), code: (await res.json()).code };
+  }, { password: PASSWORD });
+  assert.deepEqual(revalidated, { status: 200, marker: '0', code: 'star-1' });
   await page.click('#submit');
   await page.waitForSelector(`#outbox article[data-inspection="${id}"][data-state="sent"]`, { timeout: 30_000 });
 
@@ -193,4 +209,5 @@ test('a returned inspection comes back with the comment and goes out as revision
   assert.equal(view.photos.length, 5);
   assert.deepEqual(pageErrors, []);
   assert.deepEqual(foreign, []);
+  assert.deepEqual(cspViolations, []);
 });
