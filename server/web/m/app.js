@@ -37,7 +37,7 @@ function h(tag, props, ...kids) {
 }
 
 function show(...nodes) {
-  main.replaceChildren(...nodes);
+  main.replaceChildren(...nodes.filter((n) => n !== null && n !== undefined && n !== false));
 }
 
 // ---------------------------------------------------------------- header
@@ -124,6 +124,7 @@ async function loadLists() {
   try {
     const { data, offline } = await api.getJson('/inspections/worklist?limit=200', { offlineOk: true });
     app.worklist = { items: data.items, offline };
+    if (!offline) prefetchTemplates(data.items);
   } catch (e) {
     if (needLogin(e)) return;
     app.worklist = app.worklist?.items ? app.worklist : { error: e.message };
@@ -143,6 +144,14 @@ async function loadLists() {
     app.returned = app.returned || [];
   }
   if (app.view === 'home') renderHome();
+}
+
+/** Fetches each checklist of the worklist once, so the service worker has it for offline use. */
+function prefetchTemplates(entries) {
+  const refs = new Map(entries.filter((e) => e.checklist).map((e) => [`${e.checklist.code}/${e.checklist.version}`, e.checklist]));
+  for (const { code, version } of refs.values()) {
+    api.getJson(`/checklists/${encodeURIComponent(code)}/versions/${version}`).catch(() => {});
+  }
 }
 
 async function renderHome() {
@@ -174,8 +183,7 @@ async function renderHome() {
     }
   }
 
-  const returned = h('section', { id: 'returned' }, h('h2', null, t('returned')));
-  if (!app.returned?.length) returned.append(h('p', { class: 'muted' }, t('none')));
+  const returned = h('section', { id: 'returned', class: app.returned?.length ? null : 'is-empty' }, h('h2', null, t('returned')));
   for (const view of app.returned || []) {
     const local = records.find((r) => r.id === view.id);
     const pending = local && local.state !== queue.SENT && local.state !== queue.DRAFT;
@@ -191,7 +199,7 @@ async function renderHome() {
   if (!outbox.length) out.append(h('p', { class: 'muted' }, t('none')));
   for (const r of outbox) out.append(outboxCard(r));
 
-  show(out, returned, worklist);
+  show(returned, worklist, out);
 }
 
 function outboxCard(r) {
@@ -476,7 +484,7 @@ function renderPhotos(it, record) {
   });
   return h('div', { class: 'photos' },
     list,
-    h('label', { class: 'button camera' }, fileInput, `📷 ${t('take_photo')}`,
+    h('label', { class: 'button camera' }, fileInput, t('take_photo'),
       it.photos_min > 0 ? h('span', { class: 'muted' }, ` (${t('photos_min', it.photos_min)})`) : null));
 }
 
@@ -568,6 +576,7 @@ async function start() {
   if ('serviceWorker' in navigator) {
     navigator.serviceWorker.register('/m/sw.js', { scope: '/m/' }).catch((e) => console.warn('service worker', e));
   }
+  await queue.prune().catch(() => {});
   const user = await api.restore();
   if (user) {
     await signedIn(user);

@@ -47,6 +47,16 @@ export async function remove(record) {
   changed(null);
 }
 
+const KEEP_SENT_MS = 30 * 24 * 3600 * 1000;
+
+/** Forgets inspections the server has had for 30 days (their photos' bytes are already gone). */
+export async function prune() {
+  const cutoff = Date.now() - KEEP_SENT_MS;
+  for (const r of await db.all(db.INSPECTIONS)) {
+    if (r.state === SENT && r.sent_at && Date.parse(r.sent_at) < cutoff) await db.del(db.INSPECTIONS, r.id);
+  }
+}
+
 /** Puts a finished inspection (its body frozen) in the outbox and tries to send it. */
 export async function enqueue(record, body) {
   record.body = body;

@@ -3,6 +3,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,6 +44,26 @@ after(async () => {
 
 const item = (id) => page.locator(`#checklist .item[data-item="${id}"]`);
 
+/** Fills the rest of a passing star-1 checklist, with photos from the camera input. */
+async function fillStar1() {
+  await item('board_posted').locator('input[value=true]').check();
+  await item('policy_count').locator('input').fill('3');
+  await item('policies_honoured').locator('input[value=true]').check();
+  await item('association').locator('input[value=complete]').check();
+  await item('roster_kept').locator('input[value=true]').check();
+  await item('ledgers_kept').locator('input[value=true]').check();
+  await item('outreach_displayed').locator('input[value=true]').check();
+  await item('outreach_kinds').locator('input[value=slogans]').check();
+  await item('outreach_kinds').locator('input[value=boards]').check();
+  await item('inspector_notes').locator('textarea').fill('村委会配合良好。');
+  // Each photo is hashed on the phone and kept in IndexedDB.
+  await page.setInputFiles('input[data-photo-input="board_posted"]', [photo('board.jpg')]);
+  await page.setInputFiles('input[data-photo-input="ledgers_kept"]', [photo('ledgers.jpg')]);
+  await page.setInputFiles('input[data-photo-input="outreach_photos"]', [photo('a.jpg'), photo('b.jpg')]);
+  await page.waitForFunction(() => document.querySelectorAll('#checklist .photo img[src^="blob:"]').length === 4);
+  assert.equal(await page.locator('#checklist .has-error').count(), 0);
+}
+
 test('the phone app inspects offline and the server gets the inspection once', { timeout: 120_000 }, async () => {
   await page.goto(`${BASE}/m/`);
 
@@ -67,6 +88,8 @@ test('the phone app inspects offline and the server gets the inspection once', {
   const entry = page.locator(`#worklist article[data-declaration="${seed.declaration.id}"]`);
   await entry.waitFor();
   assert.match(await entry.innerText(), new RegExp(seed.village.name));
+  // The worklist's checklist is cached before it is ever opened, for a village without signal.
+  await page.waitForFunction(async () => !!(await (await caches.open('fieldstar-api')).match('/api/v1/checklists/star-1/versions/1')));
   await entry.locator('button.inspect').click();
   await page.waitForSelector('#checklist');
   assert.match(await item('board_posted').innerText(), /村级公开承诺牌已上墙公示/);
@@ -79,6 +102,12 @@ test('the phone app inspects offline and the server gets the inspection once', {
   await page.waitForSelector('#position-fix');
   assert.match(await page.innerText('#position'), /accuracy ±15 m/);
   assert.equal(await page.locator('#position [data-warning]').count(), 0);
+  // 3 km north with a vague fix: both warnings; back at the village: none.
+  await context.setGeolocation({ latitude: seed.village.lat + 0.027, longitude: seed.village.lon, accuracy: 150 });
+  await page.waitForSelector('#position [data-warning="outside_village"]');
+  assert.equal(await page.locator('#position [data-warning="poor_accuracy"]').count(), 1);
+  await context.setGeolocation({ latitude: seed.village.lat, longitude: seed.village.lon, accuracy: 15 });
+  await page.waitForFunction(() => !document.querySelector('#position [data-warning]'));
 
   // visible_if: the reason shows only when the board is not posted.
   assert.ok(!(await item('why_not_posted').isVisible()));
@@ -99,21 +128,7 @@ test('the phone app inspects offline and the server gets the inspection once', {
   assert.match(await item('policies_honoured').locator('.item-error').innerText(), /required/);
   assert.match(await item('ledgers_kept').locator('.item-error').innerText(), /needs at least 1 photo/);
 
-  await item('policies_honoured').locator('input[value=true]').check();
-  await item('association').locator('input[value=complete]').check();
-  await item('roster_kept').locator('input[value=true]').check();
-  await item('ledgers_kept').locator('input[value=true]').check();
-  await item('outreach_displayed').locator('input[value=true]').check();
-  await item('outreach_kinds').locator('input[value=slogans]').check();
-  await item('outreach_kinds').locator('input[value=boards]').check();
-  await item('inspector_notes').locator('textarea').fill('村委会配合良好。');
-
-  // Photos from the camera input, hashed on the phone.
-  await page.setInputFiles('input[data-photo-input="board_posted"]', [photo('board.jpg')]);
-  await page.setInputFiles('input[data-photo-input="ledgers_kept"]', [photo('ledgers.jpg')]);
-  await page.setInputFiles('input[data-photo-input="outreach_photos"]', [photo('a.jpg'), photo('b.jpg')]);
-  await page.waitForFunction(() => document.querySelectorAll('#checklist .photo img[src^="blob:"]').length === 4);
-  assert.equal(await page.locator('#checklist .has-error').count(), 0);
+  await fillStar1();
 
   // Offline: submit; it waits on the phone and the server has nothing.
   await context.setOffline(true);
@@ -209,5 +224,40 @@ test('a returned inspection comes back with the comment and goes out as revision
   assert.equal(view.photos.length, 5);
   assert.deepEqual(pageErrors, []);
   assert.deepEqual(foreign, []);
+  assert.deepEqual(cspViolations, []);
+});
+
+test('a refusal shows the server\'s problem detail in the outbox', { timeout: 60_000 }, async () => {
+  // Another inspector inspects the same declaration first: the phone's PUT gets 409.
+  const admin = await login('admin');
+  const v3 = (await call(admin, 'GET', '/api/v1/org-units?code=DEMO-T01-V003')).body.items[0];
+  const declared = await call(admin, 'POST', '/api/v1/declarations', { village_id: v3.id, star_level: 1 });
+  assert.equal(declared.status, 201);
+  await page.reload();
+  const entry = page.locator(`#worklist article[data-declaration="${declared.body.id}"]`);
+  await entry.locator('button.inspect').click();
+  await page.waitForSelector('#checklist');
+  await fillStar1();
+
+  const other = await login('inspector2');
+  const sha = crypto.createHash('sha256').update(PHOTO).digest('hex');
+  const first = await call(other, 'PUT', `/api/v1/inspections/${crypto.randomUUID()}`, {
+    declaration_id: declared.body.id,
+    checklist: { code: 'star-1', version: 1 },
+    started_at: new Date(Date.now() - 3600e3).toISOString(),
+    submitted_at: new Date().toISOString(),
+    answers: { board_posted: true, policy_count: 3, policies_honoured: true, association: 'complete', roster_kept: true,
+      ledgers_kept: true, outreach_displayed: true, outreach_kinds: ['slogans', 'boards'] },
+    photos: ['board_posted', 'ledgers_kept', 'outreach_photos', 'outreach_photos']
+      .map((item) => ({ id: crypto.randomUUID(), item, sha256: sha })),
+  });
+  assert.equal(first.status, 201, JSON.stringify(first.body));
+
+  await page.click('#submit');
+  const card = page.locator('#outbox article.outbox[data-state="error"]');
+  await card.waitFor({ timeout: 15_000 });
+  assert.match(await card.locator('.problem').innerText(), /already has a live inspection/);
+  assert.equal(await card.locator('button.retry').count(), 1);
+  assert.deepEqual(pageErrors, []);
   assert.deepEqual(cspViolations, []);
 });
