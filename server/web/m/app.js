@@ -110,6 +110,8 @@ async function logout() {
 
 function needLogin(e) {
   if (e instanceof api.LoginNeeded) {
+    stopWatching();
+    app.form = null;
     app.user = null;
     queue.setUser(null);
     renderLogin(t('login_again'));
@@ -229,6 +231,11 @@ async function discard(r) {
   await queue.remove(r);
   renderHome();
 }
+
+// The server refused the refresh token (expired, revoked or spent): ask for the password again.
+api.onSessionChange((user) => {
+  if (!user && app.user) needLogin(new api.LoginNeeded());
+});
 
 queue.onChange(() => {
   if (app.view === 'home') renderHome();
