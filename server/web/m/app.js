@@ -583,6 +583,8 @@ async function start() {
   if ('serviceWorker' in navigator) {
     navigator.serviceWorker.register('/m/sw.js', { scope: '/m/' }).catch((e) => console.warn('service worker', e));
   }
+  // Ask the browser not to evict the outbox and its photos when storage runs low.
+  navigator.storage?.persist?.().catch(() => {});
   await queue.prune().catch(() => {});
   const user = await api.restore();
   if (user) {

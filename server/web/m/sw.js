@@ -45,7 +45,7 @@ self.addEventListener('fetch', (event) => {
     if (apiCacheable(url)) event.respondWith(networkFirst(req));
     return;
   }
-  if (req.mode === 'navigate' && url.pathname.startsWith('/m')) {
+  if (req.mode === 'navigate' && (url.pathname === '/m' || url.pathname.startsWith('/m/'))) {
     event.respondWith(shell(new Request('/m/'), event));
     return;
   }

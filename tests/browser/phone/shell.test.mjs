@@ -51,3 +51,10 @@ test('no inline script or style, no eval, no remote asset', () => {
     }
   }
 });
+
+test('the service worker installs every file of the shell', () => {
+  const sw = fs.readFileSync(new URL('sw.js', dir), 'utf8');
+  const listed = JSON.parse(sw.match(/const SHELL = (\[[^\]]*\])/)[1].replace(/'/g, '"').replace(/,\s*\]/, ']'));
+  const expected = files.filter((f) => f !== 'sw.js').map((f) => (f === 'index.html' ? '/m/' : `/m/${f}`));
+  assert.deepEqual([...listed].sort(), expected.sort());
+});
