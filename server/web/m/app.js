@@ -463,10 +463,11 @@ function renderPhotos(it, record) {
   const list = h('div', { class: 'thumbs' });
   const draw = () => {
     list.replaceChildren(...record.photos.filter((p) => p.item === it.id).map((p) => {
-      const img = h('img', { alt: p.id, class: 'thumb' });
+      const img = h('img', { alt: '', class: 'thumb' });
       queue.loadPhoto(p.id).then((stored) => {
         if (stored) img.src = URL.createObjectURL(new Blob([stored.bytes], { type: stored.type }));
-        else img.classList.add('on-server');
+        // Sent with an earlier revision: the server has the bytes, the phone no longer does.
+        else img.replaceWith(h('span', { class: 'thumb on-server' }, t('state_sent')));
       });
       return h('figure', { class: 'photo', 'data-photo': p.id }, img,
         h('button', { type: 'button', class: 'link danger', onclick: async () => {
@@ -483,10 +484,12 @@ function renderPhotos(it, record) {
     type: 'file', accept: ACCEPT, capture: 'environment', multiple: true, class: 'visually-hidden',
     name: `photo-${it.id}`, 'data-photo-input': it.id,
     onchange: async (ev) => {
-      for (const file of ev.target.files) await addPhoto(record, it, file);
+      let refused = 0;
+      for (const file of ev.target.files) if (!(await addPhoto(record, it, file))) refused++;
       ev.target.value = '';
       draw();
       refreshForm();
+      if (refused) ev.target.closest('.item').querySelector('.item-error').textContent = t('not_a_photo');
     },
   });
   return h('div', { class: 'photos' },
@@ -495,17 +498,31 @@ function renderPhotos(it, record) {
       it.photos_min > 0 ? h('span', { class: 'muted' }, ` (${t('photos_min', it.photos_min)})`) : null));
 }
 
-/** Hashes a photo's bytes on the phone (SHA-256, lowercase hex) and keeps them in IndexedDB. */
+/** JPEG, PNG or WebP by the file's first bytes (some cameras hand over files without a type). */
+function imageType(bytes) {
+  const b = new Uint8Array(bytes, 0, Math.min(12, bytes.byteLength));
+  const ascii = (from, to) => String.fromCharCode(...b.slice(from, to));
+  if (b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'image/jpeg';
+  if (b[0] === 0x89 && ascii(1, 4) === 'PNG') return 'image/png';
+  if (ascii(0, 4) === 'RIFF' && ascii(8, 12) === 'WEBP') return 'image/webp';
+  return null;
+}
+
+/**
+ * Hashes a photo's bytes on the phone (SHA-256, lowercase hex) and keeps them in IndexedDB.
+ * Returns false for a file that is not a JPEG, PNG or WebP image.
+ */
 async function addPhoto(record, it, file) {
-  const type = ACCEPT.split(',').includes(file.type) ? file.type : null;
-  if (!type) return;
   const bytes = await file.arrayBuffer();
+  const type = imageType(bytes);
+  if (!type) return false;
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
   const sha256 = [...digest].map((b) => b.toString(16).padStart(2, '0')).join('');
   const id = crypto.randomUUID();
   await queue.savePhoto(id, type, bytes);
   record.photos.push({ id, item: it.id, sha256, type, size: bytes.byteLength, state: queue.DRAFT });
   await queue.save(record);
+  return true;
 }
 
 /** What would be sent now, and what the server would refuse in it. */

@@ -128,6 +128,11 @@ test('the phone app inspects offline and the server gets the inspection once', {
   assert.match(await item('policies_honoured').locator('.item-error').innerText(), /required/);
   assert.match(await item('ledgers_kept').locator('.item-error').innerText(), /needs at least 1 photo/);
 
+  // Only images are taken, by their bytes.
+  await page.setInputFiles('input[data-photo-input="board_posted"]', [{ name: 'notes.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('not a photo') }]);
+  await page.waitForFunction(() => /Only JPEG, PNG or WebP/.test(document.querySelector('.item[data-item="board_posted"] .item-error').textContent));
+  assert.equal(await item('board_posted').locator('.photo').count(), 0);
+
   await fillStar1();
 
   // Offline: submit; it waits on the phone and the server has nothing.
@@ -145,7 +150,7 @@ test('the phone app inspects offline and the server gets the inspection once', {
   // Restart the app while offline: it opens from the service worker and the queue survives.
   await page.reload();
   await page.waitForSelector(`#outbox article[data-inspection="${id}"][data-state="queued"]`);
-  assert.match(await page.innerText('#worklist'), new RegExp(seed.village.name), 'the worklist from the cache');
+  await page.waitForSelector(`#worklist article[data-declaration="${seed.declaration.id}"]`);
   assert.ok(await page.locator('#worklist h2 .badge').isVisible(), 'marked as the offline copy');
   assert.equal((await call(inspector, 'GET', `/api/v1/inspections/${id}`)).status, 404);
 
@@ -198,8 +203,9 @@ test('a returned inspection comes back with the comment and goes out as revision
   await returned.locator('button.revise').click();
   await page.waitForSelector('#checklist');
   assert.match(await page.innerText('main'), /please retake/);
-  // The earlier answers and photos come back; one more outreach photo is added.
+  // The earlier answers and photos come back (the photos are on the server); one more is added.
   assert.ok(await item('roster_kept').locator('input[value=true]').isChecked());
+  await page.waitForFunction(() => document.querySelectorAll('#checklist .thumb.on-server').length === 4);
   await item('roster_kept').locator('input[value=false]').check();
   await page.setInputFiles('input[data-photo-input="outreach_photos"]', [photo('c.jpg')]);
 

@@ -51,7 +51,7 @@ export FIELDSTAR_CHROMIUM_PROFILE="$profile"
 status=0
 node --test --test-concurrency=1 "$here"/*.test.mjs || status=$?
 if [ "$status" -ne 0 ]; then
-  echo "--- server log (tail) ---" >&2
-  tail -n 40 "$data/server.log" >&2
+  echo "--- server log (last lines, cut) ---" >&2
+  tail -n 15 "$data/server.log" | cut -c1-400 >&2
 fi
 exit "$status"
