@@ -177,7 +177,8 @@ async function renderHome() {
       const d = entry.declaration;
       worklist.append(h('article', { class: 'card entry', 'data-declaration': d.id },
         h('h3', null, entry.village.name),
-        h('p', { class: 'muted' }, `${entry.village.code} · ${t('level', d.star_level)} · ${d.quarter} · ${t(d.kind)}`),
+        h('p', { class: 'muted' }, `${entry.village.code} · ${t('level', d.star_level)} · ${d.quarter} · ${t(d.kind)}`,
+          entry.checklist ? ` · ${entry.checklist.code} v${entry.checklist.version}` : ''),
         !entry.checklist ? h('p', { class: 'warn' }, t('no_checklist'))
           : local && local.state !== queue.DRAFT ? h('p', { class: 'muted' }, t(`state_${local.state}`))
             : h('button', { class: 'primary inspect', onclick: () => openForm(entry) }, local ? t('edit') : t('inspect')),
