@@ -29,6 +29,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Bounds concurrent photo decodes to the cores, so uploads cannot exhaust memory.
     pub photo_slots: tokio::sync::Semaphore,
+    /// Per-user photo upload limits (in flight, bytes per hour).
+    pub upload_quota: crate::photo::quota::UploadQuota,
 }
 
 #[derive(OpenApi)]
@@ -151,6 +153,10 @@ impl Application {
         let storage = Storage::from_url(&config.storage_url)
             .map_err(|e| format!("FIELDSTAR_STORAGE_URL: {e}"))?;
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let upload_quota = crate::photo::quota::UploadQuota::new(
+            config.photo_uploads_per_user,
+            config.photo_bytes_per_hour,
+        );
         let state = web::Data::new(AppState {
             tokens: TokenKeys::new(&config.jwt_secret),
             config: Arc::new(config),
@@ -158,7 +164,14 @@ impl Application {
             storage,
             metrics: Metrics::default(),
             photo_slots: tokio::sync::Semaphore::new(cores),
+            upload_quota,
         });
+        // Blobs a crash left between their write and the row's commit.
+        match crate::photo::store::sweep_orphans(&state).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "removed orphan photo blobs"),
+            Err(e) => tracing::warn!(error = %e, "the orphan photo sweep failed"),
+        }
         let api = web::Data::new(AllowedMethods::from(&openapi()));
         let data = state.clone();
         let workers = state.config.http_workers;
@@ -188,7 +201,12 @@ impl Application {
                 .wrap(from_fn(observe))
                 .wrap(TracingLogger::default())
         })
-        .shutdown_timeout(20);
+        .shutdown_timeout(20)
+        // Slow clients hold a connection only so long: headers within 10 s, an idle
+        // keep-alive connection 30 s, a closing one 5 s (photo bodies have their own timeout).
+        .client_request_timeout(std::time::Duration::from_secs(10))
+        .client_disconnect_timeout(std::time::Duration::from_secs(5))
+        .keep_alive(std::time::Duration::from_secs(30));
         if let Some(n) = workers {
             server = server.workers(n);
         }

@@ -5,5 +5,6 @@ pub mod exif;
 pub mod fixtures;
 pub mod phash;
 pub mod pipeline;
+pub mod quota;
 pub mod routes;
 pub mod store;

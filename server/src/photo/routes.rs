@@ -25,9 +25,6 @@ use crate::inspection::submit;
 use crate::org::OrgUnit;
 use crate::{audit, now, scoped};
 
-/// How long a client may take to send one photo's bytes.
-pub const BODY_TIMEOUT: Duration = Duration::from_secs(60);
-
 /// The server's decode limits: JPEGs decode at a reduced DCT scale, so these bound the
 /// memory of PNG and WebP decodes (64 MP × 4 bytes), two at a time per core.
 pub fn limits() -> Limits {
@@ -59,6 +56,7 @@ async fn receive(
     payload: &mut web::Payload,
     max: usize,
     dir: &std::path::Path,
+    timeout: Duration,
 ) -> ApiResult<(std::fs::File, usize, String)> {
     let mut file = tempfile::tempfile_in(dir)?;
     let mut hasher = Sha256::new();
@@ -79,18 +77,13 @@ async fn receive(
         }
         Ok::<_, ApiError>(())
     };
-    tokio::time::timeout(BODY_TIMEOUT, read)
-        .await
-        .map_err(|_| {
-            ApiError::new(
-                actix_web::http::StatusCode::REQUEST_TIMEOUT,
-                "body_timeout",
-                format!(
-                    "the photo did not arrive within {} s",
-                    BODY_TIMEOUT.as_secs()
-                ),
-            )
-        })??;
+    tokio::time::timeout(timeout, read).await.map_err(|_| {
+        ApiError::new(
+            actix_web::http::StatusCode::REQUEST_TIMEOUT,
+            "body_timeout",
+            format!("the photo did not arrive within {} s", timeout.as_secs()),
+        )
+    })??;
     file.rewind()?;
     Ok((file, size, hex::encode(hasher.finalize())))
 }
@@ -136,6 +129,15 @@ pub async fn put_photo(
     mut payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
     user.require(&[Role::Inspector, Role::Admin])?;
+    let max = state.config.photo_max_bytes;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let slot = state
+        .upload_quota
+        .begin(&user.id, declared.filter(|n| *n <= max))?;
     let (inspection_id, photo_id) = path.into_inner();
     let photo_id = photo_id.to_ascii_lowercase();
     let (ins, photo) = {
@@ -162,12 +164,6 @@ pub async fn put_photo(
             "only the inspection's inspector uploads its photos",
         ));
     }
-    let max = state.config.photo_max_bytes;
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > max) {
         return Err(ApiError::too_large(format!(
             "photos are limited to {max} bytes"
@@ -175,7 +171,9 @@ pub async fn put_photo(
     }
     let tmp_dir = state.config.data_dir.join("tmp");
     std::fs::create_dir_all(&tmp_dir)?;
-    let (mut file, size, sha256) = receive(&mut payload, max, &tmp_dir).await?;
+    let received = receive(&mut payload, max, &tmp_dir, state.config.photo_body_timeout).await;
+    let (mut file, size, sha256) = received?;
+    slot.charge(size);
     if photo.received {
         if sha256 == photo.expected_sha256 {
             return Ok(HttpResponse::Ok().json(PhotoUploadView {
