@@ -13,4 +13,5 @@ mod ops;
 mod org_units;
 mod schema;
 mod spec;
+mod tokens;
 mod users;
