@@ -7,6 +7,7 @@ mod auth;
 mod authz;
 mod cli;
 mod errors;
+mod hostile;
 mod inspections;
 mod mentoring;
 mod ops;

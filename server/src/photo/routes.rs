@@ -397,7 +397,7 @@ fn record(
     .and_then(|c| c.template().ok())
     .map_or(0, |t| t.items().count());
     let received_at = ins.received_at.and_utc();
-    let flags = flags::photo_flags(
+    let mut flags = flags::photo_flags(
         &submit::village_facts(&village),
         submit::device_location(&body).as_ref(),
         &submit::visit_facts(&body, received_at, template_items),
@@ -413,6 +413,20 @@ fn record(
             distance: d,
         }),
     );
+    // EXIF that is there but cannot be read in full never fails the upload: the reviewer
+    // sees what could not be read.
+    if p.exif.present && !p.exif.problems.is_empty() {
+        flags.push(flags::Flag {
+            code: flags::codes::PHOTO_NO_EXIF.to_owned(),
+            severity: flags::Severity::Info,
+            item: Some(photo.item.clone()),
+            photo_id: Some(photo_id.to_owned()),
+            detail: format!(
+                "the photo's EXIF could not be read in full: {}",
+                p.exif.problems.join("; ")
+            ),
+        });
+    }
     let t = now();
     diesel::update(photos::table.find(photo_id))
         .set((
