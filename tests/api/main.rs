@@ -9,6 +9,7 @@ mod cli;
 mod errors;
 mod hostile;
 mod inspections;
+mod limits;
 mod mentoring;
 mod ops;
 mod org_units;

@@ -116,7 +116,8 @@ fn capture_time(
         (status = 201, body = PhotoUploadView, description = "Stored"),
         (status = 403, body = Problem), (status = 404, body = Problem), (status = 408, body = Problem),
         (status = 409, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem),
-        (status = 422, body = Problem)
+        (status = 422, body = Problem),
+        (status = 429, body = Problem, description = "Over the user's upload quota; see Retry-After")
     ),
     security(("bearer" = []))
 )]
