@@ -6,6 +6,7 @@ mod helpers;
 mod auth;
 mod authz;
 mod cli;
+mod crash;
 mod errors;
 mod hostile;
 mod inspections;
