@@ -112,6 +112,38 @@ pub fn openapi() -> OpenApiDoc {
         .openapi(ApiDoc::openapi())
         .configure(routes)
         .split_for_parts();
+    problems_as_problem_json(api)
+}
+
+/// Error answers are `application/problem+json`: say so in the spec for every `Problem` body.
+fn problems_as_problem_json(mut api: OpenApiDoc) -> OpenApiDoc {
+    use utoipa::openapi::RefOr;
+    for item in api.paths.paths.values_mut() {
+        let ops = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.patch,
+            &mut item.delete,
+        ];
+        for op in ops.into_iter().flatten() {
+            for response in op.responses.responses.values_mut() {
+                let RefOr::T(response) = response else {
+                    continue;
+                };
+                let is_problem = response.content.get("application/json").is_some_and(|c| {
+                    matches!(&c.schema, Some(RefOr::Ref(r)) if r.ref_location.ends_with("/Problem"))
+                });
+                if is_problem {
+                    if let Some(c) = response.content.shift_remove("application/json") {
+                        response
+                            .content
+                            .insert("application/problem+json".to_string(), c);
+                    }
+                }
+            }
+        }
+    }
     api
 }
 

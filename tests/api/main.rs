@@ -15,6 +15,7 @@ mod mentoring;
 mod ops;
 mod org_units;
 mod schema;
+mod schema_fuzz;
 mod spec;
 mod tokens;
 mod users;
