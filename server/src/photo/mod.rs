@@ -8,3 +8,6 @@ pub mod pipeline;
 pub mod quota;
 pub mod routes;
 pub mod store;
+
+#[cfg(test)]
+mod fuzz_tests;
