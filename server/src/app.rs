@@ -29,6 +29,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Bounds concurrent photo decodes to the cores, so uploads cannot exhaust memory.
     pub photo_slots: Arc<tokio::sync::Semaphore>,
+    /// Per-user photo upload limits (in flight, bytes per hour).
+    pub upload_quota: crate::photo::quota::UploadQuota,
     /// The webhook delivery worker of this process (running when `config.run_workers`).
     pub webhooks: crate::webhooks::WorkerHandle,
 }
@@ -125,6 +127,38 @@ pub fn openapi() -> OpenApiDoc {
         .openapi(ApiDoc::openapi())
         .configure(routes)
         .split_for_parts();
+    problems_as_problem_json(api)
+}
+
+/// Error answers are `application/problem+json`: say so in the spec for every `Problem` body.
+fn problems_as_problem_json(mut api: OpenApiDoc) -> OpenApiDoc {
+    use utoipa::openapi::RefOr;
+    for item in api.paths.paths.values_mut() {
+        let ops = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.patch,
+            &mut item.delete,
+        ];
+        for op in ops.into_iter().flatten() {
+            for response in op.responses.responses.values_mut() {
+                let RefOr::T(response) = response else {
+                    continue;
+                };
+                let is_problem = response.content.get("application/json").is_some_and(|c| {
+                    matches!(&c.schema, Some(RefOr::Ref(r)) if r.ref_location.ends_with("/Problem"))
+                });
+                if is_problem {
+                    if let Some(c) = response.content.shift_remove("application/json") {
+                        response
+                            .content
+                            .insert("application/problem+json".to_string(), c);
+                    }
+                }
+            }
+        }
+    }
     api
 }
 
@@ -166,6 +200,10 @@ impl Application {
         let storage = Storage::from_url(&config.storage_url)
             .map_err(|e| format!("FIELDSTAR_STORAGE_URL: {e}"))?;
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let upload_quota = crate::photo::quota::UploadQuota::new(
+            config.photo_uploads_per_user,
+            config.photo_bytes_per_hour,
+        );
         let state = web::Data::new(AppState {
             tokens: TokenKeys::new(&config.jwt_secret),
             config: Arc::new(config),
@@ -173,10 +211,20 @@ impl Application {
             storage,
             metrics: Metrics::default(),
             photo_slots: Arc::new(tokio::sync::Semaphore::new(cores)),
+            upload_quota,
             webhooks: crate::webhooks::WorkerHandle::default(),
         });
+        // Blobs a crash left between their write and the row's commit.
+        match crate::photo::store::sweep_orphans(&state).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "removed orphan photo blobs"),
+            Err(e) => tracing::warn!(error = %e, "the orphan photo sweep failed"),
+        }
         if state.config.run_workers {
             state.webhooks.start(state.clone());
+        }
+        if state.config.run_renewals {
+            crate::declarations::renewals::spawn(state.clone());
         }
         let api = web::Data::new(AllowedMethods::from(&openapi()));
         let data = state.clone();
@@ -207,7 +255,12 @@ impl Application {
                 .wrap(from_fn(observe))
                 .wrap(TracingLogger::default())
         })
-        .shutdown_timeout(20);
+        .shutdown_timeout(20)
+        // Slow clients hold a connection only so long: headers within 10 s, an idle
+        // keep-alive connection 30 s, a closing one 5 s (photo bodies have their own timeout).
+        .client_request_timeout(std::time::Duration::from_secs(10))
+        .client_disconnect_timeout(std::time::Duration::from_secs(5))
+        .keep_alive(std::time::Duration::from_secs(30));
         if let Some(n) = workers {
             server = server.workers(n);
         }

@@ -30,6 +30,14 @@ pub struct Config {
     pub claim_minutes: i64,
     pub photo_max_bytes: usize,
     pub json_max_bytes: usize,
+    /// How long a client may take to send one photo's bytes.
+    pub photo_body_timeout: std::time::Duration,
+    /// Photo uploads one user may have in flight at once.
+    pub photo_uploads_per_user: usize,
+    /// Photo bytes one user may upload per hour (a bucket that refills continuously).
+    pub photo_bytes_per_hour: u64,
+    /// Blobs younger than this are left alone by the start-up orphan sweep (uploads in flight).
+    pub orphan_min_age: std::time::Duration,
     pub db_pool_size: u32,
     /// Whether the webhook delivery worker runs in this process.
     pub run_workers: bool,
@@ -167,6 +175,34 @@ impl Config {
             1 << 10,
             64 << 20,
         )? as usize;
+        let photo_body_timeout = std::time::Duration::from_secs(number(
+            get("FIELDSTAR_PHOTO_BODY_TIMEOUT_SECS"),
+            "FIELDSTAR_PHOTO_BODY_TIMEOUT_SECS",
+            60,
+            1,
+            3600,
+        )? as u64);
+        let photo_uploads_per_user = number(
+            get("FIELDSTAR_PHOTO_UPLOADS_PER_USER"),
+            "FIELDSTAR_PHOTO_UPLOADS_PER_USER",
+            4,
+            1,
+            1000,
+        )? as usize;
+        let photo_bytes_per_hour = number(
+            get("FIELDSTAR_PHOTO_BYTES_PER_HOUR"),
+            "FIELDSTAR_PHOTO_BYTES_PER_HOUR",
+            2 << 30,
+            1 << 20,
+            1 << 40,
+        )? as u64;
+        let orphan_min_age = std::time::Duration::from_secs(number(
+            get("FIELDSTAR_ORPHAN_MIN_AGE_SECS"),
+            "FIELDSTAR_ORPHAN_MIN_AGE_SECS",
+            600,
+            0,
+            7 * 24 * 3600,
+        )? as u64);
         let default_pool = if database_url.backend() == crate::db::Backend::Sqlite {
             8
         } else {
@@ -223,6 +259,10 @@ impl Config {
             claim_minutes,
             photo_max_bytes,
             json_max_bytes,
+            photo_body_timeout,
+            photo_uploads_per_user,
+            photo_bytes_per_hour,
+            orphan_min_age,
             db_pool_size,
             run_workers,
             run_renewals,
@@ -342,6 +382,9 @@ mod tests {
             ("FIELDSTAR_LOG_FORMAT", "xml"),
             ("FIELDSTAR_WEBHOOK_ALLOW_PRIVATE", "yes"),
             ("FIELDSTAR_CLAIM_MINUTES", "0"),
+            ("FIELDSTAR_PHOTO_BODY_TIMEOUT_SECS", "0"),
+            ("FIELDSTAR_PHOTO_UPLOADS_PER_USER", "many"),
+            ("FIELDSTAR_ORPHAN_MIN_AGE_SECS", "-1"),
         ] {
             let e = Config::from_vars(&vars(dir.path(), &[(var, value)])).unwrap_err();
             assert_eq!(e.var, var, "{value}");

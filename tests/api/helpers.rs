@@ -572,3 +572,63 @@ where
         actix_web::rt::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Like `both_backends!`, with extra configuration variables for the server.
+#[macro_export]
+macro_rules! both_backends_with {
+    ($env:expr; $(async fn $name:ident($app:ident: TestApp) $body:block)*) => {
+        $(
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+                async fn run($app: $crate::helpers::TestApp) $body
+
+                #[actix_web::test]
+                async fn sqlite() {
+                    let app = $crate::helpers::spawn_app_with($crate::helpers::Backend::Sqlite, $env).await.unwrap();
+                    let handle = app.stop_handle();
+                    run(app).await;
+                    handle.stop(false).await;
+                }
+
+                #[actix_web::test]
+                async fn postgres() {
+                    if let Some(app) = $crate::helpers::spawn_app_with($crate::helpers::Backend::Postgres, $env).await {
+                        let handle = app.stop_handle();
+                        run(app).await;
+                        handle.stop(false).await;
+                    }
+                }
+            }
+        )*
+    };
+}
+
+/// A fresh, empty database for a server the test starts itself (e.g. the real binary):
+/// a SQLite file under `dir`, or a new database in the throwaway PostgreSQL cluster (`None`
+/// when PostgreSQL is not available outside CI).
+pub fn fresh_database_url(backend: Backend, dir: &std::path::Path) -> Option<String> {
+    match backend {
+        Backend::Sqlite => Some(format!("sqlite://{}", dir.join("fieldstar.db").display())),
+        Backend::Postgres => new_pg_database(),
+    }
+}
+
+/// Counts the files under `dir`, recursively (0 when it does not exist).
+pub fn count_files(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| {
+                    let p = e.path();
+                    if p.is_dir() {
+                        count_files(&p)
+                    } else {
+                        1
+                    }
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}

@@ -5,3 +5,6 @@ pub mod answers;
 pub mod routes;
 pub mod store;
 pub mod template;
+
+#[cfg(test)]
+mod fuzz_tests;

@@ -271,8 +271,10 @@ pub fn update_member(
         Some(u) => u.filter(|u| !u.is_empty()),
         None => member.user_id.clone(),
     };
-    if let Some(u) = user_id.as_deref().filter(|_| active) {
-        if user_id != member.user_id || !member.active {
+    // A new login is checked even when the member is removed in the same change: the column
+    // is a foreign key, and an unknown id must be a 422, never a failed write.
+    if let Some(u) = user_id.as_deref() {
+        if user_id != member.user_id || (active && !member.active) {
             check_login(conn, u, &member.village_id, Some(&member.id))?;
         }
     }

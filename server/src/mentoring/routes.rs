@@ -496,8 +496,8 @@ pub use crate::reports::ReportQuery;
     tag = "mentoring",
     params(ReportQuery),
     responses(
-        (status = 200, body = MentoringReport, content_type = "application/json"),
-        (status = 200, body = String, content_type = "text/csv"),
+        (status = 200, description = "The report: JSON, or CSV with `?format=csv`",
+            content((MentoringReport = "application/json"), (String = "text/csv"))),
         (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 422, body = Problem)
     ),

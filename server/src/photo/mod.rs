@@ -5,5 +5,9 @@ pub mod exif;
 pub mod fixtures;
 pub mod phash;
 pub mod pipeline;
+pub mod quota;
 pub mod routes;
 pub mod store;
+
+#[cfg(test)]
+mod fuzz_tests;

@@ -28,9 +28,6 @@ use crate::{audit, now, scoped};
 /// How long one photo may take to decode; the limits make this a backstop, not a rule.
 pub const DECODE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// How long a client may take to send one photo's bytes.
-pub const BODY_TIMEOUT: Duration = Duration::from_secs(60);
-
 /// The server's decode limits: JPEGs decode at a reduced DCT scale, so these bound the
 /// memory of PNG and WebP decodes (64 MP × 4 bytes), two at a time per core.
 pub fn limits() -> Limits {
@@ -62,6 +59,7 @@ async fn receive(
     payload: &mut web::Payload,
     max: usize,
     dir: &std::path::Path,
+    timeout: Duration,
 ) -> ApiResult<(std::fs::File, usize, String)> {
     let mut file = tempfile::tempfile_in(dir)?;
     let mut hasher = Sha256::new();
@@ -82,18 +80,13 @@ async fn receive(
         }
         Ok::<_, ApiError>(())
     };
-    tokio::time::timeout(BODY_TIMEOUT, read)
-        .await
-        .map_err(|_| {
-            ApiError::new(
-                actix_web::http::StatusCode::REQUEST_TIMEOUT,
-                "body_timeout",
-                format!(
-                    "the photo did not arrive within {} s",
-                    BODY_TIMEOUT.as_secs()
-                ),
-            )
-        })??;
+    tokio::time::timeout(timeout, read).await.map_err(|_| {
+        ApiError::new(
+            actix_web::http::StatusCode::REQUEST_TIMEOUT,
+            "body_timeout",
+            format!("the photo did not arrive within {} s", timeout.as_secs()),
+        )
+    })??;
     file.rewind()?;
     Ok((file, size, hex::encode(hasher.finalize())))
 }
@@ -126,7 +119,8 @@ fn capture_time(
         (status = 201, body = PhotoUploadView, description = "Stored"),
         (status = 403, body = Problem), (status = 404, body = Problem), (status = 408, body = Problem),
         (status = 409, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem),
-        (status = 422, body = Problem)
+        (status = 422, body = Problem),
+        (status = 429, body = Problem, description = "Over the user's upload quota; see Retry-After")
     ),
     security(("bearer" = []))
 )]
@@ -139,6 +133,15 @@ pub async fn put_photo(
     mut payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
     user.require(&[Role::Inspector, Role::Admin])?;
+    let max = state.config.photo_max_bytes;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let slot = state
+        .upload_quota
+        .begin(&user.id, declared.filter(|n| *n <= max))?;
     let (inspection_id, photo_id) = path.into_inner();
     let photo_id = photo_id.to_ascii_lowercase();
     let (ins, photo) = {
@@ -165,12 +168,6 @@ pub async fn put_photo(
             "only the inspection's inspector uploads its photos",
         ));
     }
-    let max = state.config.photo_max_bytes;
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > max) {
         return Err(ApiError::too_large(format!(
             "photos are limited to {max} bytes"
@@ -178,7 +175,9 @@ pub async fn put_photo(
     }
     let tmp_dir = state.config.data_dir.join("tmp");
     std::fs::create_dir_all(&tmp_dir)?;
-    let (mut file, size, sha256) = receive(&mut payload, max, &tmp_dir).await?;
+    let received = receive(&mut payload, max, &tmp_dir, state.config.photo_body_timeout).await;
+    let (mut file, size, sha256) = received?;
+    slot.charge(size);
     if photo.received {
         if sha256 == photo.expected_sha256 {
             return Ok(HttpResponse::Ok().json(PhotoUploadView {
@@ -413,7 +412,7 @@ fn record(
     .and_then(|c| c.template().ok())
     .map_or(0, |t| t.items().count());
     let received_at = ins.received_at.and_utc();
-    let flags = flags::photo_flags(
+    let mut flags = flags::photo_flags(
         &submit::village_facts(&village),
         submit::device_location(&body).as_ref(),
         &submit::visit_facts(&body, received_at, template_items),
@@ -429,6 +428,20 @@ fn record(
             distance: d,
         }),
     );
+    // EXIF that is there but cannot be read in full never fails the upload: the reviewer
+    // sees what could not be read.
+    if p.exif.present && !p.exif.problems.is_empty() {
+        flags.push(flags::Flag {
+            code: flags::codes::PHOTO_NO_EXIF.to_owned(),
+            severity: flags::Severity::Info,
+            item: Some(photo.item.clone()),
+            photo_id: Some(photo_id.to_owned()),
+            detail: format!(
+                "the photo's EXIF could not be read in full: {}",
+                p.exif.problems.join("; ")
+            ),
+        });
+    }
     let t = now();
     diesel::update(photos::table.find(photo_id))
         .set((

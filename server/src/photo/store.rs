@@ -64,7 +64,9 @@ pub async fn delete_all(storage: &Storage, sha256: &str) {
 /// the database commit, or by an interrupted temporary write. Run at start-up.
 pub async fn sweep_orphans(state: &crate::app::AppState) -> Result<usize, String> {
     // Uploads in flight write their blobs before they commit: leave anything recent alone.
-    let cutoff = chrono::Utc::now() - chrono::Duration::minutes(10);
+    let min_age = chrono::Duration::from_std(state.config.orphan_min_age)
+        .unwrap_or_else(|_| chrono::Duration::minutes(10));
+    let cutoff = chrono::Utc::now() - min_age;
     let mut removed = 0;
     for tmp in state
         .storage

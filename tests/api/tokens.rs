@@ -1,0 +1,206 @@
+//! Tokens and sessions over HTTP: every kind of bad access token is 401, refresh-token reuse
+//! ends only its own family, logout ends it, and logins are throttled per account and per
+//! address without telling unknown users from wrong passwords, by answer or by time.
+
+use std::time::{Duration, Instant};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use serde_json::{json, Value};
+use sha2::{Sha256, Sha512};
+
+use crate::both_backends;
+use crate::helpers::*;
+
+fn claims_of(token: &str) -> Value {
+    let body = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(body).unwrap()).unwrap()
+}
+
+/// A token with any header and claims, signed with the server's own secret by `alg`'s HMAC
+/// (for RS256 that is the classic key-confusion attack: the secret used as an HMAC key).
+fn signed(app: &TestApp, header: Value, claims: &Value) -> String {
+    let input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let secret = &app.state.config.jwt_secret;
+    let sig = if header["alg"] == "HS512" {
+        let mut m = Hmac::<Sha512>::new_from_slice(secret).unwrap();
+        m.update(input.as_bytes());
+        m.finalize().into_bytes().to_vec()
+    } else {
+        let mut m = Hmac::<Sha256>::new_from_slice(secret).unwrap();
+        m.update(input.as_bytes());
+        m.finalize().into_bytes().to_vec()
+    };
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
+}
+
+async fn refresh(app: &TestApp, token: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/v1/auth/refresh"))
+        .json(&json!({"refresh_token": token}))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A problem body without its request id, to compare two answers.
+async fn answer(res: reqwest::Response) -> (u16, Value) {
+    let status = res.status().as_u16();
+    let mut body: Value = res.json().await.unwrap();
+    body.as_object_mut().unwrap().remove("request_id");
+    (status, body)
+}
+
+async fn timed_login(app: &TestApp, user: &str, password: &str) -> (Duration, u16) {
+    let t = Instant::now();
+    let res = app.login_raw(user, password).await;
+    (t.elapsed(), res.status().as_u16())
+}
+
+both_backends! {
+    async fn every_kind_of_bad_access_token_is_401(app: TestApp) {
+        app.seed_demo().await;
+        let s = app.login("admin").await;
+        let good = claims_of(&s.token);
+        let hs256 = json!({"alg": "HS256", "typ": "JWT"});
+        // The forging helper itself makes tokens the server accepts.
+        assert_eq!(app.get("/api/v1/me", &signed(&app, hs256.clone(), &good)).await.status(), 200);
+
+        let now = chrono::Utc::now().timestamp();
+        let with = |field: &str, value: Value| {
+            let mut c = good.clone();
+            c[field] = value;
+            c
+        };
+        let without = |field: &str| {
+            let mut c = good.clone();
+            c.as_object_mut().unwrap().remove(field);
+            c
+        };
+        let none = format!(
+            "{}.{}.",
+            URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#),
+            URL_SAFE_NO_PAD.encode(good.to_string())
+        );
+        let forged = {
+            let mut parts: Vec<&str> = s.token.split('.').collect();
+            parts[2] = "c2lnbmF0dXJlLW9mLXNvbWVvbmUtZWxzZQ";
+            parts.join(".")
+        };
+        let cases: Vec<(&str, String)> = vec![
+            ("alg none", none),
+            ("HS512", signed(&app, json!({"alg": "HS512", "typ": "JWT"}), &good)),
+            ("RS256 header, HMAC with the secret", signed(&app, json!({"alg": "RS256", "typ": "JWT"}), &good)),
+            ("forged signature", forged),
+            ("expired", signed(&app, hs256.clone(), &with("exp", json!(now - 3600)))),
+            ("wrong aud", signed(&app, hs256.clone(), &with("aud", json!("another-api")))),
+            ("wrong iss", signed(&app, hs256.clone(), &with("iss", json!("someone-else")))),
+            ("exp as a string", signed(&app, hs256.clone(), &with("exp", json!((now + 600).to_string())))),
+            ("exp far in the future as a string", signed(&app, hs256.clone(), &with("exp", json!("99999999999")))),
+            ("no exp", signed(&app, hs256.clone(), &without("exp"))),
+            ("no aud", signed(&app, hs256.clone(), &without("aud"))),
+            ("no iss", signed(&app, hs256.clone(), &without("iss"))),
+            ("garbage", "not.a.token".into()),
+            ("empty", String::new()),
+        ];
+        for (name, token) in cases {
+            let res = app.client.get(app.url("/api/v1/me")).header("authorization", format!("Bearer {token}")).send().await.unwrap();
+            assert_eq!(res.status(), 401, "{name}");
+            assert_problem(res, 401).await;
+        }
+        // Another scheme, and the token without a scheme.
+        let res = app.client.get(app.url("/api/v1/me")).header("authorization", format!("Basic {}", s.token)).send().await.unwrap();
+        assert_eq!(res.status(), 401);
+        let res = app.client.get(app.url("/api/v1/me")).header("authorization", s.token.clone()).send().await.unwrap();
+        assert_eq!(res.status(), 401);
+    }
+
+    async fn refresh_reuse_revokes_only_its_own_family_and_logout_ends_a_family(app: TestApp) {
+        app.seed_demo().await;
+        let phone = app.login("inspector1").await;
+        let laptop = app.login("inspector1").await;
+        let next = json_of(refresh(&app, &phone.refresh).await).await;
+        let next_refresh = next["refresh_token"].as_str().unwrap().to_string();
+        // The spent token comes back (stolen): its family ends, the new token with it.
+        assert_problem(refresh(&app, &phone.refresh).await, 401).await;
+        assert_problem(refresh(&app, &next_refresh).await, 401).await;
+        // The other session is another family and lives on.
+        let other = refresh(&app, &laptop.refresh).await;
+        assert_eq!(other.status(), 200);
+        let other = json_of(other).await;
+        let other_refresh = other["refresh_token"].as_str().unwrap().to_string();
+        // Logging out with the newest token ends the family, older members included.
+        let res = app.client.post(app.url("/api/v1/auth/logout")).json(&json!({"refresh_token": other_refresh})).send().await.unwrap();
+        assert_eq!(res.status(), 204);
+        assert_problem(refresh(&app, &other_refresh).await, 401).await;
+        assert_problem(refresh(&app, &laptop.refresh).await, 401).await;
+        // Logging out twice, or with nonsense, says nothing either way.
+        let res = app.client.post(app.url("/api/v1/auth/logout")).json(&json!({"refresh_token": other_refresh})).send().await.unwrap();
+        assert_eq!(res.status(), 204);
+        let res = app.client.post(app.url("/api/v1/auth/logout")).json(&json!({"refresh_token": "nonsense"})).send().await.unwrap();
+        assert_eq!(res.status(), 204);
+    }
+
+    async fn an_account_is_throttled_after_five_failures_whatever_the_password(app: TestApp) {
+        app.seed_demo().await;
+        for _ in 0..5 {
+            assert_problem(app.login_raw("reviewer2", "wrong-password-1").await, 401).await;
+        }
+        for password in ["wrong-password-1", PASSWORD] {
+            let res = app.login_raw("reviewer2", password).await;
+            assert!(res.headers().contains_key("retry-after"));
+            assert_problem(res, 429).await;
+        }
+        // Usernames are normalised: another spelling is the same account.
+        assert_eq!(app.login_raw("Reviewer2", PASSWORD).await.status(), 429);
+    }
+
+    async fn more_than_30_failures_from_one_address_throttle_every_account_from_it(app: TestApp) {
+        app.seed_demo().await;
+        // Spraying one password over many usernames: none hits the per-account limit.
+        for i in 0..31 {
+            let user = if i % 10 == 0 { "admin".to_string() } else { format!("ghost-{i}") };
+            let res = app.login_raw(&user, &format!("spray-password-{i}")).await;
+            assert_eq!(res.status(), 401, "{i}");
+        }
+        let res = app.login_raw("secretary1", PASSWORD).await;
+        let retry: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!(retry > 0 && retry <= 15 * 60, "{retry}");
+        assert_problem(res, 429).await;
+    }
+
+    async fn unknown_users_and_wrong_passwords_look_the_same_in_answer_and_time(app: TestApp) {
+        app.seed_demo().await;
+        let mut known = Duration::ZERO;
+        let mut unknown = Duration::ZERO;
+        // Four of each stays under every throttle; interleaved so that load affects both.
+        for i in 0..4 {
+            let (t, s) = timed_login(&app, "inspector1", &format!("wrong-password-{i}")).await;
+            assert_eq!(s, 401);
+            known += t;
+            let (t, s) = timed_login(&app, &format!("nobody-{i}"), &format!("wrong-password-{i}")).await;
+            assert_eq!(s, 401);
+            unknown += t;
+        }
+        let (k, u) = (known.as_secs_f64() / 4.0, unknown.as_secs_f64() / 4.0);
+        assert!(k > 0.002 && u > 0.002, "both verify a hash: {k} s and {u} s");
+        let ratio = u / k;
+        assert!((0.3..3.0).contains(&ratio), "an unknown user takes {u} s, a wrong password {k} s");
+
+        let a = answer(app.login_raw("inspector2", "wrong-password-9").await).await;
+        let b = answer(app.login_raw("nobody-at-all", "wrong-password-9").await).await;
+        assert_eq!(a, b);
+        // A deactivated user's right password answers like a wrong one.
+        let admin = app.login("admin").await;
+        let member = app.login("member1").await;
+        let id = member.user["id"].as_str().unwrap();
+        app.patch(&format!("/api/v1/users/{id}"), &admin.token, &json!({"active": false})).await;
+        let c = answer(app.login_raw("member1", PASSWORD).await).await;
+        assert_eq!(a, c);
+    }
+}
