@@ -57,7 +57,7 @@ function xAxis(svg, { left, right, top, bottom, max, format, label }) {
  * rows: [{label, values: [..per series], total?}], series: [{label, cls}]
  */
 export function stackedBars({ title, desc, rows, series, xLabel, yLabel, left = 96 }) {
-  const top = 56;
+  const top = 72;
   const bottom = top + rows.length * ROW + 4;
   const height = bottom + 40;
   const svg = frame({ title, desc, height });
@@ -66,7 +66,7 @@ export function stackedBars({ title, desc, rows, series, xLabel, yLabel, left = 
   const tk = ticks(max);
   const right = W - 40;
   const scale = xAxis(svg, { left, right, top, bottom, max: tk[tk.length - 1], format: (v) => fmtNumber(v), label: xLabel });
-  svg.append(s('text', { x: 4, y: top - 6, class: 'muted' }, yLabel));
+  svg.append(s('text', { x: left - 6, y: top - 8, 'text-anchor': 'end', class: 'muted' }, yLabel));
   rows.forEach((r, i) => {
     const y = top + i * ROW + (ROW - BAR) / 2;
     svg.append(s('text', { x: left - 6, y: y + BAR - 3, 'text-anchor': 'end' }, r.label));

@@ -45,11 +45,12 @@ export const title = (text) => h('h1', { tabindex: '-1' }, text);
 export const loading = () => h('p', { class: 'loading', role: 'status' }, t('common.loading'));
 export const empty = (text) => h('p', { class: 'empty' }, text);
 
-export function stars(level) {
+/** ★★☆ for a level; with `text` the level is also written out (otherwise only for screen readers). */
+export function stars(level, text = false) {
   const n = Number(level) || 0;
   return h('span', { class: 'stars', title: t('level.n', { n }) },
     h('span', { 'aria-hidden': 'true' }, '★'.repeat(n), h('span', { class: 'off' }, '★'.repeat(Math.max(0, 3 - n)))),
-    h('span', { class: 'sr-only' }, t('level.n', { n })));
+    text ? h('span', { class: 'level-text' }, ' ', t('level.n', { n })) : h('span', { class: 'sr-only' }, t('level.n', { n })));
 }
 
 export function flagChip(flag) {

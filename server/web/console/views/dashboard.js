@@ -132,7 +132,7 @@ export async function dashboardView(root, ctx) {
         left: 190,
       })
       : h('p', { class: 'muted' }, t('dashboard.no_flags'));
-    reviewsPart.body.replaceChildren(h('div', { class: 'charts' }, h('div', {}, outcome), h('div', {}, turnaround), h('div', {}, flags)));
+    reviewsPart.body.replaceChildren(h('div', { class: 'chart-pair' }, h('div', {}, outcome), h('div', {}, turnaround)), h('div', {}, flags));
   } else unavailable(reviewsPart, reviews);
 }
 

@@ -13,7 +13,7 @@ export async function membersView(root, ctx) {
   const village = ctx.me.org_unit;
   root.append(title(t('members.title')), h('p', { class: 'muted' }, t('members.intro', { village: village.name })));
   const notice = h('div', { 'aria-live': 'polite' });
-  const listEl = h('div', {}, loading());
+  const listEl = h('div', { class: 'member-grid' }, loading());
 
   const name = h('input', { autocomplete: 'off', maxlength: '64' });
   const add = h('button', { type: 'submit', class: 'primary' }, t('members.add'));
@@ -68,6 +68,9 @@ export async function membersView(root, ctx) {
     const refresh = () => {
       capacity.textContent = t('members.capacity', { n: count(), max: MAX_MENTEES });
       none.classList.toggle('hidden', count() > 0);
+      // The server refuses a fourth mentee (422 mentee_limit); say so before anyone tries.
+      open.disabled = count() >= MAX_MENTEES;
+      open.title = open.disabled ? t('members.full') : '';
     };
     refresh();
     form.addEventListener('submit', async (e) => {

@@ -94,7 +94,8 @@ export async function usersView(root, ctx) {
       count += 1;
       list.body.append(row(user, await unitOf(user.org_unit_id)));
     }
-    status.replaceChildren(count ? [] : empty(t('users.empty')));
+    if (count) status.replaceChildren();
+    else status.replaceChildren(empty(t('users.empty')));
     return page.next_cursor;
   });
   root.append(more.el);

@@ -2,7 +2,7 @@
 // computed by the server's engine for each request).
 
 import * as api from '../api.js';
-import { h, field, select } from '../dom.js';
+import { h, append, field, select } from '../dom.js';
 import { t, fmtDate } from '../i18n.js';
 import { title, loading, empty, stars, pager, table, errorBox } from '../ui.js';
 import { loadTownships } from './queue.js';
@@ -17,8 +17,7 @@ function historyList(history) {
 
 function statusLines(st) {
   return [
-    h('p', { class: 'star-level', dataset: { level: st.level } }, t('stars.current'), ' ', stars(st.level), ' ',
-      h('strong', {}, t('level.n', { n: st.level })),
+    h('p', { class: 'star-level', dataset: { level: st.level } }, t('stars.current'), ' ', h('strong', {}, stars(st.level, true)),
       st.since_quarter ? h('span', { class: 'muted' }, ' · ', t('stars.since', { quarter: st.since_quarter })) : null),
     st.rectification ? h('p', { class: 'notice info' }, t('stars.rectification', { level: st.rectification.from_level, deadline: fmtDate(st.rectification.deadline) })) : null,
     st.banned_until ? h('p', { class: 'notice error' }, t('stars.banned', { date: fmtDate(st.banned_until) })) : null,
@@ -69,8 +68,10 @@ export async function villagesView(root, ctx) {
         button.disabled = true;
         try {
           const st = await api.get(`/api/v1/villages/${encodeURIComponent(v.id)}/star-status`);
-          cell.replaceChildren(stars(st.level), ' ', t('level.n', { n: st.level }));
-          detail.firstChild.replaceChildren(statusLines(st), h('h3', {}, t('stars.history')), historyList(st.history));
+          cell.replaceChildren(stars(st.level, true));
+          const td = detail.firstChild;
+          td.replaceChildren();
+          append(td, [statusLines(st), h('h3', {}, t('stars.history')), historyList(st.history)]);
           detail.classList.remove('hidden');
           button.setAttribute('aria-expanded', 'true');
         } catch (err) {

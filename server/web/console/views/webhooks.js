@@ -104,7 +104,8 @@ export async function webhooksView(root) {
       count += 1;
       list.body.append(...rows(hook));
     }
-    status.replaceChildren(count ? [] : empty(t('webhooks.empty')));
+    if (count) status.replaceChildren();
+    else status.replaceChildren(empty(t('webhooks.empty')));
     return page.next_cursor;
   });
   root.append(more.el);
