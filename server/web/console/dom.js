@@ -1,4 +1,4 @@
-// Building DOM nodes without innerHTML or inline styles (the CSP forbids them): h() for HTML,
+// Building DOM nodes without HTML strings or inline styles (the CSP forbids the latter): h() for HTML,
 // s() for SVG, and small helpers shared by the views.
 
 const PROPS = new Set(['value', 'checked', 'disabled', 'selected', 'hidden', 'required', 'multiple', 'indeterminate']);

@@ -47,7 +47,7 @@ test('an admin manages users and the star policy', async () => {
       page.waitForResponse((r) => r.url().endsWith('/api/v1/policy') && r.request().method() === 'PATCH'),
       page.getByRole('button', { name: '保存' }).click(),
     ]);
-    check();
+    await check();
   } finally {
     await close();
   }
@@ -90,7 +90,7 @@ test('an admin subscribes a webhook, sees its secret once and its delivery log',
     await page.goto(page.url().replace(/#.*/, '#/webhooks'));
     await page.locator('tr[data-webhook]').first().waitFor();
     assert.equal(await page.locator('[data-secret]').count(), 0);
-    check();
+    await check();
   } finally {
     await close();
     hook.close();
@@ -124,7 +124,7 @@ test('an admin imports org units from CSV and sees each bad line named', async (
     const row = page.locator('tbody tr', { hasText: '城关"东"村' });
     await row.getByRole('button', { name: '星级状态' }).click();
     await page.locator('.star-level[data-level="0"]').waitFor();
-    check();
+    await check();
   } finally {
     await close();
   }

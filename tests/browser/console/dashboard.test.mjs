@@ -33,7 +33,7 @@ test('the dashboard draws star levels, coverage and reviews as SVG charts', asyn
     ]);
     const csv = await readFile(await download.path(), 'utf8');
     assert.match(csv.split('\n')[0], /^quarter,township_code,/);
-    check();
+    await check();
   } finally {
     await close();
   }
@@ -72,7 +72,7 @@ test('the dashboard draws the star and review reports of the agreed shapes', asy
     assert.match(await page.locator('.kpis').innerText(), /77%/);
     assert.match(await page.locator('.kpis').innerText(), /19\.5 小时/);
     await shot(page, 'dashboard-sample');
-    check();
+    await check();
   } finally {
     await close();
   }
@@ -90,7 +90,7 @@ test('on a tablet the queue and the dashboard fit the screen', async () => {
     await page.getByRole('link', { name: '统计看板' }).click();
     await page.locator('section[data-report="mentoring"] svg').waitFor();
     assert.ok(await fits(), 'no sideways scrolling on the dashboard');
-    check();
+    await check();
   } finally {
     await close();
   }

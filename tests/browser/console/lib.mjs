@@ -143,7 +143,13 @@ export async function openPage({ width = 1280, height = 860, locale = 'zh-CN', a
   return {
     page,
     allow(status, path) { allow.push({ status, path }); },
-    check() { assert.deepEqual(problems, [], problems.join('\n')); },
+    /** Fails on anything recorded so far, and on any inline style attribute in the page. */
+    async check() {
+      // Chromium itself leaves an empty style="" on number inputs it has edited.
+      const styled = await page.evaluate(() => [...document.querySelectorAll('[style]:not([style=""])')].map((e) => e.outerHTML.slice(0, 200)));
+      assert.deepEqual(styled, [], 'no inline style attributes');
+      assert.deepEqual(problems, [], problems.join('\n'));
+    },
     async close() { await context.close(); },
   };
 }

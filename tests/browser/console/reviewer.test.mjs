@@ -70,7 +70,7 @@ test('a reviewer approves the waiting inspection and sees the village gain its s
     assert.equal(await level.getAttribute('data-level'), '1');
     assert.match(await level.innerText(), /1 星/);
     await shot(page, 'approved');
-    check();
+    await check();
   } finally {
     await close();
   }
@@ -88,7 +88,7 @@ test('the console switches to English and keeps the choice', async () => {
     assert.equal(await page.evaluate(() => document.documentElement.lang), 'en');
     await page.getByRole('button', { name: '中文' }).click();
     await page.getByRole('heading', { name: '审核队列' }).waitFor();
-    check();
+    await check();
   } finally {
     await close();
   }

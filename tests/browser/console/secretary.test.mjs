@@ -55,7 +55,7 @@ test('a secretary adds a member and a mentee, logs visits and works down the ove
       assert.equal(await page.locator(`tr[data-mentee="${code}"]`).count(), 0);
     }
     await shot(page, 'overdue');
-    check();
+    await check();
   } finally {
     await close();
   }
