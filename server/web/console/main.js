@@ -121,6 +121,8 @@ function renderLogin() {
 }
 
 async function render() {
+  // A filter that re-renders its page keeps the focus (controls that do have stable ids).
+  const focusedId = document.activeElement?.id && main.contains(document.activeElement) ? document.activeElement.id : null;
   for (const url of blobs) URL.revokeObjectURL(url);
   blobs = [];
   document.title = t('app.title');
@@ -167,8 +169,9 @@ async function render() {
     if (err?.status === 401) return;
     container.append(errorBox(err));
   }
-  const heading = container.querySelector('h1');
-  if (heading && document.activeElement === document.body) heading.focus({ preventScroll: true });
+  const again = focusedId ? document.getElementById(focusedId) : null;
+  if (again) again.focus({ preventScroll: true });
+  else if (document.activeElement === document.body || !document.activeElement) container.querySelector('h1')?.focus({ preventScroll: true });
 }
 
 api.onSession((session, reason) => {

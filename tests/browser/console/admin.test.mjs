@@ -83,6 +83,7 @@ test('an admin subscribes a webhook, sees its secret once and its delivery log',
 
     await page.getByRole('button', { name: '投递记录' }).first().click();
     await page.locator('.deliveries').getByText('HTTP 200').first().waitFor();
+    await page.locator('.deliveries').scrollIntoViewIfNeeded();
     await shot(page, 'webhooks');
     // Gone after a reload: the secret is never shown again.
     await page.reload();

@@ -40,6 +40,7 @@ test('a secretary adds a member and a mentee, logs visits and works down the ove
     await shot(page, 'visit');
     await dialog.getByRole('button', { name: '保存走访' }).click();
     await page.getByText('已记录对 ZG-001 的走访。').waitFor();
+    await page.evaluate(() => window.scrollTo(0, 0));
     await shot(page, 'members');
 
     await page.getByRole('link', { name: '本季随访' }).click();

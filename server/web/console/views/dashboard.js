@@ -6,7 +6,7 @@ import { h, field, select } from '../dom.js';
 import { t, flagName, fmtNumber } from '../i18n.js';
 import { title, loading, empty, errorBox, percent, download } from '../ui.js';
 import { stackedBars, bars } from '../charts.js';
-import { quartersBack } from './overdue.js';
+import { quarterChoices } from './overdue.js';
 
 const LEVELS = ['0', '1', '2', '3'];
 
@@ -53,7 +53,7 @@ export async function dashboardView(root, ctx) {
   const [stars, mentoring, reviews] = await Promise.all([report('stars', params), report('mentoring', params), report('reviews', params)]);
   const quarter = stars.data?.quarter ?? mentoring.data?.quarter ?? reviews.data?.quarter ?? ctx.query.quarter;
   if (quarter) {
-    const pick = select(quartersBack(quarter, 7).map((q) => [q, q]), quarter);
+    const pick = select(quarterChoices(quarter, 7).map((q) => [q, q]), quarter, { id: 'dashboard-quarter' });
     pick.addEventListener('change', () => ctx.navigate('dashboard', { quarter: pick.value }));
     toolbar.append(field(t('common.quarter'), pick));
   }

@@ -24,6 +24,19 @@ export function quartersBack(quarter, n) {
   return out;
 }
 
+/** The quarter of today's date here (the county's time zone, for a console used in the county). */
+export function currentQuarter(d = new Date()) {
+  return `${d.getFullYear()}-Q${Math.floor(d.getMonth() / 3) + 1}`;
+}
+
+/** Quarters to offer: from the later of now and `shown`, `n` back, newest first. */
+export function quarterChoices(shown, n) {
+  const now = currentQuarter();
+  const list = quartersBack(shown && shown > now ? shown : now, n);
+  if (shown && !list.includes(shown)) list.push(shown);
+  return list;
+}
+
 let flash = null;
 
 export async function overdueView(root, ctx) {
@@ -32,7 +45,7 @@ export async function overdueView(root, ctx) {
   const cov = await api.get(`/api/v1/villages/${encodeURIComponent(village.id)}/mentoring${api.qs({ quarter: ctx.query.quarter })}`);
   const members = await api.all(`/api/v1/villages/${encodeURIComponent(village.id)}/members`);
   const memberName = new Map(members.map((m) => [m.id, m.name]));
-  const quarter = select(quartersBack(ctx.query.quarter ?? cov.quarter, 4).map((q) => [q, q]), cov.quarter);
+  const quarter = select(quarterChoices(cov.quarter, 4).map((q) => [q, q]), cov.quarter, { id: 'overdue-quarter' });
   quarter.addEventListener('change', () => ctx.navigate('overdue', { quarter: quarter.value }));
   root.append(h('div', { class: 'toolbar' }, field(t('common.quarter'), quarter)),
     h('div', { class: 'kpis' },

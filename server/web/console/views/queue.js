@@ -24,9 +24,9 @@ export async function queueView(root, ctx) {
   root.append(title(t('queue.title')), h('p', { class: 'muted' }, t('queue.intro')));
   const towns = await loadTownships();
   const flagged = h('input', { type: 'checkbox', checked: q.flagged === '1' });
-  const township = select([['', t('common.all')], ...towns.map((u) => [u.id, u.name])], q.township);
-  const level = select([['', t('common.all')], ['1', t('level.n', { n: 1 })], ['2', t('level.n', { n: 2 })], ['3', t('level.n', { n: 3 })]], q.level);
-  const sort = select([['oldest', t('queue.sort_oldest')], ['flags', t('queue.sort_flags')]], q.sort ?? 'oldest');
+  const township = select([['', t('common.all')], ...towns.map((u) => [u.id, u.name])], q.township, { id: 'queue-township' });
+  const level = select([['', t('common.all')], ['1', t('level.n', { n: 1 })], ['2', t('level.n', { n: 2 })], ['3', t('level.n', { n: 3 })]], q.level, { id: 'queue-level' });
+  const sort = select([['oldest', t('queue.sort_oldest')], ['flags', t('queue.sort_flags')]], q.sort ?? 'oldest', { id: 'queue-sort' });
   const apply = () => ctx.navigate('queue', {
     flagged: flagged.checked ? '1' : '', township: township.value, level: level.value, sort: sort.value === 'oldest' ? '' : sort.value,
   });

@@ -57,7 +57,7 @@ export async function usersView(root, ctx) {
   });
 
   // The list.
-  const roleFilter = select([['', t('common.all')], ...ROLES.map((r) => [r, roleName(r)])], q.role);
+  const roleFilter = select([['', t('common.all')], ...ROLES.map((r) => [r, roleName(r)])], q.role, { id: 'users-role' });
   roleFilter.addEventListener('change', () => ctx.navigate('users', { role: roleFilter.value }));
   const cols = [{ label: t('users.username') }, { label: t('users.role') }, { label: t('users.unit') }, { label: t('users.state') }, { label: '' }];
   const list = table(cols, { caption: t('users.title') });

@@ -39,7 +39,7 @@ export async function villagesView(root, ctx) {
   root.append(title(t('villages.title')), h('p', { class: 'muted' }, t('villages.intro')));
   const towns = await loadTownships();
   const townName = new Map(towns.map((u) => [u.id, u.name]));
-  const township = select([['', t('common.all')], ...towns.map((u) => [u.id, u.name])], q.township);
+  const township = select([['', t('common.all')], ...towns.map((u) => [u.id, u.name])], q.township, { id: 'villages-township' });
   township.addEventListener('change', () => ctx.navigate('villages', { township: township.value }));
   const code = h('input', { value: q.code ?? '', placeholder: 'DEMO-T01-V001', autocapitalize: 'characters' });
   root.append(h('form', { class: 'toolbar', role: 'search', onsubmit: (e) => {
