@@ -28,7 +28,7 @@ pub struct AppState {
     pub storage: Storage,
     pub metrics: Metrics,
     /// Bounds concurrent photo decodes to the cores, so uploads cannot exhaust memory.
-    pub photo_slots: tokio::sync::Semaphore,
+    pub photo_slots: Arc<tokio::sync::Semaphore>,
     /// The webhook delivery worker of this process (running when `config.run_workers`).
     pub webhooks: crate::webhooks::WorkerHandle,
 }
@@ -107,6 +107,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(crate::mentoring::routes::list_visits)
         .service(crate::mentoring::routes::village_mentoring)
         .service(crate::mentoring::routes::mentoring_report)
+        .service(crate::reports::routes::stars_report)
+        .service(crate::reports::routes::reviews_report)
         .service(crate::stars::routes::get_star_status)
         .service(crate::stars::routes::get_policy)
         .service(crate::stars::routes::update_policy)
@@ -170,7 +172,7 @@ impl Application {
             db,
             storage,
             metrics: Metrics::default(),
-            photo_slots: tokio::sync::Semaphore::new(cores),
+            photo_slots: Arc::new(tokio::sync::Semaphore::new(cores)),
             webhooks: crate::webhooks::WorkerHandle::default(),
         });
         if state.config.run_workers {

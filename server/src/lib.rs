@@ -18,6 +18,7 @@ pub mod ops;
 pub mod org;
 pub mod photo;
 pub mod quarter;
+pub mod reports;
 pub mod review;
 pub mod scope;
 pub mod stars;

@@ -43,7 +43,7 @@ impl Storage {
         }
         if url.starts_with("s3://") {
             return Err(
-                "this build has no S3 support; build with `--features s3` (docs/operations.md)"
+                "S3-compatible storage is not in this build yet: use file:// (see docs/operations.md, Photo storage)"
                     .into(),
             );
         }

@@ -89,3 +89,72 @@ fn a_bad_configuration_value_names_the_variable() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("FIELDSTAR_TIMEZONE"));
 }
+
+both_backends! {
+    async fn checklist_import_adds_a_version_and_refuses_a_bad_template_naming_the_item(app: TestApp) {
+        let mut t: serde_json::Value = serde_json::from_str(include_str!("../../server/src/checklist/defaults/star-1.json")).unwrap();
+        t["code"] = serde_json::json!("county-star-1");
+        let good = app.data_dir.path().join("good.json");
+        std::fs::write(&good, t.to_string()).unwrap();
+        let out = fieldstar(&app, &["checklist", "import", good.to_str().unwrap(), "--publish"], None);
+        assert!(out.status.success(), "{}", text(&out));
+        assert!(text(&out).contains("county-star-1 version 1 (published)"), "{}", text(&out));
+        t["sections"][0]["items"][0]["visible_if"] = serde_json::json!({"item": "nowhere", "equals": true});
+        let bad = app.data_dir.path().join("bad.json");
+        std::fs::write(&bad, t.to_string()).unwrap();
+        let out = fieldstar(&app, &["checklist", "import", bad.to_str().unwrap()], None);
+        assert!(!out.status.success());
+        assert!(text(&out).contains("visible_if"), "{}", text(&out));
+    }
+}
+
+#[test]
+fn photo_inspect_prints_the_pipeline_and_writes_metadata_free_derivatives() {
+    let dir = tempfile::tempdir().unwrap();
+    let exif = fieldstar::photo::fixtures::FixtureExif {
+        lat: Some(43.4675),
+        lon: Some(11.884),
+        orientation: Some(6),
+        ..Default::default()
+    };
+    let file = dir.path().join("phone.jpg");
+    std::fs::write(
+        &file,
+        fieldstar::photo::fixtures::jpeg(2000, 1500, 9, Some(&exif)),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_fieldstar"))
+        .args([
+            "photo",
+            "inspect",
+            file.to_str().unwrap(),
+            "--out",
+            dir.path().join("out").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (doc["format"].as_str(), doc["orientation"].as_u64()),
+        (Some("jpeg"), Some(6))
+    );
+    assert_eq!(
+        (doc["width"].as_u64(), doc["height"].as_u64()),
+        (Some(1500), Some(2000))
+    );
+    assert!((doc["exif"]["lat"].as_f64().unwrap() - 43.4675).abs() < 1e-6);
+    assert_eq!(doc["sha256"].as_str().unwrap().len(), 64);
+    assert!(doc["timings_ms"]["total"].as_f64().is_some());
+    let thumb = std::fs::read(dir.path().join("out/thumb.jpg")).unwrap();
+    assert!(!thumb.windows(4).any(|w| w == b"Exif"));
+    let out = Command::new(env!("CARGO_BIN_EXE_fieldstar"))
+        .args(["photo", "inspect", "/nonexistent.jpg"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}

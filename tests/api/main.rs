@@ -10,6 +10,7 @@ mod inspections;
 mod mentoring;
 mod ops;
 mod org_units;
+mod reports;
 mod review;
 mod schema;
 mod spec;

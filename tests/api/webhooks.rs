@@ -436,3 +436,36 @@ both_backends_with! { FAST,
         third.stop_handle().stop(false).await;
     }
 }
+
+both_backends_with! { FAST,
+    async fn the_review_flow_announces_each_event_signed(app: TestApp) {
+        let f = crate::flow::field_county(&app).await;
+        let receiver = Receiver::start(&[]).await;
+        let hook = subscribe(&app, &f.admin.token, &receiver.url, &outbox::EVENT_TYPES).await;
+        let secret = hook["secret"].as_str().unwrap().to_string();
+        let d = crate::flow::declare(&app, &f.secretary.token, "FIELD-V1", 1).await;
+        let s = crate::flow::submission(&app, &f.inspector.token, &d, crate::flow::VILLAGE, 71).await;
+        crate::flow::submit(&app, &f.inspector.token, &s).await;
+        let decision = format!("/api/v1/inspections/{}/decision", s.id);
+        let returned = app.post(&decision, &f.reviewer.token, &json!({"decision": "return", "comment": "sharper photos"})).await;
+        assert_eq!(returned.status(), 201);
+        let mut again = s.body.clone();
+        again["answers"]["policy_count"] = json!(4);
+        assert_eq!(app.put(&format!("/api/v1/inspections/{}", s.id), &f.inspector.token, &again).await.status(), 201);
+        assert_eq!(app.post(&decision, &f.reviewer.token, &json!({"decision": "approve"})).await.status(), 201);
+        let want = ["inspection.submitted", "inspection.returned", "inspection.decided", "star_status.changed"];
+        let all_arrived = eventually(20, || async {
+            let got: Vec<String> = receiver.got().iter().map(|r| r.event.clone()).collect();
+            want.iter().all(|w| got.iter().any(|g| g == w))
+        })
+        .await;
+        assert!(all_arrived, "{:?}", receiver.got().iter().map(|r| &r.event).collect::<Vec<_>>());
+        for r in receiver.got() {
+            assert!(signature_is_valid(&secret, &r.body, &r.signature), "{}", r.event);
+            let event: Value = serde_json::from_slice(&r.body).unwrap();
+            assert_eq!(event["type"].as_str(), Some(r.event.as_str()));
+        }
+        let submitted = receiver.got().iter().filter(|r| r.event == "inspection.submitted").count();
+        assert_eq!(submitted, 2, "revision 1 and revision 2");
+    }
+}

@@ -488,16 +488,7 @@ pub async fn village_mentoring(
     Ok(HttpResponse::Ok().json(coverage))
 }
 
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ReportQuery {
-    /// `YYYY-Qn`; the current quarter in the county's time zone when absent.
-    pub quarter: Option<String>,
-    /// A county, township or village in the caller's scope; the caller's own scope when absent.
-    pub org_unit: Option<String>,
-    /// `json` (default) or `csv`.
-    pub format: Option<String>,
-}
+pub use crate::reports::ReportQuery;
 
 /// Mentoring coverage per village and township for a quarter. `?format=csv` gives one row per
 /// village (with its township's columns): counts only, never a mentee's code or name.

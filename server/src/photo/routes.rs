@@ -25,6 +25,9 @@ use crate::inspection::submit;
 use crate::org::OrgUnit;
 use crate::{audit, now, scoped};
 
+/// How long one photo may take to decode; the limits make this a backstop, not a rule.
+pub const DECODE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// How long a client may take to send one photo's bytes.
 pub const BODY_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -216,27 +219,38 @@ pub async fn put_photo(
     }
     file.rewind()?;
 
-    // Decode under the limits, at most one per core at a time, off the async workers.
-    let (processed, original): (Processed, Vec<u8>) = {
-        let _permit = state
-            .photo_slots
-            .acquire()
-            .await
-            .map_err(|_| ApiError::internal())?;
-        crate::db::blocking(move || {
-            let mut bytes = Vec::with_capacity(size);
-            file.read_to_end(&mut bytes)?;
-            let outcome = std::panic::catch_unwind(|| pipeline::process(&bytes, &limits()));
-            match outcome {
-                Ok(r) => r.map(|p| (p, bytes)).map_err(upload_error),
-                Err(_) => Err(ApiError::unprocessable(
-                    "photo_undecodable",
-                    "the photo could not be decoded",
-                )),
-            }
-        })
-        .await?
-    };
+    // Decode under the limits, at most one per core at a time, off the async workers. The
+    // permit travels with the decode, so a decode that outlives its answer still counts.
+    let permit = state
+        .photo_slots
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| ApiError::internal())?;
+    let decode = crate::db::blocking(move || {
+        let _permit = permit;
+        let mut bytes = Vec::with_capacity(size);
+        file.read_to_end(&mut bytes)?;
+        let outcome = std::panic::catch_unwind(|| pipeline::process(&bytes, &limits()));
+        match outcome {
+            Ok(r) => r.map(|p| (p, bytes)).map_err(upload_error),
+            Err(_) => Err(ApiError::unprocessable(
+                "photo_undecodable",
+                "the photo could not be decoded",
+            )),
+        }
+    });
+    let (processed, original): (Processed, Vec<u8>) = tokio::time::timeout(DECODE_TIMEOUT, decode)
+        .await
+        .map_err(|_| {
+            ApiError::unprocessable(
+                "photo_timeout",
+                format!(
+                    "the photo took longer than {} s to decode",
+                    DECODE_TIMEOUT.as_secs()
+                ),
+            )
+        })??;
     state.metrics.photos_processed.inc();
 
     // Blobs first, each written atomically; the row that points to them commits after, so a

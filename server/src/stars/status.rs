@@ -26,7 +26,11 @@ pub fn baseline_of(conn: &mut DbConn, village_id: &str) -> QueryResult<Option<Ba
         .select((star_baselines::level, star_baselines::since_quarter))
         .first(conn)
         .optional()?;
-    Ok(row.and_then(|(level, quarter)| match Quarter::parse(&quarter) {
+    Ok(row.and_then(|(level, quarter)| to_baseline(village_id, level, &quarter)))
+}
+
+fn to_baseline(village_id: &str, level: i32, quarter: &str) -> Option<Baseline> {
+    match Quarter::parse(quarter) {
         Ok(since_quarter) => Some(Baseline {
             level: level.clamp(0, i32::from(engine::MAX_LEVEL)) as u8,
             since_quarter,
@@ -35,7 +39,56 @@ pub fn baseline_of(conn: &mut DbConn, village_id: &str) -> QueryResult<Option<Ba
             tracing::warn!(village_id, error = %e, "star baseline with an unreadable quarter ignored");
             None
         }
-    }))
+    }
+}
+
+/// What the engine needs for one village: its baseline and its decisions in order.
+pub type EngineInputs = (Option<Baseline>, Vec<Decision>);
+
+/// The engine's inputs for many villages in two queries (reports walk whole counties).
+pub fn inputs_of(
+    conn: &mut DbConn,
+    village_ids: &[String],
+) -> QueryResult<std::collections::HashMap<String, EngineInputs>> {
+    let mut out: std::collections::HashMap<String, EngineInputs> = village_ids
+        .iter()
+        .map(|id| (id.clone(), (None, Vec::new())))
+        .collect();
+    let baselines: Vec<(String, i32, String)> = star_baselines::table
+        .filter(star_baselines::village_id.eq_any(village_ids))
+        .select((
+            star_baselines::village_id,
+            star_baselines::level,
+            star_baselines::since_quarter,
+        ))
+        .load(conn)?;
+    for (village, level, quarter) in baselines {
+        if let Some(entry) = out.get_mut(&village) {
+            entry.0 = to_baseline(&village, level, &quarter);
+        }
+    }
+    let rows: Vec<(String, DecisionRow)> = decisions::table
+        .filter(decisions::village_id.eq_any(village_ids))
+        .order((decisions::decided_at.asc(), decisions::id.asc()))
+        .select((
+            decisions::village_id,
+            (
+                decisions::id,
+                decisions::quarter,
+                decisions::star_level,
+                decisions::kind,
+                decisions::decision,
+                decisions::consequence,
+                decisions::decided_on,
+            ),
+        ))
+        .load(conn)?;
+    for (village, row) in rows {
+        if let (Some(entry), Some(d)) = (out.get_mut(&village), row.decision()) {
+            entry.1.push(d);
+        }
+    }
+    Ok(out)
 }
 
 #[derive(Queryable)]

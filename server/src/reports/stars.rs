@@ -1,0 +1,232 @@
+//! The star report: each village's level at the end of the quarter and of the one before,
+//! counted per township. Villages are walked a page at a time, so memory stays constant.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::NaiveDate;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{CsvPage, PAGE};
+use crate::db::schema::org_units;
+use crate::db::DbConn;
+use crate::error::ApiResult;
+use crate::org::OrgUnit;
+use crate::quarter::Quarter;
+use crate::scope::{OrgLevel, Scope};
+use crate::stars::engine;
+use crate::{scoped, stars};
+
+pub const CSV_HEADER: &[&str] = &[
+    "township_code",
+    "township_name",
+    "village_code",
+    "village_name",
+    "level",
+    "previous_level",
+    "change",
+];
+
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug, Default, PartialEq)]
+pub struct StarCounts {
+    pub villages: u32,
+    /// Villages per level, keyed "0" to "3".
+    pub levels: BTreeMap<String, u32>,
+    /// Villages whose level rose since the previous quarter.
+    pub up: u32,
+    /// Villages whose level fell since the previous quarter.
+    pub down: u32,
+}
+
+impl StarCounts {
+    fn add(&mut self, level: u8, previous: u8) {
+        self.villages += 1;
+        *self.levels.entry(level.to_string()).or_default() += 1;
+        if level > previous {
+            self.up += 1;
+        } else if level < previous {
+            self.down += 1;
+        }
+    }
+
+    fn empty() -> Self {
+        StarCounts {
+            levels: (0..=3).map(|l| (l.to_string(), 0)).collect(),
+            ..Default::default()
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
+pub struct TownshipStars {
+    pub township_id: String,
+    pub code: String,
+    pub name: String,
+    #[serde(flatten)]
+    pub counts: StarCounts,
+}
+
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
+pub struct StarsReport {
+    pub quarter: String,
+    pub previous_quarter: String,
+    pub org_unit: crate::org::OrgUnitView,
+    pub totals: StarCounts,
+    /// By township code.
+    pub townships: Vec<TownshipStars>,
+}
+
+pub struct VillageStars {
+    pub township: Option<OrgUnit>,
+    pub village: OrgUnit,
+    pub level: u8,
+    pub previous: u8,
+}
+
+/// The day a quarter's status is read: its last day, or today while it runs.
+fn reading_day(quarter: Quarter, today: NaiveDate) -> NaiveDate {
+    quarter.last_day().min(today)
+}
+
+fn subtree(unit: &OrgUnit) -> Scope {
+    Scope {
+        unit_id: unit.id.clone(),
+        level: unit.level(),
+        county_id: unit.county_id.clone(),
+    }
+}
+
+/// One page of villages under `unit` after village code `after`, with their two levels.
+pub fn page(
+    conn: &mut DbConn,
+    unit: &OrgUnit,
+    quarter: Quarter,
+    today: NaiveDate,
+    after: Option<&str>,
+    limit: i64,
+) -> ApiResult<Vec<VillageStars>> {
+    let q = org_units::table
+        .filter(org_units::level.eq(OrgLevel::Village.as_str()))
+        .into_boxed();
+    let mut q = scoped!(q, org_units, &subtree(unit));
+    if let Some(a) = after {
+        q = q.filter(org_units::code.gt(a.to_string()));
+    }
+    let villages: Vec<OrgUnit> = q
+        .select(OrgUnit::as_select())
+        .order(org_units::code.asc())
+        .limit(limit)
+        .load(conn)?;
+    let township_ids: Vec<String> = villages
+        .iter()
+        .filter_map(|v| v.township_id.clone())
+        .collect();
+    let townships: HashMap<String, OrgUnit> = org_units::table
+        .filter(org_units::id.eq_any(&township_ids))
+        .select(OrgUnit::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(|t| (t.id.clone(), t))
+        .collect();
+    let ids: Vec<String> = villages.iter().map(|v| v.id.clone()).collect();
+    let inputs = stars::status::inputs_of(conn, &ids)?;
+    let policy = stars::policy_of(conn, &unit.county_id)?;
+    let now_day = reading_day(quarter, today);
+    let before_day = reading_day(quarter.prev(), today);
+    Ok(villages
+        .into_iter()
+        .map(|v| {
+            let (baseline, decisions) = inputs.get(&v.id).cloned().unwrap_or_default();
+            let level = engine::star_status(baseline.as_ref(), &decisions, &policy, now_day).level;
+            let previous =
+                engine::star_status(baseline.as_ref(), &decisions, &policy, before_day).level;
+            VillageStars {
+                township: v
+                    .township_id
+                    .as_ref()
+                    .and_then(|t| townships.get(t).cloned()),
+                village: v,
+                level,
+                previous,
+            }
+        })
+        .collect())
+}
+
+pub fn report(
+    conn: &mut DbConn,
+    unit: &OrgUnit,
+    quarter: Quarter,
+    today: NaiveDate,
+) -> ApiResult<StarsReport> {
+    let mut totals = StarCounts::empty();
+    let mut by_township: BTreeMap<String, TownshipStars> = BTreeMap::new();
+    let mut after: Option<String> = None;
+    loop {
+        let rows = page(conn, unit, quarter, today, after.as_deref(), PAGE)?;
+        let Some(last) = rows.last() else { break };
+        after = Some(last.village.code.clone());
+        let full = rows.len() as i64 == PAGE;
+        for r in rows {
+            totals.add(r.level, r.previous);
+            if let Some(t) = r.township {
+                by_township
+                    .entry(t.code.clone())
+                    .or_insert_with(|| TownshipStars {
+                        township_id: t.id.clone(),
+                        code: t.code.clone(),
+                        name: t.name.clone(),
+                        counts: StarCounts::empty(),
+                    })
+                    .counts
+                    .add(r.level, r.previous);
+            }
+        }
+        if !full {
+            break;
+        }
+    }
+    Ok(StarsReport {
+        quarter: quarter.to_string(),
+        previous_quarter: quarter.prev().to_string(),
+        org_unit: unit.clone().view(),
+        totals,
+        townships: by_township.into_values().collect(),
+    })
+}
+
+pub fn csv_page(
+    conn: &mut DbConn,
+    unit: &OrgUnit,
+    quarter: Quarter,
+    today: NaiveDate,
+    after: Option<String>,
+) -> ApiResult<CsvPage> {
+    let rows = page(conn, unit, quarter, today, after.as_deref(), PAGE)?;
+    let next = (rows.len() as i64 == PAGE)
+        .then(|| rows.last().map(|r| r.village.code.clone()))
+        .flatten();
+    let lines = rows
+        .into_iter()
+        .map(|r| {
+            let change = i32::from(r.level) - i32::from(r.previous);
+            vec![
+                r.township
+                    .as_ref()
+                    .map(|t| t.code.clone())
+                    .unwrap_or_default(),
+                r.township
+                    .as_ref()
+                    .map(|t| t.name.clone())
+                    .unwrap_or_default(),
+                r.village.code,
+                r.village.name,
+                r.level.to_string(),
+                r.previous.to_string(),
+                change.to_string(),
+            ]
+        })
+        .collect();
+    Ok((lines, next))
+}

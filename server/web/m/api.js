@@ -1,0 +1,166 @@
+// Talking to fieldstar's public API: the session (access token in memory only, the refresh
+// token in IndexedDB so a restart can resume) and problem+json errors.
+
+import * as db from './db.js';
+
+const API = '/api/v1';
+const SESSION = 'session';
+
+/** A failure with the server's problem+json, or `network` when no answer came. */
+export class ApiError extends Error {
+  constructor(status, problem) {
+    super(problem?.detail || problem?.title || (status ? `HTTP ${status}` : 'network unreachable'));
+    this.status = status;
+    this.problem = problem || null;
+    this.network = status === 0;
+  }
+}
+
+/** The session needs a new login: no refresh token, or the server refused it. */
+export class LoginNeeded extends Error {}
+
+let access = null; // {token, expiresAt}
+let session = null; // {refresh_token, user}
+const listeners = new Set();
+
+export function onSessionChange(fn) {
+  listeners.add(fn);
+}
+function changed() {
+  for (const fn of listeners) fn(session?.user || null);
+}
+
+/** Loads the stored session (if any) at start-up; no network. */
+export async function restore() {
+  session = (await db.get(db.META, SESSION)) || null;
+  return session?.user || null;
+}
+
+export const currentUser = () => session?.user || null;
+
+async function keep(tokens) {
+  access = { token: tokens.access_token, expiresAt: Date.now() + (tokens.expires_in - 30) * 1000 };
+  session = { refresh_token: tokens.refresh_token, user: tokens.user };
+  await db.put(db.META, session, SESSION);
+}
+
+async function problemOf(res) {
+  try {
+    return await res.json();
+  } catch {
+    return null;
+  }
+}
+
+async function post(path, body) {
+  let res;
+  try {
+    res = await fetch(API + path, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+      cache: 'no-store',
+    });
+  } catch {
+    throw new ApiError(0);
+  }
+  return res;
+}
+
+export async function login(username, password) {
+  const res = await post('/auth/login', { username, password });
+  if (!res.ok) throw new ApiError(res.status, await problemOf(res));
+  await keep(await res.json());
+  changed();
+  return session.user;
+}
+
+async function refreshNow() {
+  const stored = session || (await db.get(db.META, SESSION));
+  if (!stored) throw new LoginNeeded();
+  const res = await post('/auth/refresh', { refresh_token: stored.refresh_token });
+  if (res.status === 401 || res.status === 422) {
+    await forget();
+    throw new LoginNeeded();
+  }
+  if (!res.ok) throw new ApiError(res.status, await problemOf(res));
+  await keep(await res.json());
+}
+
+let refreshing = null;
+/** Trades the refresh token for a new pair; one at a time, across tabs too. */
+function refresh() {
+  if (!refreshing) {
+    const work = () => (access && access.expiresAt > Date.now() ? Promise.resolve() : refreshNow());
+    const locked = navigator.locks ? navigator.locks.request('fieldstar-refresh', async () => {
+      // Another tab may have rotated the token meanwhile: read it again.
+      session = (await db.get(db.META, SESSION)) || null;
+      return work();
+    }) : work();
+    refreshing = locked.finally(() => { refreshing = null; });
+  }
+  return refreshing;
+}
+
+async function forget() {
+  access = null;
+  session = null;
+  await db.del(db.META, SESSION);
+  changed();
+}
+
+export async function logout() {
+  const stored = session;
+  await forget();
+  if (self.caches) await caches.delete('fieldstar-api');
+  if (stored) post('/auth/logout', { refresh_token: stored.refresh_token }).catch(() => {});
+}
+
+/**
+ * A request with the access token (refreshed when needed). Resolves to the Response for any
+ * HTTP answer; throws ApiError(0) when the network is unreachable and LoginNeeded when the
+ * session is over. With `{ offlineOk: true }` a missing token is tolerated, so the service
+ * worker can answer from its cache while offline.
+ */
+export async function request(path, { method = 'GET', json, body, type, offlineOk = false } = {}) {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    if (!access || access.expiresAt <= Date.now()) {
+      try {
+        await refresh();
+      } catch (e) {
+        if (!(offlineOk && e instanceof ApiError && e.network)) throw e;
+      }
+    }
+    const headers = {};
+    if (access) headers.Authorization = `Bearer ${access.token}`;
+    if (json !== undefined) headers['Content-Type'] = 'application/json';
+    if (type) headers['Content-Type'] = type;
+    let res;
+    try {
+      res = await fetch(API + path, {
+        method,
+        headers,
+        body: json !== undefined ? JSON.stringify(json) : body,
+        cache: 'no-store',
+      });
+    } catch {
+      throw new ApiError(0);
+    }
+    if (res.status === 401 && attempt === 0 && access) {
+      access = null;
+      continue;
+    }
+    if (res.status === 401) throw new LoginNeeded();
+    return res;
+  }
+  throw new LoginNeeded();
+}
+
+/** GET returning JSON, or throwing ApiError with the problem. */
+export async function getJson(path, opts = {}) {
+  const res = await request(path, opts);
+  if (!res.ok) throw new ApiError(res.status, await problemOf(res));
+  return { data: await res.json(), offline: res.headers.get('x-fieldstar-offline') === '1' };
+}
+
+export { problemOf };

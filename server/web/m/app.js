@@ -1,0 +1,616 @@
+// The inspector's phone app: log in, the worklist, the checklist form with photos and the
+// position, the outbox and returned inspections. Plain DOM, no framework, no inline styles.
+
+import * as api from './api.js';
+import * as queue from './queue.js';
+import * as cl from './checklist.js';
+import { positionWarnings, haversine, locationOf } from './geo.js';
+import { t, label, language, setLanguage, errorText } from './i18n.js';
+
+const ACCEPT = 'image/jpeg,image/png,image/webp';
+const main = document.getElementById('main');
+const header = document.getElementById('header');
+
+const app = {
+  user: null,
+  view: 'login',
+  worklist: null, // {items, offline} | {error}
+  returned: null, // [{summary, view}] | {error}
+  form: null, // {record, template, errors, tried, watch}
+};
+
+/** Builds an element: h('p', {class: 'x', onclick: fn}, 'text', child). */
+function h(tag, props, ...kids) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(props || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k === 'class') el.className = v;
+    else if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else if (k === 'value' || k === 'checked') el[k] = v;
+    else el.setAttribute(k, v === true ? '' : v);
+  }
+  for (const kid of kids.flat(Infinity)) {
+    if (kid === null || kid === undefined || kid === false) continue;
+    el.append(kid instanceof Node ? kid : String(kid));
+  }
+  return el;
+}
+
+function show(...nodes) {
+  main.replaceChildren(...nodes.filter((n) => n !== null && n !== undefined && n !== false));
+}
+
+// ---------------------------------------------------------------- header
+
+function renderHeader() {
+  const online = navigator.onLine;
+  header.replaceChildren(
+    h('h1', null, t('app')),
+    h('span', { class: `net ${online ? 'net-on' : 'net-off'}`, id: 'net' }, online ? t('online') : t('offline')),
+    h('button', { class: 'link', id: 'lang', onclick: () => { setLanguage(language() === 'zh' ? 'en' : 'zh'); rerender(); } }, t('lang')),
+    app.user ? h('button', { class: 'link', id: 'logout', onclick: logout }, t('logout')) : null,
+  );
+}
+
+function rerender() {
+  renderHeader();
+  if (app.view === 'form') renderForm();
+  else if (app.view === 'home') renderHome();
+  else renderLogin();
+}
+
+// ---------------------------------------------------------------- login
+
+function renderLogin(message, username = '') {
+  app.view = 'login';
+  renderHeader();
+  const form = h('form', { class: 'card', id: 'login', onsubmit: onLogin },
+    h('label', null, t('username'), h('input', { name: 'username', autocomplete: 'username', required: true, autocapitalize: 'none', value: username })),
+    h('label', null, t('password'), h('input', { name: 'password', type: 'password', autocomplete: 'current-password', required: true })),
+    message ? h('p', { class: 'error', id: 'login-error' }, message) : null,
+    h('button', { type: 'submit', class: 'primary' }, t('login')),
+  );
+  show(form);
+}
+
+async function onLogin(ev) {
+  ev.preventDefault();
+  const data = new FormData(ev.target);
+  const username = String(data.get('username')).trim();
+  try {
+    const user = await api.login(username, String(data.get('password')));
+    if (user.role !== 'inspector' && user.role !== 'admin') {
+      await api.logout();
+      renderLogin(t('wrong_role'), username);
+      return;
+    }
+    await signedIn(user);
+    queue.kick({ force: true });
+  } catch (e) {
+    renderLogin(e.network ? t('network') : e.status === 401 ? t('login_failed') : e.message, username);
+  }
+}
+
+async function signedIn(user) {
+  app.user = user;
+  queue.setUser(user.username);
+  app.view = 'home';
+  renderHome();
+  loadLists();
+}
+
+async function logout() {
+  stopWatching();
+  await api.logout();
+  app.user = null;
+  app.worklist = app.returned = app.form = null;
+  queue.setUser(null);
+  renderLogin();
+}
+
+function needLogin(e) {
+  if (e instanceof api.LoginNeeded) {
+    stopWatching();
+    app.form = null;
+    app.user = null;
+    queue.setUser(null);
+    renderLogin(t('login_again'));
+    return true;
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------- home
+
+async function loadLists() {
+  try {
+    const { data, offline } = await api.getJson('/inspections/worklist?limit=200', { offlineOk: true });
+    app.worklist = { items: data.items, offline };
+    if (!offline) prefetchTemplates(data.items);
+  } catch (e) {
+    if (needLogin(e)) return;
+    app.worklist = app.worklist?.items ? app.worklist : { error: e.message };
+  }
+  if (app.view === 'home') renderHome();
+  try {
+    const { data } = await api.getJson('/inspections?status=returned&limit=200', { offlineOk: true });
+    const mine = data.items.filter((i) => i.inspector_id === app.user?.id);
+    const views = [];
+    for (const s of mine) {
+      const { data: view } = await api.getJson(`/inspections/${s.id}`, { offlineOk: true });
+      views.push(view);
+    }
+    app.returned = views;
+  } catch (e) {
+    if (needLogin(e)) return;
+    app.returned = app.returned || [];
+  }
+  if (app.view === 'home') renderHome();
+}
+
+/** Fetches each checklist of the worklist once, so the service worker has it for offline use. */
+function prefetchTemplates(entries) {
+  const refs = new Map(entries.filter((e) => e.checklist).map((e) => [`${e.checklist.code}/${e.checklist.version}`, e.checklist]));
+  for (const { code, version } of refs.values()) {
+    api.getJson(`/checklists/${encodeURIComponent(code)}/versions/${version}`).catch(() => {});
+  }
+}
+
+async function renderHome() {
+  app.view = 'home';
+  renderHeader();
+  const records = await queue.list(app.user?.username);
+  if (app.view !== 'home') return;
+  const byDeclaration = new Map(records.map((r) => [r.declaration_id, r]));
+  const outbox = records.filter((r) => r.state !== queue.DRAFT)
+    .sort((a, b) => (b.updated_at || '').localeCompare(a.updated_at || ''));
+
+  const work = app.worklist;
+  const worklist = h('section', { id: 'worklist' }, h('h2', null, t('worklist'),
+    work?.offline ? h('span', { class: 'badge' }, t('offline_copy')) : null));
+  if (!work) worklist.append(h('p', { class: 'muted' }, '…'));
+  else if (work.error) worklist.append(h('p', { class: 'error' }, work.error));
+  else if (!work.items.length) worklist.append(h('p', { class: 'muted' }, t('none')));
+  else {
+    for (const entry of work.items) {
+      const local = byDeclaration.get(entry.declaration.id);
+      const d = entry.declaration;
+      worklist.append(h('article', { class: 'card entry', 'data-declaration': d.id },
+        h('h3', null, entry.village.name),
+        h('p', { class: 'muted' }, `${entry.village.code} · ${t('level', d.star_level)} · ${d.quarter} · ${t(d.kind)}`,
+          entry.checklist ? ` · ${entry.checklist.code} v${entry.checklist.version}` : ''),
+        !entry.checklist ? h('p', { class: 'warn' }, t('no_checklist'))
+          : local && local.state !== queue.DRAFT ? h('p', { class: 'muted' }, t(`state_${local.state}`))
+            : h('button', { class: 'primary inspect', onclick: () => openForm(entry) }, local ? t('edit') : t('inspect')),
+      ));
+    }
+  }
+
+  const returned = h('section', { id: 'returned', class: app.returned?.length ? null : 'is-empty' }, h('h2', null, t('returned')));
+  for (const view of app.returned || []) {
+    const local = records.find((r) => r.id === view.id);
+    const pending = local && local.state !== queue.SENT && local.state !== queue.DRAFT;
+    returned.append(h('article', { class: 'card returned', 'data-inspection': view.id },
+      h('p', null, `${t('revision')} ${view.revision} · ${t('score')} ${view.score}`),
+      h('blockquote', { class: 'comment' }, view.return_comment || ''),
+      pending ? h('p', { class: 'muted' }, t(`state_${local.state}`))
+        : h('button', { class: 'primary revise', onclick: () => openRevision(view) }, t('revise')),
+    ));
+  }
+
+  const out = h('section', { id: 'outbox' }, h('h2', null, t('outbox')));
+  if (!outbox.length) out.append(h('p', { class: 'muted' }, t('none')));
+  for (const r of outbox) out.append(outboxCard(r));
+
+  show(returned, worklist, out);
+}
+
+function outboxCard(r) {
+  const result = r.result;
+  const error = r.error;
+  return h('article', { class: `card outbox state-${r.state}`, 'data-inspection': r.id, 'data-state': r.state },
+    h('h3', null, r.village?.name || r.declaration_id,
+      h('span', { class: `state state-${r.state}` }, t(`state_${r.state}`))),
+    result && r.state === queue.SENT ? h('p', { class: 'result' },
+      `${t('status')}: ${t(`status_${result.status}`)} · ${t('score')} ${result.score} · ${t('revision')} ${result.revision}`) : null,
+    h('ul', { class: 'photo-states' }, r.photos.map((p) => h('li', { class: `state-${p.state}`, 'data-photo': p.id },
+      `${t('photos')} ${p.item}: ${t(`state_${p.state === queue.DRAFT ? 'queued' : p.state}`)}`,
+      p.error ? h('span', { class: 'error' }, ` — ${p.error}`) : null))),
+    error ? h('div', { class: 'error problem' },
+      error.code === 'login' ? t('login_again') : error.detail,
+      h('ul', null, (error.errors || []).map((fe) => h('li', null, `${fe.field}: ${fe.message}`)))) : null,
+    result?.flags?.length ? h('div', { class: 'flags' }, h('h4', null, t('flags')),
+      h('ul', null, result.flags.map((f) => h('li', { class: `flag sev-${f.severity}`, 'data-code': f.code },
+        h('strong', null, f.code), ' ', f.detail)))) : null,
+    r.state === queue.ERROR ? h('p', { class: 'actions' },
+      h('button', { class: 'retry', onclick: () => queue.retry(r) }, t('retry')),
+      h('button', { class: 'link danger', onclick: () => discard(r) }, t('discard'))) : null,
+  );
+}
+
+async function discard(r) {
+  await queue.remove(r);
+  renderHome();
+}
+
+// The server refused the refresh token (expired, revoked or spent): ask for the password again.
+api.onSessionChange((user) => {
+  if (!user && app.user) needLogin(new api.LoginNeeded());
+});
+
+queue.onChange(() => {
+  if (app.view === 'home') renderHome();
+});
+
+// ---------------------------------------------------------------- the form
+
+async function openForm(entry) {
+  const records = await queue.list(app.user.username);
+  let record = records.find((r) => r.declaration_id === entry.declaration.id && r.state === queue.DRAFT);
+  if (!record) {
+    record = {
+      id: crypto.randomUUID(), // chosen once, kept until the server has it: retries replay it
+      username: app.user.username,
+      declaration_id: entry.declaration.id,
+      declaration: entry.declaration,
+      village: entry.village,
+      checklist: entry.checklist,
+      state: queue.DRAFT,
+      answers: {},
+      photos: [],
+      started_at: new Date().toISOString(),
+    };
+    await queue.save(record);
+  }
+  await startForm(record);
+}
+
+async function openRevision(view) {
+  let record = (await queue.list(app.user.username)).find((r) => r.id === view.id);
+  let village = record?.village;
+  if (!village) {
+    try {
+      village = (await api.getJson(`/org-units/${view.village_id}`, { offlineOk: true })).data;
+    } catch {
+      village = { id: view.village_id, name: view.village_id };
+    }
+  }
+  record = {
+    ...(record || {}),
+    id: view.id,
+    username: app.user.username,
+    declaration_id: view.declaration_id,
+    village,
+    checklist: view.checklist,
+    state: queue.DRAFT,
+    answers: { ...(view.answers || {}) },
+    // Photos this phone sent stay in the manifest (the server has them); others are taken anew.
+    photos: (record?.photos || []).filter((p) => p.state === queue.SENT && view.photos.some((v) => v.id === p.id)),
+    started_at: new Date().toISOString(),
+    revision_of: view.revision,
+    return_comment: view.return_comment,
+    body_sent: false,
+    result: null,
+    error: null,
+  };
+  await queue.save(record);
+  await startForm(record);
+}
+
+async function startForm(record) {
+  app.view = 'form';
+  renderHeader();
+  show(h('p', { class: 'muted' }, '…'));
+  let template;
+  try {
+    const { code, version } = record.checklist;
+    template = (await api.getJson(`/checklists/${encodeURIComponent(code)}/versions/${version}`, { offlineOk: true })).data;
+  } catch (e) {
+    if (needLogin(e)) return;
+    show(h('p', { class: 'error' }, e.message), h('button', { onclick: () => renderHome() }, t('back')));
+    return;
+  }
+  app.form = { record, template, errors: [], tried: false, position: record.location || null, positionError: null };
+  watchPosition();
+  renderForm();
+}
+
+function watchPosition() {
+  stopWatching();
+  if (!navigator.geolocation) {
+    app.form.positionError = t('no_position');
+    return;
+  }
+  app.form.watch = navigator.geolocation.watchPosition(
+    (pos) => {
+      if (!app.form) return;
+      app.form.position = locationOf(pos);
+      app.form.positionError = null;
+      app.form.record.location = app.form.position;
+      saveSoon();
+      renderPosition();
+    },
+    () => {
+      if (!app.form) return;
+      app.form.positionError = t('no_position');
+      renderPosition();
+    },
+    { enableHighAccuracy: true, maximumAge: 10000, timeout: 30000 },
+  );
+}
+
+function stopWatching() {
+  if (app.form?.watch !== undefined && navigator.geolocation) navigator.geolocation.clearWatch(app.form.watch);
+}
+
+let saveTimer = null;
+function saveSoon() {
+  clearTimeout(saveTimer);
+  const record = app.form?.record;
+  if (record) saveTimer = setTimeout(() => queue.save(record), 300);
+}
+
+function renderPosition() {
+  const box = document.getElementById('position');
+  if (!box || !app.form) return;
+  const { position, record } = app.form;
+  const kids = [h('h2', null, t('position'))];
+  if (!position) kids.push(h('p', { class: 'muted' }, app.form.positionError || t('locating')));
+  else {
+    const v = record.village;
+    const distance = typeof v?.lat === 'number' ? haversine(position, v) : null;
+    kids.push(h('p', { id: 'position-fix' }, `${position.lat.toFixed(5)}, ${position.lon.toFixed(5)} · ${t('accuracy', position.accuracy_m)}`,
+      distance !== null ? ` · ${t('distance', distance)}` : ''));
+    for (const w of positionWarnings(position, v)) {
+      kids.push(h('p', { class: 'warn', 'data-warning': w.code },
+        w.code === 'poor_accuracy' ? t('poor_accuracy', w.accuracy_m) : t('outside_village', w.distance_m, w.radius_m)));
+    }
+  }
+  box.replaceChildren(...kids);
+}
+
+function renderForm() {
+  const { record, template } = app.form;
+  const sections = template.sections.map((s) => h('fieldset', { class: 'section' },
+    h('legend', null, label(s.title)),
+    s.items.map((it) => renderItem(it, record))));
+  show(
+    h('p', null, h('button', { class: 'link', id: 'back', onclick: leaveForm }, `‹ ${t('back')}`)),
+    h('h2', { id: 'form-title' }, record.village?.name || '', ' · ', label(template.title)),
+    record.return_comment ? h('blockquote', { class: 'comment' }, `${t('comment')}: ${record.return_comment}`) : null,
+    h('section', { id: 'position', class: 'card' }),
+    h('form', { id: 'checklist', onsubmit: onSubmit, novalidate: true },
+      sections,
+      h('p', { class: 'error', id: 'form-error' }),
+      h('button', { type: 'submit', class: 'primary', id: 'submit' }, t('submit'))),
+    h('p', { class: 'muted' }, t('saved')),
+  );
+  renderPosition();
+  refreshForm();
+}
+
+function leaveForm() {
+  stopWatching();
+  if (app.form) queue.save(app.form.record);
+  app.form = null;
+  renderHome();
+}
+
+function renderItem(it, record) {
+  const answer = record.answers[it.id];
+  const set = (v) => {
+    if (v === undefined) delete record.answers[it.id];
+    else record.answers[it.id] = v;
+    saveSoon();
+    refreshForm();
+  };
+  let input = null;
+  const name = `item-${it.id}`;
+  switch (it.kind) {
+    case 'yes_no':
+      input = h('div', { class: 'choices' }, [[true, t('yes')], [false, t('no')]].map(([v, text]) =>
+        h('label', { class: 'choice' }, h('input', { type: 'radio', name, value: String(v), checked: answer === v, onchange: () => set(v) }), text)));
+      break;
+    case 'number':
+      input = h('input', {
+        type: 'number', name, step: 'any', inputmode: 'decimal', min: it.min, max: it.max,
+        value: answer === undefined ? '' : String(answer),
+        oninput: (ev) => {
+          const raw = ev.target.value.trim();
+          if (raw === '') set(ev.target.validity.badInput ? 'NaN' : undefined);
+          else set(Number.isFinite(Number(raw)) ? Number(raw) : raw);
+        },
+      });
+      break;
+    case 'choice':
+      input = h('div', { class: 'choices' }, it.options.map((o) =>
+        h('label', { class: 'choice' }, h('input', { type: 'radio', name, value: o.id, checked: answer === o.id, onchange: () => set(o.id) }), label(o.label))));
+      break;
+    case 'multi_choice':
+      input = h('div', { class: 'choices' }, it.options.map((o) =>
+        h('label', { class: 'choice' }, h('input', {
+          type: 'checkbox', name, value: o.id, checked: Array.isArray(answer) && answer.includes(o.id),
+          onchange: () => {
+            const chosen = [...document.querySelectorAll(`input[name="${name}"]:checked`)].map((c) => c.value);
+            set(chosen.length ? chosen : undefined);
+          },
+        }), label(o.label))));
+      break;
+    case 'text': {
+      const counter = h('span', { class: 'counter muted' });
+      const count = (s) => { counter.textContent = t('chars', [...(s || '')].length, cl.textLimit(it)); };
+      count(answer);
+      input = h('div', null, h('textarea', {
+        name, rows: 3,
+        oninput: (ev) => { count(ev.target.value); set(ev.target.value === '' ? undefined : ev.target.value); },
+      }, answer || ''), counter);
+      break;
+    }
+    case 'computed':
+      input = h('p', { class: 'computed muted' }, t('computed'));
+      break;
+    default:
+      break;
+  }
+  const takesPhotos = it.kind !== 'computed' && (it.kind === 'photo' || it.photos_min > 0);
+  return h('div', { class: `item kind-${it.kind}`, 'data-item': it.id },
+    h('p', { class: 'label' }, label(it.label), it.required ? h('span', { class: 'req' }, ` (${t('required')})`) : null),
+    input,
+    takesPhotos ? renderPhotos(it, record) : null,
+    h('p', { class: 'error item-error' }));
+}
+
+function renderPhotos(it, record) {
+  const list = h('div', { class: 'thumbs' });
+  const draw = () => {
+    list.replaceChildren(...record.photos.filter((p) => p.item === it.id).map((p) => {
+      const img = h('img', { alt: '', class: 'thumb' });
+      queue.loadPhoto(p.id).then((stored) => {
+        if (stored) img.src = URL.createObjectURL(new Blob([stored.bytes], { type: stored.type }));
+        // Sent with an earlier revision: the server has the bytes, the phone no longer does.
+        else img.replaceWith(h('span', { class: 'thumb on-server' }, t('state_sent')));
+      });
+      return h('figure', { class: 'photo', 'data-photo': p.id }, img,
+        h('button', { type: 'button', class: 'link danger', onclick: async () => {
+          record.photos = record.photos.filter((x) => x.id !== p.id);
+          if (p.state !== queue.SENT) await queue.dropPhoto(p.id);
+          await queue.save(record);
+          draw();
+          refreshForm();
+        } }, t('remove')));
+    }));
+  };
+  draw();
+  const fileInput = h('input', {
+    type: 'file', accept: ACCEPT, capture: 'environment', multiple: true, class: 'visually-hidden',
+    name: `photo-${it.id}`, 'data-photo-input': it.id,
+    onchange: async (ev) => {
+      let refused = 0;
+      for (const file of ev.target.files) if (!(await addPhoto(record, it, file))) refused++;
+      ev.target.value = '';
+      draw();
+      refreshForm();
+      if (refused) ev.target.closest('.item').querySelector('.item-error').textContent = t('not_a_photo');
+    },
+  });
+  return h('div', { class: 'photos' },
+    list,
+    h('label', { class: 'button camera' }, fileInput, t('take_photo'),
+      it.photos_min > 0 ? h('span', { class: 'muted' }, ` (${t('photos_min', it.photos_min)})`) : null));
+}
+
+/** JPEG, PNG or WebP by the file's first bytes (some cameras hand over files without a type). */
+function imageType(bytes) {
+  const b = new Uint8Array(bytes, 0, Math.min(12, bytes.byteLength));
+  const ascii = (from, to) => String.fromCharCode(...b.slice(from, to));
+  if (b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'image/jpeg';
+  if (b[0] === 0x89 && ascii(1, 4) === 'PNG') return 'image/png';
+  if (ascii(0, 4) === 'RIFF' && ascii(8, 12) === 'WEBP') return 'image/webp';
+  return null;
+}
+
+/**
+ * Hashes a photo's bytes on the phone (SHA-256, lowercase hex) and keeps them in IndexedDB.
+ * Returns false for a file that is not a JPEG, PNG or WebP image.
+ */
+async function addPhoto(record, it, file) {
+  const bytes = await file.arrayBuffer();
+  const type = imageType(bytes);
+  if (!type) return false;
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+  const sha256 = [...digest].map((b) => b.toString(16).padStart(2, '0')).join('');
+  const id = crypto.randomUUID();
+  await queue.savePhoto(id, type, bytes);
+  record.photos.push({ id, item: it.id, sha256, type, size: bytes.byteLength, state: queue.DRAFT });
+  await queue.save(record);
+  return true;
+}
+
+/** What would be sent now, and what the server would refuse in it. */
+function check() {
+  const { record, template } = app.form;
+  const answers = cl.answersToSend(template, record.answers);
+  const shown = cl.visibility(template, answers);
+  const photos = record.photos.filter((p) => shown.get(p.item) && cl.item(template, p.item)?.kind !== 'computed');
+  const errors = [
+    ...cl.validateAnswers(template, answers),
+    ...cl.validateManifest(template, answers, photos.map((p) => p.item)),
+  ];
+  return { answers, photos, errors, shown };
+}
+
+function refreshForm() {
+  if (!app.form) return;
+  const { errors, shown } = check();
+  for (const el of document.querySelectorAll('#checklist .item')) {
+    const id = el.dataset.item;
+    el.classList.toggle('is-hidden', !shown.get(id));
+    const mine = errors.filter((e) => e.item === id && (app.form.tried || (e.rule !== 'required' && e.rule !== 'photos_min')));
+    el.classList.toggle('has-error', mine.length > 0);
+    el.querySelector('.item-error').textContent = mine.map(errorText).join('; ');
+  }
+  const formError = document.getElementById('form-error');
+  if (formError) formError.textContent = app.form.tried && errors.length ? t('fix_errors') : '';
+}
+
+async function onSubmit(ev) {
+  ev.preventDefault();
+  const form = app.form;
+  form.tried = true;
+  const { answers, photos, errors } = check();
+  refreshForm();
+  if (errors.length) {
+    document.querySelector('#checklist .has-error')?.scrollIntoView({ block: 'center' });
+    return;
+  }
+  const record = form.record;
+  const body = {
+    declaration_id: record.declaration_id,
+    checklist: { code: record.checklist.code, version: record.checklist.version },
+    started_at: record.started_at,
+    submitted_at: new Date().toISOString(),
+    utc_offset_minutes: -new Date().getTimezoneOffset(),
+    answers,
+    photos: photos.map((p) => ({ id: p.id, item: p.item, sha256: p.sha256 })),
+  };
+  if (form.position) body.location = form.position;
+  // Photos of items the answers hid are not sent: forget them.
+  for (const p of record.photos) if (!photos.includes(p)) await queue.dropPhoto(p.id);
+  record.photos = photos;
+  stopWatching();
+  clearTimeout(saveTimer);
+  app.form = null;
+  await queue.enqueue(record, body);
+  renderHome();
+}
+
+// ---------------------------------------------------------------- start
+
+function onNetwork() {
+  renderHeader();
+  if (navigator.onLine && app.user) {
+    queue.kick({ force: true });
+    if (app.view === 'home') loadLists();
+  }
+}
+
+async function start() {
+  setLanguage(language());
+  window.addEventListener('online', onNetwork);
+  window.addEventListener('offline', onNetwork);
+  if ('serviceWorker' in navigator) {
+    navigator.serviceWorker.register('/m/sw.js', { scope: '/m/' }).catch((e) => console.warn('service worker', e));
+  }
+  // Ask the browser not to evict the outbox and its photos when storage runs low.
+  navigator.storage?.persist?.().catch(() => {});
+  await queue.prune().catch(() => {});
+  const user = await api.restore();
+  if (user) {
+    await signedIn(user);
+    queue.kick({ force: true });
+  } else {
+    renderLogin();
+  }
+}
+
+start();

@@ -1,0 +1,89 @@
+// The app's words in Chinese (first) and English; templates bring their own labels.
+
+const WORDS = {
+  zh: {
+    app: '星级验收', login: '登录', username: '用户名', password: '密码', logout: '退出',
+    lang: 'English', online: '在线', offline: '离线', worklist: '待验收', none: '暂无',
+    outbox: '提交记录', returned: '退回修改', inspect: '开始验收', revise: '修改后重新提交',
+    level: (n) => `${n}星`, quarter: '季度', renewal: '复核', upgrade: '升级申报',
+    no_checklist: '该星级尚无发布的检查表', back: '返回', submit: '提交', saved: '已保存在手机上',
+    required: '必填', yes: '是', no: '否', computed: '由服务器计算填写', photos: '照片',
+    take_photo: '拍照', photos_min: (n) => `至少 ${n} 张`, remove: '删除',
+    position: '位置', locating: '正在定位…', no_position: '无法获取位置',
+    accuracy: (m) => `精度 ±${Math.round(m)} 米`, distance: (m) => `距村中心 ${fmtM(m)}`,
+    poor_accuracy: (m) => `定位精度差（±${Math.round(m)} 米，超过 100 米）`,
+    outside_village: (d, r) => `不在村范围内：距村中心 ${fmtM(d)}，范围 ${fmtM(r)}`,
+    state_draft: '草稿', state_queued: '等待发送', state_sending: '正在发送', state_sent: '已发送',
+    state_error: '出错', retry: '重试', discard: '放弃', edit: '继续填写', flags: '提示',
+    status: '状态', score: '得分', revision: '版本', comment: '审核意见',
+    fix_errors: '请先改正标出的问题', offline_copy: '离线副本', login_again: '请重新登录以发送',
+    wrong_role: '此应用供验收人员使用', login_failed: '用户名或密码错误', network: '网络不可用',
+    err_required: '必填', err_bool: '请选择是或否', err_number: '请输入数字',
+    err_range: (lo, hi) => `须在 ${lo ?? '-∞'} 到 ${hi ?? '∞'} 之间`, err_choice: '请选择一项',
+    err_multi: '选项无效', err_twice: '重复选择', err_multi_required: '至少选择一项',
+    err_text_long: (n) => `最多 ${n} 个字`, err_string: '请输入文字', err_hidden: '该项已隐藏，不应作答',
+    err_photos_min: (n, got) => `至少需要 ${n} 张照片（现有 ${got} 张）`,
+    err_photo_hidden: '该项已隐藏，照片不会提交', not_a_photo: '只能添加 JPEG、PNG 或 WebP 照片', chars: (n, max) => `${n}/${max}`,
+    status_awaiting_photos: '等待照片', status_submitted: '已提交', status_approved: '已通过',
+    status_rejected: '未通过', status_returned: '已退回',
+  },
+  en: {
+    app: 'Star inspections', login: 'Log in', username: 'Username', password: 'Password', logout: 'Log out',
+    lang: '中文', online: 'Online', offline: 'Offline', worklist: 'To inspect', none: 'Nothing here',
+    outbox: 'Sent from this phone', returned: 'Returned for changes', inspect: 'Inspect', revise: 'Revise and resubmit',
+    level: (n) => `${n} star`, quarter: 'Quarter', renewal: 'renewal', upgrade: 'upgrade',
+    no_checklist: 'No published checklist for this level yet', back: 'Back', submit: 'Submit', saved: 'Saved on this phone',
+    required: 'required', yes: 'Yes', no: 'No', computed: 'filled by the server', photos: 'Photos',
+    take_photo: 'Take photo', photos_min: (n) => `at least ${n}`, remove: 'Remove',
+    position: 'Position', locating: 'Finding position…', no_position: 'No position available',
+    accuracy: (m) => `accuracy ±${Math.round(m)} m`, distance: (m) => `${fmtM(m)} from the village centre`,
+    poor_accuracy: (m) => `Poor accuracy (±${Math.round(m)} m, worse than 100 m)`,
+    outside_village: (d, r) => `Outside the village: ${fmtM(d)} from its centre, radius ${fmtM(r)}`,
+    state_draft: 'draft', state_queued: 'waiting', state_sending: 'sending', state_sent: 'sent',
+    state_error: 'error', retry: 'Retry', discard: 'Discard', edit: 'Continue', flags: 'Flags',
+    status: 'Status', score: 'Score', revision: 'Revision', comment: "Reviewer's comment",
+    fix_errors: 'Fix the marked problems first', offline_copy: 'offline copy', login_again: 'Log in again to send',
+    wrong_role: 'This app is for inspectors', login_failed: 'Wrong username or password', network: 'Network unreachable',
+    err_required: 'required', err_bool: 'choose yes or no', err_number: 'enter a number',
+    err_range: (lo, hi) => `must be between ${lo ?? '-∞'} and ${hi ?? '∞'}`, err_choice: 'choose one option',
+    err_multi: 'invalid options', err_twice: 'chosen twice', err_multi_required: 'choose at least one option',
+    err_text_long: (n) => `at most ${n} characters`, err_string: 'enter text', err_hidden: 'hidden; must not be answered',
+    err_photos_min: (n, got) => `needs at least ${n} photo(s), has ${got}`,
+    err_photo_hidden: 'hidden: its photos are not sent', not_a_photo: 'Only JPEG, PNG or WebP photos can be added', chars: (n, max) => `${n}/${max}`,
+    status_awaiting_photos: 'awaiting photos', status_submitted: 'submitted', status_approved: 'approved',
+    status_rejected: 'rejected', status_returned: 'returned',
+  },
+};
+
+function fmtM(m) {
+  return m >= 1000 ? `${(m / 1000).toFixed(1)} km` : `${Math.round(m)} m`;
+}
+
+let lang = (typeof localStorage !== 'undefined' && localStorage.getItem('fieldstar.lang')) || 'zh';
+
+export const language = () => lang;
+export function setLanguage(l) {
+  lang = l === 'en' ? 'en' : 'zh';
+  localStorage.setItem('fieldstar.lang', lang);
+  document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
+}
+
+/** A word, or a phrase built from arguments. */
+export function t(key, ...args) {
+  const w = WORDS[lang][key] ?? WORDS.en[key] ?? key;
+  return typeof w === 'function' ? w(...args) : w;
+}
+
+/** A template label ({zh, en}) in the current language. */
+export const label = (l) => (l ? l[lang] || l.zh || l.en : '');
+
+/** A validation error from checklist.js in the current language (English: the server's words). */
+export function errorText(e) {
+  if (lang === 'en') return e.message;
+  switch (e.rule) {
+    case 'range': return t('err_range', e.min, e.max);
+    case 'text_long': return t('err_text_long', e.limit);
+    case 'photos_min': return t('err_photos_min', e.min, e.got);
+    default: return WORDS.zh[`err_${e.rule}`] ? t(`err_${e.rule}`) : e.message;
+  }
+}

@@ -1,0 +1,56 @@
+use serde_json::{json, Value};
+
+use crate::both_backends;
+use crate::flow::*;
+use crate::helpers::*;
+
+both_backends! {
+    async fn star_and_review_reports_answer_json_and_csv_for_the_county(app: TestApp) {
+        seed_two_counties(&app).await;
+        let f = field_county(&app).await;
+        app.create_user("field-secretary2", "secretary", "FIELD-V2").await;
+        let d1 = declare(&app, &f.secretary.token, "FIELD-V1", 1).await;
+        let s1 = submission(&app, &f.inspector.token, &d1, VILLAGE, 61).await;
+        submit(&app, &f.inspector.token, &s1).await;
+        let sec2 = app.login("field-secretary2").await;
+        let d2 = declare(&app, &sec2.token, "FIELD-V2", 1).await;
+        let s2 = submission(&app, &f.inspector.token, &d2, VILLAGE, 62).await;
+        submit(&app, &f.inspector.token, &s2).await;
+        let approve = app.post(&format!("/api/v1/inspections/{}/decision", s1.id), &f.reviewer.token, &json!({"decision": "approve"})).await;
+        assert_eq!(approve.status(), 201);
+        let reject = app.post(&format!("/api/v1/inspections/{}/decision", s2.id), &f.reviewer.token, &json!({"decision": "reject", "comment": "wrong place"})).await;
+        assert_eq!(reject.status(), 201);
+
+        let stars = json_of(app.get("/api/v1/reports/stars", &f.admin.token).await).await;
+        assert_eq!(stars["org_unit"]["code"], "FIELD");
+        assert_eq!(stars["totals"]["villages"], 3);
+        assert_eq!(stars["totals"]["levels"], json!({"0": 2, "1": 1, "2": 0, "3": 0}));
+        assert_eq!((stars["totals"]["up"].as_u64(), stars["totals"]["down"].as_u64()), (Some(1), Some(0)));
+        assert_eq!(stars["townships"][0]["code"], "FIELD-T1");
+        let res = app.get("/api/v1/reports/stars?format=csv", &f.reviewer.token).await;
+        assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+        let csv = res.text().await.unwrap();
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines[0], "township_code,township_name,village_code,village_name,level,previous_level,change");
+        assert_eq!(lines.len(), 4);
+        assert!(lines[1].starts_with("FIELD-T1,Field Township,FIELD-V1,Field Village One,1,0,1"), "{csv}");
+
+        let reviews: Value = json_of(app.get("/api/v1/reports/reviews", &f.reviewer.token).await).await;
+        assert_eq!((reviews["submitted"].as_u64(), reviews["decided"].as_u64()), (Some(2), Some(2)));
+        assert_eq!((reviews["approved"].as_u64(), reviews["rejected"].as_u64()), (Some(1), Some(1)));
+        assert_eq!(reviews["approval_rate"], 0.5);
+        assert!(reviews["turnaround_hours"]["median"].as_f64().unwrap() >= 0.0);
+        assert!(reviews["flags"].as_array().unwrap().iter().any(|f| f["code"] == "location.outside_geofence"));
+        let csv = app.get("/api/v1/reports/reviews?format=csv", &f.admin.token).await.text().await.unwrap();
+        assert!(csv.starts_with("inspection_id,revision,township_code,village_code,decision"));
+        assert_eq!(csv.lines().count(), 3);
+
+        // Scoped: another county's admin cannot name FIELD; villages' roles get no county report.
+        let east = app.login("east-admin").await;
+        let field_id = app.unit_id(&f.admin.token, "FIELD").await;
+        assert_problem(app.get(&format!("/api/v1/reports/stars?org_unit={field_id}"), &east.token).await, 404).await;
+        assert_problem(app.get("/api/v1/reports/reviews", &f.secretary.token).await, 403).await;
+        assert_problem(app.get("/api/v1/reports/stars?quarter=2026-Q9", &f.admin.token).await, 422).await;
+        assert_problem(app.get("/api/v1/reports/stars?format=xml", &f.admin.token).await, 422).await;
+    }
+}

@@ -1,0 +1,269 @@
+// An inspector fills a checklist on the phone app, goes offline, submits, restarts the app
+// offline, comes back online, and the server has the inspection exactly once.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BASE, PASSWORD, login, call, seedDeclaration, launch } from './lib.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const PHOTO = fs.readFileSync(path.join(here, '..', 'fixtures', 'phone-photo.jpg'));
+const photo = (name) => ({ name, mimeType: 'image/jpeg', buffer: PHOTO });
+
+let context;
+let page;
+let seed;
+const pageErrors = [];
+const foreign = [];
+const cspViolations = [];
+
+before(async () => {
+  seed = await seedDeclaration();
+  const profile = fs.mkdtempSync(path.join(process.env.FIELDSTAR_CHROMIUM_PROFILE, 'offline-'));
+  const at = { latitude: seed.village.lat, longitude: seed.village.lon, accuracy: 15 };
+  context = await launch(profile, at);
+  await context.setGeolocation(at);
+  await context.grantPermissions(['geolocation'], { origin: BASE });
+  context.on('request', (r) => {
+    const url = r.url();
+    if (!url.startsWith(`${BASE}/`) && !url.startsWith('blob:') && !url.startsWith('data:')) foreign.push(url);
+  });
+  page = context.pages()[0] || (await context.newPage());
+  page.on('pageerror', (e) => pageErrors.push(String(e)));
+  page.on('console', (m) => {
+    if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
+  });
+});
+
+after(async () => {
+  await context?.close();
+});
+
+const item = (id) => page.locator(`#checklist .item[data-item="${id}"]`);
+
+/** Fills the rest of a passing star-1 checklist, with photos from the camera input. */
+async function fillStar1() {
+  await item('board_posted').locator('input[value=true]').check();
+  await item('policy_count').locator('input').fill('3');
+  await item('policies_honoured').locator('input[value=true]').check();
+  await item('association').locator('input[value=complete]').check();
+  await item('roster_kept').locator('input[value=true]').check();
+  await item('ledgers_kept').locator('input[value=true]').check();
+  await item('outreach_displayed').locator('input[value=true]').check();
+  await item('outreach_kinds').locator('input[value=slogans]').check();
+  await item('outreach_kinds').locator('input[value=boards]').check();
+  await item('inspector_notes').locator('textarea').fill('村委会配合良好。');
+  // Each photo is hashed on the phone and kept in IndexedDB.
+  await page.setInputFiles('input[data-photo-input="board_posted"]', [photo('board.jpg')]);
+  await page.setInputFiles('input[data-photo-input="ledgers_kept"]', [photo('ledgers.jpg')]);
+  await page.setInputFiles('input[data-photo-input="outreach_photos"]', [photo('a.jpg'), photo('b.jpg')]);
+  await page.waitForFunction(() => document.querySelectorAll('#checklist .photo img[src^="blob:"]').length === 4);
+  assert.equal(await page.locator('#checklist .has-error').count(), 0);
+}
+
+test('the phone app inspects offline and the server gets the inspection once', { timeout: 120_000 }, async () => {
+  await page.goto(`${BASE}/m/`);
+
+  // Installable: a manifest, and a service worker controlling /m/.
+  const manifestHref = await page.getAttribute('link[rel="manifest"]', 'href');
+  assert.equal(manifestHref, '/m/manifest.webmanifest');
+  const manifest = await (await fetch(`${BASE}${manifestHref}`)).json();
+  assert.equal(manifest.start_url, '/m/');
+  assert.equal(manifest.display, 'standalone');
+  const sw = await page.evaluate(async () => (await navigator.serviceWorker.ready).active.scriptURL);
+  assert.equal(sw, `${BASE}/m/sw.js`);
+
+  // Log in.
+  await page.fill('#login input[name=username]', 'inspector1');
+  await page.fill('#login input[name=password]', 'wrong password');
+  await page.click('#login button[type=submit]');
+  await page.waitForSelector('#login-error');
+  await page.fill('#login input[name=password]', PASSWORD);
+  await page.click('#login button[type=submit]');
+
+  // The worklist shows the declaration; the checklist opens in Chinese.
+  const entry = page.locator(`#worklist article[data-declaration="${seed.declaration.id}"]`);
+  await entry.waitFor();
+  assert.match(await entry.innerText(), new RegExp(seed.village.name));
+  // The worklist's checklist is cached before it is ever opened, for a village without signal.
+  await page.waitForFunction(async () => !!(await (await caches.open('fieldstar-api')).match('/api/v1/checklists/star-1/versions/1')));
+  await entry.locator('button.inspect').click();
+  await page.waitForSelector('#checklist');
+  assert.match(await item('board_posted').innerText(), /村级公开承诺牌已上墙公示/);
+  await page.click('#lang');
+  assert.match(await item('board_posted').innerText(), /The public commitment board is posted/);
+  assert.match(await item('followup_coverage').innerText(), /filled by the server/);
+  assert.equal(await item('followup_coverage').locator('input').count(), 0);
+
+  // The position, at the village, with no warning.
+  await page.waitForSelector('#position-fix');
+  assert.match(await page.innerText('#position'), /accuracy ±15 m/);
+  assert.equal(await page.locator('#position [data-warning]').count(), 0);
+  // 3 km north with a vague fix: both warnings; back at the village: none.
+  await context.setGeolocation({ latitude: seed.village.lat + 0.027, longitude: seed.village.lon, accuracy: 150 });
+  await page.waitForSelector('#position [data-warning="outside_village"]');
+  assert.equal(await page.locator('#position [data-warning="poor_accuracy"]').count(), 1);
+  await context.setGeolocation({ latitude: seed.village.lat, longitude: seed.village.lon, accuracy: 15 });
+  await page.waitForFunction(() => !document.querySelector('#position [data-warning]'));
+
+  // visible_if: the reason shows only when the board is not posted.
+  assert.ok(!(await item('why_not_posted').isVisible()));
+  await item('board_posted').locator('input[value=false]').check();
+  assert.ok(await item('why_not_posted').isVisible());
+  await item('board_posted').locator('input[value=true]').check();
+  assert.ok(!(await item('why_not_posted').isVisible()));
+
+  // Ranges are checked as the server checks them.
+  await item('policy_count').locator('input').fill('25');
+  assert.match(await item('policy_count').locator('.item-error').innerText(), /must be between 0 and 20/);
+  await item('policy_count').locator('input').fill('3');
+  assert.equal(await item('policy_count').locator('.item-error').innerText(), '');
+
+  // Submitting too early names what is missing.
+  await page.click('#submit');
+  assert.match(await page.innerText('#form-error'), /Fix the marked problems/);
+  assert.match(await item('policies_honoured').locator('.item-error').innerText(), /required/);
+  assert.match(await item('ledgers_kept').locator('.item-error').innerText(), /needs at least 1 photo/);
+
+  // Only images are taken, by their bytes.
+  await page.setInputFiles('input[data-photo-input="board_posted"]', [{ name: 'notes.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('not a photo') }]);
+  await page.waitForFunction(() => /Only JPEG, PNG or WebP/.test(document.querySelector('.item[data-item="board_posted"] .item-error').textContent));
+  assert.equal(await item('board_posted').locator('.photo').count(), 0);
+
+  await fillStar1();
+
+  // Offline: submit; it waits on the phone and the server has nothing.
+  await context.setOffline(true);
+  await page.waitForSelector('#net.net-off');
+  await page.click('#submit');
+  const card = page.locator('#outbox article.outbox');
+  await card.waitFor();
+  const id = await card.getAttribute('data-inspection');
+  await page.waitForSelector(`#outbox article[data-inspection="${id}"][data-state="queued"]`);
+  assert.match(await card.innerText(), /waiting/);
+  const inspector = await login('inspector1');
+  assert.equal((await call(inspector, 'GET', `/api/v1/inspections/${id}`)).status, 404);
+
+  // Restart the app while offline: it opens from the service worker and the queue survives.
+  await page.reload();
+  await page.waitForSelector(`#outbox article[data-inspection="${id}"][data-state="queued"]`);
+  await page.waitForSelector(`#worklist article[data-declaration="${seed.declaration.id}"]`);
+  assert.ok(await page.locator('#worklist h2 .badge').isVisible(), 'marked as the offline copy');
+  assert.equal((await call(inspector, 'GET', `/api/v1/inspections/${id}`)).status, 404);
+
+  // Online again: the outbox sends it, body then photo by photo, and shows the server's flags.
+  await context.setOffline(false);
+  await page.waitForSelector(`#outbox article[data-inspection="${id}"][data-state="sent"]`, { timeout: 30_000 });
+  const sent = page.locator(`#outbox article[data-inspection="${id}"]`);
+  assert.match(await sent.innerText(), /submitted/);
+  assert.equal(await sent.locator('.photo-states li.state-sent').count(), 4);
+  const shownFlags = await sent.locator('.flag').evaluateAll((els) => els.map((e) => e.dataset.code));
+
+  // The server has it exactly once, submitted, with all four photos.
+  const reviewer = await login('reviewer1');
+  const queue = await call(reviewer, 'GET', '/api/v1/review-queue?limit=200');
+  assert.equal(queue.status, 200);
+  const mine = queue.body.items.filter((i) => i.declaration_id === seed.declaration.id);
+  assert.equal(mine.length, 1, JSON.stringify(mine));
+  assert.equal(mine[0].id, id);
+  assert.equal(mine[0].status, 'submitted');
+  const view = (await call(inspector, 'GET', `/api/v1/inspections/${id}`)).body;
+  assert.equal(view.status, 'submitted');
+  assert.equal(view.revision, 1);
+  assert.equal(view.photos.length, 4);
+  assert.ok(view.photos.every((p) => p.received));
+  assert.deepEqual(shownFlags, view.flags.map((f) => f.code));
+  assert.ok(!('followup_coverage' in view.answers), 'computed items are never sent');
+  assert.equal(view.answers.inspector_notes, '村委会配合良好。');
+  assert.ok(view.location && Math.abs(view.location.lat - seed.village.lat) < 1e-6);
+  const inspections = await call(inspector, 'GET', `/api/v1/inspections?village=${seed.village.id}`);
+  assert.equal(inspections.body.items.length, 1);
+
+  assert.deepEqual(pageErrors, []);
+  assert.deepEqual(foreign, []);
+  assert.deepEqual(cspViolations, []);
+});
+
+test('a returned inspection comes back with the comment and goes out as revision 2', { timeout: 60_000 }, async () => {
+  const reviewer = await login('reviewer1');
+  const queue = await call(reviewer, 'GET', '/api/v1/review-queue?limit=200');
+  const id = queue.body.items.find((i) => i.declaration_id === seed.declaration.id).id;
+  assert.equal((await call(reviewer, 'POST', `/api/v1/inspections/${id}/claim`, {})).status, 200);
+  const comment = '请补拍宣传栏照片 — please retake the notice board photo';
+  const decided = await call(reviewer, 'POST', `/api/v1/inspections/${id}/decision`, { decision: 'return', comment });
+  assert.equal(decided.status, 201, JSON.stringify(decided.body));
+
+  await page.reload();
+  const returned = page.locator(`#returned article[data-inspection="${id}"]`);
+  await returned.waitFor({ timeout: 15_000 });
+  assert.match(await returned.innerText(), /please retake the notice board photo/);
+  await returned.locator('button.revise').click();
+  await page.waitForSelector('#checklist');
+  assert.match(await page.innerText('main'), /please retake/);
+  // The earlier answers and photos come back (the photos are on the server); one more is added.
+  assert.ok(await item('roster_kept').locator('input[value=true]').isChecked());
+  await page.waitForFunction(() => document.querySelectorAll('#checklist .thumb.on-server').length === 4);
+  await item('roster_kept').locator('input[value=false]').check();
+  await page.setInputFiles('input[data-photo-input="outreach_photos"]', [photo('c.jpg')]);
+
+  // The service worker revalidates its copy of the template with the ETag: 304, body from the cache.
+  const revalidated = await page.evaluate(async ({ password }) => {
+    const tokens = await (await fetch('/api/v1/auth/login', {
+      method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ username: 'inspector1', password }),
+    })).json();
+    const res = await fetch('/api/v1/checklists/star-1/versions/1', { headers: { Authorization: `Bearer ${tokens.access_token}` } });
+    return { status: res.status, marker: res.headers.get('x-fieldstar-offline'), code: (await res.json()).code };
+  }, { password: PASSWORD });
+  assert.deepEqual(revalidated, { status: 200, marker: '0', code: 'star-1' });
+  await page.click('#submit');
+  await page.waitForSelector(`#outbox article[data-inspection="${id}"][data-state="sent"]`, { timeout: 30_000 });
+
+  const inspector = await login('inspector1');
+  const view = (await call(inspector, 'GET', `/api/v1/inspections/${id}`)).body;
+  assert.equal(view.revision, 2);
+  assert.equal(view.status, 'submitted');
+  assert.equal(view.answers.roster_kept, false);
+  assert.equal(view.photos.length, 5);
+  assert.deepEqual(pageErrors, []);
+  assert.deepEqual(foreign, []);
+  assert.deepEqual(cspViolations, []);
+});
+
+test('a refusal shows the server\'s problem detail in the outbox', { timeout: 60_000 }, async () => {
+  // Another inspector inspects the same declaration first: the phone's PUT gets 409.
+  const admin = await login('admin');
+  const v3 = (await call(admin, 'GET', '/api/v1/org-units?code=DEMO-T01-V003')).body.items[0];
+  const declared = await call(admin, 'POST', '/api/v1/declarations', { village_id: v3.id, star_level: 1 });
+  assert.equal(declared.status, 201);
+  await page.reload();
+  const entry = page.locator(`#worklist article[data-declaration="${declared.body.id}"]`);
+  await entry.locator('button.inspect').click();
+  await page.waitForSelector('#checklist');
+  await fillStar1();
+
+  const other = await login('inspector2');
+  const sha = crypto.createHash('sha256').update(PHOTO).digest('hex');
+  const first = await call(other, 'PUT', `/api/v1/inspections/${crypto.randomUUID()}`, {
+    declaration_id: declared.body.id,
+    checklist: { code: 'star-1', version: 1 },
+    started_at: new Date(Date.now() - 3600e3).toISOString(),
+    submitted_at: new Date().toISOString(),
+    answers: { board_posted: true, policy_count: 3, policies_honoured: true, association: 'complete', roster_kept: true,
+      ledgers_kept: true, outreach_displayed: true, outreach_kinds: ['slogans', 'boards'] },
+    photos: ['board_posted', 'ledgers_kept', 'outreach_photos', 'outreach_photos']
+      .map((item) => ({ id: crypto.randomUUID(), item, sha256: sha })),
+  });
+  assert.equal(first.status, 201, JSON.stringify(first.body));
+
+  await page.click('#submit');
+  const card = page.locator('#outbox article.outbox[data-state="error"]');
+  await card.waitFor({ timeout: 15_000 });
+  assert.match(await card.locator('.problem').innerText(), /already has a live inspection/);
+  assert.equal(await card.locator('button.retry').count(), 1);
+  assert.deepEqual(pageErrors, []);
+  assert.deepEqual(cspViolations, []);
+});
