@@ -112,9 +112,6 @@ export async function closeBrowser() {
  *  console error, request to another origin and failed API answer (4xx/5xx other than those
  *  `allow`ed: [{status, path: RegExp}]); call `check()` at the end of a test. */
 export async function openPage({ width = 1280, height = 860, locale = 'zh-CN', allow = [] } = {}) {
-  // The star and review reports may not exist yet on a branch: the dashboard then shows an empty
-  // state, which is the console's intended behaviour, not an error.
-  allow.push({ status: 404, path: /^\/api\/v1\/reports\/(stars|reviews)(\?|$)/ });
   const b = await launch();
   const context = await b.newContext({ viewport: { width, height }, locale, deviceScaleFactor: 1 });
   const page = await context.newPage();

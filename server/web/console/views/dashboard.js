@@ -98,7 +98,10 @@ export async function dashboardView(root, ctx) {
   // Reviews.
   if (reviews.data) {
     const d = reviews.data;
-    const hours = (x) => (x === null || x === undefined ? '—' : t('dashboard.hours', { n: fmtNumber(x, 1) }));
+    const hours = (x) => {
+      if (x === null || x === undefined) return '—';
+      return x < 1 ? t('dashboard.minutes', { n: fmtNumber(x * 60, 0) }) : t('dashboard.hours', { n: fmtNumber(x, 1) });
+    };
     kpis.append(kpi(percent(d.approval_rate), t('dashboard.approval_rate')),
       kpi(hours(d.turnaround_hours?.median), t('dashboard.turnaround_median')),
       kpi(hours(d.turnaround_hours?.p90), t('dashboard.turnaround_p90')),
