@@ -226,7 +226,8 @@ function decisionCard(ins, declaration, entry, ctx, statusSlot) {
   const me = ctx.me.id;
   const holder = entry?.claimed_by;
   const claimInfo = h('p', { class: 'small', role: 'status' },
-    holder ? t(holder.id === me ? 'decision.claimed_by_you' : 'decision.claimed_by', { user: holder.username, time: fmtDateTime(holder.until) }) : t('decision.unclaimed'));
+    holder ? t(holder.id === me ? 'decision.claimed_by_you' : 'decision.claimed_by', { user: holder.username, time: fmtDateTime(holder.until) })
+      : t(entry ? 'decision.unclaimed' : 'decision.claim_hint'));
   const claimButton = h('button', { type: 'button', onclick: async () => {
     claimButton.disabled = true;
     try {
