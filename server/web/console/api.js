@@ -1,0 +1,179 @@
+// The API client: tokens live in this module's memory only (never in storage), the access
+// token is refreshed before it expires, and errors arrive as ApiError built from problem+json.
+
+let session = null; // {access, refresh, expiresAt, user, me}
+let refreshTimer = null;
+let refreshing = null;
+const listeners = new Set();
+
+/** Refresh this long before the access token expires. */
+const EARLY_MS = 60_000;
+
+export class ApiError extends Error {
+  constructor(status, problem = {}) {
+    super(problem.detail || problem.title || `HTTP ${status}`);
+    this.status = status;
+    this.code = problem.code ?? null;
+    this.title = problem.title ?? null;
+    this.detail = problem.detail ?? null;
+    this.errors = Array.isArray(problem.errors) ? problem.errors : [];
+  }
+}
+
+async function problemOf(res) {
+  let body = {};
+  try {
+    body = await res.json();
+  } catch {
+    body = {};
+  }
+  return new ApiError(res.status, body);
+}
+
+/** Called with the session (or null) whenever someone logs in, refreshes away, or out. */
+export function onSession(fn) {
+  listeners.add(fn);
+}
+
+function emit(reason) {
+  for (const fn of listeners) fn(session, reason);
+}
+
+export const current = () => session;
+
+function keep(tokens) {
+  session = {
+    ...(session ?? {}),
+    access: tokens.access_token,
+    refresh: tokens.refresh_token,
+    expiresAt: Date.now() + tokens.expires_in * 1000,
+    user: tokens.user ?? session?.user,
+  };
+  clearTimeout(refreshTimer);
+  const wait = Math.max(5_000, session.expiresAt - Date.now() - EARLY_MS);
+  refreshTimer = setTimeout(() => {
+    refresh().catch(() => end('expired'));
+  }, wait);
+}
+
+function end(reason) {
+  clearTimeout(refreshTimer);
+  session = null;
+  emit(reason);
+}
+
+export async function login(username, password) {
+  const res = await fetch('/api/v1/auth/login', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ username, password }),
+  });
+  if (!res.ok) throw await problemOf(res);
+  keep(await res.json());
+  try {
+    session.me = await get('/api/v1/me');
+  } catch (e) {
+    session = null;
+    throw e;
+  }
+  emit('login');
+}
+
+/** Trades the refresh token for a new pair; concurrent callers share one request. */
+export function refresh() {
+  if (!session) return Promise.reject(new ApiError(401));
+  refreshing ??= (async () => {
+    const res = await fetch('/api/v1/auth/refresh', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ refresh_token: session.refresh }),
+    });
+    if (!res.ok) throw await problemOf(res);
+    keep(await res.json());
+  })().finally(() => {
+    refreshing = null;
+  });
+  return refreshing;
+}
+
+export async function logout() {
+  const token = session?.refresh;
+  end('logout');
+  if (token) {
+    await fetch('/api/v1/auth/logout', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ refresh_token: token }),
+    }).catch(() => {});
+  }
+}
+
+/** The raw Response of an authorised request; throws ApiError for any non-2xx answer. */
+export async function send(method, path, body, headers = {}) {
+  if (!session) throw new ApiError(401);
+  if (session.expiresAt - Date.now() < 30_000) {
+    await refresh().catch(() => end('expired'));
+    if (!session) throw new ApiError(401);
+  }
+  const attempt = () => {
+    const init = { method, headers: { Authorization: `Bearer ${session.access}`, ...headers } };
+    if (body !== undefined) {
+      init.headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(body);
+    }
+    return fetch(path, init);
+  };
+  let res = await attempt();
+  if (res.status === 401) {
+    // The token may have been revoked or the clock moved: one refresh, one retry.
+    try {
+      await refresh();
+      res = await attempt();
+    } catch {
+      end('expired');
+      throw new ApiError(401);
+    }
+  }
+  if (!res.ok) throw await problemOf(res);
+  return res;
+}
+
+export async function request(method, path, body) {
+  const res = await send(method, path, body);
+  if (res.status === 204) return null;
+  return res.json();
+}
+
+export const get = (path) => request('GET', path);
+export const post = (path, body) => request('POST', path, body ?? {});
+export const patch = (path, body) => request('PATCH', path, body);
+export const put = (path, body) => request('PUT', path, body);
+export const del = (path) => request('DELETE', path);
+
+/** Query string from an object, skipping empty values. */
+export function qs(params) {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) {
+    if (v !== undefined && v !== null && v !== '') p.set(k, String(v));
+  }
+  const s = p.toString();
+  return s ? `?${s}` : '';
+}
+
+/** Every item of a cursor-paged list (for short lists such as the county's townships). */
+export async function all(path, params = {}, max = 2000) {
+  const items = [];
+  let cursor = null;
+  do {
+    const page = await get(path + qs({ ...params, limit: 200, cursor }));
+    items.push(...page.items);
+    cursor = page.next_cursor;
+  } while (cursor && items.length < max);
+  return items;
+}
+
+/** A blob: URL for an authorised binary (photos, CSV exports); the caller revokes it. */
+export async function blobUrl(path) {
+  const res = await send('GET', path);
+  return URL.createObjectURL(await res.blob());
+}

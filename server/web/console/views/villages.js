@@ -1,0 +1,90 @@
+// Villages with their star status and its history, loaded on demand per village (the status is
+// computed by the server's engine for each request).
+
+import * as api from '../api.js';
+import { h, append, field, select } from '../dom.js';
+import { t, fmtDate } from '../i18n.js';
+import { title, loading, empty, stars, pager, table, errorBox } from '../ui.js';
+import { loadTownships } from './queue.js';
+
+function historyList(history) {
+  if (!history.length) return h('p', { class: 'muted small' }, t('stars.no_history'));
+  return h('ol', { class: 'history' }, history.map((e) => h('li', {},
+    h('span', { class: 'nowrap' }, fmtDate(e.on)), ' ', h('span', { class: 'muted' }, e.quarter ?? ''), ' · ',
+    h('strong', {}, t(`stars.event_${e.event}`)), ' · ',
+    t('stars.from_to', { from: e.from_level, to: e.to_level }))));
+}
+
+function statusLines(st) {
+  return [
+    h('p', { class: 'star-level', dataset: { level: st.level } }, t('stars.current'), ' ', h('strong', {}, stars(st.level, true)),
+      st.since_quarter ? h('span', { class: 'muted' }, ' · ', t('stars.since', { quarter: st.since_quarter })) : null),
+    st.rectification ? h('p', { class: 'notice info' }, t('stars.rectification', { level: st.rectification.from_level, deadline: fmtDate(st.rectification.deadline) })) : null,
+    st.banned_until ? h('p', { class: 'notice error' }, t('stars.banned', { date: fmtDate(st.banned_until) })) : null,
+  ];
+}
+
+/** A card with a village's current star status and history (shown after a decision). */
+export async function starStatusCard(villageId) {
+  try {
+    const st = await api.get(`/api/v1/villages/${encodeURIComponent(villageId)}/star-status`);
+    return h('section', { class: 'card star-status', 'aria-live': 'polite' }, h('h3', {}, t('stars.title')), statusLines(st), h('h3', {}, t('stars.history')), historyList(st.history));
+  } catch (err) {
+    return errorBox(err);
+  }
+}
+
+export async function villagesView(root, ctx) {
+  const q = ctx.query;
+  root.append(title(t('villages.title')), h('p', { class: 'muted' }, t('villages.intro')));
+  const towns = await loadTownships();
+  const townName = new Map(towns.map((u) => [u.id, u.name]));
+  const township = select([['', t('common.all')], ...towns.map((u) => [u.id, u.name])], q.township, { id: 'villages-township' });
+  township.addEventListener('change', () => ctx.navigate('villages', { township: township.value }));
+  const code = h('input', { value: q.code ?? '', placeholder: 'DEMO-T01-V001', autocapitalize: 'characters' });
+  root.append(h('form', { class: 'toolbar', role: 'search', onsubmit: (e) => {
+    e.preventDefault();
+    ctx.navigate('villages', { township: township.value, code: code.value.trim() });
+  } }, field(t('queue.township'), township), field(t('villages.code'), code), h('div', { class: 'field' }, h('button', { type: 'submit' }, t('common.search')))));
+
+  const cols = [{ label: t('villages.code') }, { label: t('villages.name') }, { label: t('queue.township') }, { label: t('stars.title') }];
+  const list = table(cols, { caption: t('villages.title') });
+  const status = h('div', {}, loading());
+  root.append(status, list.el);
+  let count = 0;
+  const more = pager(async (cursor) => {
+    const page = await api.get(`/api/v1/org-units${api.qs({ level: 'village', parent: q.township, code: q.code, cursor, limit: 50 })}`);
+    for (const v of page.items) {
+      count += 1;
+      const cell = h('div', {});
+      const detail = h('tr', { class: 'detail-row hidden' }, h('td', { colspan: String(cols.length) }));
+      const button = h('button', { type: 'button', 'aria-expanded': 'false', 'aria-label': t('villages.show_status_of', { name: v.name }), onclick: async () => {
+        const open = button.getAttribute('aria-expanded') === 'true';
+        if (open) {
+          detail.classList.add('hidden');
+          button.setAttribute('aria-expanded', 'false');
+          return;
+        }
+        button.disabled = true;
+        try {
+          const st = await api.get(`/api/v1/villages/${encodeURIComponent(v.id)}/star-status`);
+          cell.replaceChildren(stars(st.level, true));
+          const td = detail.firstChild;
+          td.replaceChildren();
+          append(td, [statusLines(st), h('h3', {}, t('stars.history')), historyList(st.history)]);
+          detail.classList.remove('hidden');
+          button.setAttribute('aria-expanded', 'true');
+        } catch (err) {
+          cell.replaceChildren(errorBox(err));
+        }
+        button.disabled = false;
+      } }, t('villages.show_status'));
+      list.body.append(list.row([h('span', { class: 'mono' }, v.code), v.name, townName.get(v.parent_id) ?? '—', [cell, button]], { dataset: { village: v.id } }), detail);
+    }
+    status.replaceChildren(count ? h('p', { class: 'muted', role: 'status' }, t('villages.count', { n: count }), page.next_cursor ? '+' : '') : empty(t('villages.empty')));
+    return page.next_cursor;
+  });
+  root.append(more.el);
+  await more.start();
+  if (status.querySelector('.loading')) status.replaceChildren();
+}

@@ -1,0 +1,165 @@
+// Shared by the console's browser specs: the server under test, API seeding as the demo users,
+// and a Chromium page that fails the test on any page error, console error or foreign request.
+
+import { createHash, randomUUID } from 'node:crypto';
+import { readFileSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const BASE = process.env.FIELDSTAR_URL ?? 'http://127.0.0.1:18080';
+export const PASSWORD = process.env.FIELDSTAR_DEMO_PASSWORD ?? 'demo-pass-123';
+export const SHOTS = process.env.FIELDSTAR_SHOTS ?? join(here, '..', '..', '..', 'docs', 'img');
+const FIXTURES = join(here, '..', 'fixtures');
+// playwright-core lives in a cache outside the clone (run.sh installs it there).
+const NODE_HOME = process.env.FIELDSTAR_NODE_HOME ?? '/var/tmp/fieldstar-ci-node';
+const { chromium } = createRequire(join(NODE_HOME, 'package.json'))('playwright-core');
+
+export async function api(method, path, token, body, headers = {}) {
+  const init = { method, headers: { ...headers } };
+  if (token) init.headers.Authorization = `Bearer ${token}`;
+  if (body instanceof Uint8Array) {
+    init.body = body;
+  } else if (body !== undefined) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  const res = await fetch(BASE + path, init);
+  const text = await res.text();
+  let json = null;
+  try { json = text ? JSON.parse(text) : null; } catch { json = text; }
+  return { status: res.status, json };
+}
+
+export async function login(username) {
+  const res = await api('POST', '/api/v1/auth/login', null, { username, password: PASSWORD });
+  assert.equal(res.status, 200, `login ${username}: ${JSON.stringify(res.json)}`);
+  return res.json.access_token;
+}
+
+/** A level-1 declaration and a complete inspection by inspector1 with two photos. Without a
+ *  village code: secretary1 declares for her village; with one, the admin declares for it.
+ *  Resolves to {inspectionId, villageId, villageName}. */
+export async function seedSubmittedInspection(villageCode) {
+  let village;
+  let declarer;
+  if (villageCode) {
+    declarer = await login('admin');
+    const page = (await api('GET', `/api/v1/org-units?code=${encodeURIComponent(villageCode)}`, declarer)).json;
+    village = page.items.find((u) => u.code === villageCode);
+    assert.ok(village, `no village ${villageCode}`);
+  } else {
+    declarer = await login('secretary1');
+    village = (await api('GET', '/api/v1/me', declarer)).json.org_unit;
+  }
+  const decl = await api('POST', '/api/v1/declarations', declarer, { village_id: village.id, star_level: 1 });
+  assert.equal(decl.status, 201, `declare: ${JSON.stringify(decl.json)}`);
+
+  const inspector = await login('inspector1');
+  const photos = [
+    { id: randomUUID(), item: 'board_posted', bytes: readFileSync(join(FIXTURES, 'board.jpg')) },
+    { id: randomUUID(), item: 'ledgers_kept', bytes: readFileSync(join(FIXTURES, 'ledger.jpg')) },
+  ];
+  const now = Date.now();
+  const id = randomUUID();
+  const body = {
+    declaration_id: decl.json.id,
+    checklist: { code: 'star-1', version: 1 },
+    started_at: new Date(now - 40 * 60_000).toISOString(),
+    submitted_at: new Date(now - 60_000).toISOString(),
+    location: { lat: village.lat, lon: village.lon, accuracy_m: 12, captured_at: new Date(now - 90_000).toISOString(), mock: false },
+    utc_offset_minutes: 480,
+    answers: {
+      board_posted: true, policy_count: 3, policies_honoured: true, association: 'complete',
+      roster_kept: true, ledgers_kept: true, outreach_displayed: false,
+      inspector_notes: '公示栏内容为本季度最新。',
+    },
+    photos: photos.map((p) => ({ id: p.id, item: p.item, sha256: createHash('sha256').update(p.bytes).digest('hex') })),
+  };
+  const put = await api('PUT', `/api/v1/inspections/${id}`, inspector, body);
+  assert.equal(put.status, 201, `inspection: ${JSON.stringify(put.json)}`);
+  let last;
+  for (const p of photos) {
+    last = await api('PUT', `/api/v1/inspections/${id}/photos/${p.id}`, inspector, new Uint8Array(p.bytes), { 'Content-Type': 'image/jpeg' });
+    assert.equal(last.status, 201, `photo: ${JSON.stringify(last.json)}`);
+  }
+  assert.equal(last.json.inspection_status, 'submitted');
+  return { inspectionId: id, villageId: village.id, villageName: village.name };
+}
+
+let browser;
+export async function launch() {
+  browser ??= await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: [
+      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    ],
+    // Playwright starts Chromium with a fresh temporary --user-data-dir of its own (it refuses
+    // one in args) and removes it on close; each test's page gets its own context besides.
+  });
+  return browser;
+}
+
+export async function closeBrowser() {
+  await browser?.close();
+  browser = undefined;
+}
+
+/** A fresh page (own context: no shared cookies or memory) that records every page error,
+ *  console error, request to another origin and failed API answer (4xx/5xx other than those
+ *  `allow`ed: [{status, path: RegExp}]); call `check()` at the end of a test. */
+export async function openPage({ width = 1280, height = 860, locale = 'zh-CN', allow = [] } = {}) {
+  const b = await launch();
+  const context = await b.newContext({ viewport: { width, height }, locale, deviceScaleFactor: 1 });
+  const page = await context.newPage();
+  const problems = [];
+  const origin = new URL(BASE).origin;
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('console', (m) => {
+    // Chromium logs every 4xx/5xx answer as a console error; those are judged below by status.
+    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource: the server responded with a status of')) {
+      problems.push(`console error: ${m.text()}`);
+    }
+  });
+  page.on('response', (r) => {
+    const path = r.url().slice(origin.length);
+    if (r.status() >= 400 && !allow.some((a) => a.status === r.status() && a.path.test(path))) {
+      problems.push(`HTTP ${r.status()} for ${r.request().method()} ${path}`);
+    }
+  });
+  page.on('request', (r) => {
+    const url = r.url();
+    if (!(url.startsWith(origin + '/') || url.startsWith('blob:') || url.startsWith('data:'))) {
+      problems.push(`request to another origin: ${url}`);
+    }
+  });
+  page.setDefaultTimeout(10_000);
+  return {
+    page,
+    allow(status, path) { allow.push({ status, path }); },
+    /** Fails on anything recorded so far, and on any inline style attribute in the page. */
+    async check() {
+      // Chromium itself leaves an empty style="" on number inputs it has edited.
+      const styled = await page.evaluate(() => [...document.querySelectorAll('[style]:not([style=""])')].map((e) => e.outerHTML.slice(0, 200)));
+      assert.deepEqual(styled, [], 'no inline style attributes');
+      assert.deepEqual(problems, [], problems.join('\n'));
+    },
+    async close() { await context.close(); },
+  };
+}
+
+export async function consoleLogin(page, username) {
+  await page.goto(BASE + '/');
+  await page.getByLabel(/用户名|Username/).fill(username);
+  await page.getByLabel(/密码|Password/).fill(PASSWORD);
+  await page.getByRole('button', { name: /登录|Log in/ }).click();
+  await page.locator('header nav').waitFor();
+}
+
+export async function shot(page, name) {
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: join(SHOTS, `console-${name}.png`), type: 'png' });
+}

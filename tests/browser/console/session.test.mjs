@@ -1,0 +1,63 @@
+// Tokens stay in memory: nothing in storage or cookies, the access token is refreshed before it
+// expires, a 401 is answered with one refresh and a retry, and a failed refresh asks for a login.
+
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { openPage, consoleLogin, closeBrowser } from './lib.mjs';
+
+after(closeBrowser);
+
+test('tokens are kept in memory only and refreshed before they expire', async () => {
+  const { page, check, close } = await openPage();
+  try {
+    await page.clock.install();
+    const bearers = [];
+    page.on('request', (r) => {
+      const auth = r.headers().authorization;
+      if (auth) bearers.push(auth);
+    });
+    await consoleLogin(page, 'reviewer1');
+    await page.getByRole('heading', { level: 1, name: '审核队列' }).waitFor();
+    const stored = await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }) + document.cookie);
+    assert.ok(!/eyJ|token/i.test(stored), `nothing secret is stored: ${stored}`);
+    const first = bearers.at(-1);
+
+    // The access token lives 15 minutes; the console refreshes it a minute early.
+    const refreshed = page.waitForResponse((r) => r.url().endsWith('/api/v1/auth/refresh') && r.status() === 200);
+    await page.clock.fastForward('14:05');
+    await refreshed;
+    await page.getByRole('link', { name: '村庄星级' }).click();
+    await page.locator('tbody tr').first().waitFor();
+    assert.notEqual(bearers.at(-1), first, 'later requests carry the new token');
+    await check();
+  } finally {
+    await close();
+  }
+});
+
+test('a rejected token is refreshed once and the request retried; a dead session asks for a login', async () => {
+  const { page, check, close, allow } = await openPage();
+  allow(401, /^\/api\/v1\/(users|policy)(\?.*)?$/);
+  allow(401, /^\/api\/v1\/auth\/refresh$/);
+  try {
+    await consoleLogin(page, 'admin');
+    let rejected = 0;
+    await page.route(/\/api\/v1\/policy$/, async (route) => {
+      if (rejected++ === 0) await route.fulfill({ status: 401, contentType: 'application/problem+json', body: '{"status":401,"title":"Unauthorized","detail":"token expired"}' });
+      else await route.fallback();
+    });
+    await page.getByRole('link', { name: '星级规则' }).click();
+    await page.getByLabel('整改期（月）').waitFor();
+    assert.equal(rejected, 2, 'the request was sent again after the refresh');
+
+    // Refresh refused (say, the user was deactivated): back to the login form with a notice.
+    await page.route(/\/api\/v1\/auth\/refresh$/, (route) => route.fulfill({ status: 401, contentType: 'application/problem+json', body: '{"status":401,"title":"Unauthorized"}' }));
+    await page.route(/\/api\/v1\/users(\?|$)/, (route) => route.fulfill({ status: 401, contentType: 'application/problem+json', body: '{"status":401}' }));
+    await page.getByRole('link', { name: '用户' }).click();
+    await page.getByText('登录已过期，请重新登录。').waitFor();
+    await page.getByLabel('用户名').waitFor();
+    await check();
+  } finally {
+    await close();
+  }
+});
