@@ -134,6 +134,65 @@ fn evaluation_json(e: &Evaluation) -> String {
     json!({"score": e.score, "passed": e.passed, "failing_items": e.failing_items, "items": e.items}).to_string()
 }
 
+/// The columns each revision sets: the first insert and every resubmission write the same.
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = inspections, treat_none_as_null = true)]
+struct RevisionFields {
+    checklist_code: String,
+    checklist_version: i32,
+    status: String,
+    revision: i32,
+    body_hash: String,
+    body: String,
+    evaluation: String,
+    score: f64,
+    passed: bool,
+    flags: String,
+    flag_severity: i32,
+    started_at: chrono::NaiveDateTime,
+    client_submitted_at: chrono::NaiveDateTime,
+    received_at: chrono::NaiveDateTime,
+    submitted_at: Option<chrono::NaiveDateTime>,
+    updated_at: chrono::NaiveDateTime,
+}
+
+impl RevisionFields {
+    /// A revision without photos is complete (submitted) at once.
+    fn new(
+        body: &InspectionBody,
+        digest: String,
+        prepared: &Prepared,
+        revision: i32,
+        received_at: DateTime<Utc>,
+    ) -> ApiResult<Self> {
+        let t = now();
+        let complete = body.photos.is_empty();
+        Ok(RevisionFields {
+            checklist_code: body.checklist.code.clone(),
+            checklist_version: body.checklist.version,
+            status: if complete { SUBMITTED } else { AWAITING_PHOTOS }.to_string(),
+            revision,
+            body_hash: digest,
+            body: serde_json::to_string(body).map_err(|_| ApiError::internal())?,
+            evaluation: evaluation_json(&prepared.evaluation),
+            score: prepared.evaluation.score,
+            passed: prepared.evaluation.passed,
+            flags: serde_json::to_string(&prepared.flags).unwrap_or_else(|_| "[]".into()),
+            flag_severity: prepared
+                .flags
+                .iter()
+                .map(|f| severity_rank(f.severity))
+                .max()
+                .unwrap_or(0),
+            started_at: body.started_at.naive_utc(),
+            client_submitted_at: body.submitted_at.naive_utc(),
+            received_at: received_at.naive_utc(),
+            submitted_at: complete.then_some(t),
+            updated_at: t,
+        })
+    }
+}
+
 fn declaration_for(
     conn: &mut DbConn,
     user: &AuthUser,
@@ -286,14 +345,7 @@ fn create(
     }
     let prepared = prepare(conn, user, body, &declaration, received_at)?;
     let existing_photos = check_photo_ids(conn, id, body)?;
-    let t = now();
-    let complete = body.photos.is_empty();
-    let severity = prepared
-        .flags
-        .iter()
-        .map(|f| severity_rank(f.severity))
-        .max()
-        .unwrap_or(0);
+    let fields = RevisionFields::new(body, digest, &prepared, 1, received_at)?;
     let res = diesel::insert_into(inspections::table)
         .values((
             inspections::id.eq(id),
@@ -302,29 +354,14 @@ fn create(
             inspections::township_id.eq(&declaration.township_id),
             inspections::county_id.eq(&declaration.county_id),
             inspections::inspector_id.eq(&user.id),
-            inspections::checklist_code.eq(&body.checklist.code),
-            inspections::checklist_version.eq(body.checklist.version),
-            inspections::status.eq(if complete { SUBMITTED } else { AWAITING_PHOTOS }),
-            inspections::revision.eq(1),
-            inspections::body_hash.eq(&digest),
-            inspections::body.eq(serde_json::to_string(body).map_err(|_| ApiError::internal())?),
-            inspections::evaluation.eq(evaluation_json(&prepared.evaluation)),
-            inspections::score.eq(prepared.evaluation.score),
-            inspections::passed.eq(prepared.evaluation.passed),
-            inspections::flags
-                .eq(serde_json::to_string(&prepared.flags).unwrap_or_else(|_| "[]".into())),
-            inspections::flag_severity.eq(severity),
-            inspections::started_at.eq(body.started_at.naive_utc()),
-            inspections::client_submitted_at.eq(body.submitted_at.naive_utc()),
-            inspections::received_at.eq(received_at.naive_utc()),
-            inspections::submitted_at.eq(complete.then_some(t)),
-            inspections::updated_at.eq(t),
+            &fields,
         ))
         .execute(conn);
     match res {
         Err(e) if is_unique_violation(&e) => return Err(retry()),
         other => other?,
     };
+    let complete = fields.submitted_at.is_some();
     let ins = Inspection::find(conn, id)?.ok_or_else(ApiError::internal)?;
     insert_photos(conn, &ins, body, &existing_photos)?;
     Declaration::set_status(conn, &declaration.id, declarations::INSPECTING)?;
@@ -385,36 +422,14 @@ fn revise(
             inspection_revisions::archived_at.eq(now()),
         ))
         .execute(conn)?;
-    let t = now();
-    let complete = body.photos.is_empty();
     let revision = existing.revision + 1;
-    let severity = prepared
-        .flags
-        .iter()
-        .map(|f| severity_rank(f.severity))
-        .max()
-        .unwrap_or(0);
+    let fields = RevisionFields::new(body, digest, &prepared, revision, received_at)?;
+    let complete = fields.submitted_at.is_some();
     diesel::update(inspections::table.find(&existing.id))
         .set((
-            inspections::status.eq(if complete { SUBMITTED } else { AWAITING_PHOTOS }),
-            inspections::revision.eq(revision),
-            inspections::body_hash.eq(&digest),
-            inspections::body.eq(serde_json::to_string(body).map_err(|_| ApiError::internal())?),
-            inspections::checklist_code.eq(&body.checklist.code),
-            inspections::checklist_version.eq(body.checklist.version),
-            inspections::evaluation.eq(evaluation_json(&prepared.evaluation)),
-            inspections::score.eq(prepared.evaluation.score),
-            inspections::passed.eq(prepared.evaluation.passed),
-            inspections::flags
-                .eq(serde_json::to_string(&prepared.flags).unwrap_or_else(|_| "[]".into())),
-            inspections::flag_severity.eq(severity),
-            inspections::started_at.eq(body.started_at.naive_utc()),
-            inspections::client_submitted_at.eq(body.submitted_at.naive_utc()),
-            inspections::received_at.eq(received_at.naive_utc()),
-            inspections::submitted_at.eq(complete.then_some(t)),
+            &fields,
             inspections::claimed_by.eq(None::<String>),
             inspections::claim_expires_at.eq(None::<chrono::NaiveDateTime>),
-            inspections::updated_at.eq(t),
         ))
         .execute(conn)?;
     let ins = Inspection::find(conn, &existing.id)?.ok_or_else(ApiError::internal)?;

@@ -2,11 +2,12 @@
 
 use actix_web::{get, web, HttpResponse};
 
-use super::{csv_stream, reviews, stars, Format, ReportQuery};
+use super::{csv_stream, reviews, stars, CsvPage, Format, ReportQuery};
 use crate::app::AppState;
 use crate::auth::{AuthUser, Role};
 use crate::error::{ApiResult, Problem};
 use crate::org::OrgUnit;
+use crate::quarter::Quarter;
 
 const COUNTY_ROLES: [Role; 3] = [Role::Admin, Role::Reviewer, Role::Inspector];
 
@@ -22,6 +23,56 @@ async fn unit_of(state: &AppState, user: &AuthUser, query: &ReportQuery) -> ApiR
             OrgUnit::find_scoped(conn, &user.scope, &id)
         })
         .await
+}
+
+/// The one shape of every report handler: check the role, parse the query, resolve the
+/// org unit, then answer the JSON report or stream its CSV rows.
+async fn answer<R, J, C>(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    query: ReportQuery,
+    name: &'static str,
+    csv_header: &'static [&'static str],
+    json: J,
+    csv_page: C,
+) -> ApiResult<HttpResponse>
+where
+    R: serde::Serialize + Send + 'static,
+    J: FnOnce(&mut crate::db::DbConn, &OrgUnit, Quarter, chrono_tz::Tz) -> ApiResult<R>
+        + Send
+        + 'static,
+    C: Fn(
+            &mut crate::db::DbConn,
+            &OrgUnit,
+            Quarter,
+            chrono_tz::Tz,
+            Option<String>,
+        ) -> ApiResult<CsvPage>
+        + Send
+        + Sync
+        + Clone
+        + 'static,
+{
+    user.require(&COUNTY_ROLES)?;
+    let tz = state.config.timezone;
+    let quarter = query.quarter(tz)?;
+    let format = query.format()?;
+    let unit = unit_of(&state, &user, &query).await?;
+    match format {
+        Format::Json => {
+            let report = state
+                .db
+                .read(move |conn| json(conn, &unit, quarter, tz))
+                .await?;
+            Ok(HttpResponse::Ok().json(report))
+        }
+        Format::Csv => Ok(csv_stream(
+            state.db.clone(),
+            format!("{name}-{}-{quarter}.csv", unit.code),
+            csv_header,
+            move |conn, after| csv_page(conn, &unit, quarter, tz, after),
+        )),
+    }
 }
 
 /// Star levels per township at the end of the quarter, with changes since the one before.
@@ -42,27 +93,18 @@ pub async fn stars_report(
     user: AuthUser,
     query: web::Query<ReportQuery>,
 ) -> ApiResult<HttpResponse> {
-    user.require(&COUNTY_ROLES)?;
-    let tz = state.config.timezone;
-    let quarter = query.quarter(tz)?;
-    let format = query.format()?;
-    let unit = unit_of(&state, &user, &query).await?;
-    let today = crate::stars::today(tz);
-    match format {
-        Format::Json => {
-            let report = state
-                .db
-                .read(move |conn| stars::report(conn, &unit, quarter, today))
-                .await?;
-            Ok(HttpResponse::Ok().json(report))
-        }
-        Format::Csv => Ok(csv_stream(
-            state.db.clone(),
-            format!("stars-{}-{quarter}.csv", unit.code),
-            stars::CSV_HEADER,
-            move |conn, after| stars::csv_page(conn, &unit, quarter, today, after),
-        )),
-    }
+    answer(
+        state,
+        user,
+        query.into_inner(),
+        "stars",
+        stars::CSV_HEADER,
+        |conn, unit, quarter, tz| stars::report(conn, unit, quarter, crate::stars::today(tz)),
+        |conn, unit, quarter, tz, after| {
+            stars::csv_page(conn, unit, quarter, crate::stars::today(tz), after)
+        },
+    )
+    .await
 }
 
 /// Review turnaround (median, 90th percentile), approval rate and flag counts for a quarter.
@@ -83,24 +125,14 @@ pub async fn reviews_report(
     user: AuthUser,
     query: web::Query<ReportQuery>,
 ) -> ApiResult<HttpResponse> {
-    user.require(&COUNTY_ROLES)?;
-    let tz = state.config.timezone;
-    let quarter = query.quarter(tz)?;
-    let format = query.format()?;
-    let unit = unit_of(&state, &user, &query).await?;
-    match format {
-        Format::Json => {
-            let report = state
-                .db
-                .read(move |conn| reviews::report(conn, &unit, quarter, tz))
-                .await?;
-            Ok(HttpResponse::Ok().json(report))
-        }
-        Format::Csv => Ok(csv_stream(
-            state.db.clone(),
-            format!("reviews-{}-{quarter}.csv", unit.code),
-            reviews::CSV_HEADER,
-            move |conn, after| reviews::csv_page(conn, &unit, quarter, tz, after),
-        )),
-    }
+    answer(
+        state,
+        user,
+        query.into_inner(),
+        "reviews",
+        reviews::CSV_HEADER,
+        reviews::report,
+        reviews::csv_page,
+    )
+    .await
 }
