@@ -1,4 +1,4 @@
-//! The command line: `serve`, `migrate`, `demo` and the operator's imports. Every failure
+//! The command line: `serve`, `migrate`, `demo`, the operator's imports and `bench`. Every failure
 //! prints one clear line to stderr and exits non-zero.
 
 use std::io::Read;
@@ -59,6 +59,8 @@ enum Command {
         #[command(subcommand)]
         command: PhotoCommand,
     },
+    /// Benchmark a scenario on a fresh temporary database; prints one JSON line.
+    Bench(crate::bench::BenchArgs),
 }
 
 #[derive(Subcommand)]
@@ -203,6 +205,7 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Photo {
             command: PhotoCommand::Inspect { file, out },
         } => inspect_photo(&file, out.as_ref()),
+        Command::Bench(args) => crate::bench::run(args),
         Command::User {
             command:
                 UserCommand::Create {

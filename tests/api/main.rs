@@ -4,6 +4,7 @@ mod flow;
 mod helpers;
 
 mod auth;
+mod bench;
 mod cli;
 mod errors;
 mod inspections;
