@@ -30,6 +30,17 @@ pub enum Scenario {
 }
 
 impl Scenario {
+    /// The default number of clients: the targets for ingest (64) and photos (32); a
+    /// county's reviewers looking at their queue (8); a few exports at once (4).
+    fn default_concurrency(self) -> usize {
+        match self {
+            Scenario::Ingest => 64,
+            Scenario::Photos => 32,
+            Scenario::Queue => 8,
+            Scenario::Export => 4,
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             Scenario::Ingest => "ingest",
@@ -46,9 +57,9 @@ pub struct BenchArgs {
     /// How long to drive load, in seconds.
     #[arg(long, default_value_t = 10.0)]
     pub seconds: f64,
-    /// Concurrent HTTP clients.
-    #[arg(long, default_value_t = 64)]
-    pub concurrency: usize,
+    /// Concurrent HTTP clients (default: 64 ingest, 32 photos, 8 queue, 4 export).
+    #[arg(long)]
+    pub concurrency: Option<usize>,
     /// Checklist items per inspection (ingest, photos).
     #[arg(long, default_value_t = 30)]
     pub items: usize,
@@ -65,6 +76,14 @@ pub struct BenchArgs {
     pub keep: bool,
 }
 
+impl BenchArgs {
+    /// The number of clients, once `run` has filled in the scenario's default.
+    pub fn clients(&self) -> usize {
+        self.concurrency
+            .unwrap_or_else(|| self.scenario.default_concurrency())
+    }
+}
+
 /// One scenario's measurements, printed as one JSON line.
 pub struct Report {
     pub requests: u64,
@@ -75,11 +94,15 @@ pub struct Report {
     pub extra: Map<String, Value>,
 }
 
-pub fn run(args: BenchArgs) -> Result<(), String> {
+pub fn run(mut args: BenchArgs) -> Result<(), String> {
+    let concurrency = args
+        .concurrency
+        .unwrap_or_else(|| args.scenario.default_concurrency());
+    args.concurrency = Some(concurrency);
     if !(args.seconds > 0.0 && args.seconds <= 3600.0) {
         return Err("--seconds: must be between 0 and 3600".into());
     }
-    if !(1..=4096).contains(&args.concurrency) {
+    if !(1..=4096).contains(&concurrency) {
         return Err("--concurrency: must be between 1 and 4096".into());
     }
     if !(1..=2000).contains(&args.items) {
@@ -158,7 +181,7 @@ fn line(args: &BenchArgs, target: &Target, bench: &Bench, report: Report) -> Val
         "p95_ms": round(percentile(&lat, 95.0), 2),
         "p99_ms": round(percentile(&lat, 99.0), 2),
         "peak_rss_mib": round(peak_rss_mib(), 1),
-        "concurrency": args.concurrency,
+        "concurrency": args.clients(),
         "seconds": round(secs, 2),
         "errors": report.errors,
         "startup_ms": round(bench.startup.as_secs_f64() * 1000.0, 1),

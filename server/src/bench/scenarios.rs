@@ -99,7 +99,7 @@ pub async fn ingest(bench: &Rc<Bench>, args: &BenchArgs) -> Result<Report, Strin
         inspection_body(&county, &declarations[0].id, &villages[0], &answers, "[]").len();
     reset_peak_rss();
     let bench_ref = bench.clone();
-    let (mut report, _) = drive(args.concurrency, args.seconds, rows, move |n| {
+    let (mut report, _) = drive(args.clients(), args.seconds, rows, move |n| {
         let (county, villages, declarations, answers, bench) = (
             county.clone(),
             villages.clone(),
@@ -236,7 +236,7 @@ pub async fn photos(bench: &Rc<Bench>, args: &BenchArgs) -> Result<Report, Strin
     reset_peak_rss();
     let uploads = Rc::new(uploads);
     let bases = Rc::new(bases);
-    let (mut report, bytes) = drive(args.concurrency, args.seconds, rows, move |n| {
+    let (mut report, bytes) = drive(args.clients(), args.seconds, rows, move |n| {
         let (uploads, bases, token, bench_ref) = (
             uploads.clone(),
             bases.clone(),
@@ -366,7 +366,7 @@ pub async fn queue(bench: &Rc<Bench>, args: &BenchArgs) -> Result<Report, String
     drop(villages);
     reset_peak_rss();
     let bench_ref = bench.clone();
-    let (mut report, _) = drive(args.concurrency, args.seconds, u64::MAX, move |_| {
+    let (mut report, _) = drive(args.clients(), args.seconds, u64::MAX, move |_| {
         let (token, bench_ref) = (token.clone(), bench_ref.clone());
         async move {
             expect_success(
@@ -407,7 +407,7 @@ pub async fn export(bench: &Rc<Bench>, args: &BenchArgs) -> Result<Report, Strin
     let path = format!("/api/v1/reports/mentoring?format=csv&quarter={quarter}");
     let token = Rc::new(county.admin.token.clone());
     let bench_ref = bench.clone();
-    let (mut report, lines) = drive(args.concurrency, args.seconds, u64::MAX, move |_| {
+    let (mut report, lines) = drive(args.clients(), args.seconds, u64::MAX, move |_| {
         let (token, path, bench) = (token.clone(), path.clone(), bench_ref.clone());
         async move { csv_rows(&bench, &path, &token).await }
     })
