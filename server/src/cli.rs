@@ -1,4 +1,4 @@
-//! The command line: `serve`, `migrate`, `demo` and the operator's imports. Every failure
+//! The command line: `serve`, `migrate`, `demo`, the operator's imports and `bench`. Every failure
 //! prints one clear line to stderr and exits non-zero.
 
 use std::io::Read;
@@ -64,6 +64,8 @@ enum Command {
         #[command(subcommand)]
         command: StarsCommand,
     },
+    /// Benchmark a scenario on a fresh temporary database; prints one JSON line.
+    Bench(crate::bench::BenchArgs),
 }
 
 #[derive(Subcommand)]
@@ -239,6 +241,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 Ok(())
             })
         }
+        Command::Bench(args) => crate::bench::run(args),
         Command::User {
             command:
                 UserCommand::Create {

@@ -5,6 +5,7 @@ mod helpers;
 
 mod auth;
 mod authz;
+mod bench;
 mod cli;
 mod crash;
 mod errors;

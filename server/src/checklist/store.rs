@@ -38,6 +38,29 @@ impl ChecklistVersion {
         })
     }
 
+    /// The parsed template, shared: a published version never changes, so each is parsed once
+    /// per process (keyed by id and etag) instead of on every inspection that answers it.
+    pub fn template_shared(&self) -> ApiResult<std::sync::Arc<Template>> {
+        type Cache =
+            std::sync::Mutex<std::collections::HashMap<(String, String), std::sync::Arc<Template>>>;
+        static CACHE: std::sync::OnceLock<Cache> = std::sync::OnceLock::new();
+        if !self.is_published() {
+            return self.template().map(std::sync::Arc::new);
+        }
+        let cache = CACHE.get_or_init(Default::default);
+        let key = (self.id.clone(), self.etag.clone());
+        if let Some(t) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
+            return Ok(t);
+        }
+        let parsed = std::sync::Arc::new(self.template()?);
+        if let Ok(mut c) = cache.lock() {
+            if c.len() < 4096 {
+                c.insert(key, parsed.clone());
+            }
+        }
+        Ok(parsed)
+    }
+
     pub fn is_published(&self) -> bool {
         self.status == PUBLISHED
     }

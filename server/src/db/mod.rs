@@ -100,6 +100,7 @@ impl ConnManager {
                 .map(DbConn::Pg)
                 .map_err(r2d2::Error::ConnectionError),
             DatabaseUrl::Sqlite(path) => {
+                sqlite_stable_plans();
                 let mut conn = SqliteConnection::establish(&path.to_string_lossy())
                     .map_err(r2d2::Error::ConnectionError)?;
                 // WAL lets readers run beside the single writer; NORMAL is durable across
@@ -114,6 +115,44 @@ impl ConnManager {
             }
         }
     }
+}
+
+/// Turns on SQLite's query-planner stability guarantee for every connection this process opens.
+/// Without it SQLite treats a value bound to LIMIT (every diesel `.first()`) or compared with a
+/// partial index's WHERE as part of the plan, and re-prepares the cached statement each time
+/// the value is bound again: a lookup by id of an inspection cost 36 µs, almost all of it
+/// parsing the SQL again; with it, 4 µs (docs/performance.md). fieldstar's plans never depend
+/// on bound values (no statistics are gathered, partial indexes serve uniqueness only).
+fn sqlite_stable_plans() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: registers a plain function with the bundled SQLite before any connection of
+        // this process uses it; SQLite calls it with each new connection's valid handle.
+        let rc = unsafe { libsqlite3_sys::sqlite3_auto_extension(Some(enable_qpsg)) };
+        if rc != libsqlite3_sys::SQLITE_OK {
+            tracing::warn!(
+                rc,
+                "could not enable SQLite's query-planner stability guarantee"
+            );
+        }
+    });
+}
+
+unsafe extern "C" fn enable_qpsg(
+    db: *mut libsqlite3_sys::sqlite3,
+    _error: *mut *mut std::ffi::c_char,
+    _api: *const libsqlite3_sys::sqlite3_api_routines,
+) -> std::ffi::c_int {
+    // SAFETY: `db` is the connection SQLite is opening; a null pointer asks for no read-back.
+    unsafe {
+        libsqlite3_sys::sqlite3_db_config(
+            db,
+            libsqlite3_sys::SQLITE_DBCONFIG_ENABLE_QPSG,
+            1 as std::ffi::c_int,
+            std::ptr::null_mut::<std::ffi::c_int>(),
+        );
+    }
+    libsqlite3_sys::SQLITE_OK
 }
 
 impl ManageConnection for ConnManager {
@@ -136,9 +175,14 @@ impl ManageConnection for ConnManager {
 pub type Conn = PooledConnection<ConnManager>;
 
 /// The pool and its backend. Diesel blocks, so every use runs on the blocking thread pool.
+/// On SQLite, `write` goes through one dedicated writer connection: SQLite admits one writer at
+/// a time anyway, and writers queued on the pool wake the moment it is free, where writers
+/// racing for the file lock sleep in SQLite's busy handler for 1, 2, 5, 10… ms each time they
+/// lose (docs/performance.md measures both).
 #[derive(Clone)]
 pub struct Db {
     pool: Pool<ConnManager>,
+    writer: Option<Pool<ConnManager>>,
     backend: Backend,
 }
 
@@ -150,14 +194,22 @@ impl Db {
                     .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
             }
         }
-        let pool = Pool::builder()
-            .max_size(max_size)
-            .min_idle(Some(1))
-            .connection_timeout(Duration::from_secs(10))
-            .build(ConnManager::new(url.clone()))
-            .map_err(|e| format!("cannot connect to {}: {e}", url.redacted()))?;
+        let build = |size: u32| {
+            Pool::builder()
+                .max_size(size)
+                .min_idle(Some(1))
+                .connection_timeout(Duration::from_secs(10))
+                .build(ConnManager::new(url.clone()))
+                .map_err(|e| format!("cannot connect to {}: {e}", url.redacted()))
+        };
+        let pool = build(max_size)?;
+        let writer = match url.backend() {
+            Backend::Sqlite => Some(build(1)?),
+            Backend::Postgres => None,
+        };
         Ok(Self {
             pool,
+            writer,
             backend: url.backend(),
         })
     }
@@ -199,7 +251,13 @@ impl Db {
     {
         let db = self.clone();
         blocking(move || {
-            let mut conn = db.get()?;
+            let mut conn = match &db.writer {
+                Some(writer) => writer.get().map_err(|e| {
+                    tracing::error!(error = %e, "no database connection for writing");
+                    ApiError::unavailable("the database is not reachable")
+                })?,
+                None => db.get()?,
+            };
             write_tx(&mut conn, f)
         })
         .await

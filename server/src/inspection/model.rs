@@ -73,18 +73,40 @@ pub struct InspectionBody {
     pub photos: Vec<ManifestPhoto>,
 }
 
+/// A body's idempotency key and its stored text, computed once outside the write transaction.
+pub struct Encoded {
+    pub digest: String,
+    pub json: String,
+}
+
 impl InspectionBody {
     /// A hash of the parsed body that ignores key order and whitespace: the idempotency key.
     pub fn digest(&self) -> String {
         let mut v = serde_json::to_value(self).unwrap_or(Value::Null);
         if let Some(answers) = v.get_mut("answers") {
-            let sorted: BTreeMap<String, Value> = answers
-                .as_object()
-                .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-                .unwrap_or_default();
-            *answers = serde_json::to_value(sorted).unwrap_or(Value::Null);
+            // serde_json's map is already sorted unless `preserve_order` is on somewhere.
+            let sorted = answers.as_object().is_some_and(|m| m.keys().is_sorted());
+            if !sorted {
+                let sorted: BTreeMap<String, Value> = answers
+                    .as_object()
+                    .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                    .unwrap_or_default();
+                *answers = serde_json::to_value(sorted).unwrap_or(Value::Null);
+            }
         }
-        hex::encode(Sha256::digest(v.to_string().as_bytes()))
+        // The same bytes as `v.to_string()`, hashed as they are written.
+        let mut hasher = Sha256::new();
+        if serde_json::to_writer(&mut hasher, &v).is_err() {
+            return hex::encode(Sha256::digest(v.to_string().as_bytes()));
+        }
+        hex::encode(hasher.finalize())
+    }
+
+    pub fn encode(&self) -> ApiResult<Encoded> {
+        Ok(Encoded {
+            digest: self.digest(),
+            json: serde_json::to_string(self).map_err(|_| crate::error::ApiError::internal())?,
+        })
     }
 
     /// Shape checks that need no database: ids, ranges, hashes, times.

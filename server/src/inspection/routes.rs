@@ -46,17 +46,19 @@ pub async fn put_inspection(
         .map_err(|_| ApiError::field("id", "the inspection id must be a UUID"))?
         .to_string();
     let received_at = chrono::Utc::now();
+    // Hashing and serialising the body need no database: done before taking the writer.
+    let encoded = std::sync::Arc::new(body.encode()?);
     let body = std::sync::Arc::new(body);
     // A lost insert race rolls back; the second run finds the winner's row and replays.
     for attempt in 0..3 {
-        let (user, id, body) = (user.clone(), id.clone(), body.clone());
+        let (user, id, body, encoded) = (user.clone(), id.clone(), body.clone(), encoded.clone());
         match state
             .db
-            .write(move |conn| submit::put(conn, &user, &id, &body, received_at))
+            .write(move |conn| submit::put(conn, &user, &id, &body, &encoded, received_at))
             .await
         {
-            Ok(Put::Created(v)) => return Ok(HttpResponse::Created().json(v)),
-            Ok(Put::Replayed(v)) => return Ok(HttpResponse::Ok().json(v)),
+            Ok(Put::Created(s)) => return Ok(HttpResponse::Created().json(s.view())),
+            Ok(Put::Replayed(s)) => return Ok(HttpResponse::Ok().json(s.view())),
             Err(e) if e.code == RETRY && attempt < 2 => continue,
             Err(e) => return Err(e),
         }

@@ -20,8 +20,27 @@ use crate::webhooks::outbox;
 use crate::{audit, now};
 
 pub enum Put {
-    Created(InspectionView),
-    Replayed(InspectionView),
+    Created(Stored),
+    Replayed(Stored),
+}
+
+/// The stored inspection and its current photos; the caller builds the view after the
+/// transaction, so that the writer is not held for it.
+pub struct Stored {
+    pub inspection: Inspection,
+    pub photos: Vec<PhotoRow>,
+}
+
+impl Stored {
+    fn load(conn: &mut DbConn, id: &str) -> ApiResult<Stored> {
+        let inspection = Inspection::find(conn, id)?.ok_or_else(ApiError::internal)?;
+        let photos = inspection.photos(conn)?;
+        Ok(Stored { inspection, photos })
+    }
+
+    pub fn view(&self) -> InspectionView {
+        self.inspection.view_with(&self.photos)
+    }
 }
 
 /// The signal that a concurrent request won an insert race: the caller runs the PUT again in a
@@ -91,7 +110,7 @@ fn prepare(
             ),
         ));
     }
-    let template = checklist.template()?;
+    let template = checklist.template_shared()?;
     let quarter = Quarter::parse(&declaration.quarter).map_err(|_| ApiError::internal())?;
     let coverage = crate::mentoring::village_coverage(conn, &village.id, quarter)?;
     let mut computed = ComputedValues::new();
@@ -160,7 +179,7 @@ impl RevisionFields {
     /// A revision without photos is complete (submitted) at once.
     fn new(
         body: &InspectionBody,
-        digest: String,
+        encoded: &Encoded,
         prepared: &Prepared,
         revision: i32,
         received_at: DateTime<Utc>,
@@ -172,8 +191,8 @@ impl RevisionFields {
             checklist_version: body.checklist.version,
             status: if complete { SUBMITTED } else { AWAITING_PHOTOS }.to_string(),
             revision,
-            body_hash: digest,
-            body: serde_json::to_string(body).map_err(|_| ApiError::internal())?,
+            body_hash: encoded.digest.clone(),
+            body: encoded.json.clone(),
             evaluation: evaluation_json(&prepared.evaluation),
             score: prepared.evaluation.score,
             passed: prepared.evaluation.passed,
@@ -202,18 +221,20 @@ fn declaration_for(
         .map_err(|_| ApiError::field("declaration_id", "no such declaration in your scope"))
 }
 
+/// `encoded` is `body.encode()`, computed before the write transaction begins.
 pub fn put(
     conn: &mut DbConn,
     user: &AuthUser,
     id: &str,
     body: &InspectionBody,
+    encoded: &Encoded,
     received_at: DateTime<Utc>,
 ) -> ApiResult<Put> {
     let shape = body.check();
     if !shape.is_empty() {
         return Err(ApiError::validation(shape));
     }
-    let digest = body.digest();
+    let digest = encoded.digest.clone();
     if let Some(existing) = Inspection::find(conn, id)? {
         let placement = crate::scope::Placement {
             county_id: existing.county_id.clone(),
@@ -224,7 +245,11 @@ pub fn put(
             return Err(ApiError::not_found("inspection"));
         }
         if existing.body_hash == digest {
-            return Ok(Put::Replayed(existing.view(conn)?));
+            let photos = existing.photos(conn)?;
+            return Ok(Put::Replayed(Stored {
+                inspection: existing,
+                photos,
+            }));
         }
         if existing.status != RETURNED {
             return Err(ApiError::conflict(
@@ -243,9 +268,9 @@ pub fn put(
                 "a resubmission answers the same declaration",
             ));
         }
-        return revise(conn, user, existing, body, digest, received_at).map(Put::Created);
+        return revise(conn, user, existing, body, encoded, received_at).map(Put::Created);
     }
-    create(conn, user, id, body, digest, received_at).map(Put::Created)
+    create(conn, user, id, body, encoded, received_at).map(Put::Created)
 }
 
 fn check_photo_ids(
@@ -321,9 +346,9 @@ fn create(
     user: &AuthUser,
     id: &str,
     body: &InspectionBody,
-    digest: String,
+    encoded: &Encoded,
     received_at: DateTime<Utc>,
-) -> ApiResult<InspectionView> {
+) -> ApiResult<Stored> {
     let declaration = declaration_for(conn, user, body)?;
     match declaration.status.as_str() {
         declarations::PENDING => {}
@@ -345,7 +370,7 @@ fn create(
     }
     let prepared = prepare(conn, user, body, &declaration, received_at)?;
     let existing_photos = check_photo_ids(conn, id, body)?;
-    let fields = RevisionFields::new(body, digest, &prepared, 1, received_at)?;
+    let fields = RevisionFields::new(body, encoded, &prepared, 1, received_at)?;
     let res = diesel::insert_into(inspections::table)
         .values((
             inspections::id.eq(id),
@@ -364,6 +389,7 @@ fn create(
     let complete = fields.submitted_at.is_some();
     let ins = Inspection::find(conn, id)?.ok_or_else(ApiError::internal)?;
     insert_photos(conn, &ins, body, &existing_photos)?;
+    let photos = ins.photos(conn)?;
     Declaration::set_status(conn, &declaration.id, declarations::INSPECTING)?;
     audit::record(
         conn,
@@ -381,11 +407,13 @@ fn create(
         ),
     )?;
     if complete {
-        announce_submitted(conn, &ins, &user.actor())?;
+        announce(conn, &ins, &photos, &user.actor())?;
     }
-    Ok(Inspection::find(conn, id)?
-        .ok_or_else(ApiError::internal)?
-        .view(conn)?)
+    // Nothing above changed the row after it was read back.
+    Ok(Stored {
+        inspection: ins,
+        photos,
+    })
 }
 
 fn revise(
@@ -393,9 +421,9 @@ fn revise(
     user: &AuthUser,
     existing: Inspection,
     body: &InspectionBody,
-    digest: String,
+    encoded: &Encoded,
     received_at: DateTime<Utc>,
-) -> ApiResult<InspectionView> {
+) -> ApiResult<Stored> {
     let declaration = declaration_for(conn, user, body)?;
     let prepared = prepare(conn, user, body, &declaration, received_at)?;
     let existing_photos = check_photo_ids(conn, &existing.id, body)?;
@@ -423,7 +451,7 @@ fn revise(
         ))
         .execute(conn)?;
     let revision = existing.revision + 1;
-    let fields = RevisionFields::new(body, digest, &prepared, revision, received_at)?;
+    let fields = RevisionFields::new(body, encoded, &prepared, revision, received_at)?;
     let complete = fields.submitted_at.is_some();
     diesel::update(inspections::table.find(&existing.id))
         .set((
@@ -449,9 +477,7 @@ fn revise(
         // Photos of this revision that were already received (same id and bytes) count.
         complete_if_all_photos(conn, &ins.id, &user.actor())?;
     }
-    Ok(Inspection::find(conn, &ins.id)?
-        .ok_or_else(ApiError::internal)?
-        .view(conn)?)
+    Stored::load(conn, &ins.id)
 }
 
 /// Marks the inspection `submitted` once every photo of its current revision has arrived.
@@ -502,7 +528,16 @@ pub fn complete_if_all_photos(
 
 fn announce_submitted(conn: &mut DbConn, ins: &Inspection, actor: &Actor) -> ApiResult<()> {
     let photos = ins.photos(conn)?;
-    let flags = ins.all_flags(&photos);
+    announce(conn, ins, &photos, actor)
+}
+
+fn announce(
+    conn: &mut DbConn,
+    ins: &Inspection,
+    photos: &[PhotoRow],
+    actor: &Actor,
+) -> ApiResult<()> {
+    let flags = ins.all_flags(photos);
     audit::record(
         conn,
         actor,

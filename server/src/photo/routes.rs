@@ -409,7 +409,7 @@ fn record(
         &ins.checklist_code,
         ins.checklist_version,
     )?
-    .and_then(|c| c.template().ok())
+    .and_then(|c| c.template_shared().ok())
     .map_or(0, |t| t.items().count());
     let received_at = ins.received_at.and_utc();
     let mut flags = flags::photo_flags(

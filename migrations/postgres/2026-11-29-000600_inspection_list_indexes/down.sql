@@ -1,0 +1,2 @@
+DROP INDEX inspections_county_id;
+DROP INDEX inspections_county_status_id;
