@@ -72,3 +72,26 @@ fn every_routed_path_is_in_the_spec() {
         "routed but not in the spec: {missing:?}"
     );
 }
+
+/// Found by schemathesis: two `200` entries in one annotation keep only the last, so a report
+/// answered JSON while the spec said CSV. Every report documents both.
+#[test]
+fn every_report_documents_json_and_csv() {
+    let api = fieldstar::app::openapi();
+    let reports: Vec<_> = api
+        .paths
+        .paths
+        .iter()
+        .filter(|(p, _)| p.starts_with("/api/v1/reports/"))
+        .collect();
+    assert_eq!(reports.len(), 3);
+    for (path, item) in reports {
+        let get = item.get.as_ref().unwrap();
+        let ok = match get.responses.responses.get("200") {
+            Some(utoipa::openapi::RefOr::T(r)) => r,
+            _ => panic!("{path} has no 200"),
+        };
+        let types: Vec<&String> = ok.content.keys().collect();
+        assert_eq!(types, vec!["application/json", "text/csv"], "{path}");
+    }
+}

@@ -25,7 +25,7 @@ pub enum Scenario {
     Photos,
     /// The first review-queue page with `--rows` submitted inspections seeded.
     Queue,
-    /// The mentoring report as streamed CSV for a county of `--rows` villages.
+    /// A report as CSV (`--report`) for a county of `--rows` villages.
     Export,
 }
 
@@ -74,6 +74,10 @@ pub struct BenchArgs {
     /// Keep the database afterwards (its location goes to stderr), to study query plans.
     #[arg(long)]
     pub keep: bool,
+    /// The report the `export` scenario reads as CSV: `stars` (streamed a page at a time) or
+    /// `mentoring` (built whole, then sent).
+    #[arg(long, default_value = "stars", value_parser = ["stars", "mentoring"])]
+    pub report: String,
 }
 
 impl BenchArgs {

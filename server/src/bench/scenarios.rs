@@ -388,7 +388,7 @@ pub async fn queue(bench: &Rc<Bench>, args: &BenchArgs) -> Result<Report, String
     Ok(report)
 }
 
-/// The mentoring roll-up as CSV for a county of `--rows` villages, read as a stream.
+/// A report (`--report`: stars by default) as CSV for a county of `--rows` villages, read as a stream.
 pub async fn export(bench: &Rc<Bench>, args: &BenchArgs) -> Result<Report, String> {
     let rows = args.rows.unwrap_or(100_000).max(1);
     let seed_start = Instant::now();
@@ -404,7 +404,10 @@ pub async fn export(bench: &Rc<Bench>, args: &BenchArgs) -> Result<Report, Strin
         .await?;
     let seed_secs = seed_start.elapsed().as_secs_f64();
     reset_peak_rss();
-    let path = format!("/api/v1/reports/mentoring?format=csv&quarter={quarter}");
+    let path = format!(
+        "/api/v1/reports/{}?format=csv&quarter={quarter}",
+        args.report
+    );
     let token = Rc::new(county.admin.token.clone());
     let bench_ref = bench.clone();
     let (mut report, lines) = drive(args.clients(), args.seconds, u64::MAX, move |_| {
@@ -414,6 +417,7 @@ pub async fn export(bench: &Rc<Bench>, args: &BenchArgs) -> Result<Report, Strin
     .await;
     let secs = report.elapsed.as_secs_f64();
     seeded(&mut report, "rows", rows);
+    seeded(&mut report, "report", args.report.clone());
     seeded(
         &mut report,
         "rows_per_second",

@@ -81,8 +81,8 @@ where
     tag = "reports",
     params(ReportQuery),
     responses(
-        (status = 200, body = stars::StarsReport, content_type = "application/json"),
-        (status = 200, body = String, content_type = "text/csv"),
+        (status = 200, description = "The report: JSON, or CSV with `?format=csv`",
+            content((stars::StarsReport = "application/json"), (String = "text/csv"))),
         (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)
     ),
     security(("bearer" = []))
@@ -113,8 +113,8 @@ pub async fn stars_report(
     tag = "reports",
     params(ReportQuery),
     responses(
-        (status = 200, body = reviews::ReviewsReport, content_type = "application/json"),
-        (status = 200, body = String, content_type = "text/csv"),
+        (status = 200, description = "The report: JSON, or CSV with `?format=csv`",
+            content((reviews::ReviewsReport = "application/json"), (String = "text/csv"))),
         (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)
     ),
     security(("bearer" = []))
