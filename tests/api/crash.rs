@@ -322,6 +322,7 @@ async fn run(backend: Backend) {
         &server.dir.join("data"),
     )
     .await;
+    check_outbox(&server.db_url, &work);
 
     // Replaying every request changes nothing and duplicates nothing.
     for reqs in &work {
@@ -338,6 +339,7 @@ async fn run(backend: Backend) {
         &server.dir.join("data"),
     )
     .await;
+    check_outbox(&server.db_url, &work);
     server.kill();
     loud(&format!(
         "crash ({backend:?}): {KILLS} kills, {total} requests, checked in {:?}",
@@ -347,6 +349,42 @@ async fn run(backend: Backend) {
         started.elapsed() < Duration::from_secs(120),
         "{:?}",
         started.elapsed()
+    );
+}
+
+/// Every acknowledged submission has exactly one `inspection.submitted` event in the outbox:
+/// the event is written in the submission's transaction, so no kill loses or repeats it.
+fn check_outbox(db_url: &str, work: &[Vec<Req>]) {
+    use diesel::prelude::*;
+    use fieldstar::db::schema::outbox_events as o;
+    let url = fieldstar::db::DatabaseUrl::parse(db_url).unwrap();
+    let mut conn = fieldstar::db::ConnManager::new(url).establish().unwrap();
+    let events: Vec<String> = o::table
+        .filter(o::event_type.eq(fieldstar::webhooks::outbox::INSPECTION_SUBMITTED))
+        .select(o::data)
+        .load(&mut conn)
+        .unwrap();
+    let mut per_inspection: HashMap<String, usize> = HashMap::new();
+    for data in &events {
+        let v: Value = serde_json::from_str(data).unwrap();
+        *per_inspection
+            .entry(v["inspection_id"].as_str().unwrap().to_string())
+            .or_default() += 1;
+    }
+    for reqs in work {
+        let Req::Inspection { id, .. } = &reqs[0] else {
+            unreachable!()
+        };
+        assert_eq!(
+            per_inspection.get(id.as_str()),
+            Some(&1),
+            "the submitted event of {id}"
+        );
+    }
+    assert_eq!(
+        events.len(),
+        work.len(),
+        "no event for anything unacknowledged or replayed"
     );
 }
 
