@@ -225,45 +225,7 @@ pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> Option<
         ),
         Backend::Postgres => new_pg_database()?,
     };
-    let mut vars: HashMap<String, String> = HashMap::new();
-    vars.insert(
-        "FIELDSTAR_DATA_DIR".into(),
-        data_dir.path().to_string_lossy().into_owned(),
-    );
-    vars.insert("FIELDSTAR_DATABASE_URL".into(), database_url.clone());
-    vars.insert("FIELDSTAR_DB_POOL_SIZE".into(), "4".into());
-    vars.insert("FIELDSTAR_HTTP_WORKERS".into(), "2".into());
-    vars.insert("FIELDSTAR_BIND".into(), "127.0.0.1:0".into());
-    // Tests create renewals explicitly (`declarations::renewals::ensure`), never behind their back.
-    vars.insert("FIELDSTAR_RENEWALS".into(), "0".into());
-    for (k, v) in extra {
-        vars.insert(k.to_string(), v.to_string());
-    }
-    let mut config = fieldstar::Config::from_vars(&vars).expect("config");
-    config.handle_signals = false;
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let app = Application::build_with_listener(config, listener)
-        .await
-        .expect("app");
-    let address = format!("http://127.0.0.1:{}", app.port());
-    let state = app.state.clone();
-    let handle = app.handle();
-    actix_web::rt::spawn(app.into_server());
-    Some(TestApp {
-        address,
-        client: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            // Below the server's 5 s keep-alive, so a pooled connection is never reused just
-            // as the server closes it.
-            .pool_idle_timeout(Duration::from_secs(2))
-            .build()
-            .unwrap(),
-        backend,
-        database_url,
-        data_dir,
-        state,
-        handle,
-    })
+    Some(start_on(backend, database_url, data_dir, extra).await)
 }
 
 /// Declares each test once and runs it on SQLite and on PostgreSQL.
@@ -463,7 +425,7 @@ pub async fn seed_two_counties(app: &TestApp) {
     app.create_user("east-admin", "admin", "EAST").await;
 }
 
-/// Starts a server on an existing database and data dir (a restart, or a second process).
+/// Starts a server on a database and data dir: a new one, a restart, or a second process.
 async fn start_on(
     backend: Backend,
     database_url: String,
@@ -478,6 +440,9 @@ async fn start_on(
     vars.insert("FIELDSTAR_DATABASE_URL".into(), database_url.clone());
     vars.insert("FIELDSTAR_DB_POOL_SIZE".into(), "4".into());
     vars.insert("FIELDSTAR_HTTP_WORKERS".into(), "2".into());
+    vars.insert("FIELDSTAR_BIND".into(), "127.0.0.1:0".into());
+    // Tests create renewals explicitly (`declarations::renewals::ensure`), never behind their back.
+    vars.insert("FIELDSTAR_RENEWALS".into(), "0".into());
     for (k, v) in extra {
         vars.insert(k.to_string(), v.to_string());
     }
