@@ -214,12 +214,16 @@ impl Application {
             upload_quota,
             webhooks: crate::webhooks::WorkerHandle::default(),
         });
-        // Blobs a crash left between their write and the row's commit.
-        match crate::photo::store::sweep_orphans(&state).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(removed = n, "removed orphan photo blobs"),
-            Err(e) => tracing::warn!(error = %e, "the orphan photo sweep failed"),
-        }
+        // Blobs a crash left between their write and the row's commit. In the background: it
+        // lists the whole store, which must not hold up readiness.
+        let sweeper = state.clone();
+        actix_web::rt::spawn(async move {
+            match crate::photo::store::sweep_orphans(&sweeper).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(removed = n, "removed orphan photo blobs"),
+                Err(e) => tracing::warn!(error = %e, "the orphan photo sweep failed"),
+            }
+        });
         if state.config.run_workers {
             state.webhooks.start(state.clone());
         }

@@ -459,15 +459,39 @@ async fn check(
     });
     assert_eq!(items.len(), work.len(), "{list}");
     assert!(ids.values().all(|n| *n == 1));
-    // Every original blob is referenced; no temporary blob is left.
+    // Every original blob is referenced; no temporary blob is left. The start-up sweep runs in
+    // the background, so give it a moment.
+    let originals = data.join("photos").join("original");
+    let swept = eventually(20, || {
+        let (originals, want) = (originals.clone(), shas.len());
+        async move {
+            let mut blobs = Vec::new();
+            collect(&originals, &mut blobs);
+            blobs.len() == want
+        }
+    })
+    .await;
     let mut blobs = Vec::new();
-    collect(&data.join("photos").join("original"), &mut blobs);
-    assert_eq!(blobs.len(), shas.len(), "one original per photo");
+    collect(&originals, &mut blobs);
+    assert!(
+        swept,
+        "one original per photo: {} blobs for {} photos",
+        blobs.len(),
+        shas.len()
+    );
     for b in &blobs {
         let name = b.file_name().unwrap().to_string_lossy().to_string();
         assert!(shas.contains(&name), "orphan blob {name}");
     }
-    assert_eq!(count_files(&data.join("photos").join("tmp")), 0);
+    let tmp = data.join("photos").join("tmp");
+    assert!(
+        eventually(20, || {
+            let tmp = tmp.clone();
+            async move { count_files(&tmp) == 0 }
+        })
+        .await,
+        "temporary blobs left"
+    );
 }
 
 fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
