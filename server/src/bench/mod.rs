@@ -128,7 +128,7 @@ pub fn run(mut args: BenchArgs) -> Result<(), String> {
 }
 
 async fn run_on(args: &BenchArgs, target: &Target) -> Result<String, String> {
-    let bench = Rc::new(Bench::start(target).await?);
+    let bench = Rc::new(Bench::start(target, args).await?);
     let report = match args.scenario {
         Scenario::Ingest => scenarios::ingest(&bench, args).await,
         Scenario::Photos => scenarios::photos(&bench, args).await,
@@ -356,7 +356,7 @@ pub struct Bench {
 }
 
 impl Bench {
-    async fn start(target: &Target) -> Result<Bench, String> {
+    async fn start(target: &Target, args: &BenchArgs) -> Result<Bench, String> {
         // Tuning knobs (pool size, HTTP workers, …) pass through from the environment; where
         // the data lives does not.
         let mut vars: HashMap<String, String> = std::env::vars()
@@ -379,6 +379,14 @@ impl Bench {
         vars.insert("FIELDSTAR_BIND".into(), "127.0.0.1:0".into());
         vars.entry("FIELDSTAR_LOG_FORMAT".into())
             .or_insert_with(|| "text".into());
+        if args.scenario == Scenario::Photos {
+            // The clients stand for that many phones but share one inspector's login, so the
+            // per-user upload quotas (4 at once, 2 GiB an hour) would refuse most of them.
+            vars.entry("FIELDSTAR_PHOTO_UPLOADS_PER_USER".into())
+                .or_insert_with(|| args.clients().min(1000).to_string());
+            vars.entry("FIELDSTAR_PHOTO_BYTES_PER_HOUR".into())
+                .or_insert_with(|| (1u64 << 40).to_string());
+        }
         let mut config =
             crate::Config::from_vars(&vars).map_err(|e| format!("configuration error: {e}"))?;
         config.handle_signals = false;

@@ -180,6 +180,16 @@ fn iso_media_kind(bytes: &[u8]) -> Option<&'static str> {
 }
 
 pub fn process(bytes: &[u8], limits: &Limits) -> Result<Processed, PhotoError> {
+    process_hashed(bytes, None, limits)
+}
+
+/// `process` for bytes whose SHA-256 (lowercase hex) the caller already has, as the upload
+/// route does from hashing the body while it arrived.
+pub fn process_hashed(
+    bytes: &[u8],
+    sha256: Option<String>,
+    limits: &Limits,
+) -> Result<Processed, PhotoError> {
     let start = Instant::now();
     let mut timings = Timings::default();
     let format = sniff(bytes)?;
@@ -211,7 +221,7 @@ pub fn process(bytes: &[u8], limits: &Limits) -> Result<Processed, PhotoError> {
             let thumb_jpeg = encode(&thumb, THUMB_QUALITY);
             let encode = ms_since(t);
             let t = Instant::now();
-            let sha256 = hex::encode(Sha256::digest(bytes));
+            let sha256 = sha256.unwrap_or_else(|| hex::encode(Sha256::digest(bytes)));
             let phash = phash(&thumb);
             (
                 thumb.dimensions(),

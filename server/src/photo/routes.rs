@@ -230,7 +230,8 @@ pub async fn put_photo(
         let _permit = permit;
         let mut bytes = Vec::with_capacity(size);
         file.read_to_end(&mut bytes)?;
-        let outcome = std::panic::catch_unwind(|| pipeline::process(&bytes, &limits()));
+        let outcome =
+            std::panic::catch_unwind(|| pipeline::process_hashed(&bytes, Some(sha256), &limits()));
         match outcome {
             Ok(r) => r.map(|p| (p, bytes)).map_err(upload_error),
             Err(_) => Err(ApiError::unprocessable(
