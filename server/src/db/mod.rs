@@ -2,6 +2,7 @@
 //! migrations, and the two doors every query goes through (`Db::read` and `Db::write`).
 
 pub mod schema;
+mod writer;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -84,7 +85,7 @@ impl DatabaseUrl {
 }
 
 /// Opens connections of the configured backend; SQLite gets its pragmas on every connect.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct ConnManager {
     url: DatabaseUrl,
 }
@@ -182,7 +183,7 @@ pub type Conn = PooledConnection<ConnManager>;
 #[derive(Clone)]
 pub struct Db {
     pool: Pool<ConnManager>,
-    writer: Option<Pool<ConnManager>>,
+    writer: Option<writer::Writer>,
     backend: Backend,
 }
 
@@ -204,7 +205,7 @@ impl Db {
         };
         let pool = build(max_size)?;
         let writer = match url.backend() {
-            Backend::Sqlite => Some(build(1)?),
+            Backend::Sqlite => Some(writer::Writer::start(ConnManager::new(url.clone()))?),
             Backend::Postgres => None,
         };
         Ok(Self {
@@ -243,24 +244,24 @@ impl Db {
         .await
     }
 
-    /// Runs `f` in one write transaction (`BEGIN IMMEDIATE` on SQLite), off the async workers.
+    /// Runs `f` in a write transaction, off the async workers. On SQLite the writer thread
+    /// commits the writes queued together in one transaction, `f` in a savepoint of it
+    /// (`writer.rs`); the answer comes once that commit has happened.
     pub async fn write<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         F: FnOnce(&mut DbConn) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
+        if let Some(writer) = &self.writer {
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            writer.submit(Box::new(writer::Write { f, reply }));
+            return answer.await.map_err(|_| {
+                tracing::error!("the SQLite writer dropped a write");
+                ApiError::internal()
+            })?;
+        }
         let db = self.clone();
-        blocking(move || {
-            let mut conn = match &db.writer {
-                Some(writer) => writer.get().map_err(|e| {
-                    tracing::error!(error = %e, "no database connection for writing");
-                    ApiError::unavailable("the database is not reachable")
-                })?,
-                None => db.get()?,
-            };
-            write_tx(&mut conn, f)
-        })
-        .await
+        blocking(move || write_tx(&mut *db.get()?, f)).await
     }
 
     pub fn migrate(&self) -> Result<Vec<String>, String> {
@@ -287,10 +288,7 @@ where
     F: FnOnce(&mut DbConn) -> Result<T, E>,
     E: From<diesel::result::Error>,
 {
-    match conn {
-        DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
-        DbConn::Pg(c) => AnsiTransactionManager::begin_transaction(c)?,
-    }
+    begin_write(conn)?;
     match f(conn) {
         Ok(value) => {
             <DbConn as TransactionManager<DbConn>>::commit_transaction(conn)?;
@@ -300,6 +298,13 @@ where
             <DbConn as TransactionManager<DbConn>>::rollback_transaction(conn)?;
             Err(e)
         }
+    }
+}
+
+fn begin_write(conn: &mut DbConn) -> QueryResult<()> {
+    match conn {
+        DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE"),
+        DbConn::Pg(c) => AnsiTransactionManager::begin_transaction(c),
     }
 }
 
