@@ -74,8 +74,8 @@ pub struct BenchArgs {
     /// Keep the database afterwards (its location goes to stderr), to study query plans.
     #[arg(long)]
     pub keep: bool,
-    /// The report the `export` scenario reads as CSV: `stars` (streamed a page at a time) or
-    /// `mentoring` (built whole, then sent).
+    /// The report the `export` scenario reads as CSV, streamed a page at a time: `stars` or
+    /// `mentoring`.
     #[arg(long, default_value = "stars", value_parser = ["stars", "mentoring"])]
     pub report: String,
 }

@@ -12,8 +12,10 @@ use super::coverage::VisitKind;
 use super::model::kind_str;
 use crate::db::schema::{mentees, org_units, visits};
 use crate::db::DbConn;
+use crate::error::ApiResult;
 use crate::org::OrgUnit;
 use crate::quarter::Quarter;
+use crate::reports::{CsvPage, PAGE};
 use crate::scope::{OrgLevel, Scope};
 use crate::scoped;
 
@@ -66,51 +68,70 @@ fn saturate(n: i64) -> u32 {
     u32::try_from(n.max(0)).unwrap_or(u32::MAX)
 }
 
-/// The roll-up for every village under `unit` (a county, a township or one village).
-/// Four queries whatever the number of villages: villages, townships, mentees per village, and
-/// mentees followed up per village.
-pub fn mentoring_report(
-    conn: &mut DbConn,
-    unit: &OrgUnit,
-    quarter: Quarter,
-) -> QueryResult<MentoringReport> {
-    let subtree = Scope {
+/// A township's id, code and name.
+type Township = (String, String, String);
+/// A village's coverage and its township's id.
+type InTownship = (Option<String>, VillageCoverage);
+
+fn subtree(unit: &OrgUnit) -> Scope {
+    Scope {
         unit_id: unit.id.clone(),
         level: unit.level(),
         county_id: unit.county_id.clone(),
-    };
+    }
+}
+
+/// Villages under `unit` by code: all of them, or a page of `limit` after the code `after`.
+/// Each with its mentees and those followed up in the quarter. Four queries whatever the
+/// number of villages: villages, their townships, mentees per village and mentees followed up
+/// per village (the last two over the whole subtree, or over the page's villages).
+fn villages(
+    conn: &mut DbConn,
+    unit: &OrgUnit,
+    quarter: Quarter,
+    page: Option<(Option<&str>, i64)>,
+) -> QueryResult<(Vec<InTownship>, Vec<Township>)> {
+    let subtree = subtree(unit);
     let q = org_units::table
         .filter(org_units::level.eq(OrgLevel::Village.as_str()))
         .into_boxed();
-    let villages: Vec<(String, String, String, Option<String>)> = scoped!(q, org_units, &subtree)
+    let mut q = scoped!(q, org_units, &subtree)
         .select((
             org_units::id,
             org_units::code,
             org_units::name,
             org_units::parent_id,
         ))
-        .order(org_units::code.asc())
-        .load(conn)?;
+        .order(org_units::code.asc());
+    if let Some((after, limit)) = page {
+        if let Some(after) = after {
+            q = q.filter(org_units::code.gt(after.to_owned()));
+        }
+        q = q.limit(limit);
+    }
+    let villages: Vec<(String, String, String, Option<String>)> = q.load(conn)?;
     let township_ids: Vec<String> = {
         let mut ids: Vec<String> = villages.iter().filter_map(|v| v.3.clone()).collect();
         ids.sort();
         ids.dedup();
         ids
     };
-    let townships: Vec<(String, String, String)> = org_units::table
+    let townships: Vec<Township> = org_units::table
         .filter(org_units::id.eq_any(&township_ids))
         .select((org_units::id, org_units::code, org_units::name))
         .order(org_units::code.asc())
         .load(conn)?;
+    let page_ids: Option<Vec<&String>> = page.map(|_| villages.iter().map(|v| &v.0).collect());
 
     let q = mentees::table
         .group_by(mentees::village_id)
         .select((mentees::village_id, count_star()))
         .into_boxed();
-    let mentee_counts: HashMap<String, i64> = scoped!(q, mentees, &subtree)
-        .load::<(String, i64)>(conn)?
-        .into_iter()
-        .collect();
+    let q = match &page_ids {
+        Some(ids) => q.filter(mentees::village_id.eq_any(ids.clone())),
+        None => scoped!(q, mentees, &subtree),
+    };
+    let mentee_counts: HashMap<String, i64> = q.load::<(String, i64)>(conn)?.into_iter().collect();
     let q = visits::table
         .filter(visits::kind.eq(kind_str(VisitKind::QuarterlyFollowup)))
         .filter(visits::visited_on.between(quarter.first_day(), quarter.last_day()))
@@ -120,20 +141,19 @@ pub fn mentoring_report(
             count(visits::mentee_id).aggregate_distinct(),
         ))
         .into_boxed();
-    let covered_counts: HashMap<String, i64> = scoped!(q, visits, &subtree)
-        .load::<(String, i64)>(conn)?
-        .into_iter()
-        .collect();
+    let q = match &page_ids {
+        Some(ids) => q.filter(visits::village_id.eq_any(ids.clone())),
+        None => scoped!(q, visits, &subtree),
+    };
+    let covered_counts: HashMap<String, i64> = q.load::<(String, i64)>(conn)?.into_iter().collect();
 
-    let mut by_township: HashMap<String, Vec<VillageCoverage>> = HashMap::new();
-    for (id, code, name, parent) in villages {
-        let mentees = saturate(mentee_counts.get(&id).copied().unwrap_or(0));
-        // A mentee counts once; visits never outnumber mentees unless mentees were removed.
-        let covered = saturate(covered_counts.get(&id).copied().unwrap_or(0)).min(mentees);
-        by_township
-            .entry(parent.unwrap_or_default())
-            .or_default()
-            .push(VillageCoverage {
+    let rows = villages
+        .into_iter()
+        .map(|(id, code, name, parent)| {
+            let mentees = saturate(mentee_counts.get(&id).copied().unwrap_or(0));
+            // A mentee counts once; visits never outnumber mentees unless mentees were removed.
+            let covered = saturate(covered_counts.get(&id).copied().unwrap_or(0)).min(mentees);
+            let village = VillageCoverage {
                 village_id: id,
                 code,
                 name,
@@ -141,7 +161,26 @@ pub fn mentoring_report(
                 covered,
                 coverage: share(covered, mentees),
                 overdue: mentees - covered,
-            });
+            };
+            (parent, village)
+        })
+        .collect();
+    Ok((rows, townships))
+}
+
+/// The roll-up for every village under `unit` (a county, a township or one village).
+pub fn mentoring_report(
+    conn: &mut DbConn,
+    unit: &OrgUnit,
+    quarter: Quarter,
+) -> QueryResult<MentoringReport> {
+    let (villages, townships) = villages(conn, unit, quarter, None)?;
+    let mut by_township: HashMap<String, Vec<VillageCoverage>> = HashMap::new();
+    for (parent, village) in villages {
+        by_township
+            .entry(parent.unwrap_or_default())
+            .or_default()
+            .push(village);
     }
     let townships: Vec<TownshipCoverage> = townships
         .into_iter()
@@ -171,7 +210,7 @@ pub fn mentoring_report(
     })
 }
 
-pub const CSV_HEADER: [&str; 9] = [
+pub const CSV_HEADER: &[&str] = &[
     "quarter",
     "township_code",
     "township_name",
@@ -183,27 +222,46 @@ pub const CSV_HEADER: [&str; 9] = [
     "overdue",
 ];
 
-/// One row per village with its township's columns. Counts only: nothing names a mentee.
-pub fn to_csv(report: &MentoringReport) -> Result<Vec<u8>, csv::Error> {
-    let mut out = csv::Writer::from_writer(Vec::new());
-    out.write_record(CSV_HEADER)?;
-    let quarter = report.quarter.to_string();
-    for t in &report.townships {
-        for v in &t.villages {
-            out.write_record([
-                quarter.as_str(),
-                &t.code,
-                &t.name,
-                &v.code,
-                &v.name,
-                &v.mentees.to_string(),
-                &v.covered.to_string(),
-                &format!("{:.4}", v.coverage),
-                &v.overdue.to_string(),
-            ])?;
-        }
-    }
-    out.into_inner().map_err(|e| e.into_error().into())
+/// One CSV row: a village with its township's columns. Counts only: nothing names a mentee.
+fn csv_row(quarter: Quarter, township: (&str, &str), v: VillageCoverage) -> Vec<String> {
+    vec![
+        quarter.to_string(),
+        township.0.to_owned(),
+        township.1.to_owned(),
+        v.code,
+        v.name,
+        v.mentees.to_string(),
+        v.covered.to_string(),
+        format!("{:.4}", v.coverage),
+        v.overdue.to_string(),
+    ]
+}
+
+/// A page of the CSV, by village code, for `reports::csv_stream`.
+pub fn csv_page(
+    conn: &mut DbConn,
+    unit: &OrgUnit,
+    quarter: Quarter,
+    after: Option<String>,
+) -> ApiResult<CsvPage> {
+    let (villages, townships) = villages(conn, unit, quarter, Some((after.as_deref(), PAGE)))?;
+    let next = (villages.len() as i64 == PAGE)
+        .then(|| villages.last().map(|(_, v)| v.code.clone()))
+        .flatten();
+    let townships: HashMap<String, (String, String)> = townships
+        .into_iter()
+        .map(|(id, code, name)| (id, (code, name)))
+        .collect();
+    let rows = villages
+        .into_iter()
+        .map(|(parent, village)| {
+            let (code, name) = parent
+                .and_then(|p| townships.get(&p))
+                .map_or(("", ""), |(c, n)| (c.as_str(), n.as_str()));
+            csv_row(quarter, (code, name), village)
+        })
+        .collect();
+    Ok((rows, next))
 }
 
 #[cfg(test)]
@@ -211,35 +269,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_csv_has_a_header_and_one_row_per_village() {
-        let report = MentoringReport {
-            quarter: Quarter::parse("2026-Q4").expect("quarter"),
-            townships: vec![TownshipCoverage {
-                township_id: "t".into(),
-                code: "T1".into(),
-                name: "东关镇".into(),
-                mentees: 4,
-                covered: 2,
-                coverage: 0.5,
-                villages: vec![VillageCoverage {
-                    village_id: "v".into(),
-                    code: "V1".into(),
-                    name: "王庄, 村".into(),
-                    mentees: 4,
-                    covered: 2,
-                    coverage: 0.5,
-                    overdue: 2,
-                }],
-            }],
+    fn a_csv_row_holds_counts_and_names_no_mentee() {
+        let quarter = Quarter::parse("2026-Q4").expect("quarter");
+        let village = VillageCoverage {
+            village_id: "v".into(),
+            code: "V1".into(),
+            name: "王庄, 村".into(),
             mentees: 4,
             covered: 2,
             coverage: 0.5,
+            overdue: 2,
         };
-        let text = String::from_utf8(to_csv(&report).expect("csv")).expect("utf-8");
+        let row = csv_row(quarter, ("T1", "东关镇"), village);
+        assert_eq!(row.len(), CSV_HEADER.len());
         assert_eq!(
-            text,
-            "quarter,township_code,township_name,village_code,village_name,mentees,covered,coverage,overdue\n\
-             2026-Q4,T1,东关镇,V1,\"王庄, 村\",4,2,0.5000,2\n"
+            row,
+            [
+                "2026-Q4",
+                "T1",
+                "东关镇",
+                "V1",
+                "王庄, 村",
+                "4",
+                "2",
+                "0.5000",
+                "2"
+            ]
         );
     }
 }

@@ -1,7 +1,6 @@
 //! Mentoring routes: members of a village, their mentees, visits (idempotent `PUT`), a
 //! village's coverage for a quarter, and the county's roll-up (JSON or CSV).
 
-use actix_web::http::header;
 use actix_web::{get, patch, post, put, web, HttpResponse};
 use chrono::NaiveDate;
 use diesel::prelude::*;
@@ -517,29 +516,27 @@ pub async fn mentoring_report(
         Some("csv") => true,
         Some(_) => return Err(ApiError::field("format", "must be json or csv")),
     };
-    let report = state
+    let unit = state
         .db
         .read(move |conn| {
             let unit_id = query
                 .org_unit
                 .filter(|u| !u.is_empty())
                 .unwrap_or_else(|| user.scope.unit_id.clone());
-            let unit = OrgUnit::find_scoped(conn, &user.scope, &unit_id)?;
-            Ok(report::mentoring_report(conn, &unit, quarter)?)
+            OrgUnit::find_scoped(conn, &user.scope, &unit_id)
         })
         .await?;
-    if !csv {
-        return Ok(HttpResponse::Ok().json(report));
+    if csv {
+        return Ok(crate::reports::csv_stream(
+            state.db.clone(),
+            format!("mentoring-{quarter}.csv"),
+            report::CSV_HEADER,
+            move |conn, after| report::csv_page(conn, &unit, quarter, after),
+        ));
     }
-    let body = report::to_csv(&report).map_err(|e| {
-        tracing::error!(error = %e, "mentoring report CSV");
-        ApiError::internal()
-    })?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, "text/csv; charset=utf-8"))
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"mentoring-{quarter}.csv\""),
-        ))
-        .body(body))
+    let report = state
+        .db
+        .read(move |conn| Ok(report::mentoring_report(conn, &unit, quarter)?))
+        .await?;
+    Ok(HttpResponse::Ok().json(report))
 }
