@@ -27,8 +27,8 @@ pub struct AppState {
     pub tokens: TokenKeys,
     pub storage: Storage,
     pub metrics: Metrics,
-    /// Bounds concurrent photo decodes to the cores, so uploads cannot exhaust memory.
-    pub photo_slots: Arc<tokio::sync::Semaphore>,
+    /// The photo decoding threads, one per core, so uploads cannot exhaust CPU or memory.
+    pub photo_decoders: crate::photo::decoders::Decoders,
     /// Per-user photo upload limits (in flight, bytes per hour).
     pub upload_quota: crate::photo::quota::UploadQuota,
     /// The webhook delivery worker of this process (running when `config.run_workers`).
@@ -210,7 +210,7 @@ impl Application {
             db,
             storage,
             metrics: Metrics::default(),
-            photo_slots: Arc::new(tokio::sync::Semaphore::new(cores)),
+            photo_decoders: crate::photo::decoders::Decoders::start(cores)?,
             upload_quota,
             webhooks: crate::webhooks::WorkerHandle::default(),
         });

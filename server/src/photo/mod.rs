@@ -1,6 +1,7 @@
 //! Photo evidence: the pipeline (sniff, bounded decode, orientation, EXIF, hashes,
 //! metadata-free display and thumbnail copies), test fixtures, and the upload and read routes.
 
+pub mod decoders;
 pub mod exif;
 pub mod fixtures;
 pub mod phash;

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
+use super::decoders::Failed;
 use super::pipeline::{self, Limits, PhotoError, Processed};
 use super::store::{self, Size};
 use crate::app::AppState;
@@ -218,27 +219,14 @@ pub async fn put_photo(
     }
     file.rewind()?;
 
-    // Decode under the limits, at most one per core at a time, off the async workers. The
-    // permit travels with the decode, so a decode that outlives its answer still counts.
-    let permit = state
-        .photo_slots
-        .clone()
-        .acquire_owned()
-        .await
-        .map_err(|_| ApiError::internal())?;
-    let decode = crate::db::blocking(move || {
-        let _permit = permit;
+    // Decode under the limits, on the decoding threads (one per core), off the async workers.
+    // A decode that outlives its answer (the time limit) keeps its thread until it ends.
+    let decode = state.photo_decoders.run(move || {
         let mut bytes = Vec::with_capacity(size);
         file.read_to_end(&mut bytes)?;
-        let outcome =
-            std::panic::catch_unwind(|| pipeline::process_hashed(&bytes, Some(sha256), &limits()));
-        match outcome {
-            Ok(r) => r.map(|p| (p, bytes)).map_err(upload_error),
-            Err(_) => Err(ApiError::unprocessable(
-                "photo_undecodable",
-                "the photo could not be decoded",
-            )),
-        }
+        pipeline::process_hashed(&bytes, Some(sha256), &limits())
+            .map(|p| (p, bytes))
+            .map_err(upload_error)
     });
     let (processed, original): (Processed, Vec<u8>) = tokio::time::timeout(DECODE_TIMEOUT, decode)
         .await
@@ -250,6 +238,12 @@ pub async fn put_photo(
                     DECODE_TIMEOUT.as_secs()
                 ),
             )
+        })?
+        .map_err(|failed| match failed {
+            Failed::Panicked => {
+                ApiError::unprocessable("photo_undecodable", "the photo could not be decoded")
+            }
+            Failed::Stopped => ApiError::unavailable("photo decoding has stopped"),
         })??;
     state.metrics.photos_processed.inc();
 
