@@ -108,7 +108,10 @@ pub struct InspectionSummary {
 
 impl InspectionSummary {
     /// Flags need the photos' flags too; one query for a whole page.
-    pub fn for_page(conn: &mut crate::db::DbConn, rows: Vec<Inspection>) -> QueryResult<Vec<Self>> {
+    pub fn for_page(
+        conn: &mut crate::db::DbConn,
+        rows: Vec<InspectionHead>,
+    ) -> QueryResult<Vec<Self>> {
         use crate::db::schema::photos;
         let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
         let all: Vec<PhotoRow> = photos::table
@@ -194,7 +197,7 @@ pub async fn list_inspections(
                 q = q.filter(inspections::id.lt(c));
             }
             let rows = q
-                .select(Inspection::as_select())
+                .select(InspectionHead::as_select())
                 .order(inspections::id.desc())
                 .limit(limit + 1)
                 .load(conn)?;

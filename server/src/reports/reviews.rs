@@ -12,7 +12,7 @@ use super::{CsvPage, PAGE};
 use crate::db::schema::{decisions, inspections, org_units};
 use crate::db::DbConn;
 use crate::error::ApiResult;
-use crate::inspection::model::{Inspection, SUBMITTED};
+use crate::inspection::model::{InspectionHead, SUBMITTED};
 use crate::inspection::routes::InspectionSummary;
 use crate::org::OrgUnit;
 use crate::quarter::Quarter;
@@ -181,8 +181,8 @@ pub fn report(
         if let Some(a) = &after {
             q = q.filter(inspections::id.gt(a.clone()));
         }
-        let rows: Vec<Inspection> = q
-            .select(Inspection::as_select())
+        let rows: Vec<InspectionHead> = q
+            .select(InspectionHead::as_select())
             .order(inspections::id.asc())
             .limit(PAGE)
             .load(conn)?;

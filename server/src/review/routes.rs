@@ -15,7 +15,7 @@ use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::paging::encode_cursor;
 use crate::http::{Json, Page, PageParams};
 use crate::inspection::flags::Flag;
-use crate::inspection::model::{Inspection, SUBMITTED};
+use crate::inspection::model::{InspectionHead, SUBMITTED};
 use crate::inspection::routes::InspectionSummary;
 use crate::org::OrgUnit;
 use crate::scoped;
@@ -152,8 +152,8 @@ pub async fn review_queue(
             } else {
                 q.order((inspections::submitted_at.asc(), inspections::id.asc()))
             };
-            let mut rows: Vec<Inspection> = q
-                .select(Inspection::as_select())
+            let mut rows: Vec<InspectionHead> = q
+                .select(InspectionHead::as_select())
                 .limit(limit + 1)
                 .load(conn)?;
             let more = rows.len() as i64 > limit;
@@ -175,7 +175,10 @@ pub async fn review_queue(
 
 /// Joins a page of inspections to their villages, townships, declarations and claimers:
 /// a fixed number of queries per page, whatever its size.
-fn entries(conn: &mut crate::db::DbConn, rows: Vec<Inspection>) -> QueryResult<Vec<QueueEntry>> {
+fn entries(
+    conn: &mut crate::db::DbConn,
+    rows: Vec<InspectionHead>,
+) -> QueryResult<Vec<QueueEntry>> {
     let unit_ids: Vec<String> = rows
         .iter()
         .flat_map(|r| [Some(r.village_id.clone()), r.township_id.clone()])
