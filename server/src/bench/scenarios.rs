@@ -166,7 +166,7 @@ pub async fn photos(bench: &Rc<Bench>, args: &BenchArgs) -> Result<Report, Strin
     let seed_start = Instant::now();
     let (county, villages, declarations) =
         county_with_declarations(bench, args.items, rows, rows, "pending").await?;
-    let (w, h) = (4000u32, 2250u32);
+    let (w, h) = (4000u16, 2250u16);
     let bases: Vec<Rc<Vec<u8>>> = {
         let made = actix_web::rt::task::spawn_blocking(move || {
             (0..4u64)
@@ -183,7 +183,7 @@ pub async fn photos(bench: &Rc<Bench>, args: &BenchArgs) -> Result<Report, Strin
                         model: Some("Redmi Note 12".into()),
                         ..FixtureExif::default()
                     };
-                    fixtures::jpeg(w, h, s + 1, Some(&exif))
+                    fixtures::phone_jpeg(w, h, s + 1, Some(&exif))
                 })
                 .collect::<Vec<_>>()
         })
@@ -264,6 +264,7 @@ pub async fn photos(bench: &Rc<Bench>, args: &BenchArgs) -> Result<Report, Strin
     .await;
     let secs = report.elapsed.as_secs_f64();
     seeded(&mut report, "photo_pixels", format!("{w}x{h}"));
+    seeded(&mut report, "photo_chroma", "4:2:0");
     seeded(&mut report, "photo_bytes", mean_bytes);
     seeded(
         &mut report,

@@ -86,6 +86,23 @@ pub fn jpeg(width: u32, height: u32, seed: u64, exif: Option<&FixtureExif>) -> V
     }
 }
 
+/// What a phone camera writes: the seed's pattern as a baseline JPEG at quality 90 with 4:2:0
+/// chroma subsampling (Android and iPhone cameras subsample; `jpeg` keeps full-resolution
+/// chroma, which costs a decoder about a third more), with the EXIF block when asked.
+pub fn phone_jpeg(width: u16, height: u16, seed: u64, exif: Option<&FixtureExif>) -> Vec<u8> {
+    let img = pattern(u32::from(width), u32::from(height), seed);
+    let mut plain = Vec::new();
+    let mut encoder = jpeg_encoder::Encoder::new(&mut plain, 90);
+    encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::F_2_2);
+    encoder
+        .encode(img.as_raw(), width, height, jpeg_encoder::ColorType::Rgb)
+        .expect("fixture JPEG encodes");
+    match exif {
+        Some(e) => with_app1(&plain, &tiff(e)),
+        None => plain,
+    }
+}
+
 pub fn encode_jpeg(img: &RgbImage, quality: u8) -> Vec<u8> {
     let mut out = Vec::new();
     JpegEncoder::new_with_quality(&mut out, quality)
@@ -299,6 +316,31 @@ mod tests {
         let img = image::load_from_memory(&jpeg(120, 80, 1, Some(&FixtureExif::default())))
             .expect("decodes");
         assert_eq!((img.width(), img.height()), (120, 80));
+    }
+
+    #[test]
+    fn phone_jpeg_is_subsampled_like_a_camera_and_keeps_its_exif() {
+        let exif = FixtureExif {
+            lat: Some(30.5),
+            lon: Some(120.25),
+            ..FixtureExif::default()
+        };
+        let bytes = phone_jpeg(160, 120, 3, Some(&exif));
+        let mut d = jpeg_decoder::Decoder::new(&bytes[..]);
+        d.read_info().expect("header reads");
+        let info = d.info().expect("info");
+        assert_eq!((info.width, info.height), (160, 120));
+        // The SOF0 segment: luma sampled 2x2, each chroma component 1x1.
+        let sof = bytes
+            .windows(2)
+            .position(|w| w == [0xFF, 0xC0])
+            .expect("baseline frame");
+        assert_eq!(bytes[sof + 9], 3);
+        assert_eq!(
+            [bytes[sof + 11], bytes[sof + 14], bytes[sof + 17]],
+            [0x22, 0x11, 0x11]
+        );
+        assert_eq!(crate::photo::exif::read_exif(&bytes).lat, Some(30.5));
     }
 
     #[test]
