@@ -176,11 +176,11 @@ impl ManageConnection for ConnManager {
 
 pub type Conn = PooledConnection<ConnManager>;
 
-/// The pool and its backend. Diesel blocks, so every use runs on the blocking thread pool.
-/// On SQLite, `write` goes through one dedicated writer connection: SQLite admits one writer at
-/// a time anyway, and writers queued on the pool wake the moment it is free, where writers
-/// racing for the file lock sleep in SQLite's busy handler for 1, 2, 5, 10… ms each time they
-/// lose (docs/performance.md measures both).
+/// The pool and its backend. Diesel blocks, so reads run on the blocking thread pool. On
+/// SQLite, `write` goes to the writer thread (`writer.rs`): SQLite admits one writer at a time
+/// anyway, writers racing for the file lock sleep in its busy handler for 1, 2, 5, 10… ms each
+/// time they lose, and one thread committing what queued up together pays one commit for many
+/// writes (docs/performance.md measures all three).
 #[derive(Clone)]
 pub struct Db {
     pool: Pool<ConnManager>,
