@@ -47,6 +47,8 @@ pub struct Config {
     pub webhook_retry_base_ms: u64,
     /// How often the webhook worker looks for new events and due deliveries.
     pub webhook_poll_ms: u64,
+    /// Finished webhook jobs, their delivery log and dispatched events are kept this long.
+    pub webhook_retention_days: u32,
     /// HTTP worker threads (default: one per core).
     pub http_workers: Option<usize>,
     /// Whether SIGTERM/SIGINT stop the server gracefully (off for in-process test servers).
@@ -241,6 +243,14 @@ impl Config {
             60_000,
         )? as u64;
 
+        let webhook_retention_days = number(
+            get("FIELDSTAR_WEBHOOK_RETENTION_DAYS"),
+            "FIELDSTAR_WEBHOOK_RETENTION_DAYS",
+            30,
+            1,
+            3650,
+        )? as u32;
+
         let http_workers = match get("FIELDSTAR_HTTP_WORKERS") {
             Some(v) => Some(number(Some(v), "FIELDSTAR_HTTP_WORKERS", 0, 1, 256)? as usize),
             None => None,
@@ -268,6 +278,7 @@ impl Config {
             run_renewals,
             webhook_retry_base_ms,
             webhook_poll_ms,
+            webhook_retention_days,
             http_workers,
             handle_signals: true,
         })
@@ -385,6 +396,7 @@ mod tests {
             ("FIELDSTAR_PHOTO_BODY_TIMEOUT_SECS", "0"),
             ("FIELDSTAR_PHOTO_UPLOADS_PER_USER", "many"),
             ("FIELDSTAR_ORPHAN_MIN_AGE_SECS", "-1"),
+            ("FIELDSTAR_WEBHOOK_RETENTION_DAYS", "0"),
         ] {
             let e = Config::from_vars(&vars(dir.path(), &[(var, value)])).unwrap_err();
             assert_eq!(e.var, var, "{value}");

@@ -412,6 +412,59 @@ both_backends_with! { FAST,
         app.stop_handle().stop(false).await;
     }
 
+    async fn old_webhook_records_are_pruned_and_pending_ones_kept(app: TestApp) {
+        use diesel::prelude::*;
+        use fieldstar::db::schema::{outbox_events, webhook_deliveries, webhook_jobs};
+        use fieldstar::webhooks::worker::{dispatch_events, prune, Pruned};
+        seed_two_counties(&app).await;
+        let receiver = Receiver::start(&[]).await;
+        let admin = app.login("admin").await;
+        subscribe(&app, &admin.token, &receiver.url, &["inspection.submitted"]).await;
+        let app = app.restart(&[("FIELDSTAR_WORKERS", "0"), ("FIELDSTAR_WEBHOOK_ALLOW_PRIVATE", "1")]).await;
+        // Two events delivered (a job and a log entry each), a third fanned out and pending.
+        enqueue(&app, "DEMO", outbox::INSPECTION_SUBMITTED, json!({"n": 1})).await;
+        enqueue(&app, "DEMO", outbox::INSPECTION_SUBMITTED, json!({"n": 2})).await;
+        assert_eq!(fieldstar::webhooks::run_once(&app.state).await, 2);
+        let pending = enqueue(&app, "DEMO", outbox::INSPECTION_SUBMITTED, json!({"n": 3})).await;
+        app.state.db.write(|conn| Ok(dispatch_events(conn)?)).await.unwrap();
+        let counts = || {
+            let db = app.state.db.clone();
+            async move {
+                db.read(|conn| {
+                    Ok((
+                        webhook_deliveries::table.count().get_result::<i64>(conn)?,
+                        webhook_jobs::table.count().get_result::<i64>(conn)?,
+                        outbox_events::table.select(outbox_events::id).load::<String>(conn)?,
+                    ))
+                })
+                .await
+                .unwrap()
+            }
+        };
+        let cutoff = fieldstar::now() - chrono::TimeDelta::days(30);
+        assert_eq!(prune(&app.state, cutoff).await.unwrap(), Pruned::default(), "nothing is old yet");
+
+        // Forty days later.
+        let old = fieldstar::now() - chrono::TimeDelta::days(40);
+        app.state.db.write(move |conn| {
+            diesel::update(webhook_deliveries::table).set(webhook_deliveries::at.eq(old)).execute(conn)?;
+            diesel::update(webhook_jobs::table).set(webhook_jobs::created_at.eq(old)).execute(conn)?;
+            diesel::update(outbox_events::table).set(outbox_events::occurred_at.eq(old)).execute(conn)?;
+            Ok(())
+        }).await.unwrap();
+        let (_, _, events_before) = counts().await;
+        let pruned = prune(&app.state, cutoff).await.unwrap();
+        assert_eq!((pruned.deliveries, pruned.jobs), (2, 2));
+        assert_eq!(pruned.events, events_before.len() - 1, "every dispatched event but the pending one");
+        assert_eq!(counts().await, (0, 1, vec![pending]));
+        assert_eq!(prune(&app.state, cutoff).await.unwrap().total(), 0, "pruning again deletes nothing");
+
+        // The pending job is still delivered.
+        assert_eq!(fieldstar::webhooks::run_once(&app.state).await, 1);
+        assert_eq!(receiver.got().len(), 3);
+        app.stop_handle().stop(false).await;
+    }
+
     async fn two_servers_on_one_database_deliver_each_event_once(app: TestApp) {
         seed_two_counties(&app).await;
         let receiver = Receiver::start(&[]).await;

@@ -83,7 +83,22 @@ impl WorkerHandle {
         let (stop, mut stopped) = tokio::sync::watch::channel(false);
         let poll = Duration::from_millis(state.config.webhook_poll_ms);
         let task = actix_web::rt::spawn(async move {
+            let mut pruned_at: Option<std::time::Instant> = None;
             loop {
+                if pruned_at.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
+                    pruned_at = Some(std::time::Instant::now());
+                    let keep = TimeDelta::days(i64::from(state.config.webhook_retention_days));
+                    match prune(&state, now() - keep).await {
+                        Ok(p) if p.total() > 0 => tracing::info!(
+                            deliveries = p.deliveries,
+                            jobs = p.jobs,
+                            events = p.events,
+                            "pruned old webhook records"
+                        ),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "pruning webhook records failed"),
+                    }
+                }
                 let attempts = run_once(&state).await;
                 if *stopped.borrow() {
                     break;
@@ -108,6 +123,99 @@ impl WorkerHandle {
             let _ = task.await;
         }
     }
+}
+
+/// How often the worker deletes what is older than `FIELDSTAR_WEBHOOK_RETENTION_DAYS`.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+/// Rows deleted per write transaction while pruning, so the writer is never held for long.
+const PRUNE_BATCH: i64 = 1000;
+
+/// What `prune` deleted.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub deliveries: usize,
+    pub jobs: usize,
+    pub events: usize,
+}
+
+impl Pruned {
+    pub fn total(&self) -> usize {
+        self.deliveries + self.jobs + self.events
+    }
+}
+
+/// Deletes, in batches, the delivery log entries, the finished jobs (delivered, failed or
+/// cancelled) and the dispatched events older than `before`. A pending job and its event stay
+/// whatever their age. Idempotent: several processes may prune at once.
+pub async fn prune(state: &AppState, before: NaiveDateTime) -> ApiResult<Pruned> {
+    let mut pruned = Pruned::default();
+    loop {
+        let n = state
+            .db
+            .write(move |conn| {
+                let ids = webhook_deliveries::table
+                    .filter(webhook_deliveries::at.lt(before))
+                    .select(webhook_deliveries::id)
+                    .limit(PRUNE_BATCH)
+                    .load::<String>(conn)?;
+                Ok(diesel::delete(
+                    webhook_deliveries::table.filter(webhook_deliveries::id.eq_any(ids)),
+                )
+                .execute(conn)?)
+            })
+            .await?;
+        pruned.deliveries += n;
+        if (n as i64) < PRUNE_BATCH {
+            break;
+        }
+    }
+    loop {
+        let n = state
+            .db
+            .write(move |conn| {
+                let ids = webhook_jobs::table
+                    .filter(webhook_jobs::state.eq_any([DELIVERED, FAILED, CANCELLED]))
+                    .filter(webhook_jobs::created_at.lt(before))
+                    .select(webhook_jobs::id)
+                    .limit(PRUNE_BATCH)
+                    .load::<String>(conn)?;
+                Ok(
+                    diesel::delete(webhook_jobs::table.filter(webhook_jobs::id.eq_any(ids)))
+                        .execute(conn)?,
+                )
+            })
+            .await?;
+        pruned.jobs += n;
+        if (n as i64) < PRUNE_BATCH {
+            break;
+        }
+    }
+    loop {
+        let n = state
+            .db
+            .write(move |conn| {
+                let waiting = webhook_jobs::table
+                    .filter(webhook_jobs::state.eq(PENDING))
+                    .select(webhook_jobs::event_id);
+                let ids = outbox_events::table
+                    .filter(outbox_events::dispatched.eq(true))
+                    .filter(outbox_events::occurred_at.lt(before))
+                    .filter(outbox_events::id.ne_all(waiting))
+                    .select(outbox_events::id)
+                    .limit(PRUNE_BATCH)
+                    .load::<String>(conn)?;
+                Ok(
+                    diesel::delete(outbox_events::table.filter(outbox_events::id.eq_any(ids)))
+                        .execute(conn)?,
+                )
+            })
+            .await?;
+        pruned.events += n;
+        if (n as i64) < PRUNE_BATCH {
+            break;
+        }
+    }
+    Ok(pruned)
 }
 
 /// One pass: fan out new events, then deliver the due jobs this process can claim. Returns
