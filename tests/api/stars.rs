@@ -281,6 +281,63 @@ both_backends! {
         assert_eq!(json_of(app.get("/api/v1/policy", &east.token).await).await["rectify_months"], 12);
     }
 
+    async fn a_policy_change_announces_the_statuses_it_changes(app: TestApp) {
+        use fieldstar::db::schema::outbox_events as o;
+        seed_two_counties(&app).await;
+        app.import_stars(BASELINE).await.unwrap();
+        // A downgrade eight months ago: inside the default 12-month window today, past a
+        // 6-month one, whatever the date the suite runs on.
+        let today = chrono::Utc::now().date_naive();
+        let eight_months_ago = today.checked_sub_months(chrono::Months::new(8)).unwrap();
+        decide(&app, "DEMO-T01-V001", &eight_months_ago.to_string(), 1, "renewal", "reject", Some("downgrade")).await;
+        let changes = || {
+            let db = app.state.db.clone();
+            async move {
+                db.read(|conn| {
+                    Ok(o::table
+                        .filter(o::event_type.eq(fieldstar::webhooks::outbox::STAR_STATUS_CHANGED))
+                        .order(o::id.asc())
+                        .select(o::data)
+                        .load::<String>(conn)?)
+                })
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|d| serde_json::from_str::<Value>(&d).unwrap())
+                .collect::<Vec<_>>()
+            }
+        };
+        let before = changes().await.len();
+        let admin = app.login("admin").await;
+
+        // Only max_step changes: no status changes, no event.
+        assert_eq!(app.patch("/api/v1/policy", &admin.token, &json!({"max_step": 2})).await.status(), 200);
+        assert_eq!(changes().await.len(), before);
+
+        assert_eq!(app.patch("/api/v1/policy", &admin.token, &json!({"rectify_months": 6, "ban_months": 24})).await.status(), 200);
+        let all = changes().await;
+        assert_eq!(all.len(), before + 1, "one village's status changed: {all:?}");
+        let event = &all[before];
+        assert_eq!(event["village_code"], "DEMO-T01-V001");
+        assert_eq!((event["from_level"].clone(), event["level"].clone()), (json!(0), json!(0)));
+        assert_eq!(event["rectification"], Value::Null);
+        let ban_end = eight_months_ago.checked_add_months(chrono::Months::new(30)).unwrap();
+        assert_eq!(event["banned_until"], ban_end.to_string());
+
+        // The same values again change nothing and announce nothing.
+        assert_eq!(app.patch("/api/v1/policy", &admin.token, &json!({"rectify_months": 6})).await.status(), 200);
+        assert_eq!(changes().await.len(), before + 1);
+        // Back to a 12-month window: the ban ends and the window is open again.
+        assert_eq!(app.patch("/api/v1/policy", &admin.token, &json!({"rectify_months": 12})).await.status(), 200);
+        let all = changes().await;
+        assert_eq!(all.len(), before + 2);
+        assert_eq!(all[before + 1]["banned_until"], Value::Null);
+        assert_eq!(all[before + 1]["rectification"]["from_level"], 1);
+        let audit = json_of(app.get("/api/v1/audit?entity_type=village", &admin.token).await).await;
+        assert!(audit["items"].as_array().unwrap().iter().any(|e| e["action"] == "star_status.changed"
+            && e["summary"].as_str().unwrap().contains("policy change")));
+    }
+
     async fn star_status_is_read_within_scope_only(app: TestApp) {
         seed_two_counties(&app).await;
         app.import_stars(BASELINE).await.unwrap();

@@ -1,16 +1,19 @@
 //! A county's star policy (`max_step`, `rectify_months`, `ban_months`): the programme's
 //! defaults until the county's admin changes them.
 
-use chrono::NaiveDateTime;
+use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::engine::Policy;
+use super::engine::{self, Policy};
 use crate::auth::Actor;
-use crate::db::schema::county_policies;
+use crate::db::schema::{county_policies, org_units};
 use crate::db::DbConn;
 use crate::error::{ApiError, ApiResult, FieldError};
+use crate::org::OrgUnit;
+use crate::scope::OrgLevel;
+use crate::webhooks::outbox;
 use crate::{audit, now};
 
 pub const MAX_STEP: std::ops::RangeInclusive<i64> = 1..=3;
@@ -109,12 +112,14 @@ impl PolicyChange {
     }
 }
 
-/// Applies `change` to the county's policy and audits it; call inside a write transaction.
+/// Applies `change` to the county's policy and audits it; villages whose status `today` it
+/// changes get a `star_status.changed` event. Call inside a write transaction.
 pub fn update(
     conn: &mut DbConn,
     county_id: &str,
     change: &PolicyChange,
     actor: &Actor,
+    today: NaiveDate,
 ) -> ApiResult<PolicyView> {
     let existing = stored(conn, county_id)?;
     let before = existing.map(|(p, _)| p).unwrap_or_default();
@@ -163,7 +168,63 @@ pub fn update(
             after.ban_months
         ),
     )?;
+    announce_changes(conn, county_id, &before, &after, today, actor)?;
     Ok(view(conn, county_id)?)
+}
+
+/// Villages per batch of engine inputs (two queries each).
+const VILLAGES_PER_BATCH: usize = 500;
+
+/// A shorter rectification window or ban can end a window or a ban today, a longer one restore
+/// it: each village whose status today differs under `after` gets the event and the audit
+/// entry a decision that changed it would have written. Returns how many changed.
+fn announce_changes(
+    conn: &mut DbConn,
+    county_id: &str,
+    before: &Policy,
+    after: &Policy,
+    today: NaiveDate,
+    actor: &Actor,
+) -> ApiResult<usize> {
+    let villages: Vec<OrgUnit> = org_units::table
+        .filter(org_units::county_id.eq(county_id))
+        .filter(org_units::level.eq(OrgLevel::Village.as_str()))
+        .select(OrgUnit::as_select())
+        .order(org_units::code.asc())
+        .load(conn)?;
+    let mut changed = 0;
+    for batch in villages.chunks(VILLAGES_PER_BATCH) {
+        let ids: Vec<String> = batch.iter().map(|v| v.id.clone()).collect();
+        let inputs = super::status::inputs_of(conn, &ids)?;
+        for village in batch {
+            let Some((baseline, decisions)) = inputs.get(&village.id) else {
+                continue;
+            };
+            if baseline.is_none() && decisions.is_empty() {
+                continue;
+            }
+            let old = engine::star_status(baseline.as_ref(), decisions, before, today);
+            let new = engine::star_status(baseline.as_ref(), decisions, after, today);
+            let key = |s: &engine::StarStatus| (s.level, s.rectification, s.banned_until);
+            if key(&old) == key(&new) {
+                continue;
+            }
+            let mut data = super::status::changed_event_data(village, &new);
+            data["from_level"] = old.level.into();
+            outbox::enqueue(conn, county_id, outbox::STAR_STATUS_CHANGED, data)?;
+            audit::record(
+                conn,
+                actor,
+                "star_status.changed",
+                "village",
+                &village.id,
+                Some(county_id),
+                format!("level {} → {} (policy change)", old.level, new.level),
+            )?;
+            changed += 1;
+        }
+    }
+    Ok(changed)
 }
 
 #[cfg(test)]

@@ -83,7 +83,8 @@ pub async fn get_policy(state: web::Data<AppState>, user: AuthUser) -> ApiResult
     Ok(HttpResponse::Ok().json(view))
 }
 
-/// Changes the county's star policy (admins); values left out stay as they are.
+/// Changes the county's star policy (admins); values left out stay as they are. Each village
+/// whose status today the change alters gets a `star_status.changed` event.
 #[utoipa::path(
     tag = "stars",
     request_body = PolicyChange,
@@ -101,9 +102,10 @@ pub async fn update_policy(
 ) -> ApiResult<HttpResponse> {
     user.require(&[Role::Admin])?;
     let county = user.scope.county_id.clone();
+    let today = super::today(state.config.timezone);
     let view = state
         .db
-        .write(move |conn| policy::update(conn, &county, &change, &user.actor()))
+        .write(move |conn| policy::update(conn, &county, &change, &user.actor(), today))
         .await?;
     Ok(HttpResponse::Ok().json(view))
 }
