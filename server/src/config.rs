@@ -49,6 +49,8 @@ pub struct Config {
     pub webhook_poll_ms: u64,
     /// Finished webhook jobs, their delivery log and dispatched events are kept this long.
     pub webhook_retention_days: u32,
+    /// Peers whose `X-Forwarded-For` names the client (the operator's proxies).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// HTTP worker threads (default: one per core).
     pub http_workers: Option<usize>,
     /// Whether SIGTERM/SIGINT stop the server gracefully (off for in-process test servers).
@@ -251,6 +253,10 @@ impl Config {
             3650,
         )? as u32;
 
+        let trusted_proxies =
+            crate::http::client::parse_trusted(get("FIELDSTAR_TRUSTED_PROXIES").unwrap_or(""))
+                .map_err(|m| err("FIELDSTAR_TRUSTED_PROXIES", m))?;
+
         let http_workers = match get("FIELDSTAR_HTTP_WORKERS") {
             Some(v) => Some(number(Some(v), "FIELDSTAR_HTTP_WORKERS", 0, 1, 256)? as usize),
             None => None,
@@ -279,6 +285,7 @@ impl Config {
             webhook_retry_base_ms,
             webhook_poll_ms,
             webhook_retention_days,
+            trusted_proxies,
             http_workers,
             handle_signals: true,
         })
@@ -397,6 +404,7 @@ mod tests {
             ("FIELDSTAR_PHOTO_UPLOADS_PER_USER", "many"),
             ("FIELDSTAR_ORPHAN_MIN_AGE_SECS", "-1"),
             ("FIELDSTAR_WEBHOOK_RETENTION_DAYS", "0"),
+            ("FIELDSTAR_TRUSTED_PROXIES", "10.0.0.1,proxy.local"),
         ] {
             let e = Config::from_vars(&vars(dir.path(), &[(var, value)])).unwrap_err();
             assert_eq!(e.var, var, "{value}");

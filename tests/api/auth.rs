@@ -2,8 +2,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::{json, Value};
 
-use crate::both_backends;
 use crate::helpers::*;
+use crate::{both_backends, both_backends_with};
 
 fn claims_of(token: &str) -> Value {
     let body = token.split('.').nth(1).unwrap();
@@ -104,5 +104,50 @@ both_backends! {
         let res = app.client.post(app.url("/api/v1/auth/refresh")).json(&json!({"refresh_token": inspector.refresh})).send().await.unwrap();
         assert_problem(res, 401).await;
         assert_problem(app.login_raw("inspector2", PASSWORD).await, 401).await;
+    }
+}
+
+/// A failed login from `forwarded` (as a proxy reports it), for a fresh unknown account so the
+/// per-account limit never applies.
+async fn fail_from(app: &TestApp, n: usize, forwarded: &str) -> u16 {
+    app.client
+        .post(app.url("/api/v1/auth/login"))
+        .header("x-forwarded-for", forwarded)
+        .json(
+            &json!({"username": format!("nobody-{forwarded}-{n}"), "password": "wrong-password-1"}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+both_backends! {
+    async fn x_forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy(app: TestApp) {
+        app.seed_demo().await;
+        // Every request claims another address; the server still counts them as the peer's.
+        for n in 0..31 {
+            assert_eq!(fail_from(&app, n, &format!("198.51.100.{n}")).await, 401);
+        }
+        assert_eq!(fail_from(&app, 31, "198.51.100.200").await, 429);
+    }
+}
+
+both_backends_with! {
+    &[("FIELDSTAR_TRUSTED_PROXIES", "127.0.0.1, ::1")];
+
+    async fn behind_a_trusted_proxy_each_client_address_is_throttled_alone(app: TestApp) {
+        app.seed_demo().await;
+        // More than thirty failures from one client behind the proxy, a forged first entry or not...
+        for n in 0..31 {
+            let forwarded = if n % 2 == 0 { "203.0.113.7".to_string() } else { format!("10.9.9.{n}, 203.0.113.7") };
+            assert_eq!(fail_from(&app, n, &forwarded).await, 401);
+        }
+        // ...throttle that client...
+        assert_eq!(fail_from(&app, 31, "203.0.113.7").await, 429);
+        // ...and nobody else behind the same proxy.
+        assert_eq!(fail_from(&app, 32, "203.0.113.8").await, 401);
+        assert_eq!(app.login_raw("inspector1", PASSWORD).await.status(), 200);
     }
 }

@@ -54,10 +54,12 @@ pub async fn login(
     req: HttpRequest,
     Json(body): Json<LoginRequest>,
 ) -> ApiResult<HttpResponse> {
-    let address = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|| "unknown".into());
+    let address = crate::http::client::client_ip(
+        req.peer_addr().map(|a| a.ip()),
+        req.headers(),
+        &state.config.trusted_proxies,
+    )
+    .map_or_else(|| "unknown".into(), |ip| ip.to_string());
     let username = crate::users::model::normalize_username(&body.username);
     let tokens = state.clone();
     let response = state

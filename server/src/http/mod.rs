@@ -1,6 +1,7 @@
 //! HTTP plumbing shared by every route: the strict JSON extractor, cursor paging, and the
 //! middleware that gives each response a request id, metrics and security headers.
 
+pub mod client;
 pub mod json;
 pub mod middleware;
 pub mod paging;
