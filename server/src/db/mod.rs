@@ -290,7 +290,17 @@ where
     E: From<diesel::result::Error>,
 {
     begin_write(conn)?;
-    match f(conn) {
+    let outcome = f(conn);
+    settle(conn, outcome)
+}
+
+/// Ends the innermost transaction (or savepoint) `outcome` ran in: commits a value, rolls
+/// back an error.
+fn settle<T, E>(conn: &mut DbConn, outcome: Result<T, E>) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    match outcome {
         Ok(value) => {
             <DbConn as TransactionManager<DbConn>>::commit_transaction(conn)?;
             Ok(value)

@@ -175,16 +175,7 @@ where
             Err(ApiError::internal())
         }
     };
-    match outcome {
-        Ok(value) => {
-            <DbConn as TransactionManager<DbConn>>::commit_transaction(conn)?;
-            Ok(value)
-        }
-        Err(e) => {
-            <DbConn as TransactionManager<DbConn>>::rollback_transaction(conn)?;
-            Err(e)
-        }
-    }
+    super::settle(conn, outcome)
 }
 
 #[cfg(test)]

@@ -112,36 +112,50 @@ impl InspectionSummary {
         conn: &mut crate::db::DbConn,
         rows: Vec<InspectionHead>,
     ) -> QueryResult<Vec<Self>> {
-        use crate::db::schema::photos;
-        let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-        let all: Vec<PhotoRow> = photos::table
-            .filter(photos::inspection_id.eq_any(&ids))
-            .select(PhotoRow::as_select())
-            .load(conn)?;
+        let flags = flags_for_page(conn, &rows)?;
         Ok(rows
             .into_iter()
-            .map(|r| {
-                let mine: Vec<PhotoRow> = all
-                    .iter()
-                    .filter(|p| p.inspection_id == r.id && p.revision == r.revision)
-                    .cloned()
-                    .collect();
-                InspectionSummary {
-                    flags: r.all_flags(&mine),
-                    id: r.id,
-                    village_id: r.village_id,
-                    declaration_id: r.declaration_id,
-                    inspector_id: r.inspector_id,
-                    status: r.status,
-                    revision: r.revision,
-                    score: r.score,
-                    passed: r.passed,
-                    submitted_at: r.submitted_at.map(|t| t.and_utc()),
-                    updated_at: r.updated_at.and_utc(),
-                }
+            .zip(flags)
+            .map(|(r, flags)| InspectionSummary {
+                flags,
+                id: r.id,
+                village_id: r.village_id,
+                declaration_id: r.declaration_id,
+                inspector_id: r.inspector_id,
+                status: r.status,
+                revision: r.revision,
+                score: r.score,
+                passed: r.passed,
+                submitted_at: r.submitted_at.map(|t| t.and_utc()),
+                updated_at: r.updated_at.and_utc(),
             })
             .collect())
     }
+}
+
+/// Each inspection's own flags and its current photos' flags, worst first, in the order of
+/// `rows`: one query for the whole page.
+pub fn flags_for_page(
+    conn: &mut crate::db::DbConn,
+    rows: &[InspectionHead],
+) -> QueryResult<Vec<Vec<super::flags::Flag>>> {
+    use crate::db::schema::photos;
+    let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+    let all: Vec<PhotoRow> = photos::table
+        .filter(photos::inspection_id.eq_any(&ids))
+        .select(PhotoRow::as_select())
+        .load(conn)?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let mine: Vec<PhotoRow> = all
+                .iter()
+                .filter(|p| p.inspection_id == r.id && p.revision == r.revision)
+                .cloned()
+                .collect();
+            r.all_flags(&mine)
+        })
+        .collect())
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -201,18 +215,10 @@ pub async fn list_inspections(
                 .order(inspections::id.desc())
                 .limit(limit + 1)
                 .load(conn)?;
-            let more = rows.len() as i64 > limit;
-            let mut rows = rows;
-            rows.truncate(limit as usize);
-            let next = if more {
-                rows.last()
-                    .map(|r| crate::http::paging::encode_cursor(&r.id))
-            } else {
-                None
-            };
+            let page = Page::from_rows(rows, limit, |r: &InspectionHead| r.id.clone(), |r| r);
             Ok(Page {
-                items: InspectionSummary::for_page(conn, rows)?,
-                next_cursor: next,
+                items: InspectionSummary::for_page(conn, page.items)?,
+                next_cursor: page.next_cursor,
             })
         })
         .await?;

@@ -13,7 +13,7 @@ use crate::db::schema::{decisions, inspections, org_units};
 use crate::db::DbConn;
 use crate::error::ApiResult;
 use crate::inspection::model::{InspectionHead, SUBMITTED};
-use crate::inspection::routes::InspectionSummary;
+use crate::inspection::routes::flags_for_page;
 use crate::org::OrgUnit;
 use crate::quarter::Quarter;
 use crate::scope::Scope;
@@ -191,8 +191,8 @@ pub fn report(
         let full = rows.len() as i64 == PAGE;
         r.submitted += rows.len() as u32;
         r.pending += rows.iter().filter(|i| i.status == SUBMITTED).count() as u32;
-        for s in InspectionSummary::for_page(conn, rows)? {
-            for f in s.flags {
+        for flags in flags_for_page(conn, &rows)? {
+            for f in flags {
                 *flag_counts.entry(f.code).or_default() += 1;
             }
         }

@@ -338,31 +338,7 @@ pub fn decide(
     };
     outbox::enqueue(conn, &ins.county_id, kind, event)?;
     let after = stars::status_of(conn, &village, today)?;
-    if before.level != after.level
-        || before.rectification != after.rectification
-        || before.banned_until != after.banned_until
-    {
-        outbox::enqueue(
-            conn,
-            &ins.county_id,
-            outbox::STAR_STATUS_CHANGED,
-            json!({
-                "village_id": village.id, "village_code": village.code,
-                "from_level": before.level, "level": after.level,
-                "since_quarter": after.since_quarter, "rectification": after.rectification,
-                "banned_until": after.banned_until,
-            }),
-        )?;
-        audit::record(
-            conn,
-            &user.actor(),
-            "star_status.changed",
-            "village",
-            &village.id,
-            Some(&village.county_id),
-            format!("level {} → {}", before.level, after.level),
-        )?;
-    }
+    stars::status::announce_change(conn, &user.actor(), &village, &before, &after, "")?;
     Ok(DecisionView {
         id: decision_id,
         inspection_id: ins.id,

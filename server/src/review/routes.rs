@@ -12,11 +12,10 @@ use crate::auth::{AuthUser, Role};
 use crate::db::schema::{declarations, inspections, org_units, users};
 use crate::declarations::Declaration;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::http::paging::encode_cursor;
 use crate::http::{Json, Page, PageParams};
 use crate::inspection::flags::Flag;
 use crate::inspection::model::{InspectionHead, SUBMITTED};
-use crate::inspection::routes::InspectionSummary;
+use crate::inspection::routes::flags_for_page;
 use crate::org::OrgUnit;
 use crate::scoped;
 
@@ -152,22 +151,20 @@ pub async fn review_queue(
             } else {
                 q.order((inspections::submitted_at.asc(), inspections::id.asc()))
             };
-            let mut rows: Vec<InspectionHead> = q
+            let rows: Vec<InspectionHead> = q
                 .select(InspectionHead::as_select())
                 .limit(limit + 1)
                 .load(conn)?;
-            let more = rows.len() as i64 > limit;
-            rows.truncate(limit as usize);
-            let next_cursor = match (more, rows.last()) {
-                (true, Some(r)) => Some(encode_cursor(&QueueCursor {
-                    severity: r.flag_severity,
-                    at: r.submitted_at.unwrap_or(r.updated_at),
-                    id: r.id.clone(),
-                })),
-                _ => None,
+            let cursor_of = |r: &InspectionHead| QueueCursor {
+                severity: r.flag_severity,
+                at: r.submitted_at.unwrap_or(r.updated_at),
+                id: r.id.clone(),
             };
-            let items = entries(conn, rows)?;
-            Ok(Page { items, next_cursor })
+            let page = Page::from_rows(rows, limit, cursor_of, |r| r);
+            Ok(Page {
+                items: entries(conn, page.items)?,
+                next_cursor: page.next_cursor,
+            })
         })
         .await?;
     Ok(HttpResponse::Ok().json(page))
@@ -206,11 +203,11 @@ fn entries(
         })
     };
     let now = crate::now();
-    let summaries = InspectionSummary::for_page(conn, rows.clone())?;
+    let flags = flags_for_page(conn, &rows)?;
     Ok(rows
         .into_iter()
-        .zip(summaries)
-        .map(|(r, s)| {
+        .zip(flags)
+        .map(|(r, flags)| {
             let d = decls.iter().find(|d| d.id == r.declaration_id);
             let live_claim = r.claim_expires_at.filter(|e| *e > now);
             QueueEntry {
@@ -243,7 +240,7 @@ fn entries(
                 revision: r.revision,
                 score: r.score,
                 passed: r.passed,
-                flags: s.flags,
+                flags,
                 submitted_at: r.submitted_at.map(|t| t.and_utc()),
             }
         })

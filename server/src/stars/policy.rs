@@ -13,7 +13,6 @@ use crate::db::DbConn;
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::org::OrgUnit;
 use crate::scope::OrgLevel;
-use crate::webhooks::outbox;
 use crate::{audit, now};
 
 pub const MAX_STEP: std::ops::RangeInclusive<i64> = 1..=3;
@@ -177,7 +176,7 @@ const VILLAGES_PER_BATCH: usize = 500;
 
 /// A shorter rectification window or ban can end a window or a ban today, a longer one restore
 /// it: each village whose status today differs under `after` gets the event and the audit
-/// entry a decision that changed it would have written. Returns how many changed.
+/// entry a decision that changed it would have written.
 fn announce_changes(
     conn: &mut DbConn,
     county_id: &str,
@@ -185,14 +184,13 @@ fn announce_changes(
     after: &Policy,
     today: NaiveDate,
     actor: &Actor,
-) -> ApiResult<usize> {
+) -> ApiResult<()> {
     let villages: Vec<OrgUnit> = org_units::table
         .filter(org_units::county_id.eq(county_id))
         .filter(org_units::level.eq(OrgLevel::Village.as_str()))
         .select(OrgUnit::as_select())
         .order(org_units::code.asc())
         .load(conn)?;
-    let mut changed = 0;
     for batch in villages.chunks(VILLAGES_PER_BATCH) {
         let ids: Vec<String> = batch.iter().map(|v| v.id.clone()).collect();
         let inputs = super::status::inputs_of(conn, &ids)?;
@@ -205,26 +203,11 @@ fn announce_changes(
             }
             let old = engine::star_status(baseline.as_ref(), decisions, before, today);
             let new = engine::star_status(baseline.as_ref(), decisions, after, today);
-            let key = |s: &engine::StarStatus| (s.level, s.rectification, s.banned_until);
-            if key(&old) == key(&new) {
-                continue;
-            }
-            let mut data = super::status::changed_event_data(village, &new);
-            data["from_level"] = old.level.into();
-            outbox::enqueue(conn, county_id, outbox::STAR_STATUS_CHANGED, data)?;
-            audit::record(
-                conn,
-                actor,
-                "star_status.changed",
-                "village",
-                &village.id,
-                Some(county_id),
-                format!("level {} → {} (policy change)", old.level, new.level),
-            )?;
-            changed += 1;
+            let cause = " (policy change)";
+            super::status::announce_change(conn, actor, village, &old, &new, cause)?;
         }
     }
-    Ok(changed)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -239,6 +239,41 @@ impl StarStatusView {
     }
 }
 
+/// When a decision or a policy change moved the village's level, window or ban: writes the
+/// `star_status.changed` event (with `from_level`) and its audit entry, in the caller's
+/// transaction. Returns whether it did.
+pub fn announce_change(
+    conn: &mut DbConn,
+    actor: &crate::auth::Actor,
+    village: &OrgUnit,
+    before: &StarStatus,
+    after: &StarStatus,
+    cause: &str,
+) -> QueryResult<bool> {
+    let key = |s: &StarStatus| (s.level, s.rectification, s.banned_until);
+    if key(before) == key(after) {
+        return Ok(false);
+    }
+    let mut data = changed_event_data(village, after);
+    data["from_level"] = before.level.into();
+    crate::webhooks::outbox::enqueue(
+        conn,
+        &village.county_id,
+        crate::webhooks::outbox::STAR_STATUS_CHANGED,
+        data,
+    )?;
+    crate::audit::record(
+        conn,
+        actor,
+        "star_status.changed",
+        "village",
+        &village.id,
+        Some(&village.county_id),
+        format!("level {} → {}{cause}", before.level, after.level),
+    )?;
+    Ok(true)
+}
+
 /// The data of a `star_status.changed` event: the village's status without its history.
 pub fn changed_event_data(village: &OrgUnit, status: &StarStatus) -> serde_json::Value {
     serde_json::json!({

@@ -148,74 +148,62 @@ impl Pruned {
 /// cancelled) and the dispatched events older than `before`. A pending job and its event stay
 /// whatever their age. Idempotent: several processes may prune at once.
 pub async fn prune(state: &AppState, before: NaiveDateTime) -> ApiResult<Pruned> {
-    let mut pruned = Pruned::default();
+    let deliveries = in_batches(state, move |conn| {
+        let ids = webhook_deliveries::table
+            .filter(webhook_deliveries::at.lt(before))
+            .select(webhook_deliveries::id)
+            .limit(PRUNE_BATCH)
+            .load::<String>(conn)?;
+        diesel::delete(webhook_deliveries::table.filter(webhook_deliveries::id.eq_any(ids)))
+            .execute(conn)
+    })
+    .await?;
+    let jobs = in_batches(state, move |conn| {
+        let ids = webhook_jobs::table
+            .filter(webhook_jobs::state.eq_any([DELIVERED, FAILED, CANCELLED]))
+            .filter(webhook_jobs::created_at.lt(before))
+            .select(webhook_jobs::id)
+            .limit(PRUNE_BATCH)
+            .load::<String>(conn)?;
+        diesel::delete(webhook_jobs::table.filter(webhook_jobs::id.eq_any(ids))).execute(conn)
+    })
+    .await?;
+    let events = in_batches(state, move |conn| {
+        let waiting = webhook_jobs::table
+            .filter(webhook_jobs::state.eq(PENDING))
+            .select(webhook_jobs::event_id);
+        let ids = outbox_events::table
+            .filter(outbox_events::dispatched.eq(true))
+            .filter(outbox_events::occurred_at.lt(before))
+            .filter(outbox_events::id.ne_all(waiting))
+            .select(outbox_events::id)
+            .limit(PRUNE_BATCH)
+            .load::<String>(conn)?;
+        diesel::delete(outbox_events::table.filter(outbox_events::id.eq_any(ids))).execute(conn)
+    })
+    .await?;
+    Ok(Pruned {
+        deliveries,
+        jobs,
+        events,
+    })
+}
+
+/// Runs `delete_batch` (at most `PRUNE_BATCH` rows) in its own write transaction until it
+/// deletes fewer; returns the rows deleted in all.
+async fn in_batches<F>(state: &AppState, delete_batch: F) -> ApiResult<usize>
+where
+    F: Fn(&mut DbConn) -> QueryResult<usize> + Clone + Send + 'static,
+{
+    let mut total = 0;
     loop {
-        let n = state
-            .db
-            .write(move |conn| {
-                let ids = webhook_deliveries::table
-                    .filter(webhook_deliveries::at.lt(before))
-                    .select(webhook_deliveries::id)
-                    .limit(PRUNE_BATCH)
-                    .load::<String>(conn)?;
-                Ok(diesel::delete(
-                    webhook_deliveries::table.filter(webhook_deliveries::id.eq_any(ids)),
-                )
-                .execute(conn)?)
-            })
-            .await?;
-        pruned.deliveries += n;
+        let batch = delete_batch.clone();
+        let n = state.db.write(move |conn| Ok(batch(conn)?)).await?;
+        total += n;
         if (n as i64) < PRUNE_BATCH {
-            break;
+            return Ok(total);
         }
     }
-    loop {
-        let n = state
-            .db
-            .write(move |conn| {
-                let ids = webhook_jobs::table
-                    .filter(webhook_jobs::state.eq_any([DELIVERED, FAILED, CANCELLED]))
-                    .filter(webhook_jobs::created_at.lt(before))
-                    .select(webhook_jobs::id)
-                    .limit(PRUNE_BATCH)
-                    .load::<String>(conn)?;
-                Ok(
-                    diesel::delete(webhook_jobs::table.filter(webhook_jobs::id.eq_any(ids)))
-                        .execute(conn)?,
-                )
-            })
-            .await?;
-        pruned.jobs += n;
-        if (n as i64) < PRUNE_BATCH {
-            break;
-        }
-    }
-    loop {
-        let n = state
-            .db
-            .write(move |conn| {
-                let waiting = webhook_jobs::table
-                    .filter(webhook_jobs::state.eq(PENDING))
-                    .select(webhook_jobs::event_id);
-                let ids = outbox_events::table
-                    .filter(outbox_events::dispatched.eq(true))
-                    .filter(outbox_events::occurred_at.lt(before))
-                    .filter(outbox_events::id.ne_all(waiting))
-                    .select(outbox_events::id)
-                    .limit(PRUNE_BATCH)
-                    .load::<String>(conn)?;
-                Ok(
-                    diesel::delete(outbox_events::table.filter(outbox_events::id.eq_any(ids)))
-                        .execute(conn)?,
-                )
-            })
-            .await?;
-        pruned.events += n;
-        if (n as i64) < PRUNE_BATCH {
-            break;
-        }
-    }
-    Ok(pruned)
 }
 
 /// One pass: fan out new events, then deliver the due jobs this process can claim. Returns
