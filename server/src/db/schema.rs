@@ -68,6 +68,31 @@ diesel::table! {
 }
 
 diesel::table! {
+    policy_changes (id) {
+        id -> Text,
+        county_id -> Text,
+        effective_on -> Date,
+        max_step -> Integer,
+        rectify_months -> Integer,
+        ban_months -> Integer,
+        actor_id -> Nullable<Text>,
+        actor -> Text,
+        changed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    quarter_windows (county_id, quarter) {
+        county_id -> Text,
+        quarter -> Text,
+        opens_on -> Date,
+        closes_on -> Date,
+        updated_by -> Nullable<Text>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     audit_log (id) {
         id -> Text,
         at -> Timestamp,
@@ -120,6 +145,7 @@ diesel::table! {
         created_by -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        closed_on -> Nullable<Date>,
     }
 }
 
@@ -172,6 +198,10 @@ diesel::table! {
         actor_id -> Text,
         decided_at -> Timestamp,
         decided_on -> Date,
+        acknowledged_flags -> Text,
+        reopened_at -> Nullable<Timestamp>,
+        reopened_by -> Nullable<Text>,
+        reopen_reason -> Nullable<Text>,
     }
 }
 
@@ -316,6 +346,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     refresh_tokens,
     login_failures,
     county_policies,
+    policy_changes,
+    quarter_windows,
     audit_log,
     checklist_versions,
     star_baselines,

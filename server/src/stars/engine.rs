@@ -1,7 +1,7 @@
 //! The star status engine: a village's level, rectification window and ban, derived purely from
 //! its baseline, its reviewers' decisions and the county's policy, as of a given date.
 
-use chrono::{Months, NaiveDate};
+use chrono::{Months, NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
 use crate::quarter::Quarter;
@@ -30,6 +30,84 @@ impl Default for Policy {
     }
 }
 
+/// A county's policies over time: each change applies from the moment it was made, never to
+/// what was decided before it, and a window or ban keeps the length it opened with.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PolicyTimeline {
+    /// Oldest first; before the first, the programme's defaults.
+    changes: Vec<PolicyChange>,
+}
+
+/// A policy in force from a day (and, on that day, from the moment it was made).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct PolicyChange {
+    /// The county-local day from which it applies.
+    pub from: NaiveDate,
+    /// When it was made; a decision taken earlier that day keeps the policy before it.
+    pub made_at: Option<NaiveDateTime>,
+    pub policy: Policy,
+}
+
+impl PolicyTimeline {
+    /// The timeline of these changes; changes of the same day apply in the order made.
+    pub fn new(mut changes: Vec<PolicyChange>) -> PolicyTimeline {
+        changes.sort_by_key(|c| (c.from, c.made_at));
+        PolicyTimeline { changes }
+    }
+
+    /// The policy in force at the start of `day`: the calendar's (lapsing windows).
+    pub fn at(&self, day: NaiveDate) -> Policy {
+        self.find(|c| c.from < day || (c.from == day && c.made_at.is_none()))
+    }
+
+    /// The policy a decision is taken under: changes made before it, that day included.
+    pub fn for_decision(&self, decision: &Decision) -> Policy {
+        self.find(|c| {
+            c.from < decision.decided_on
+                || (c.from == decision.decided_on
+                    && match (c.made_at, decision.decided_at) {
+                        (Some(made), Some(decided)) => made <= decided,
+                        _ => true,
+                    })
+        })
+    }
+
+    fn find(&self, in_force: impl Fn(&PolicyChange) -> bool) -> Policy {
+        self.changes
+            .iter()
+            .rev()
+            .find(|c| in_force(c))
+            .map_or_else(Policy::default, |c| c.policy)
+    }
+
+    /// This timeline with `policy` in force from `from` on (made at `made_at` that day).
+    pub fn with_change(
+        &self,
+        from: NaiveDate,
+        made_at: Option<NaiveDateTime>,
+        policy: Policy,
+    ) -> PolicyTimeline {
+        let mut changes = self.changes.clone();
+        changes.push(PolicyChange {
+            from,
+            made_at,
+            policy,
+        });
+        PolicyTimeline::new(changes)
+    }
+}
+
+impl From<Policy> for PolicyTimeline {
+    /// One policy, in force on every day.
+    fn from(policy: Policy) -> PolicyTimeline {
+        PolicyTimeline::new(vec![PolicyChange {
+            from: NaiveDate::MIN,
+            made_at: None,
+            policy,
+        }])
+    }
+}
+
 /// A level the village held before the county used fieldstar (`fieldstar stars import`).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Baseline {
@@ -55,14 +133,25 @@ pub enum Consequence {
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Approve,
-    Reject { consequence: Option<Consequence> },
+    Reject {
+        consequence: Option<Consequence>,
+    },
+    /// The quarter's verification window closed before the county inspected the renewal: the
+    /// village keeps its level (the county missed the visit, not the village).
+    Unverified,
 }
 
-/// A reviewer's final decision on a declaration (returns are not decisions here).
+/// A reviewer's final decision on a declaration (returns are not decisions here), or the
+/// calendar's verdict on a renewal nobody inspected ([`Outcome::Unverified`], decided on the
+/// day after its window closed).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Decision {
     /// The county-local date of the decision.
     pub decided_on: NaiveDate,
+    /// The instant of the decision (UTC), when known: it orders a decision and a policy change
+    /// made on the same day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_at: Option<NaiveDateTime>,
     pub quarter: Quarter,
     pub declared_level: u8,
     pub kind: DeclarationKind,
@@ -89,6 +178,8 @@ pub enum HistoryEvent {
     Regained,
     Banned,
     BanEnded,
+    /// A renewal the county did not inspect within its quarter's window.
+    Unverified,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,8 +198,10 @@ pub struct StarStatus {
     /// The quarter since which the village holds `level`; `None` at level 0.
     pub since_quarter: Option<Quarter>,
     pub rectification: Option<Rectification>,
-    /// Set while a ban runs; the village may declare again on this date.
+    /// Set while a ban runs; the village may declare upgrades again on this date.
     pub banned_until: Option<NaiveDate>,
+    /// The quarters whose renewal of the present level the county did not verify, oldest first.
+    pub unverified_quarters: Vec<Quarter>,
     /// Oldest first.
     pub history: Vec<HistoryEntry>,
 }
@@ -119,23 +212,30 @@ pub struct StarStatus {
 /// `as_of`, and those before the baseline's quarter began (the imported level supersedes them),
 /// are ignored. Rules:
 /// - an approved upgrade grants the declared level from its quarter; an approved renewal keeps
-///   the level; a rejected upgrade changes nothing;
+///   the level; a rejected upgrade changes nothing. Stars are climbed one step a quarter: an
+///   upgrade raises the level by `max_step` at most, and a second approved upgrade in a
+///   quarter that already had one is not applied;
 /// - a rejected renewal downgrades one level, or revokes to 0 with [`Consequence::Revoke`]; a
 ///   rejection without a consequence counts as a downgrade, the milder reading of the programme's
 ///   "downgraded or disqualified". A village at level 0 has nothing to lose and nothing happens;
-/// - losing a level opens a rectification window of `rectify_months` to regain the level held
-///   before. A further loss while a window runs keeps the original window. An approval decided
-///   before the deadline that brings the level back to `from_level` closes it (`regained`);
+/// - losing a level opens a rectification window of `rectify_months` (the policy in force that
+///   day) to regain the level held before. A further loss while a window runs keeps the
+///   original window. An approval decided before the deadline that brings the level back to
+///   `from_level` closes it (`regained`);
 /// - on the deadline an unrectified window lapses: the village keeps its present level and is
-///   banned until deadline + `ban_months`; the ban ends on that date.
+///   banned from upgrades until deadline + `ban_months` (the policy in force on the deadline);
+///   the ban ends on that date;
+/// - a ban keeps verification: the level held is renewed every quarter, and a failed renewal
+///   downgrades or revokes as usual, but opens no window (a banned village cannot declare the
+///   upgrade that would regain the level, so a window could only lapse into a longer ban);
+/// - an unverified renewal keeps the level and is listed in `unverified_quarters` until the
+///   level changes.
 ///
-/// Decisions during a ban are still applied: they are recorded facts, and refusing declarations
-/// from banned villages is [`check_declaration`]'s job. Month arithmetic clamps to the month's end
-/// (2026-01-31 + 1 month = 2026-02-28).
+/// Month arithmetic clamps to the month's end (2026-01-31 + 1 month = 2026-02-28).
 pub fn star_status(
     baseline: Option<&Baseline>,
     decisions: &[Decision],
-    policy: &Policy,
+    policies: &PolicyTimeline,
     as_of: NaiveDate,
 ) -> StarStatus {
     let mut status = StarStatus {
@@ -143,6 +243,7 @@ pub fn star_status(
         since_quarter: None,
         rectification: None,
         banned_until: None,
+        unverified_quarters: Vec::new(),
         history: Vec::new(),
     };
     let mut not_before = NaiveDate::MIN;
@@ -168,17 +269,24 @@ pub fn star_status(
         .collect();
     in_force.sort_by_key(|d| d.decided_on);
 
+    let mut upgraded_in: Vec<Quarter> = Vec::new();
     for decision in in_force {
-        pass_time(&mut status, policy, decision.decided_on);
-        apply(&mut status, policy, decision);
+        pass_time(&mut status, policies, decision.decided_on);
+        if decision.kind == DeclarationKind::Upgrade && decision.outcome == Outcome::Approve {
+            if upgraded_in.contains(&decision.quarter) {
+                continue;
+            }
+            upgraded_in.push(decision.quarter);
+        }
+        apply(&mut status, &policies.for_decision(decision), decision);
     }
-    pass_time(&mut status, policy, as_of);
+    pass_time(&mut status, policies, as_of);
     status
 }
 
 /// Lets the calendar act up to and including `today`: lapsing windows and ending bans, in the
 /// order they happen.
-fn pass_time(status: &mut StarStatus, policy: &Policy, today: NaiveDate) {
+fn pass_time(status: &mut StarStatus, policies: &PolicyTimeline, today: NaiveDate) {
     loop {
         let lapse = status
             .rectification
@@ -186,8 +294,10 @@ fn pass_time(status: &mut StarStatus, policy: &Policy, today: NaiveDate) {
             .filter(|deadline| *deadline <= today);
         let ban_end = status.banned_until.filter(|until| *until <= today);
         match (lapse, ban_end) {
-            (Some(deadline), None) => lapse_window(status, policy, deadline),
-            (Some(deadline), Some(end)) if deadline < end => lapse_window(status, policy, deadline),
+            (Some(deadline), None) => lapse_window(status, &policies.at(deadline), deadline),
+            (Some(deadline), Some(end)) if deadline < end => {
+                lapse_window(status, &policies.at(deadline), deadline)
+            }
             (_, Some(end)) => {
                 status.banned_until = None;
                 record(status, end, None, HistoryEvent::BanEnded, status.level);
@@ -210,7 +320,13 @@ fn apply(status: &mut StarStatus, policy: &Policy, decision: &Decision) {
     let held = status.level;
     match (decision.kind, decision.outcome) {
         (DeclarationKind::Upgrade, Outcome::Approve) => {
-            let level = decision.declared_level.min(MAX_LEVEL);
+            let level = decision
+                .declared_level
+                .min(MAX_LEVEL)
+                .min(held.saturating_add(policy.max_step));
+            if level <= held {
+                return;
+            }
             status.level = level;
             status.since_quarter = (level > 0).then_some(decision.quarter);
             let event = if close_if_regained(status) {
@@ -231,6 +347,13 @@ fn apply(status: &mut StarStatus, policy: &Policy, decision: &Decision) {
         (DeclarationKind::Upgrade, Outcome::Reject { .. }) => {
             record(status, on, quarter, HistoryEvent::UpgradeRejected, held);
         }
+        (_, Outcome::Unverified) if held == 0 => {}
+        (_, Outcome::Unverified) => {
+            if !status.unverified_quarters.contains(&decision.quarter) {
+                status.unverified_quarters.push(decision.quarter);
+            }
+            record(status, on, quarter, HistoryEvent::Unverified, held);
+        }
         (DeclarationKind::Renewal, Outcome::Reject { .. }) if held == 0 => {}
         (DeclarationKind::Renewal, Outcome::Reject { consequence }) => {
             let (level, event) = match consequence.unwrap_or(Consequence::Downgrade) {
@@ -239,7 +362,7 @@ fn apply(status: &mut StarStatus, policy: &Policy, decision: &Decision) {
             };
             status.level = level;
             status.since_quarter = (level > 0).then_some(decision.quarter);
-            if status.rectification.is_none() {
+            if status.rectification.is_none() && status.banned_until.is_none() {
                 status.rectification = Some(Rectification {
                     from_level: held,
                     deadline: add_months(on, policy.rectify_months),
@@ -270,6 +393,9 @@ fn record(
     from_level: u8,
 ) {
     let to_level = status.level;
+    if to_level != from_level {
+        status.unverified_quarters.clear();
+    }
     status.history.push(HistoryEntry {
         on,
         quarter,
@@ -289,9 +415,14 @@ fn add_months(date: NaiveDate, months: u32) -> NaiveDate {
 pub enum Refusal {
     #[error(
         "the village did not regain its star level within the rectification period and may not \
-         take part in star evaluation until {until}"
+         declare an upgrade until {until}; it may renew the level it holds"
     )]
     Banned { until: NaiveDate },
+    #[error(
+        "stars are climbed one step a quarter: the village already declared an upgrade for \
+         {quarter}"
+    )]
+    QuarterUsed { quarter: Quarter },
     #[error("a star level must be 1, 2 or 3")]
     InvalidLevel,
     #[error(
@@ -313,6 +444,7 @@ impl Refusal {
     pub fn code(&self) -> &'static str {
         match self {
             Refusal::Banned { .. } => "declaration.banned",
+            Refusal::QuarterUsed { .. } => "declaration.quarter_used",
             Refusal::InvalidLevel => "declaration.invalid_level",
             Refusal::StepTooLarge { .. } => "declaration.step_too_large",
             Refusal::BelowCurrent { .. } => "declaration.below_current",
@@ -320,27 +452,35 @@ impl Refusal {
     }
 }
 
-/// Whether a village with `status` may declare `level`, and if so whether it is an upgrade or
-/// a renewal. `status` must be computed as of the day of the declaration.
+/// Whether a village with `status` may declare `level` for `quarter`, and if so whether it is
+/// an upgrade or a renewal. `status` must be computed as of the day of the declaration;
+/// `upgrade_declared` says whether the village already has an upgrade declaration for
+/// `quarter` (open or decided: one step a quarter). A banned village may renew the level it
+/// holds, never declare an upgrade.
 pub fn check_declaration(
     status: &StarStatus,
     level: u8,
     policy: &Policy,
+    quarter: Quarter,
+    upgrade_declared: bool,
 ) -> Result<DeclarationKind, Refusal> {
     if !(1..=MAX_LEVEL).contains(&level) {
         return Err(Refusal::InvalidLevel);
     }
-    if let Some(until) = status.banned_until {
-        return Err(Refusal::Banned { until });
-    }
     let current = status.level;
     let max = current.saturating_add(policy.max_step).min(MAX_LEVEL);
     if level < current {
-        Err(Refusal::BelowCurrent { current })
-    } else if level == current {
-        Ok(DeclarationKind::Renewal)
+        return Err(Refusal::BelowCurrent { current });
+    }
+    if level == current {
+        return Ok(DeclarationKind::Renewal);
+    }
+    if let Some(until) = status.banned_until {
+        Err(Refusal::Banned { until })
     } else if level > max {
         Err(Refusal::StepTooLarge { current, max })
+    } else if upgrade_declared {
+        Err(Refusal::QuarterUsed { quarter })
     } else {
         Ok(DeclarationKind::Upgrade)
     }
@@ -364,6 +504,7 @@ mod tests {
     fn decision(on: NaiveDate, level: u8, kind: DeclarationKind, outcome: Outcome) -> Decision {
         Decision {
             decided_on: on,
+            decided_at: None,
             quarter: Quarter::containing(on),
             declared_level: level,
             kind,
@@ -390,11 +531,37 @@ mod tests {
     }
 
     fn status(decisions: &[Decision], as_of: NaiveDate) -> StarStatus {
-        star_status(None, decisions, &Policy::default(), as_of)
+        star_status(None, decisions, &Policy::default().into(), as_of)
+    }
+
+    fn check(status: &StarStatus, level: u8, policy: &Policy) -> Result<DeclarationKind, Refusal> {
+        check_declaration(status, level, policy, quarter("2026-Q4"), false)
     }
 
     fn events(status: &StarStatus) -> Vec<HistoryEvent> {
         status.history.iter().map(|entry| entry.event).collect()
+    }
+
+    /// Three stars climbed a step a quarter, the last on 2026-01-20.
+    fn three_stars_on_2026_01_20() -> Vec<Decision> {
+        vec![
+            upgrade_approved(day(2025, 7, 20), 1),
+            upgrade_approved(day(2025, 10, 20), 2),
+            upgrade_approved(day(2026, 1, 20), 3),
+        ]
+    }
+
+    #[test]
+    fn an_upgrade_never_climbs_more_than_a_step() {
+        let status = status(&[upgrade_approved(day(2026, 1, 20), 3)], day(2026, 2, 1));
+        assert_eq!(status.level, 1);
+        let two_steps = Policy {
+            max_step: 2,
+            ..Policy::default()
+        };
+        let decisions = [upgrade_approved(day(2026, 1, 20), 3)];
+        let status = star_status(None, &decisions, &two_steps.into(), day(2026, 2, 1));
+        assert_eq!(status.level, 2);
     }
 
     /// Level 2 granted in 2026 (1 then 2), then a failed renewal on 2027-03-15.
@@ -547,7 +714,7 @@ mod tests {
 
     #[test]
     fn a_further_loss_keeps_the_original_window() {
-        let mut decisions = vec![upgrade_approved(day(2026, 1, 20), 3)];
+        let mut decisions = three_stars_on_2026_01_20();
         decisions.push(renewal_rejected(day(2026, 4, 20), 3, None));
         decisions.push(renewal_rejected(day(2026, 7, 20), 2, None));
         let status = status(&decisions, day(2026, 8, 1));
@@ -687,7 +854,7 @@ mod tests {
             })
         );
         assert_eq!(
-            check_declaration(&status, 2, &Policy::default()),
+            check(&status, 2, &Policy::default()),
             Ok(DeclarationKind::Upgrade)
         );
     }
@@ -721,14 +888,14 @@ mod tests {
             ban_months: 12,
         };
         let decisions = downgraded_on_2027_03_15(None);
-        let open = star_status(None, &decisions, &policy, day(2027, 9, 14));
+        let open = star_status(None, &decisions, &policy.into(), day(2027, 9, 14));
         assert_eq!(
             open.rectification.map(|w| w.deadline),
             Some(day(2027, 9, 15))
         );
-        let banned = star_status(None, &decisions, &policy, day(2027, 9, 15));
+        let banned = star_status(None, &decisions, &policy.into(), day(2027, 9, 15));
         assert_eq!(banned.banned_until, Some(day(2028, 9, 15)));
-        let free = star_status(None, &decisions, &policy, day(2028, 9, 15));
+        let free = star_status(None, &decisions, &policy.into(), day(2028, 9, 15));
         assert_eq!(free.banned_until, None);
         assert_eq!(events(&free)[3..], [Banned, BanEnded]);
     }
@@ -744,16 +911,26 @@ mod tests {
             status.rectification.map(|w| w.deadline),
             Some(day(2029, 2, 28))
         );
-        let banned = star_status(None, &decisions, &Policy::default(), day(2029, 2, 28));
+        let banned = star_status(
+            None,
+            &decisions,
+            &Policy::default().into(),
+            day(2029, 2, 28),
+        );
         assert_eq!(banned.banned_until, Some(day(2032, 2, 28)));
     }
 
     #[test]
-    fn banned_villages_cannot_declare_any_level() {
+    fn banned_villages_cannot_declare_an_upgrade_but_renew_their_level() {
         let status = status(&downgraded_on_2027_03_15(None), day(2028, 6, 1));
-        for level in 1..=3 {
+        assert_eq!(status.level, 1);
+        assert_eq!(
+            check(&status, 1, &Policy::default()),
+            Ok(DeclarationKind::Renewal)
+        );
+        for level in 2..=3 {
             assert_eq!(
-                check_declaration(&status, level, &Policy::default()),
+                check(&status, level, &Policy::default()),
                 Err(Refusal::Banned {
                     until: day(2031, 3, 15)
                 })
@@ -762,17 +939,231 @@ mod tests {
     }
 
     #[test]
+    fn a_banned_village_at_level_zero_cannot_declare() {
+        let mut decisions = vec![upgrade_approved(day(2026, 2, 10), 1)];
+        decisions.push(renewal_rejected(
+            day(2026, 5, 10),
+            1,
+            Some(Consequence::Revoke),
+        ));
+        let status = status(&decisions, day(2027, 6, 1));
+        assert_eq!(status.level, 0);
+        assert!(status.banned_until.is_some());
+        assert!(matches!(
+            check(&status, 1, &Policy::default()),
+            Err(Refusal::Banned { .. })
+        ));
+    }
+
+    #[test]
+    fn a_failed_renewal_during_a_ban_downgrades_without_a_new_window() {
+        let mut decisions = three_stars_on_2026_01_20();
+        decisions.push(renewal_rejected(day(2026, 4, 20), 3, None));
+        // The window lapses on 2027-04-20: banned until 2030-04-20 at level 2.
+        decisions.push(renewal_approved(day(2027, 7, 20), 2));
+        decisions.push(renewal_rejected(day(2027, 10, 20), 2, None));
+        let status = status(&decisions, day(2027, 11, 1));
+        assert_eq!(status.level, 1);
+        assert_eq!(status.rectification, None);
+        assert_eq!(status.banned_until, Some(day(2030, 4, 20)));
+        assert_eq!(
+            events(&status),
+            vec![Granted, Granted, Granted, Downgraded, Banned, Renewed, Downgraded]
+        );
+    }
+
+    #[test]
+    fn a_second_approved_upgrade_in_a_quarter_is_not_applied() {
+        let decisions = [
+            upgrade_approved(day(2026, 10, 10), 1),
+            upgrade_approved(day(2026, 10, 11), 2),
+            upgrade_approved(day(2026, 10, 12), 3),
+        ];
+        let status = status(&decisions, day(2026, 12, 1));
+        assert_eq!(status.level, 1);
+        assert_eq!(events(&status), vec![Granted]);
+        let next = [
+            upgrade_approved(day(2026, 10, 10), 1),
+            upgrade_approved(day(2027, 1, 11), 2),
+        ];
+        assert_eq!(status_of_next(&next), 2);
+    }
+
+    fn status_of_next(decisions: &[Decision]) -> u8 {
+        status(decisions, day(2027, 2, 1)).level
+    }
+
+    #[test]
+    fn a_second_upgrade_declaration_in_a_quarter_is_refused() {
+        let q = quarter("2026-Q4");
+        assert_eq!(
+            check_declaration(&at_level(1), 2, &Policy::default(), q, true),
+            Err(Refusal::QuarterUsed { quarter: q })
+        );
+        assert_eq!(
+            check_declaration(&at_level(1), 1, &Policy::default(), q, true),
+            Ok(DeclarationKind::Renewal),
+            "renewals are separate"
+        );
+        assert_eq!(
+            Refusal::QuarterUsed { quarter: q }.code(),
+            "declaration.quarter_used"
+        );
+    }
+
+    fn unverified(on: NaiveDate, level: u8, q: &str) -> Decision {
+        Decision {
+            decided_on: on,
+            decided_at: None,
+            quarter: quarter(q),
+            declared_level: level,
+            kind: DeclarationKind::Renewal,
+            outcome: Outcome::Unverified,
+        }
+    }
+
+    #[test]
+    fn an_unverified_renewal_keeps_the_level_and_is_listed() {
+        let decisions = [
+            upgrade_approved(day(2026, 2, 10), 1),
+            unverified(day(2026, 7, 16), 1, "2026-Q2"),
+            unverified(day(2026, 10, 16), 1, "2026-Q3"),
+        ];
+        let status = status(&decisions, day(2026, 11, 1));
+        assert_eq!(status.level, 1);
+        assert_eq!(status.rectification, None);
+        assert_eq!(
+            status.unverified_quarters,
+            vec![quarter("2026-Q2"), quarter("2026-Q3")]
+        );
+        assert_eq!(
+            events(&status),
+            vec![Granted, HistoryEvent::Unverified, HistoryEvent::Unverified]
+        );
+    }
+
+    #[test]
+    fn a_change_of_level_clears_the_unverified_quarters() {
+        let decisions = [
+            upgrade_approved(day(2026, 2, 10), 1),
+            unverified(day(2026, 7, 16), 1, "2026-Q2"),
+            upgrade_approved(day(2026, 8, 10), 2),
+        ];
+        let status = status(&decisions, day(2026, 11, 1));
+        assert_eq!(status.level, 2);
+        assert!(status.unverified_quarters.is_empty());
+    }
+
+    #[test]
+    fn an_unverified_renewal_without_stars_changes_nothing() {
+        let status = status(
+            &[unverified(day(2026, 7, 16), 1, "2026-Q2")],
+            day(2026, 8, 1),
+        );
+        assert_eq!(status.level, 0);
+        assert!(status.history.is_empty());
+        assert!(status.unverified_quarters.is_empty());
+    }
+
+    fn short(rectify_months: u32, ban_months: u32) -> Policy {
+        Policy {
+            max_step: 1,
+            rectify_months,
+            ban_months,
+        }
+    }
+
+    #[test]
+    fn a_policy_change_keeps_an_open_window_as_it_opened() {
+        let decisions = downgraded_on_2027_03_15(None);
+        let policies = PolicyTimeline::default().with_change(day(2027, 6, 1), None, short(3, 36));
+        let status = star_status(None, &decisions, &policies, day(2027, 7, 1));
+        assert_eq!(
+            status.rectification.map(|w| w.deadline),
+            Some(day(2028, 3, 15)),
+            "the window opened under twelve months"
+        );
+    }
+
+    #[test]
+    fn a_policy_change_applies_to_windows_opened_from_its_day() {
+        let decisions = [
+            upgrade_approved(day(2026, 2, 10), 1),
+            renewal_rejected(day(2027, 6, 1), 1, None),
+        ];
+        let policies = PolicyTimeline::default().with_change(day(2027, 6, 1), None, short(3, 36));
+        let status = star_status(None, &decisions, &policies, day(2027, 7, 1));
+        assert_eq!(
+            status.rectification.map(|w| w.deadline),
+            Some(day(2027, 9, 1))
+        );
+    }
+
+    #[test]
+    fn a_ban_takes_the_length_in_force_on_its_first_day_and_keeps_it() {
+        let decisions = downgraded_on_2027_03_15(None);
+        // Changed while the window runs: the ban opening later takes twelve months.
+        let policies = PolicyTimeline::default().with_change(day(2027, 6, 1), None, short(12, 12));
+        let status = star_status(None, &decisions, &policies, day(2028, 4, 1));
+        assert_eq!(status.banned_until, Some(day(2029, 3, 15)));
+        // Changed once the ban runs: it keeps its length.
+        let later = PolicyTimeline::default().with_change(day(2028, 4, 1), None, short(12, 1));
+        let status = star_status(None, &decisions, &later, day(2028, 5, 1));
+        assert_eq!(status.banned_until, Some(day(2031, 3, 15)));
+    }
+
+    #[test]
+    fn the_policy_timeline_answers_the_policy_of_a_day() {
+        let p6 = short(6, 36);
+        let p3 = short(3, 36);
+        let timeline = PolicyTimeline::default()
+            .with_change(day(2027, 6, 1), None, p3)
+            .with_change(day(2027, 1, 1), None, p6);
+        assert_eq!(timeline.at(day(2026, 12, 31)), Policy::default());
+        assert_eq!(timeline.at(day(2027, 1, 1)), p6);
+        assert_eq!(timeline.at(day(2027, 5, 31)), p6);
+        assert_eq!(timeline.at(day(2027, 6, 1)), p3);
+        let at = |h| day(2027, 1, 1).and_hms_opt(h, 0, 0);
+        let same_day = PolicyTimeline::default()
+            .with_change(day(2027, 1, 1), at(9), p6)
+            .with_change(day(2027, 1, 1), at(11), p3);
+        assert_eq!(
+            same_day.at(day(2027, 1, 2)),
+            p3,
+            "the later change of a day wins"
+        );
+        assert_eq!(PolicyTimeline::from(p6).at(NaiveDate::MIN), p6);
+    }
+
+    #[test]
+    fn a_decision_taken_before_a_change_that_day_keeps_the_policy_before_it() {
+        let made = |h| day(2027, 6, 1).and_hms_opt(h, 0, 0);
+        let policies =
+            PolicyTimeline::default().with_change(day(2027, 6, 1), made(10), short(3, 36));
+        let mut loss = renewal_rejected(day(2027, 6, 1), 1, None);
+        loss.decided_at = made(9);
+        let decisions = [upgrade_approved(day(2026, 2, 10), 1), loss.clone()];
+        let status = star_status(None, &decisions, &policies, day(2027, 6, 2));
+        assert_eq!(
+            status.rectification.map(|w| w.deadline),
+            Some(day(2028, 6, 1)),
+            "decided at 09:00, before the 10:00 change"
+        );
+        loss.decided_at = made(11);
+        let decisions = [upgrade_approved(day(2026, 2, 10), 1), loss];
+        let status = star_status(None, &decisions, &policies, day(2027, 6, 2));
+        assert_eq!(
+            status.rectification.map(|w| w.deadline),
+            Some(day(2027, 9, 1))
+        );
+    }
+
+    #[test]
     fn a_village_in_its_window_may_declare_one_step_up() {
         let status = status(&downgraded_on_2027_03_15(None), day(2027, 4, 1));
         let policy = Policy::default();
-        assert_eq!(
-            check_declaration(&status, 1, &policy),
-            Ok(DeclarationKind::Renewal)
-        );
-        assert_eq!(
-            check_declaration(&status, 2, &policy),
-            Ok(DeclarationKind::Upgrade)
-        );
+        assert_eq!(check(&status, 1, &policy), Ok(DeclarationKind::Renewal));
+        assert_eq!(check(&status, 2, &policy), Ok(DeclarationKind::Upgrade));
     }
 
     fn at_level(level: u8) -> StarStatus {
@@ -781,6 +1172,7 @@ mod tests {
             since_quarter: (level > 0).then(|| quarter("2026-Q1")),
             rectification: None,
             banned_until: None,
+            unverified_quarters: Vec::new(),
             history: Vec::new(),
         }
     }
@@ -805,7 +1197,7 @@ mod tests {
         ];
         for (current, declared, outcome) in expected {
             assert_eq!(
-                check_declaration(&at_level(current), declared, &policy),
+                check(&at_level(current), declared, &policy),
                 outcome,
                 "level {current} declaring {declared}"
             );
@@ -819,15 +1211,15 @@ mod tests {
             ..Policy::default()
         };
         assert_eq!(
-            check_declaration(&at_level(0), 2, &policy),
+            check(&at_level(0), 2, &policy),
             Ok(DeclarationKind::Upgrade)
         );
         assert_eq!(
-            check_declaration(&at_level(0), 3, &policy),
+            check(&at_level(0), 3, &policy),
             Err(Refusal::StepTooLarge { current: 0, max: 2 })
         );
         assert_eq!(
-            check_declaration(&at_level(1), 3, &policy),
+            check(&at_level(1), 3, &policy),
             Ok(DeclarationKind::Upgrade)
         );
     }
@@ -836,7 +1228,7 @@ mod tests {
     fn only_levels_one_to_three_may_be_declared() {
         for level in [0, 4, 255] {
             assert_eq!(
-                check_declaration(&at_level(1), level, &Policy::default()),
+                check(&at_level(1), level, &Policy::default()),
                 Err(Refusal::InvalidLevel)
             );
         }
@@ -863,7 +1255,12 @@ mod tests {
             level: 2,
             since_quarter: quarter("2024-Q3"),
         };
-        let status = star_status(Some(&baseline), &[], &Policy::default(), day(2026, 1, 1));
+        let status = star_status(
+            Some(&baseline),
+            &[],
+            &Policy::default().into(),
+            day(2026, 1, 1),
+        );
         assert_eq!(status.level, 2);
         assert_eq!(status.since_quarter, Some(quarter("2024-Q3")));
         assert_eq!(
@@ -888,7 +1285,7 @@ mod tests {
         let status = star_status(
             Some(&baseline),
             &decisions,
-            &Policy::default(),
+            &Policy::default().into(),
             day(2026, 6, 1),
         );
         assert_eq!(status.level, 1);
@@ -911,7 +1308,7 @@ mod tests {
         let status = star_status(
             Some(&baseline),
             &decisions,
-            &Policy::default(),
+            &Policy::default().into(),
             day(2026, 6, 1),
         );
         assert_eq!(status.level, 1);
@@ -924,7 +1321,12 @@ mod tests {
             level: 0,
             since_quarter: quarter("2026-Q1"),
         };
-        let status = star_status(Some(&baseline), &[], &Policy::default(), day(2026, 6, 1));
+        let status = star_status(
+            Some(&baseline),
+            &[],
+            &Policy::default().into(),
+            day(2026, 6, 1),
+        );
         assert_eq!(status, at_level(0));
     }
 
@@ -991,6 +1393,7 @@ mod tests {
                 Just(Outcome::Reject {
                     consequence: Some(Consequence::Revoke)
                 }),
+                Just(Outcome::Unverified),
             ];
             let kind = prop_oneof![
                 Just(DeclarationKind::Upgrade),
@@ -1029,7 +1432,7 @@ mod tests {
                 as_of_offset in 0u64..5000,
             ) {
                 let as_of = start() + chrono::Days::new(as_of_offset);
-                let status = star_status(baseline.as_ref(), &decisions, &policy, as_of);
+                let status = star_status(baseline.as_ref(), &decisions, &policy.into(), as_of);
 
                 prop_assert!(status.level <= MAX_LEVEL);
                 prop_assert_eq!(status.since_quarter.is_some(), status.level > 0);
@@ -1057,8 +1460,50 @@ mod tests {
                     }
                 }
                 for level in 0..=5 {
-                    let _ = check_declaration(&status, level, &policy);
+                    let _ = check(&status, level, &policy);
                 }
+            }
+
+            #[test]
+            fn arbitrary_histories_never_climb_more_than_a_step_in_a_quarter(
+                baseline in arb_baseline(),
+                decisions in proptest::collection::vec(arb_decision(), 0..40),
+                policy in arb_policy(),
+            ) {
+                let policies = PolicyTimeline::from(policy);
+                let first = baseline.map_or(start(), |b| b.since_quarter.first_day().max(start()));
+                let mut quarter = Quarter::containing(first);
+                let mut before = star_status(baseline.as_ref(), &decisions, &policies, first).level;
+                while quarter.first_day() < start() + chrono::Days::new(4100) {
+                    let after = star_status(
+                        baseline.as_ref(), &decisions, &policies, quarter.last_day()
+                    ).level;
+                    prop_assert!(
+                        after <= before.saturating_add(policy.max_step),
+                        "{} climbed from {} to {}", quarter, before, after
+                    );
+                    before = after;
+                    quarter = quarter.next();
+                }
+            }
+
+            #[test]
+            fn a_policy_change_never_changes_the_status_of_a_day_before_it(
+                baseline in arb_baseline(),
+                decisions in proptest::collection::vec(arb_decision(), 0..40),
+                old in arb_policy(),
+                new in arb_policy(),
+                change_offset in 1u64..4000,
+                as_of_offset in 0u64..4000,
+            ) {
+                let changed_on = start() + chrono::Days::new(change_offset);
+                let as_of = start() + chrono::Days::new(as_of_offset % change_offset);
+                let before = PolicyTimeline::from(old);
+                let after = before.with_change(changed_on, None, new);
+                prop_assert_eq!(
+                    star_status(baseline.as_ref(), &decisions, &before, as_of),
+                    star_status(baseline.as_ref(), &decisions, &after, as_of)
+                );
             }
         }
     }

@@ -1,6 +1,7 @@
 //! `fieldstar stars import FILE.csv`: `village_code,level,since_quarter`, the star levels a
 //! county held before it used fieldstar. Idempotent by village, all-or-nothing, bad rows
-//! reported with their line numbers.
+//! reported with their line numbers. A village that already has fieldstar decisions is
+//! refused: its level is the decisions' now, and a baseline would rewrite their history.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -10,7 +11,7 @@ use diesel::prelude::*;
 
 use super::engine::MAX_LEVEL;
 use crate::auth::Actor;
-use crate::db::schema::star_baselines;
+use crate::db::schema::{decisions, star_baselines};
 use crate::db::{write_tx, DbConn};
 use crate::org::import::{ImportError, ImportSummary};
 use crate::org::OrgUnit;
@@ -124,6 +125,20 @@ pub fn import(
                 bad.push(format!(
                     "line {}: village_code: {} is a {}, not a village",
                     r.line, r.village_code, village.level
+                ));
+                continue;
+            }
+            let decided: i64 = decisions::table
+                .filter(decisions::village_id.eq(&village.id))
+                .filter(decisions::reopened_at.is_null())
+                .filter(decisions::decision.ne("return"))
+                .count()
+                .get_result(conn)?;
+            if decided > 0 {
+                bad.push(format!(
+                    "line {}: village_code: {} ({}) already has fieldstar decisions; a baseline \
+                     is only for levels held before the county used fieldstar",
+                    r.line, r.village_code, village.name
                 ));
                 continue;
             }

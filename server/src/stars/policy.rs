@@ -1,18 +1,16 @@
 //! A county's star policy (`max_step`, `rectify_months`, `ban_months`): the programme's
-//! defaults until the county's admin changes them.
+//! defaults until the county's admin changes them, each change applying from its day on.
 
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::engine::{self, Policy};
+use super::engine::{Policy, PolicyChange as Change, PolicyTimeline};
 use crate::auth::Actor;
-use crate::db::schema::{county_policies, org_units};
+use crate::db::schema::{county_policies, policy_changes};
 use crate::db::DbConn;
 use crate::error::{ApiError, ApiResult, FieldError};
-use crate::org::OrgUnit;
-use crate::scope::OrgLevel;
 use crate::{audit, now};
 
 pub const MAX_STEP: std::ops::RangeInclusive<i64> = 1..=3;
@@ -22,6 +20,41 @@ pub const BAN_MONTHS: std::ops::RangeInclusive<i64> = 0..=120;
 /// The county's policy, or the programme's defaults when it has none of its own.
 pub fn policy_of(conn: &mut DbConn, county_id: &str) -> QueryResult<Policy> {
     Ok(stored(conn, county_id)?.map(|(p, _)| p).unwrap_or_default())
+}
+
+/// Every policy the county has had, from the day each applied.
+pub fn timeline_of(conn: &mut DbConn, county_id: &str) -> QueryResult<PolicyTimeline> {
+    let rows: Vec<(NaiveDate, NaiveDateTime, i32, i32, i32)> = policy_changes::table
+        .filter(policy_changes::county_id.eq(county_id))
+        .order((
+            policy_changes::effective_on.asc(),
+            policy_changes::changed_at.asc(),
+        ))
+        .select((
+            policy_changes::effective_on,
+            policy_changes::changed_at,
+            policy_changes::max_step,
+            policy_changes::rectify_months,
+            policy_changes::ban_months,
+        ))
+        .load(conn)?;
+    Ok(PolicyTimeline::new(
+        rows.into_iter()
+            .map(|(from, made_at, max_step, rectify, ban)| Change {
+                from,
+                made_at: Some(made_at),
+                policy: to_policy(max_step, rectify, ban),
+            })
+            .collect(),
+    ))
+}
+
+fn to_policy(max_step: i32, rectify: i32, ban: i32) -> Policy {
+    Policy {
+        max_step: max_step.clamp(0, i32::from(u8::MAX)) as u8,
+        rectify_months: rectify.max(0) as u32,
+        ban_months: ban.max(0) as u32,
+    }
 }
 
 fn stored(conn: &mut DbConn, county_id: &str) -> QueryResult<Option<(Policy, NaiveDateTime)>> {
@@ -35,16 +68,7 @@ fn stored(conn: &mut DbConn, county_id: &str) -> QueryResult<Option<(Policy, Nai
         ))
         .first(conn)
         .optional()?;
-    Ok(row.map(|(max_step, rectify, ban, at)| {
-        (
-            Policy {
-                max_step: max_step.clamp(0, i32::from(u8::MAX)) as u8,
-                rectify_months: rectify.max(0) as u32,
-                ban_months: ban.max(0) as u32,
-            },
-            at,
-        )
-    }))
+    Ok(row.map(|(max_step, rectify, ban, at)| (to_policy(max_step, rectify, ban), at)))
 }
 
 #[derive(Serialize, Deserialize, ToSchema, Debug, PartialEq, Eq)]
@@ -58,18 +82,64 @@ pub struct PolicyView {
     pub ban_months: u32,
     /// False while the county uses the programme's defaults.
     pub customized: bool,
+    /// Every change, newest first: each applies from `effective_on`, never to the days before,
+    /// and a rectification window or ban keeps the length it opened with.
+    pub history: Vec<PolicyChangeView>,
+}
+
+/// One change of a county's policy: who made it, when, and the values from then on.
+#[derive(Serialize, Deserialize, ToSchema, Debug, PartialEq, Eq)]
+pub struct PolicyChangeView {
+    /// The county-local day from which the values apply.
+    pub effective_on: NaiveDate,
+    pub max_step: u8,
+    pub rectify_months: u32,
+    pub ban_months: u32,
+    /// The admin's username (`fieldstar` for values kept from before the history existed).
+    pub changed_by_name: String,
+    pub changed_at: chrono::DateTime<chrono::Utc>,
 }
 
 pub fn view(conn: &mut DbConn, county_id: &str) -> QueryResult<PolicyView> {
     let stored = stored(conn, county_id)?;
     let customized = stored.is_some();
     let p = stored.map(|(p, _)| p).unwrap_or_default();
+    let rows: Vec<(NaiveDate, i32, i32, i32, String, NaiveDateTime)> = policy_changes::table
+        .filter(policy_changes::county_id.eq(county_id))
+        .order((
+            policy_changes::effective_on.desc(),
+            policy_changes::changed_at.desc(),
+        ))
+        .select((
+            policy_changes::effective_on,
+            policy_changes::max_step,
+            policy_changes::rectify_months,
+            policy_changes::ban_months,
+            policy_changes::actor,
+            policy_changes::changed_at,
+        ))
+        .load(conn)?;
+    let history = rows
+        .into_iter()
+        .map(|(effective_on, max_step, rectify, ban, actor, at)| {
+            let policy = to_policy(max_step, rectify, ban);
+            PolicyChangeView {
+                effective_on,
+                max_step: policy.max_step,
+                rectify_months: policy.rectify_months,
+                ban_months: policy.ban_months,
+                changed_by_name: actor,
+                changed_at: at.and_utc(),
+            }
+        })
+        .collect();
     Ok(PolicyView {
         county_id: county_id.to_string(),
         max_step: p.max_step,
         rectify_months: p.rectify_months,
         ban_months: p.ban_months,
         customized,
+        history,
     })
 }
 
@@ -111,8 +181,10 @@ impl PolicyChange {
     }
 }
 
-/// Applies `change` to the county's policy and audits it; villages whose status `today` it
-/// changes get a `star_status.changed` event. Call inside a write transaction.
+/// Applies `change` to the county's policy from now on, keeps it in the county's policy history
+/// and audits it. It changes no village's status: what was decided keeps the terms it was
+/// decided with (windows and bans keep their length); only what opens later takes the new
+/// values. Call inside a write transaction.
 pub fn update(
     conn: &mut DbConn,
     county_id: &str,
@@ -126,11 +198,25 @@ pub fn update(
     if existing.is_some() && after == before {
         return Ok(view(conn, county_id)?);
     }
+    let t = now();
+    diesel::insert_into(policy_changes::table)
+        .values((
+            policy_changes::id.eq(uuid::Uuid::now_v7().to_string()),
+            policy_changes::county_id.eq(county_id),
+            policy_changes::effective_on.eq(today),
+            policy_changes::max_step.eq(i32::from(after.max_step)),
+            policy_changes::rectify_months.eq(after.rectify_months as i32),
+            policy_changes::ban_months.eq(after.ban_months as i32),
+            policy_changes::actor_id.eq(actor.id.as_deref()),
+            policy_changes::actor.eq(&actor.name),
+            policy_changes::changed_at.eq(t),
+        ))
+        .execute(conn)?;
     let values = (
         county_policies::max_step.eq(i32::from(after.max_step)),
         county_policies::rectify_months.eq(after.rectify_months as i32),
         county_policies::ban_months.eq(after.ban_months as i32),
-        county_policies::updated_at.eq(now()),
+        county_policies::updated_at.eq(t),
     );
     if existing.is_some() {
         diesel::update(county_policies::table.find(county_id))
@@ -167,47 +253,7 @@ pub fn update(
             after.ban_months
         ),
     )?;
-    announce_changes(conn, county_id, &before, &after, today, actor)?;
     Ok(view(conn, county_id)?)
-}
-
-/// Villages per batch of engine inputs (two queries each).
-const VILLAGES_PER_BATCH: usize = 500;
-
-/// A shorter rectification window or ban can end a window or a ban today, a longer one restore
-/// it: each village whose status today differs under `after` gets the event and the audit
-/// entry a decision that changed it would have written.
-fn announce_changes(
-    conn: &mut DbConn,
-    county_id: &str,
-    before: &Policy,
-    after: &Policy,
-    today: NaiveDate,
-    actor: &Actor,
-) -> ApiResult<()> {
-    let villages: Vec<OrgUnit> = org_units::table
-        .filter(org_units::county_id.eq(county_id))
-        .filter(org_units::level.eq(OrgLevel::Village.as_str()))
-        .select(OrgUnit::as_select())
-        .order(org_units::code.asc())
-        .load(conn)?;
-    for batch in villages.chunks(VILLAGES_PER_BATCH) {
-        let ids: Vec<String> = batch.iter().map(|v| v.id.clone()).collect();
-        let inputs = super::status::inputs_of(conn, &ids)?;
-        for village in batch {
-            let Some((baseline, decisions)) = inputs.get(&village.id) else {
-                continue;
-            };
-            if baseline.is_none() && decisions.is_empty() {
-                continue;
-            }
-            let old = engine::star_status(baseline.as_ref(), decisions, before, today);
-            let new = engine::star_status(baseline.as_ref(), decisions, after, today);
-            let cause = " (policy change)";
-            super::status::announce_change(conn, actor, village, &old, &new, cause)?;
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

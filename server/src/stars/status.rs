@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use super::engine::{
     self, Baseline, Consequence, Decision, DeclarationKind, HistoryEvent, Outcome, StarStatus,
 };
-use crate::db::schema::{decisions, star_baselines};
+use crate::db::schema::{decisions, declarations, star_baselines};
 use crate::db::DbConn;
 use crate::org::OrgUnit;
 use crate::quarter::Quarter;
@@ -42,10 +42,11 @@ fn to_baseline(village_id: &str, level: i32, quarter: &str) -> Option<Baseline> 
     }
 }
 
-/// What the engine needs for one village: its baseline and its decisions in order.
+/// What the engine needs for one village: its baseline and its decisions in order (with the
+/// renewals its county left unverified).
 pub type EngineInputs = (Option<Baseline>, Vec<Decision>);
 
-/// The engine's inputs for many villages in two queries (reports walk whole counties).
+/// The engine's inputs for many villages in three queries (reports walk whole counties).
 pub fn inputs_of(
     conn: &mut DbConn,
     village_ids: &[String],
@@ -69,6 +70,7 @@ pub fn inputs_of(
     }
     let rows: Vec<(String, DecisionRow)> = decisions::table
         .filter(decisions::village_id.eq_any(village_ids))
+        .filter(decisions::reopened_at.is_null())
         .order((decisions::decided_at.asc(), decisions::id.asc()))
         .select((
             decisions::village_id,
@@ -80,6 +82,7 @@ pub fn inputs_of(
                 decisions::decision,
                 decisions::consequence,
                 decisions::decided_on,
+                decisions::decided_at,
             ),
         ))
         .load(conn)?;
@@ -88,7 +91,51 @@ pub fn inputs_of(
             entry.1.push(d);
         }
     }
+    let unverified: Vec<(String, UnverifiedRow)> = declarations::table
+        .filter(declarations::status.eq(crate::declarations::UNVERIFIED))
+        .filter(declarations::village_id.eq_any(village_ids))
+        .select((
+            declarations::village_id,
+            (
+                declarations::id,
+                declarations::quarter,
+                declarations::star_level,
+                declarations::closed_on,
+            ),
+        ))
+        .load(conn)?;
+    for (village, row) in unverified {
+        if let (Some(entry), Some(d)) = (out.get_mut(&village), row.decision()) {
+            entry.1.push(d);
+        }
+    }
     Ok(out)
+}
+
+/// A renewal whose quarter's window closed uninspected, as the engine's decision.
+#[derive(Queryable)]
+struct UnverifiedRow {
+    id: String,
+    quarter: String,
+    star_level: i32,
+    closed_on: Option<NaiveDate>,
+}
+
+impl UnverifiedRow {
+    fn decision(self) -> Option<Decision> {
+        let (Ok(quarter), Some(on)) = (Quarter::parse(&self.quarter), self.closed_on) else {
+            tracing::warn!(declaration_id = %self.id, "unverified declaration the star engine cannot read, ignored");
+            return None;
+        };
+        Some(Decision {
+            decided_on: on,
+            decided_at: None,
+            quarter,
+            declared_level: self.star_level.clamp(0, i32::from(u8::MAX)) as u8,
+            kind: DeclarationKind::Renewal,
+            outcome: Outcome::Unverified,
+        })
+    }
 }
 
 #[derive(Queryable)]
@@ -100,6 +147,7 @@ struct DecisionRow {
     decision: String,
     consequence: Option<String>,
     decided_on: NaiveDate,
+    decided_at: chrono::NaiveDateTime,
 }
 
 impl DecisionRow {
@@ -126,6 +174,7 @@ impl DecisionRow {
         };
         Some(Decision {
             decided_on: self.decided_on,
+            decided_at: Some(self.decided_at),
             quarter,
             declared_level: self.star_level.clamp(0, i32::from(u8::MAX)) as u8,
             kind,
@@ -139,10 +188,12 @@ impl DecisionRow {
     }
 }
 
-/// The village's decisions, in the order they were taken.
+/// The village's decisions in force (not reopened), in the order they were taken, and its
+/// unverified renewals.
 pub fn decisions_of(conn: &mut DbConn, village_id: &str) -> QueryResult<Vec<Decision>> {
     let rows: Vec<DecisionRow> = decisions::table
         .filter(decisions::village_id.eq(village_id))
+        .filter(decisions::reopened_at.is_null())
         .order((decisions::decided_at.asc(), decisions::id.asc()))
         .select((
             decisions::id,
@@ -152,9 +203,22 @@ pub fn decisions_of(conn: &mut DbConn, village_id: &str) -> QueryResult<Vec<Deci
             decisions::decision,
             decisions::consequence,
             decisions::decided_on,
+            decisions::decided_at,
         ))
         .load(conn)?;
-    Ok(rows.into_iter().filter_map(DecisionRow::decision).collect())
+    let mut out: Vec<Decision> = rows.into_iter().filter_map(DecisionRow::decision).collect();
+    let unverified: Vec<UnverifiedRow> = declarations::table
+        .filter(declarations::status.eq(crate::declarations::UNVERIFIED))
+        .filter(declarations::village_id.eq(village_id))
+        .select((
+            declarations::id,
+            declarations::quarter,
+            declarations::star_level,
+            declarations::closed_on,
+        ))
+        .load(conn)?;
+    out.extend(unverified.into_iter().filter_map(UnverifiedRow::decision));
+    Ok(out)
 }
 
 /// The village's star status on `as_of`: its baseline, decisions and county policy through
@@ -166,11 +230,11 @@ pub fn status_of(
 ) -> QueryResult<StarStatus> {
     let baseline = baseline_of(conn, &village.id)?;
     let decisions = decisions_of(conn, &village.id)?;
-    let policy = super::policy_of(conn, &village.county_id)?;
+    let policies = super::policy::timeline_of(conn, &village.county_id)?;
     Ok(engine::star_status(
         baseline.as_ref(),
         &decisions,
-        &policy,
+        &policies,
         as_of,
     ))
 }
@@ -190,7 +254,7 @@ pub struct HistoryEntryView {
     #[schema(value_type = Option<String>, example = "2026-Q4")]
     pub quarter: Option<Quarter>,
     /// `baseline`, `granted`, `renewed`, `upgrade_rejected`, `downgraded`, `revoked`,
-    /// `regained`, `banned` or `ban_ended`.
+    /// `regained`, `banned`, `ban_ended` or `unverified`.
     #[schema(value_type = String)]
     pub event: HistoryEvent,
     pub from_level: u8,
@@ -207,8 +271,12 @@ pub struct StarStatusView {
     #[schema(value_type = Option<String>, example = "2026-Q4")]
     pub since_quarter: Option<Quarter>,
     pub rectification: Option<RectificationView>,
-    /// Set while a ban runs: the village may declare again on this date.
+    /// Set while a ban runs: the village may declare upgrades again on this date (its level
+    /// is still renewed and verified every quarter).
     pub banned_until: Option<NaiveDate>,
+    /// Quarters whose renewal of the present level the county did not verify in time.
+    #[schema(value_type = Vec<String>, example = json!(["2026-Q3"]))]
+    pub unverified_quarters: Vec<Quarter>,
     /// Oldest first.
     pub history: Vec<HistoryEntryView>,
 }
@@ -224,6 +292,7 @@ impl StarStatusView {
                 deadline: w.deadline,
             }),
             banned_until: status.banned_until,
+            unverified_quarters: status.unverified_quarters,
             history: status
                 .history
                 .into_iter()

@@ -1,0 +1,13 @@
+DROP INDEX policy_changes_county;
+DROP TABLE policy_changes;
+DROP TABLE quarter_windows;
+ALTER TABLE declarations DROP COLUMN closed_on;
+DROP INDEX inspections_live;
+CREATE UNIQUE INDEX inspections_live ON inspections (declaration_id) WHERE status <> 'returned';
+DROP INDEX decisions_inspection_revision;
+DELETE FROM decisions WHERE reopened_at IS NOT NULL;
+CREATE UNIQUE INDEX decisions_inspection_revision ON decisions (inspection_id, revision);
+ALTER TABLE decisions DROP COLUMN reopen_reason;
+ALTER TABLE decisions DROP COLUMN reopened_by;
+ALTER TABLE decisions DROP COLUMN reopened_at;
+ALTER TABLE decisions DROP COLUMN acknowledged_flags;
