@@ -3,6 +3,7 @@
 
 pub mod renewals;
 pub mod routes;
+pub mod window;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -19,6 +20,11 @@ pub const PENDING: &str = "pending";
 pub const INSPECTING: &str = "inspecting";
 pub const APPROVED: &str = "approved";
 pub const REJECTED: &str = "rejected";
+/// An upgrade whose quarter's verification window closed before it was inspected.
+pub const EXPIRED: &str = "expired";
+/// A renewal whose quarter's verification window closed before it was inspected: the county
+/// missed the visit, the village keeps its level.
+pub const UNVERIFIED: &str = "unverified";
 
 #[derive(Queryable, Selectable, Clone, Debug)]
 #[diesel(table_name = declarations)]
@@ -34,6 +40,8 @@ pub struct Declaration {
     pub created_by: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The day its quarter's closed window expired it (`expired`, `unverified`).
+    pub closed_on: Option<chrono::NaiveDate>,
 }
 
 #[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
@@ -45,7 +53,8 @@ pub struct DeclarationView {
     pub star_level: i32,
     /// `upgrade` or `renewal`.
     pub kind: String,
-    /// `pending`, `inspecting`, `approved` or `rejected`.
+    /// `pending`, `inspecting`, `approved`, `rejected`, `expired` (an upgrade whose quarter's
+    /// verification window closed uninspected) or `unverified` (a renewal likewise).
     pub status: String,
     pub created_at: chrono::DateTime<chrono::Utc>,
 }

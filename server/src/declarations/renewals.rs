@@ -1,6 +1,7 @@
-//! Renewals: every quarter each village holding a star is verified again. A background task
-//! creates the quarter's renewal declaration at the village's level, at start-up and hourly;
-//! it is idempotent (a village with any declaration for the quarter is left alone).
+//! Renewals: every quarter each village holding a star is verified again, banned or not. A
+//! background task creates the quarter's renewal declaration at the village's level and
+//! expires what closed verification windows left uninspected, at start-up and hourly; it is
+//! idempotent (a village with any declaration for the quarter is left alone).
 
 use chrono::NaiveDate;
 use diesel::prelude::*;
@@ -47,7 +48,7 @@ pub fn ensure(conn: &mut DbConn, quarter: Quarter, today: NaiveDate) -> ApiResul
             continue;
         };
         let status = stars::status_of(conn, &village, today)?;
-        if status.level == 0 || status.banned_until.is_some() {
+        if status.level == 0 {
             continue;
         }
         let level = status.level as i32;
@@ -72,6 +73,17 @@ pub fn spawn(state: actix_web::web::Data<crate::app::AppState>) {
             let now = chrono::Utc::now();
             let quarter = Quarter::of_instant(now, tz);
             let today = now.with_timezone(&tz).date_naive();
+            let db = state.db.clone();
+            match db
+                .write(move |conn| super::window::close_due(conn, None, today, &system()))
+                .await
+            {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(expired = n, "declarations expired by closed windows"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "expiring declarations failed; retrying in an hour")
+                }
+            }
             let db = state.db.clone();
             match db.read(move |conn| ensure(conn, quarter, today)).await {
                 Ok(0) => {}

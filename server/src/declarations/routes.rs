@@ -1,11 +1,12 @@
 //! `/api/v1/declarations`: a secretary (or an admin) declares a star level for a quarter.
 
-use actix_web::{get, post, web, HttpResponse};
+use actix_web::{get, post, put, web, HttpResponse};
 use diesel::prelude::*;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{Declaration, DeclarationView, PENDING};
+use super::window::{self, Window, WindowBody, WindowView};
+use super::{Declaration, DeclarationView, APPROVED, INSPECTING, PENDING, REJECTED};
 use crate::app::AppState;
 use crate::auth::{AuthUser, Role};
 use crate::db::schema::declarations;
@@ -14,7 +15,7 @@ use crate::error::{ApiError, ApiResult, FieldError, Problem};
 use crate::http::{Json, Page, PageParams};
 use crate::org::OrgUnit;
 use crate::quarter::{declarable_quarters, Quarter};
-use crate::stars::engine::{check_declaration, DeclarationKind};
+use crate::stars::engine::{check_declaration, DeclarationKind, Refusal};
 use crate::{audit, now, scoped, stars};
 
 #[derive(Deserialize, ToSchema)]
@@ -38,11 +39,36 @@ pub fn declare(
     let status = stars::status_of(conn, village, today)?;
     let policy = stars::policy_of(conn, &village.county_id)?;
     let level_u8 = u8::try_from(level).unwrap_or(0);
-    let kind = check_declaration(&status, level_u8, &policy).map_err(|r| {
-        let mut e = ApiError::unprocessable(r.code(), r.message());
-        e.errors = vec![FieldError::new("star_level", r.message())];
-        e
-    })?;
+    // One step a quarter: an upgrade declared for the quarter, open or decided, uses it up.
+    let first_upgrade: Option<Declaration> = declarations::table
+        .filter(declarations::village_id.eq(&village.id))
+        .filter(declarations::quarter.eq(quarter.to_string()))
+        .filter(declarations::kind.eq("upgrade"))
+        .filter(declarations::status.eq_any([PENDING, INSPECTING, APPROVED, REJECTED]))
+        .order(declarations::created_at.asc())
+        .select(Declaration::as_select())
+        .first(conn)
+        .optional()?;
+    let checked = check_declaration(&status, level_u8, &policy, quarter, first_upgrade.is_some());
+    let kind = match (checked, first_upgrade) {
+        (Err(r @ Refusal::QuarterUsed { .. }), Some(first)) => {
+            return Err(ApiError::conflict(
+                r.code(),
+                format!(
+                    "stars are climbed one step a quarter: {} already declared level {} for \
+                     {quarter} (declaration {}, {})",
+                    village.name, first.star_level, first.id, first.status
+                ),
+            )
+            .with("declaration_id", first.id))
+        }
+        (Err(r), _) => {
+            let mut e = ApiError::unprocessable(r.code(), r.message());
+            e.errors = vec![FieldError::new("star_level", r.message())];
+            return Err(e);
+        }
+        (Ok(kind), _) => kind,
+    };
     let kind = match kind {
         DeclarationKind::Upgrade => "upgrade",
         DeclarationKind::Renewal => "renewal",
@@ -102,8 +128,8 @@ pub fn declare(
     responses(
         (status = 201, body = DeclarationView),
         (status = 403, body = Problem), (status = 404, body = Problem),
-        (status = 409, body = Problem, description = "An open declaration exists for this village and quarter"),
-        (status = 422, body = Problem, description = "Banned, more than one step up, or a quarter that cannot be declared")
+        (status = 409, body = Problem, description = "An open declaration exists for this village and quarter (`declaration_open`), or the quarter's upgrade is used (`declaration.quarter_used`, naming the first in `declaration_id`)"),
+        (status = 422, body = Problem, description = "An upgrade while banned, more than one step up, or a quarter that cannot be declared")
     ),
     security(("bearer" = []))
 )]
@@ -208,4 +234,75 @@ pub async fn list_declarations(
         })
         .await?;
     Ok(HttpResponse::Ok().json(page))
+}
+
+fn parse_quarter(text: &str) -> ApiResult<Quarter> {
+    Quarter::parse(text).map_err(|m| ApiError::field("quarter", m))
+}
+
+/// The county's verification window for a quarter: the days in which that quarter's
+/// declarations are inspected (by default its first day to 15 days after its last).
+#[utoipa::path(
+    tag = "declarations",
+    params(("quarter" = String, Path, description = "`YYYY-Qn`")),
+    responses(
+        (status = 200, body = WindowView),
+        (status = 401, body = Problem), (status = 422, body = Problem)
+    ),
+    security(("bearer" = []))
+)]
+#[get("/api/v1/quarters/{quarter}")]
+pub async fn get_quarter_window(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    quarter: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let quarter = parse_quarter(&quarter)?;
+    let today = stars::today(state.config.timezone);
+    let view = state
+        .db
+        .read(move |conn| Ok(window::view(conn, &user.scope.county_id, quarter, today)?))
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// Sets the county's verification window for a quarter (admins). A window that has already
+/// closed expires the quarter's uninspected declarations at once: upgrades `expired`,
+/// renewals `unverified`.
+#[utoipa::path(
+    tag = "declarations",
+    params(("quarter" = String, Path, description = "`YYYY-Qn`")),
+    request_body = WindowBody,
+    responses(
+        (status = 200, body = WindowView),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)
+    ),
+    security(("bearer" = []))
+)]
+#[put("/api/v1/quarters/{quarter}")]
+pub async fn put_quarter_window(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    quarter: web::Path<String>,
+    Json(body): Json<WindowBody>,
+) -> ApiResult<HttpResponse> {
+    user.require(&[Role::Admin])?;
+    let quarter = parse_quarter(&quarter)?;
+    let window =
+        Window::new(quarter, body.opens_on, body.closes_on).map_err(ApiError::validation)?;
+    let today = stars::today(state.config.timezone);
+    let view = state
+        .db
+        .write(move |conn| {
+            window::set(
+                conn,
+                &user.scope.county_id,
+                quarter,
+                window,
+                &user.actor(),
+                today,
+            )
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
 }

@@ -4,6 +4,7 @@
 pub mod reviews;
 pub mod routes;
 pub mod stars;
+pub mod unverified;
 
 use actix_web::http::header;
 use actix_web::web::Bytes;

@@ -2,7 +2,7 @@
 
 use actix_web::{get, web, HttpResponse};
 
-use super::{csv_stream, reviews, stars, CsvPage, Format, ReportQuery};
+use super::{csv_stream, reviews, stars, unverified, CsvPage, Format, ReportQuery};
 use crate::app::AppState;
 use crate::auth::{AuthUser, Role};
 use crate::error::{ApiResult, Problem};
@@ -133,6 +133,37 @@ pub async fn reviews_report(
         reviews::CSV_HEADER,
         reviews::report,
         reviews::csv_page,
+    )
+    .await
+}
+
+/// The villages whose renewal for the quarter the county did not verify: `unverified` once the
+/// quarter's window closed (they keep their level), `pending`/`inspecting` while it runs.
+/// `?format=csv` streams one row per village.
+#[utoipa::path(
+    tag = "reports",
+    params(ReportQuery),
+    responses(
+        (status = 200, description = "The report: JSON, or CSV with `?format=csv`",
+            content((unverified::UnverifiedReport = "application/json"), (String = "text/csv"))),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)
+    ),
+    security(("bearer" = []))
+)]
+#[get("/api/v1/reports/unverified")]
+pub async fn unverified_report(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    query: web::Query<ReportQuery>,
+) -> ApiResult<HttpResponse> {
+    answer(
+        state,
+        user,
+        query.into_inner(),
+        "unverified",
+        unverified::CSV_HEADER,
+        |conn, unit, quarter, _tz| unverified::report(conn, unit, quarter),
+        |conn, unit, quarter, _tz, after| unverified::csv_page(conn, unit, quarter, after),
     )
     .await
 }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{CsvPage, PAGE};
-use crate::db::schema::org_units;
+use crate::db::schema::{declarations, org_units};
 use crate::db::DbConn;
 use crate::error::ApiResult;
 use crate::org::OrgUnit;
@@ -26,6 +26,7 @@ pub const CSV_HEADER: &[&str] = &[
     "level",
     "previous_level",
     "change",
+    "renewal_unverified",
 ];
 
 #[derive(Serialize, Deserialize, ToSchema, Clone, Debug, Default, PartialEq)]
@@ -37,11 +38,17 @@ pub struct StarCounts {
     pub up: u32,
     /// Villages whose level fell since the previous quarter.
     pub down: u32,
+    /// Villages whose renewal for the quarter the county did not verify within its window
+    /// (they keep their level).
+    pub unverified: u32,
 }
 
 impl StarCounts {
-    fn add(&mut self, level: u8, previous: u8) {
+    fn add(&mut self, level: u8, previous: u8, unverified: bool) {
         self.villages += 1;
+        if unverified {
+            self.unverified += 1;
+        }
         *self.levels.entry(level.to_string()).or_default() += 1;
         if level > previous {
             self.up += 1;
@@ -82,6 +89,8 @@ pub struct VillageStars {
     pub village: OrgUnit,
     pub level: u8,
     pub previous: u8,
+    /// The quarter's renewal was left unverified when its window closed.
+    pub unverified: bool,
 }
 
 /// The day a quarter's status is read: its last day, or today while it runs.
@@ -131,7 +140,15 @@ pub fn page(
         .collect();
     let ids: Vec<String> = villages.iter().map(|v| v.id.clone()).collect();
     let inputs = stars::status::inputs_of(conn, &ids)?;
-    let policy = stars::policy_of(conn, &unit.county_id)?;
+    let policy = stars::policy::timeline_of(conn, &unit.county_id)?;
+    let unverified: std::collections::HashSet<String> = declarations::table
+        .filter(declarations::village_id.eq_any(&ids))
+        .filter(declarations::quarter.eq(quarter.to_string()))
+        .filter(declarations::status.eq(crate::declarations::UNVERIFIED))
+        .select(declarations::village_id)
+        .load::<String>(conn)?
+        .into_iter()
+        .collect();
     let now_day = reading_day(quarter, today);
     let before_day = reading_day(quarter.prev(), today);
     Ok(villages
@@ -146,6 +163,7 @@ pub fn page(
                     .township_id
                     .as_ref()
                     .and_then(|t| townships.get(t).cloned()),
+                unverified: unverified.contains(&v.id),
                 village: v,
                 level,
                 previous,
@@ -169,7 +187,7 @@ pub fn report(
         after = Some(last.village.code.clone());
         let full = rows.len() as i64 == PAGE;
         for r in rows {
-            totals.add(r.level, r.previous);
+            totals.add(r.level, r.previous, r.unverified);
             if let Some(t) = r.township {
                 by_township
                     .entry(t.code.clone())
@@ -180,7 +198,7 @@ pub fn report(
                         counts: StarCounts::empty(),
                     })
                     .counts
-                    .add(r.level, r.previous);
+                    .add(r.level, r.previous, r.unverified);
             }
         }
         if !full {
@@ -225,6 +243,7 @@ pub fn csv_page(
                 r.level.to_string(),
                 r.previous.to_string(),
                 change.to_string(),
+                u8::from(r.unverified).to_string(),
             ]
         })
         .collect();

@@ -10,12 +10,16 @@ use crate::now;
 pub const INSPECTION_SUBMITTED: &str = "inspection.submitted";
 pub const INSPECTION_DECIDED: &str = "inspection.decided";
 pub const INSPECTION_RETURNED: &str = "inspection.returned";
+pub const INSPECTION_REOPENED: &str = "inspection.reopened";
 pub const STAR_STATUS_CHANGED: &str = "star_status.changed";
-pub const EVENT_TYPES: [&str; 4] = [
+pub const DECLARATION_EXPIRED: &str = "declaration.expired";
+pub const EVENT_TYPES: [&str; 6] = [
     INSPECTION_SUBMITTED,
     INSPECTION_DECIDED,
     INSPECTION_RETURNED,
+    INSPECTION_REOPENED,
     STAR_STATUS_CHANGED,
+    DECLARATION_EXPIRED,
 ];
 
 /// Records an event for the county's webhooks; returns its id. Call inside the change's
