@@ -39,6 +39,10 @@ pub struct Problem {
     pub errors: Vec<FieldError>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// Members a problem adds about itself (RFC 9457 extensions), e.g. `failing_items`.
+    #[serde(flatten, default, skip_serializing_if = "serde_json::Map::is_empty")]
+    #[schema(ignore)]
+    pub extensions: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Debug)]
@@ -49,6 +53,7 @@ pub struct ApiError {
     pub errors: Vec<FieldError>,
     pub retry_after: Option<u64>,
     pub allow: Option<String>,
+    pub extensions: serde_json::Map<String, serde_json::Value>,
 }
 
 impl ApiError {
@@ -60,7 +65,20 @@ impl ApiError {
             errors: Vec::new(),
             retry_after: None,
             allow: None,
+            extensions: serde_json::Map::new(),
         }
+    }
+
+    /// The problem naming the fields at fault.
+    pub fn with_errors(mut self, errors: Vec<FieldError>) -> Self {
+        self.errors = errors;
+        self
+    }
+
+    /// The problem with an extension member (`failing_items`, `declaration_id`…).
+    pub fn with(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
+        self.extensions.insert(key.to_string(), value.into());
+        self
     }
 
     pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
@@ -171,6 +189,7 @@ impl ApiError {
             code: self.code.to_string(),
             errors: self.errors.clone(),
             request_id: None,
+            extensions: self.extensions.clone(),
         }
     }
 }

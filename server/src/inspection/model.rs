@@ -22,6 +22,9 @@ pub const SUBMITTED: &str = "submitted";
 pub const APPROVED: &str = "approved";
 pub const REJECTED: &str = "rejected";
 pub const RETURNED: &str = "returned";
+/// Withdrawn before it was complete (by its inspector or an admin, or when its quarter's
+/// window closed); kept with its photos, no longer holding its declaration.
+pub const CANCELLED: &str = "cancelled";
 
 #[derive(Serialize, Deserialize, ToSchema, Clone, Debug, PartialEq)]
 #[serde(deny_unknown_fields)]

@@ -1,6 +1,6 @@
 //! `/api/v1/inspections`: the inspector's worklist, the idempotent PUT, reads and lists.
 
-use actix_web::{get, put, web, HttpResponse};
+use actix_web::{delete, get, put, web, HttpResponse};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -46,6 +46,7 @@ pub async fn put_inspection(
         .map_err(|_| ApiError::field("id", "the inspection id must be a UUID"))?
         .to_string();
     let received_at = chrono::Utc::now();
+    let tz = state.config.timezone;
     // Hashing and serialising the body need no database: done before taking the writer.
     let encoded = std::sync::Arc::new(body.encode()?);
     let body = std::sync::Arc::new(body);
@@ -54,7 +55,7 @@ pub async fn put_inspection(
         let (user, id, body, encoded) = (user.clone(), id.clone(), body.clone(), encoded.clone());
         match state
             .db
-            .write(move |conn| submit::put(conn, &user, &id, &body, &encoded, received_at))
+            .write(move |conn| submit::put(conn, &user, &id, &body, &encoded, received_at, tz))
             .await
         {
             Ok(Put::Created(s)) => return Ok(HttpResponse::Created().json(s.view())),
@@ -69,10 +70,25 @@ pub async fn put_inspection(
     ))
 }
 
+/// An inspection with what the people concerned read about it: every decision taken on it
+/// (reopened ones included, with the reason), and why it can or cannot be approved.
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
+pub struct InspectionDetail {
+    #[serde(flatten)]
+    pub inspection: InspectionView,
+    pub village_name: String,
+    pub inspector_name: String,
+    /// Oldest first.
+    pub decisions: Vec<crate::review::decide::DecisionRecord>,
+    pub approval: crate::review::rules::Approval,
+}
+
+/// An inspection, for anyone whose scope holds its village: reviewers and admins of the
+/// county, the inspector who submitted it and the village's secretary, who read its decisions.
 #[utoipa::path(
     tag = "inspections",
     params(("id" = String, Path)),
-    responses((status = 200, body = InspectionView), (status = 404, body = Problem)),
+    responses((status = 200, body = InspectionDetail), (status = 404, body = Problem)),
     security(("bearer" = []))
 )]
 #[get("/api/v1/inspections/{id}")]
@@ -84,9 +100,64 @@ pub async fn get_inspection(
     let id = id.into_inner();
     let view = state
         .db
-        .read(move |conn| Ok(Inspection::find_scoped(conn, &user.scope, &id)?.view(conn)?))
+        .read(move |conn| {
+            let ins = Inspection::find_scoped(conn, &user.scope, &id)?;
+            Ok(InspectionDetail::of(conn, &ins)?)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(view))
+}
+
+impl InspectionDetail {
+    pub fn of(conn: &mut crate::db::DbConn, ins: &Inspection) -> QueryResult<InspectionDetail> {
+        let photos = ins.photos(conn)?;
+        let village_name = org_units::table
+            .find(&ins.village_id)
+            .select(org_units::name)
+            .first(conn)
+            .optional()?
+            .unwrap_or_default();
+        let inspector_name = crate::db::schema::users::table
+            .find(&ins.inspector_id)
+            .select(crate::db::schema::users::username)
+            .first(conn)
+            .optional()?
+            .unwrap_or_default();
+        Ok(InspectionDetail {
+            approval: crate::review::decide::approval_of(ins, &photos),
+            decisions: crate::review::decide::records_of(conn, &ins.id)?,
+            inspection: ins.view_with(&photos),
+            village_name,
+            inspector_name,
+        })
+    }
+}
+
+/// Cancels an inspection not yet submitted (awaiting photos, or returned), so that its
+/// declaration can be inspected again: its inspector or a county admin. The inspection is kept
+/// with its photos.
+#[utoipa::path(
+    tag = "inspections",
+    params(("id" = String, Path)),
+    responses(
+        (status = 204, description = "Cancelled"), (status = 403, body = Problem),
+        (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "Already submitted or decided (`inspection.not_cancellable`)")
+    ),
+    security(("bearer" = []))
+)]
+#[delete("/api/v1/inspections/{id}")]
+pub async fn cancel_inspection(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    state
+        .db
+        .write(move |conn| submit::cancel(conn, &user, &id))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// An inspection in a list or queue: its summary without answers.

@@ -221,6 +221,47 @@ fn declaration_for(
         .map_err(|_| ApiError::field("declaration_id", "no such declaration in your scope"))
 }
 
+/// An inspection verifies its declaration within the quarter's verification window: the
+/// visit starts (county date) on a day of the window.
+fn check_window(
+    conn: &mut DbConn,
+    declaration: &Declaration,
+    started_at: DateTime<Utc>,
+    tz: chrono_tz::Tz,
+) -> ApiResult<()> {
+    let quarter = Quarter::parse(&declaration.quarter).map_err(|_| ApiError::internal())?;
+    let (window, _) = declarations::window::window_of(conn, &declaration.county_id, quarter)?;
+    let started_on = started_at.with_timezone(&tz).date_naive();
+    if window.contains(started_on) {
+        return Ok(());
+    }
+    let message = format!(
+        "{quarter} declarations are inspected from {} to {}; this visit started on {started_on}",
+        window.opens_on, window.closes_on
+    );
+    Err(
+        ApiError::unprocessable("inspection.outside_window", message.clone())
+            .with_errors(vec![FieldError::new("started_at", message)]),
+    )
+}
+
+/// The declaration's live inspection (not returned-and-replaced, not cancelled) and its
+/// inspector's username, to name what blocks a second one.
+fn live_inspection(
+    conn: &mut DbConn,
+    declaration_id: &str,
+) -> QueryResult<Option<(String, String)>> {
+    use crate::db::schema::users;
+    inspections::table
+        .inner_join(users::table.on(users::id.eq(inspections::inspector_id)))
+        .filter(inspections::declaration_id.eq(declaration_id))
+        .filter(inspections::status.ne(CANCELLED))
+        .order(inspections::received_at.desc())
+        .select((inspections::id, users::username))
+        .first(conn)
+        .optional()
+}
+
 /// `encoded` is `body.encode()`, computed before the write transaction begins.
 pub fn put(
     conn: &mut DbConn,
@@ -229,6 +270,7 @@ pub fn put(
     body: &InspectionBody,
     encoded: &Encoded,
     received_at: DateTime<Utc>,
+    tz: chrono_tz::Tz,
 ) -> ApiResult<Put> {
     let shape = body.check();
     if !shape.is_empty() {
@@ -268,9 +310,11 @@ pub fn put(
                 "a resubmission answers the same declaration",
             ));
         }
+        let declaration = declaration_for(conn, user, body)?;
+        check_window(conn, &declaration, body.started_at, tz)?;
         return revise(conn, user, existing, body, encoded, received_at).map(Put::Created);
     }
-    create(conn, user, id, body, encoded, received_at).map(Put::Created)
+    create(conn, user, id, body, encoded, received_at, tz).map(Put::Created)
 }
 
 fn check_photo_ids(
@@ -348,6 +392,7 @@ fn create(
     body: &InspectionBody,
     encoded: &Encoded,
     received_at: DateTime<Utc>,
+    tz: chrono_tz::Tz,
 ) -> ApiResult<Stored> {
     let declaration = declaration_for(conn, user, body)?;
     match declaration.status.as_str() {
@@ -356,9 +401,25 @@ fn create(
         // look: then this is a replay, which the retry answers.
         declarations::INSPECTING if Inspection::find(conn, id)?.is_some() => return Err(retry()),
         declarations::INSPECTING => {
+            let live = live_inspection(conn, &declaration.id)?;
+            let (live_id, inspector) = live.unwrap_or_default();
             return Err(ApiError::conflict(
                 "declaration_inspected",
-                "this declaration already has a live inspection",
+                format!(
+                    "this declaration already has a live inspection ({live_id}, by {inspector}); \
+                     it can be cancelled by its inspector or a county admin"
+                ),
+            )
+            .with("live_inspection_id", live_id)
+            .with("live_inspector", inspector));
+        }
+        declarations::EXPIRED | declarations::UNVERIFIED => {
+            return Err(ApiError::conflict(
+                "declaration_closed",
+                format!(
+                    "this declaration is {}: its quarter's verification window has closed",
+                    declaration.status
+                ),
             ))
         }
         _ => {
@@ -368,6 +429,7 @@ fn create(
             ))
         }
     }
+    check_window(conn, &declaration, body.started_at, tz)?;
     let prepared = prepare(conn, user, body, &declaration, received_at)?;
     let existing_photos = check_photo_ids(conn, id, body)?;
     let fields = RevisionFields::new(body, encoded, &prepared, 1, received_at)?;
@@ -565,6 +627,65 @@ fn announce(
             "passed": ins.passed,
             "flags": flags.iter().map(|f| &f.code).collect::<Vec<_>>(),
         }),
+    )?;
+    Ok(())
+}
+
+/// Cancels an inspection that is not yet submitted (awaiting its photos, or returned): its
+/// inspector or a county admin may, so that nothing blocks its declaration for ever. The
+/// inspection is kept, with the photos already stored; its declaration is open again.
+pub fn cancel(conn: &mut DbConn, user: &AuthUser, id: &str) -> ApiResult<()> {
+    let ins = Inspection::find_scoped(conn, &user.scope, id)?;
+    let owner = ins.inspector_id == user.id;
+    if !(owner || user.role == crate::auth::Role::Admin) {
+        return Err(ApiError::forbidden(
+            "only the inspector who made it or a county admin cancels an inspection",
+        ));
+    }
+    let t = now();
+    let cancelled = diesel::update(
+        inspections::table
+            .filter(inspections::id.eq(&ins.id))
+            .filter(inspections::status.eq_any([AWAITING_PHOTOS, RETURNED])),
+    )
+    .set((
+        inspections::status.eq(CANCELLED),
+        inspections::claimed_by.eq(None::<String>),
+        inspections::claim_expires_at.eq(None::<chrono::NaiveDateTime>),
+        inspections::updated_at.eq(t),
+    ))
+    .execute(conn)?;
+    if cancelled != 1 {
+        return Err(ApiError::conflict(
+            "inspection.not_cancellable",
+            format!(
+                "only an inspection not yet submitted (awaiting photos or returned) can be \
+                 cancelled; this one is {}",
+                ins.status
+            ),
+        ));
+    }
+    diesel::update(
+        crate::db::schema::declarations::table
+            .filter(crate::db::schema::declarations::id.eq(&ins.declaration_id))
+            .filter(crate::db::schema::declarations::status.eq(declarations::INSPECTING)),
+    )
+    .set((
+        crate::db::schema::declarations::status.eq(declarations::PENDING),
+        crate::db::schema::declarations::updated_at.eq(t),
+    ))
+    .execute(conn)?;
+    audit::record(
+        conn,
+        &user.actor(),
+        "inspection.cancelled",
+        "inspection",
+        &ins.id,
+        Some(&ins.county_id),
+        format!(
+            "revision {} cancelled while {}; its declaration is open again",
+            ins.revision, ins.status
+        ),
     )?;
     Ok(())
 }

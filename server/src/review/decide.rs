@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
+use super::rules::{self, Approval, Refused};
 use crate::auth::{AuthUser, Role};
 use crate::db::schema::{decisions, inspections};
 use crate::db::{is_unique_violation, DbConn};
@@ -29,10 +30,11 @@ fn claim_is_live(ins: &Inspection, at: chrono::NaiveDateTime) -> bool {
     ins.claimed_by.is_some() && ins.claim_expires_at.is_some_and(|e| e > at)
 }
 
-/// Takes (or renews) the caller's claim; 409 while another reviewer's claim is live.
+/// Takes (or renews) the caller's claim; 409 while another reviewer's claim is live. Only
+/// reviewers claim: county admins read, and neither claim nor decide.
 pub fn claim(conn: &mut DbConn, user: &AuthUser, id: &str, minutes: i64) -> ApiResult<ClaimView> {
     let ins = Inspection::find_scoped(conn, &user.scope, id)?;
-    user.require(&[Role::Reviewer, Role::Admin])?;
+    user.require(&[Role::Reviewer])?;
     if ins.status != im::SUBMITTED {
         return Err(ApiError::conflict(
             "not_reviewable",
@@ -131,9 +133,14 @@ pub struct DecisionBody {
     pub decision: String,
     /// `downgrade` or `revoke`: required when rejecting a renewal of a level the village holds.
     pub consequence: Option<String>,
-    /// Required for `reject` and `return` (shown to the inspector on return).
+    /// Required for `reject` and `return`, and for `approve` when the inspection has alerts;
+    /// the inspector and the village's secretary read it.
     #[serde(default)]
     pub comment: String,
+    /// The code of every `alert` flag of the inspection (`photo.duplicate`, …): approving an
+    /// inspection with alerts needs each acknowledged, with a comment.
+    #[serde(default)]
+    pub acknowledged_flags: Vec<String>,
 }
 
 #[derive(Serialize, Deserialize, ToSchema, Debug, Clone)]
@@ -144,6 +151,8 @@ pub struct DecisionView {
     pub decision: String,
     pub consequence: Option<String>,
     pub comment: String,
+    /// The alerts the reviewer acknowledged when approving.
+    pub acknowledged_flags: Vec<String>,
     pub decided_by: String,
     pub decided_at: DateTime<Utc>,
     /// The inspection's status after the decision.
@@ -207,7 +216,7 @@ fn check(
     if matches!(decision, "reject" | "return") && comment.is_empty() {
         errors.push(FieldError::new(
             "comment",
-            "say why: the inspector and the village read it",
+            "say why: the inspector and the village's secretary read it",
         ));
     }
     if errors.is_empty() {
@@ -255,14 +264,63 @@ pub fn decide(
         }
     }
     let t = now();
-    if claim_is_live(&ins, t) && ins.claimed_by.as_deref() != Some(user.id.as_str()) {
+    let mine = ins.claimed_by.as_deref() == Some(user.id.as_str());
+    if claim_is_live(&ins, t) && !mine {
         return Err(ApiError::conflict(
             "claimed",
             "another reviewer holds this inspection",
         ));
     }
+    if !claim_is_live(&ins, t) {
+        return Err(ApiError::conflict(
+            "claim_required",
+            "claim the inspection before deciding it (your claim may have expired)",
+        ));
+    }
     let declaration = Declaration::find_scoped(conn, &user.scope, &ins.declaration_id)?;
     let (decision, consequence, comment) = check(body, &declaration)?;
+    let acknowledged = if decision == "approve" {
+        let photos = ins.photos(conn)?;
+        let approval = approval_of(&ins, &photos);
+        match rules::check_approve(&approval, &body.acknowledged_flags, &comment) {
+            Ok(()) => approval.alerts,
+            Err(Refused::ChecklistFailed { failing_items }) => {
+                return Err(ApiError::unprocessable(
+                    "decision.checklist_failed",
+                    format!(
+                        "the checklist did not pass (score {:.0}); a village short of the standard is never approved. Failing items: {}",
+                        ins.score,
+                        failing_items.join(", ")
+                    ),
+                )
+                .with("failing_items", failing_items.clone())
+                .with_errors(vec![FieldError::new(
+                    "decision",
+                    format!("the checklist did not pass; failing items: {}", failing_items.join(", ")),
+                )]))
+            }
+            Err(Refused::AlertsUnacknowledged { errors }) => {
+                return Err(ApiError::unprocessable(
+                    "decision.alerts_unacknowledged",
+                    format!(
+                        "approving an inspection with alerts needs each acknowledged, with a comment: {}",
+                        approval.alerts.join(", ")
+                    ),
+                )
+                .with("alerts", approval.alerts.clone())
+                .with_errors(errors))
+            }
+        }
+    } else {
+        if !body.acknowledged_flags.is_empty() {
+            return Err(ApiError::field(
+                "acknowledged_flags",
+                "only an approval acknowledges alerts",
+            ));
+        }
+        Vec::new()
+    };
+    let acknowledged_json = serde_json::to_string(&acknowledged).unwrap_or_else(|_| "[]".into());
     let village = OrgUnit::find(conn, &ins.village_id)?.ok_or_else(ApiError::internal)?;
     let today = Utc::now().with_timezone(&tz).date_naive();
     let before = stars::status_of(conn, &village, today)?;
@@ -285,6 +343,7 @@ pub fn decide(
             decisions::actor_id.eq(&user.id),
             decisions::decided_at.eq(t),
             decisions::decided_on.eq(today),
+            decisions::acknowledged_flags.eq(&acknowledged_json),
         ))
         .execute(conn);
     match res {
@@ -321,14 +380,20 @@ pub fn decide(
         &ins.id,
         Some(&ins.county_id),
         format!(
-            "revision {}: {decision}{} — {comment}",
+            "revision {}: {decision}{}{} — {comment}",
             ins.revision,
-            consequence.map(|c| format!(" ({c})")).unwrap_or_default()
+            consequence.map(|c| format!(" ({c})")).unwrap_or_default(),
+            if acknowledged.is_empty() {
+                String::new()
+            } else {
+                format!("; alerts acknowledged: {}", acknowledged.join(", "))
+            }
         ),
     )?;
     let event = json!({
         "inspection_id": ins.id, "declaration_id": declaration.id, "village_id": ins.village_id,
         "revision": ins.revision, "decision": decision, "consequence": consequence, "comment": comment,
+        "acknowledged_flags": acknowledged,
         "decided_by": user.username, "decided_at": t.and_utc().to_rfc3339(),
     });
     let kind = if decision == "return" {
@@ -346,9 +411,252 @@ pub fn decide(
         decision: decision.to_string(),
         consequence: consequence.map(str::to_string),
         comment,
+        acknowledged_flags: acknowledged,
         decided_by: user.id.clone(),
         decided_at: t.and_utc(),
         inspection_status: status.to_string(),
         star_level: after.level,
     })
+}
+
+/// Whether the inspection's present revision can be approved, and what stands in the way.
+pub fn approval_of(ins: &Inspection, photos: &[im::PhotoRow]) -> Approval {
+    let evaluation: serde_json::Value =
+        serde_json::from_str(&ins.evaluation).unwrap_or(serde_json::Value::Null);
+    let failing: Vec<String> = evaluation
+        .get("failing_items")
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_default();
+    Approval::of(ins.passed, &failing, &ins.all_flags(photos))
+}
+
+#[derive(Deserialize, ToSchema, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ReopenBody {
+    /// Why the decision was wrong; kept on the record beside it.
+    pub reason: String,
+}
+
+/// Reopens a wrong decision (county admins, within 30 days): the decision stays on the record,
+/// marked reopened with the reason; the inspection is back in the review queue, its declaration
+/// open again, and the village's star status is recomputed from the decisions that remain.
+pub fn reopen(
+    conn: &mut DbConn,
+    user: &AuthUser,
+    id: &str,
+    body: &ReopenBody,
+    tz: chrono_tz::Tz,
+) -> ApiResult<Inspection> {
+    let ins = Inspection::find_scoped(conn, &user.scope, id)?;
+    user.require(&[Role::Admin])?;
+    let reason = body.reason.trim().to_string();
+    if reason.is_empty() {
+        return Err(ApiError::field(
+            "reason",
+            "say why the decision is reopened: it stays on the record",
+        ));
+    }
+    if reason.chars().count() > MAX_COMMENT {
+        return Err(ApiError::field(
+            "reason",
+            format!("at most {MAX_COMMENT} characters"),
+        ));
+    }
+    // Lock the row before the checks, so that a decision and a reopening cannot interleave.
+    diesel::update(inspections::table.find(&ins.id))
+        .set(inspections::updated_at.eq(now()))
+        .execute(conn)?;
+    let ins = Inspection::find(conn, id)?.ok_or_else(ApiError::internal)?;
+    if ins.status != im::APPROVED && ins.status != im::REJECTED {
+        return Err(ApiError::conflict(
+            "reopen.not_decided",
+            format!(
+                "only an approved or rejected inspection can be reopened; this one is {}",
+                ins.status
+            ),
+        ));
+    }
+    let (decision_id, decided_at, village_id): (String, chrono::NaiveDateTime, String) =
+        decisions::table
+            .filter(decisions::inspection_id.eq(&ins.id))
+            .filter(decisions::revision.eq(ins.revision))
+            .filter(decisions::reopened_at.is_null())
+            .select((decisions::id, decisions::decided_at, decisions::village_id))
+            .first(conn)
+            .optional()?
+            .ok_or_else(ApiError::internal)?;
+    let t = now();
+    if !rules::reopenable(decided_at, t) {
+        return Err(ApiError::conflict(
+            "reopen.too_late",
+            format!(
+                "a decision can be reopened within {} days; this one was taken on {}",
+                rules::REOPEN_DAYS,
+                decided_at.and_utc().format("%Y-%m-%d")
+            ),
+        ));
+    }
+    let later: i64 = decisions::table
+        .filter(decisions::village_id.eq(&village_id))
+        .filter(decisions::reopened_at.is_null())
+        .filter(decisions::decided_at.gt(decided_at))
+        .count()
+        .get_result(conn)?;
+    if later > 0 {
+        return Err(ApiError::conflict(
+            "reopen.superseded",
+            "the village has a later decision; reopen that one first",
+        ));
+    }
+    let village = OrgUnit::find(conn, &ins.village_id)?.ok_or_else(ApiError::internal)?;
+    let today = Utc::now().with_timezone(&tz).date_naive();
+    let before = stars::status_of(conn, &village, today)?;
+    diesel::update(decisions::table.find(&decision_id))
+        .set((
+            decisions::reopened_at.eq(t),
+            decisions::reopened_by.eq(&user.id),
+            decisions::reopen_reason.eq(&reason),
+        ))
+        .execute(conn)?;
+    diesel::update(inspections::table.find(&ins.id))
+        .set((
+            inspections::status.eq(im::SUBMITTED),
+            inspections::decided_at.eq(None::<chrono::NaiveDateTime>),
+            inspections::claimed_by.eq(None::<String>),
+            inspections::claim_expires_at.eq(None::<chrono::NaiveDateTime>),
+            inspections::updated_at.eq(t),
+        ))
+        .execute(conn)?;
+    Declaration::set_status(conn, &ins.declaration_id, declarations::INSPECTING)?;
+    audit::record(
+        conn,
+        &user.actor(),
+        "inspection.reopened",
+        "inspection",
+        &ins.id,
+        Some(&ins.county_id),
+        format!(
+            "revision {}: the {} decision is reopened — {reason}",
+            ins.revision, ins.status
+        ),
+    )?;
+    outbox::enqueue(
+        conn,
+        &ins.county_id,
+        outbox::INSPECTION_REOPENED,
+        json!({
+            "inspection_id": ins.id, "declaration_id": ins.declaration_id,
+            "village_id": ins.village_id, "revision": ins.revision,
+            "reopened_decision_id": decision_id, "previous_status": ins.status,
+            "reason": reason, "reopened_by": user.username,
+            "reopened_at": t.and_utc().to_rfc3339(),
+        }),
+    )?;
+    let after = stars::status_of(conn, &village, today)?;
+    stars::status::announce_change(
+        conn,
+        &user.actor(),
+        &village,
+        &before,
+        &after,
+        " (reopened)",
+    )?;
+    Ok(Inspection::find(conn, id)?.ok_or_else(ApiError::internal)?)
+}
+
+/// A decision as the people concerned read it: the reviewer's words, and whether it was
+/// reopened, by whom and why.
+#[derive(Serialize, Deserialize, ToSchema, Debug, Clone, PartialEq)]
+pub struct DecisionRecord {
+    pub id: String,
+    pub revision: i32,
+    /// `approve`, `reject` or `return`.
+    pub decision: String,
+    /// `downgrade` or `revoke` for a rejected renewal.
+    pub consequence: Option<String>,
+    pub comment: String,
+    pub acknowledged_flags: Vec<String>,
+    pub decided_by: String,
+    pub decided_by_name: String,
+    pub decided_at: DateTime<Utc>,
+    pub reopened_at: Option<DateTime<Utc>>,
+    pub reopened_by_name: Option<String>,
+    pub reopen_reason: Option<String>,
+}
+
+type RecordRow = (
+    String,
+    i32,
+    String,
+    Option<String>,
+    String,
+    String,
+    String,
+    chrono::NaiveDateTime,
+    Option<chrono::NaiveDateTime>,
+    Option<String>,
+    Option<String>,
+);
+
+/// Every decision taken on the inspection, oldest first, reopened ones included.
+pub fn records_of(conn: &mut DbConn, inspection_id: &str) -> QueryResult<Vec<DecisionRecord>> {
+    use crate::db::schema::users;
+    let rows: Vec<RecordRow> = decisions::table
+        .filter(decisions::inspection_id.eq(inspection_id))
+        .order((decisions::decided_at.asc(), decisions::id.asc()))
+        .select((
+            decisions::id,
+            decisions::revision,
+            decisions::decision,
+            decisions::consequence,
+            decisions::comment,
+            decisions::acknowledged_flags,
+            decisions::actor_id,
+            decisions::decided_at,
+            decisions::reopened_at,
+            decisions::reopened_by,
+            decisions::reopen_reason,
+        ))
+        .load(conn)?;
+    let mut ids: Vec<String> = rows.iter().map(|r| r.6.clone()).collect();
+    ids.extend(rows.iter().filter_map(|r| r.9.clone()));
+    let names: std::collections::HashMap<String, String> = users::table
+        .filter(users::id.eq_any(&ids))
+        .select((users::id, users::username))
+        .load::<(String, String)>(conn)?
+        .into_iter()
+        .collect();
+    Ok(rows
+        .into_iter()
+        .map(
+            |(
+                id,
+                revision,
+                decision,
+                consequence,
+                comment,
+                ack,
+                actor,
+                at,
+                reopened_at,
+                by,
+                why,
+            )| {
+                DecisionRecord {
+                    id,
+                    revision,
+                    decision,
+                    consequence,
+                    comment,
+                    acknowledged_flags: serde_json::from_str(&ack).unwrap_or_default(),
+                    decided_by_name: names.get(&actor).cloned().unwrap_or_default(),
+                    decided_by: actor,
+                    decided_at: at.and_utc(),
+                    reopened_at: reopened_at.map(|t| t.and_utc()),
+                    reopened_by_name: by.and_then(|b| names.get(&b).cloned()),
+                    reopen_reason: why,
+                }
+            },
+        )
+        .collect())
 }

@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::decide::{self, ClaimView, DecisionBody, DecisionView};
+use super::decide::{self, ClaimView, DecisionBody, DecisionView, ReopenBody};
 use crate::app::AppState;
 use crate::auth::{AuthUser, Role};
 use crate::db::schema::{declarations, inspections, org_units, users};
@@ -15,7 +15,7 @@ use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::{Json, Page, PageParams};
 use crate::inspection::flags::Flag;
 use crate::inspection::model::{InspectionHead, SUBMITTED};
-use crate::inspection::routes::flags_for_page;
+use crate::inspection::routes::{flags_for_page, InspectionDetail};
 use crate::org::OrgUnit;
 use crate::scoped;
 
@@ -294,14 +294,16 @@ pub async fn release(
 }
 
 /// Decides the inspection: approve, reject (with a consequence for a held level) or return.
+/// Only the reviewer holding the live claim decides. A checklist that did not pass is never
+/// approved, and an approval acknowledges each alert with a comment.
 #[utoipa::path(
     tag = "review",
     params(("id" = String, Path)),
     request_body = DecisionBody,
     responses(
         (status = 201, body = DecisionView), (status = 403, body = Problem), (status = 404, body = Problem),
-        (status = 409, body = Problem, description = "Already decided, or claimed by another reviewer"),
-        (status = 422, body = Problem)
+        (status = 409, body = Problem, description = "Already decided (`already_decided`), claimed by another reviewer (`claimed`), or not claimed by the caller (`claim_required`)"),
+        (status = 422, body = Problem, description = "Invalid body; `decision.checklist_failed` (approving a checklist that did not pass: `failing_items`); `decision.alerts_unacknowledged` (approving with alerts not acknowledged with a comment: `alerts`)")
     ),
     security(("bearer" = []))
 )]
@@ -319,4 +321,37 @@ pub async fn decision(
         .write(move |conn| decide::decide(conn, &user, &id, &body, tz))
         .await?;
     Ok(HttpResponse::Created().json(view))
+}
+
+/// Reopens a wrong approval or rejection (county admins, within 30 days, with a reason): the
+/// decision stays on the record, the inspection goes back to the review queue and the village's
+/// star status is recomputed from the decisions that remain.
+#[utoipa::path(
+    tag = "review",
+    params(("id" = String, Path)),
+    request_body = ReopenBody,
+    responses(
+        (status = 200, body = InspectionDetail), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "Not decided (`reopen.not_decided`), decided more than 30 days ago (`reopen.too_late`), or the village has a later decision (`reopen.superseded`)"),
+        (status = 422, body = Problem)
+    ),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/inspections/{id}/reopen")]
+pub async fn reopen(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<String>,
+    Json(body): Json<ReopenBody>,
+) -> ApiResult<HttpResponse> {
+    let tz = state.config.timezone;
+    let id = id.into_inner();
+    let view = state
+        .db
+        .write(move |conn| {
+            let ins = decide::reopen(conn, &user, &id, &body, tz)?;
+            Ok(InspectionDetail::of(conn, &ins)?)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
 }

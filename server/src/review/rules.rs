@@ -1,0 +1,279 @@
+//! The programme's rules for an approval, as pure functions: a checklist that did not pass is
+//! never approved (一律不予审批), and every integrity alert is acknowledged, with a comment,
+//! before one is.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::error::FieldError;
+use crate::inspection::flags::{Flag, Severity};
+
+/// How long after a decision a county admin may reopen it.
+pub const REOPEN_DAYS: i64 = 30;
+
+/// Whether an inspection can be approved, and what stands in the way.
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug, PartialEq, Eq)]
+pub struct Approval {
+    /// False when the checklist did not pass: such an inspection is never approved.
+    pub allowed: bool,
+    /// The checklist items that failed.
+    pub failing_items: Vec<String>,
+    /// The distinct codes of its `alert` flags: approving needs each acknowledged, with a comment.
+    pub alerts: Vec<String>,
+}
+
+impl Approval {
+    pub fn of(passed: bool, failing_items: &[String], flags: &[Flag]) -> Approval {
+        let mut alerts: Vec<String> = flags
+            .iter()
+            .filter(|f| f.severity == Severity::Alert)
+            .map(|f| f.code.clone())
+            .collect();
+        alerts.sort();
+        alerts.dedup();
+        Approval {
+            allowed: passed,
+            failing_items: failing_items.to_vec(),
+            alerts,
+        }
+    }
+}
+
+/// Why an approval is refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refused {
+    /// The checklist did not pass.
+    ChecklistFailed { failing_items: Vec<String> },
+    /// Alerts not acknowledged, or acknowledged without a comment; each field at fault.
+    AlertsUnacknowledged { errors: Vec<FieldError> },
+}
+
+/// Checks an approval against the inspection's [`Approval`]: the checklist passed, every alert
+/// code is in `acknowledged` (and nothing else is), and a comment says why the alerts do not
+/// stand in the way.
+pub fn check_approve(
+    approval: &Approval,
+    acknowledged: &[String],
+    comment: &str,
+) -> Result<(), Refused> {
+    if !approval.allowed {
+        return Err(Refused::ChecklistFailed {
+            failing_items: approval.failing_items.clone(),
+        });
+    }
+    let mut errors = Vec::new();
+    let unknown: Vec<&str> = acknowledged
+        .iter()
+        .filter(|code| !approval.alerts.contains(code))
+        .map(String::as_str)
+        .collect();
+    if !unknown.is_empty() {
+        errors.push(FieldError::new(
+            "acknowledged_flags",
+            format!("not an alert of this inspection: {}", unknown.join(", ")),
+        ));
+    }
+    if approval.alerts.is_empty() {
+        return if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(Refused::AlertsUnacknowledged { errors })
+        };
+    }
+    let missing: Vec<&str> = approval
+        .alerts
+        .iter()
+        .filter(|code| !acknowledged.contains(code))
+        .map(String::as_str)
+        .collect();
+    if !missing.is_empty() {
+        errors.push(FieldError::new(
+            "acknowledged_flags",
+            format!(
+                "approving an inspection with alerts needs each acknowledged: {}",
+                missing.join(", ")
+            ),
+        ));
+    }
+    if comment.trim().is_empty() {
+        errors.push(FieldError::new(
+            "comment",
+            "say why the alerts do not stand in the way of approval",
+        ));
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Refused::AlertsUnacknowledged { errors })
+    }
+}
+
+/// Whether a decision taken at `decided_at` may still be reopened at `now`.
+pub fn reopenable(decided_at: chrono::NaiveDateTime, now: chrono::NaiveDateTime) -> bool {
+    now - decided_at <= chrono::Duration::days(REOPEN_DAYS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flag(code: &str, severity: Severity) -> Flag {
+        Flag {
+            code: code.to_string(),
+            severity,
+            item: None,
+            photo_id: None,
+            detail: String::new(),
+        }
+    }
+
+    fn codes(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_failed_checklist_is_never_approved_whatever_is_acknowledged() {
+        let approval = Approval::of(false, &codes(&["board_posted"]), &[]);
+        assert!(!approval.allowed);
+        assert_eq!(
+            check_approve(&approval, &[], "looks fine"),
+            Err(Refused::ChecklistFailed {
+                failing_items: codes(&["board_posted"])
+            })
+        );
+    }
+
+    #[test]
+    fn alerts_are_listed_once_each_and_warnings_not_at_all() {
+        let flags = [
+            flag("photo.duplicate", Severity::Alert),
+            flag("photo.duplicate", Severity::Alert),
+            flag("photo.no_exif", Severity::Warning),
+            flag("location.outside_geofence", Severity::Alert),
+        ];
+        let approval = Approval::of(true, &[], &flags);
+        assert_eq!(
+            approval.alerts,
+            codes(&["location.outside_geofence", "photo.duplicate"])
+        );
+    }
+
+    #[test]
+    fn a_passing_inspection_without_alerts_is_approved_without_comment() {
+        let approval = Approval::of(true, &[], &[flag("photo.no_exif", Severity::Warning)]);
+        assert_eq!(check_approve(&approval, &[], ""), Ok(()));
+    }
+
+    #[test]
+    fn every_alert_must_be_acknowledged_with_a_comment() {
+        let flags = [
+            flag("photo.duplicate", Severity::Alert),
+            flag("photo.gps_far", Severity::Alert),
+        ];
+        let approval = Approval::of(true, &[], &flags);
+        let fields = |r: Result<(), Refused>| match r {
+            Err(Refused::AlertsUnacknowledged { errors }) => {
+                errors.into_iter().map(|e| e.field).collect::<Vec<_>>()
+            }
+            other => panic!("expected unacknowledged alerts, got {other:?}"),
+        };
+        assert_eq!(
+            fields(check_approve(&approval, &[], "")),
+            ["acknowledged_flags", "comment"]
+        );
+        assert_eq!(
+            fields(check_approve(&approval, &codes(&["photo.duplicate"]), "ok")),
+            ["acknowledged_flags"]
+        );
+        assert_eq!(
+            fields(check_approve(
+                &approval,
+                &codes(&["photo.duplicate", "photo.gps_far"]),
+                "  "
+            )),
+            ["comment"]
+        );
+        assert_eq!(
+            check_approve(
+                &approval,
+                &codes(&["photo.gps_far", "photo.duplicate"]),
+                "the board was moved; same photo taken twice"
+            ),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn acknowledging_what_is_not_an_alert_is_refused() {
+        let approval = Approval::of(true, &[], &[flag("photo.duplicate", Severity::Alert)]);
+        let result = check_approve(
+            &approval,
+            &codes(&["photo.duplicate", "photo.no_exif"]),
+            "seen",
+        );
+        assert!(matches!(result, Err(Refused::AlertsUnacknowledged { .. })));
+        let clean = Approval::of(true, &[], &[]);
+        assert!(check_approve(&clean, &codes(&["photo.duplicate"]), "x").is_err());
+    }
+
+    #[test]
+    fn a_decision_can_be_reopened_for_thirty_days() {
+        let decided = chrono::NaiveDate::from_ymd_opt(2026, 11, 1)
+            .unwrap()
+            .and_hms_opt(10, 0, 0)
+            .unwrap();
+        assert!(reopenable(decided, decided + chrono::Duration::days(30)));
+        assert!(!reopenable(
+            decided,
+            decided + chrono::Duration::days(30) + chrono::Duration::seconds(1)
+        ));
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        const CODES: [&str; 4] = [
+            "photo.duplicate",
+            "photo.gps_far",
+            "location.outside_geofence",
+            "photo.no_exif",
+        ];
+
+        fn arb_flags() -> impl Strategy<Value = Vec<Flag>> {
+            proptest::collection::vec(
+                (
+                    0usize..4,
+                    prop_oneof![
+                        Just(Severity::Info),
+                        Just(Severity::Warning),
+                        Just(Severity::Alert)
+                    ],
+                )
+                    .prop_map(|(i, s)| flag(CODES[i], s)),
+                0..8,
+            )
+        }
+
+        proptest! {
+            #[test]
+            fn no_failed_checklist_and_no_unanswered_alert_is_ever_approved(
+                passed in any::<bool>(),
+                flags in arb_flags(),
+                acknowledged in proptest::collection::vec(0usize..4, 0..5),
+                comment in prop_oneof![Just(String::new()), Just(" ".to_string()), Just("seen".to_string())],
+            ) {
+                let approval = Approval::of(passed, &[], &flags);
+                let acknowledged: Vec<String> =
+                    acknowledged.into_iter().map(|i| CODES[i].to_string()).collect();
+                if check_approve(&approval, &acknowledged, &comment).is_ok() {
+                    prop_assert!(passed);
+                    for f in flags.iter().filter(|f| f.severity == Severity::Alert) {
+                        prop_assert!(acknowledged.iter().any(|a| *a == f.code));
+                        prop_assert!(!comment.trim().is_empty());
+                    }
+                }
+            }
+        }
+    }
+}
