@@ -228,7 +228,10 @@ fn recipe(c: &Ctx, method: &str, template: &str, n: usize, caller: &str) -> Opti
         ),
         (
             "get",
-            "/api/v1/reports/mentoring" | "/api/v1/reports/stars" | "/api/v1/reports/reviews",
+            "/api/v1/reports/mentoring"
+            | "/api/v1/reports/stars"
+            | "/api/v1/reports/reviews"
+            | "/api/v1/reports/unverified",
         ) => call(format!("{template}?org_unit={}", c.county), none(), Demo),
         // Review, stars and webhooks (design.md's contract).
         ("get", "/api/v1/review-queue") => call(template.into(), none(), Own),
@@ -242,6 +245,25 @@ fn recipe(c: &Ctx, method: &str, template: &str, n: usize, caller: &str) -> Opti
             Body::Json(json!({"decision": "return", "comment": "authorization matrix"})),
             Demo,
         ),
+        ("post", "/api/v1/inspections/{id}/reopen") => call(
+            format!("/api/v1/inspections/{}/reopen", c.inspection),
+            Body::Json(json!({"reason": "authorization matrix"})),
+            Demo,
+        ),
+        // The inspection is submitted: its owner and admins get 409, nobody cancels it.
+        ("delete", "/api/v1/inspections/{id}") => call(
+            format!("/api/v1/inspections/{}", c.inspection),
+            none(),
+            Demo,
+        ),
+        ("get", "/api/v1/quarters/{quarter}") => {
+            call(format!("/api/v1/quarters/{}", this_quarter()), none(), Own)
+        }
+        ("put", "/api/v1/quarters/{quarter}") => {
+            let q = this_quarter();
+            let body = json!({"opens_on": q.first_day(), "closes_on": q.last_day() + chrono::Days::new(15)});
+            call(format!("/api/v1/quarters/{q}"), Body::Json(body), Own)
+        }
         ("get", "/api/v1/villages/{id}/star-status") => call(
             format!("/api/v1/villages/{}/star-status", c.village),
             none(),
@@ -280,8 +302,19 @@ fn recipe(c: &Ctx, method: &str, template: &str, n: usize, caller: &str) -> Opti
     }
 }
 
+fn this_quarter() -> fieldstar::quarter::Quarter {
+    fieldstar::quarter::Quarter::of_instant(chrono::Utc::now(), chrono_tz::Asia::Shanghai)
+}
+
 /// The answers that matter most, for DEMO's own roles (`(method, template, caller, status)`).
 const EXPECTED: &[(&str, &str, &str, u16)] = &[
+    ("post", "/api/v1/inspections/{id}/claim", "admin", 403),
+    ("post", "/api/v1/inspections/{id}/reopen", "reviewer1", 403),
+    ("post", "/api/v1/inspections/{id}/reopen", "inspector1", 403),
+    ("delete", "/api/v1/inspections/{id}", "reviewer1", 403),
+    ("put", "/api/v1/quarters/{quarter}", "admin", 200),
+    ("put", "/api/v1/quarters/{quarter}", "reviewer1", 403),
+    ("get", "/api/v1/quarters/{quarter}", "inspector1", 200),
     ("patch", "/api/v1/policy", "admin", 200),
     ("patch", "/api/v1/policy", "reviewer1", 403),
     (

@@ -255,3 +255,20 @@ pub fn flag_codes(inspection: &Value) -> Vec<String> {
         .map(|f| f["code"].as_str().unwrap().to_string())
         .collect()
 }
+
+/// Claims the inspection as the reviewer (deciding needs the live claim), then decides it.
+pub async fn decide_claimed(
+    app: &TestApp,
+    token: &str,
+    id: &str,
+    body: Value,
+) -> reqwest::Response {
+    app.post(
+        &format!("/api/v1/inspections/{id}/claim"),
+        token,
+        &json!({}),
+    )
+    .await;
+    app.post(&format!("/api/v1/inspections/{id}/decision"), token, &body)
+        .await
+}

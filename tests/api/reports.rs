@@ -16,9 +16,9 @@ both_backends! {
         let d2 = declare(&app, &sec2.token, "FIELD-V2", 1).await;
         let s2 = submission(&app, &f.inspector.token, &d2, VILLAGE, 62).await;
         submit(&app, &f.inspector.token, &s2).await;
-        let approve = app.post(&format!("/api/v1/inspections/{}/decision", s1.id), &f.reviewer.token, &json!({"decision": "approve"})).await;
+        let approve = decide_claimed(&app, &f.reviewer.token, &s1.id, json!({"decision": "approve"})).await;
         assert_eq!(approve.status(), 201);
-        let reject = app.post(&format!("/api/v1/inspections/{}/decision", s2.id), &f.reviewer.token, &json!({"decision": "reject", "comment": "wrong place"})).await;
+        let reject = decide_claimed(&app, &f.reviewer.token, &s2.id, json!({"decision": "reject", "comment": "wrong place"})).await;
         assert_eq!(reject.status(), 201);
 
         let stars = json_of(app.get("/api/v1/reports/stars", &f.admin.token).await).await;
@@ -31,7 +31,7 @@ both_backends! {
         assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
         let csv = res.text().await.unwrap();
         let lines: Vec<&str> = csv.lines().collect();
-        assert_eq!(lines[0], "township_code,township_name,village_code,village_name,level,previous_level,change");
+        assert_eq!(lines[0], "township_code,township_name,village_code,village_name,level,previous_level,change,renewal_unverified");
         assert_eq!(lines.len(), 4);
         assert!(lines[1].starts_with("FIELD-T1,Field Township,FIELD-V1,Field Village One,1,0,1"), "{csv}");
 

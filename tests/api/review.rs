@@ -21,7 +21,14 @@ async fn submitted(
     (d, s)
 }
 
+/// Claims the inspection (deciding needs the live claim), then decides it.
 async fn decide(app: &TestApp, token: &str, id: &str, body: Value) -> reqwest::Response {
+    app.post(
+        &format!("/api/v1/inspections/{id}/claim"),
+        token,
+        &json!({}),
+    )
+    .await;
     app.post(&format!("/api/v1/inspections/{id}/decision"), token, &body)
         .await
 }
@@ -154,7 +161,7 @@ both_backends! {
         let until = later.banned_until.expect("banned after the window lapsed");
         assert!((1095..=1097).contains(&(until - deadline).num_days()), "36 months: {deadline} → {until}");
         // Once the ban starts, the village cannot declare.
-        let refused = fieldstar::stars::engine::check_declaration(&later, 1, &Default::default());
+        let refused = fieldstar::stars::engine::check_declaration(&later, 1, &Default::default(), fieldstar::quarter::Quarter::containing(deadline), false);
         assert!(matches!(refused, Err(fieldstar::stars::engine::Refusal::Banned { .. })));
         // Within the window it may try to regain its level: an upgrade declaration.
         let v1 = app.unit_id(&f.secretary.token, "FIELD-V1").await;

@@ -84,7 +84,7 @@ fn every_report_documents_json_and_csv() {
         .iter()
         .filter(|(p, _)| p.starts_with("/api/v1/reports/"))
         .collect();
-    assert_eq!(reports.len(), 3);
+    assert_eq!(reports.len(), 4);
     for (path, item) in reports {
         let get = item.get.as_ref().unwrap();
         let ok = match get.responses.responses.get("200") {
