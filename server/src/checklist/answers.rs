@@ -16,7 +16,10 @@ pub const PASS_SCORE: f64 = 60.0;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Computed {
     Value(f64),
-    /// The server cannot compute it (e.g. the village has no mentees yet).
+    /// A value with the reason it is what it is, shown with the item's result (a coverage of 0
+    /// because the village has registered no mentees). Judged like `Value`.
+    Explained(f64, &'static str),
+    /// The server cannot compute it; the item then neither passes nor fails.
     Unavailable,
 }
 
@@ -42,6 +45,9 @@ pub struct ItemResult {
     /// `None` when the item has no pass rule or its computed value is unavailable.
     pub pass: Option<bool>,
     pub unavailable: bool,
+    /// Why a computed value is what it is, in plain English (`no mentees registered`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -274,15 +280,19 @@ fn evaluate(t: &Template, answers: &Map<String, Value>, computed: &ComputedValue
         if !visible {
             continue;
         }
-        let (value, unavailable) = match item.kind {
+        let (value, unavailable, reason) = match item.kind {
             ItemKind::Computed => match item.source.as_deref().and_then(|s| computed.get(s)) {
-                Some(Computed::Value(v)) if v.is_finite() => (number_value(*v), false),
-                _ => (Value::Null, true),
+                Some(Computed::Value(v)) if v.is_finite() => (number_value(*v), false, None),
+                Some(Computed::Explained(v, why)) if v.is_finite() => {
+                    (number_value(*v), false, Some((*why).to_owned()))
+                }
+                _ => (Value::Null, true, None),
             },
-            ItemKind::Photo => (Value::Null, false),
+            ItemKind::Photo => (Value::Null, false, None),
             _ => (
                 answered(answers, &item.id).cloned().unwrap_or(Value::Null),
                 false,
+                None,
             ),
         };
         let pass = match &item.pass {
@@ -305,6 +315,7 @@ fn evaluate(t: &Template, answers: &Map<String, Value>, computed: &ComputedValue
             value,
             pass,
             unavailable,
+            reason,
         });
     }
 
@@ -801,10 +812,62 @@ mod tests {
                     id: "followup_coverage".into(),
                     value: Value::Null,
                     pass: None,
-                    unavailable: true
+                    unavailable: true,
+                    reason: None,
                 }
             );
         }
+    }
+
+    #[test]
+    fn an_explained_computed_value_is_judged_and_carries_its_reason() {
+        let none_registered = ComputedValues::from([(
+            "mentoring.coverage".to_string(),
+            Computed::Explained(0.0, "no mentees registered"),
+        )]);
+        let e = evaluate_with(good(), none_registered);
+        assert_eq!(e.failing_items, ["followup_coverage"]);
+        assert_eq!(
+            e.score, 80.0,
+            "40 of 50: the coverage weight counts, failed"
+        );
+        let item = e
+            .items
+            .iter()
+            .find(|i| i.id == "followup_coverage")
+            .expect("listed");
+        assert_eq!(
+            item,
+            &ItemResult {
+                id: "followup_coverage".into(),
+                value: json!(0.0),
+                pass: Some(false),
+                unavailable: false,
+                reason: Some("no mentees registered".into()),
+            }
+        );
+        let wire = serde_json::to_value(item).expect("json");
+        assert_eq!(wire["reason"], "no mentees registered");
+        let plain = e
+            .items
+            .iter()
+            .find(|i| i.id == "board_posted")
+            .expect("listed");
+        let wire = serde_json::to_value(plain).expect("json");
+        assert!(wire.get("reason").is_none(), "{wire}");
+    }
+
+    #[test]
+    fn no_mentoring_scores_below_half_coverage() {
+        let none = evaluate_with(
+            good(),
+            ComputedValues::from([(
+                "mentoring.coverage".to_string(),
+                Computed::Explained(0.0, "no mentees registered"),
+            )]),
+        );
+        let half = evaluate_with(good(), coverage(0.5));
+        assert!(none.score <= half.score, "{} vs {}", none.score, half.score);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use serde_json::json;
 use super::flags::{self, Flag};
 use super::model::*;
 use crate::auth::{Actor, AuthUser};
-use crate::checklist::answers::{self, Computed, ComputedValues, Evaluation};
+use crate::checklist::answers::{self, ComputedValues, Evaluation};
 use crate::checklist::store::ChecklistVersion;
 use crate::db::schema::{inspection_revisions, inspections, photos};
 use crate::db::{is_unique_violation, DbConn};
@@ -114,14 +114,7 @@ fn prepare(
     let quarter = Quarter::parse(&declaration.quarter).map_err(|_| ApiError::internal())?;
     let coverage = crate::mentoring::village_coverage(conn, &village.id, quarter)?;
     let mut computed = ComputedValues::new();
-    computed.insert(
-        "mentoring.coverage".into(),
-        if coverage.mentees == 0 {
-            Computed::Unavailable
-        } else {
-            Computed::Value(coverage.coverage)
-        },
-    );
+    computed.insert("mentoring.coverage".into(), coverage.computed());
     let mut errors = Vec::new();
     let evaluation = match answers::validate_answers(&template, &body.answers, &computed) {
         Ok(e) => Some(e),
