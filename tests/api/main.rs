@@ -7,6 +7,7 @@ mod auth;
 mod authz;
 mod bench;
 mod certification;
+mod checklist_rules;
 mod cli;
 mod crash;
 mod errors;

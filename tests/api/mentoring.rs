@@ -199,6 +199,7 @@ both_backends! {
             .map(|m| (m["name"].as_str().unwrap().to_string(), m["mentees"].as_u64().unwrap(), m["visits"].as_u64().unwrap()))
             .collect();
         assert_eq!(activity, vec![("Li Na".into(), 3, 3), ("Wang Fang".into(), 1, 1)]);
+        assert_eq!(cov["members_without_mentees"], 0);
         // Without a quarter: the current one.
         let current = json_of(app.get(&format!("/api/v1/villages/{}/mentoring", v.id), sec).await).await;
         assert_eq!(current, cov);
@@ -225,6 +226,7 @@ both_backends! {
         let v002 = t01["villages"].as_array().unwrap().iter().find(|x| x["code"] == "DEMO-T01-V002").expect("V002");
         assert_eq!((v002["mentees"].as_u64(), v002["covered"].as_u64(), v002["overdue"].as_u64()), (Some(4), Some(2), Some(2)));
         assert_eq!(v002["coverage"], 0.5);
+        assert_eq!(v002["members_without_mentees"], 0);
         assert_eq!(v002["village_id"], v.id.as_str());
         assert_eq!(report["townships"].as_array().unwrap().len(), 19);
         assert!(report["mentees"].as_u64().unwrap() >= 4);
@@ -233,9 +235,9 @@ both_backends! {
         assert_eq!(res.headers()["content-type"], "text/csv; charset=utf-8");
         let csv = res.text().await.unwrap();
         let mut lines = csv.lines();
-        assert_eq!(lines.next(), Some("quarter,township_code,township_name,village_code,village_name,mentees,covered,coverage,overdue"));
+        assert_eq!(lines.next(), Some("quarter,township_code,township_name,village_code,village_name,mentees,covered,coverage,overdue,members_without_mentees"));
         let row = csv.lines().find(|l| l.contains("DEMO-T01-V002")).expect("the village's row");
-        assert!(row.starts_with(&format!("{q},DEMO-T01,")) && row.ends_with(",4,2,0.5000,2"), "{row}");
+        assert!(row.starts_with(&format!("{q},DEMO-T01,")) && row.ends_with(",4,2,0.5000,2,0"), "{row}");
         assert_eq!(csv.lines().count(), 1 + 376);
         for name in ["Auntie Sun", "Granny Qian", "Sister Zhou", "Madam Zheng", "L-00", "W-001"] {
             assert!(!csv.contains(name), "the CSV names {name}");
@@ -429,5 +431,45 @@ both_backends! {
         assert_eq!(mine["items"].as_array().unwrap().len(), 3);
         let visits = json_of(app.get("/api/v1/visits", &member1.token).await).await;
         assert_eq!(visits["items"].as_array().unwrap().len(), 3);
+    }
+
+    async fn members_without_mentees_are_listed_and_counted_up_to_the_county(app: TestApp) {
+        let v = second_village(&app).await;
+        let sec = &v.secretary.token;
+        let q = current_quarter().to_string();
+        // Two members and nobody to mentor: coverage 0, both listed with mentees 0.
+        let zhao = id_of(&add_member(&app, sec, &v.id, json!({"name": "Zhao Lei"})).await);
+        add_member(&app, sec, &v.id, json!({"name": "Qian Yu"})).await;
+        let cov = json_of(app.get(&format!("/api/v1/villages/{}/mentoring?quarter={q}", v.id), sec).await).await;
+        assert_eq!((cov["mentees"].as_u64(), cov["coverage"].as_f64()), (Some(0), Some(0.0)), "{cov}");
+        let listed: Vec<(String, u64)> = cov["members"].as_array().unwrap().iter()
+            .map(|m| (m["name"].as_str().unwrap().to_string(), m["mentees"].as_u64().unwrap()))
+            .collect();
+        assert_eq!(listed, vec![("Qian Yu".into(), 0), ("Zhao Lei".into(), 0)]);
+        assert_eq!(cov["members_without_mentees"], 2);
+
+        // One of them takes a mentee; an inactive member is not counted.
+        add_mentee(&app, sec, &zhao, "Z-001", "Auntie Ma").await;
+        let idle = id_of(&add_member(&app, sec, &v.id, json!({"name": "Sun Mei"})).await);
+        assert_eq!(app.patch(&format!("/api/v1/members/{idle}"), sec, &json!({"active": false})).await.status(), 200);
+        let cov = json_of(app.get(&format!("/api/v1/villages/{}/mentoring?quarter={q}", v.id), sec).await).await;
+        assert_eq!(cov["members_without_mentees"], 1, "{cov}");
+        assert_eq!(cov["members"].as_array().unwrap().len(), 2);
+
+        // The county's report counts them per village, township and in total, JSON and CSV.
+        let report = json_of(app.get(&format!("/api/v1/reports/mentoring?quarter={q}"), &v.admin.token).await).await;
+        let t01 = report["townships"].as_array().unwrap().iter().find(|t| t["code"] == "DEMO-T01").expect("DEMO-T01");
+        let v002 = t01["villages"].as_array().unwrap().iter().find(|x| x["code"] == "DEMO-T01-V002").expect("V002");
+        assert_eq!((v002["mentees"].as_u64(), v002["members_without_mentees"].as_u64()), (Some(1), Some(1)));
+        // The demo village's three members each mentor someone.
+        let v001 = t01["villages"].as_array().unwrap().iter().find(|x| x["code"] == "DEMO-T01-V001").expect("V001");
+        assert_eq!(v001["members_without_mentees"], 0);
+        assert_eq!(t01["members_without_mentees"], 1);
+        assert_eq!(report["members_without_mentees"], 1);
+        let own = json_of(app.get(&format!("/api/v1/reports/mentoring?quarter={q}&org_unit={}", v.id), &v.admin.token).await).await;
+        assert_eq!(own["members_without_mentees"], 1);
+        let csv = app.get(&format!("/api/v1/reports/mentoring?quarter={q}&format=csv"), &v.admin.token).await.text().await.unwrap();
+        let row = csv.lines().find(|l| l.contains("DEMO-T01-V002")).expect("the village's row");
+        assert!(row.ends_with(",1,0,0.0000,1,1"), "{row}");
     }
 }

@@ -8,15 +8,14 @@ use serde_json::{Map, Value};
 
 use crate::checklist::template::{FieldError, Item, ItemKind, PassRule, Template};
 
-/// The lowest score (out of 100) with which an inspection can pass; every visible required
-/// item with a pass rule must pass as well.
-pub const PASS_SCORE: f64 = 60.0;
-
 /// A value the server fills for a `computed` item, by the item's `source`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Computed {
     Value(f64),
-    /// The server cannot compute it (e.g. the village has no mentees yet).
+    /// A value with the reason it is what it is, shown with the item's result (a coverage of 0
+    /// because the village has registered no mentees). Judged like `Value`.
+    Explained(f64, &'static str),
+    /// The server cannot compute it; the item then neither passes nor fails.
     Unavailable,
 }
 
@@ -27,6 +26,8 @@ pub type ComputedValues = BTreeMap<String, Computed>;
 pub struct Evaluation {
     /// 0 to 100, one decimal.
     pub score: f64,
+    /// The checklist's pass mark the score was held against.
+    pub pass_score: f64,
     pub passed: bool,
     /// Ids of the items whose pass rule failed, in template order.
     pub failing_items: Vec<String>,
@@ -42,6 +43,9 @@ pub struct ItemResult {
     /// `None` when the item has no pass rule or its computed value is unavailable.
     pub pass: Option<bool>,
     pub unavailable: bool,
+    /// Why a computed value is what it is, in plain English (`no mentees registered`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -260,6 +264,8 @@ fn visible_items<'t>(t: &'t Template, answers: &Map<String, Value>) -> Vec<(&'t 
         .collect()
 }
 
+/// Passed: every visible required item with a rule passes and the score reaches the template's
+/// pass mark (`pass_score`, 60 when absent).
 /// Score: 100 × the weight of passing items ÷ the weight of every visible item with a pass
 /// rule that can be evaluated. Hidden items and unavailable computed values count in neither
 /// sum; a visible unanswered (optional) item with a rule fails. With nothing to weigh the
@@ -274,15 +280,19 @@ fn evaluate(t: &Template, answers: &Map<String, Value>, computed: &ComputedValue
         if !visible {
             continue;
         }
-        let (value, unavailable) = match item.kind {
+        let (value, unavailable, reason) = match item.kind {
             ItemKind::Computed => match item.source.as_deref().and_then(|s| computed.get(s)) {
-                Some(Computed::Value(v)) if v.is_finite() => (number_value(*v), false),
-                _ => (Value::Null, true),
+                Some(Computed::Value(v)) if v.is_finite() => (number_value(*v), false, None),
+                Some(Computed::Explained(v, why)) if v.is_finite() => {
+                    (number_value(*v), false, Some((*why).to_owned()))
+                }
+                _ => (Value::Null, true, None),
             },
-            ItemKind::Photo => (Value::Null, false),
+            ItemKind::Photo => (Value::Null, false, None),
             _ => (
                 answered(answers, &item.id).cloned().unwrap_or(Value::Null),
                 false,
+                None,
             ),
         };
         let pass = match &item.pass {
@@ -305,6 +315,7 @@ fn evaluate(t: &Template, answers: &Map<String, Value>, computed: &ComputedValue
             value,
             pass,
             unavailable,
+            reason,
         });
     }
 
@@ -313,9 +324,11 @@ fn evaluate(t: &Template, answers: &Map<String, Value>, computed: &ComputedValue
     } else {
         0.0
     };
+    let pass_score = t.pass_score();
     Evaluation {
         score,
-        passed: required_pass && score >= PASS_SCORE,
+        pass_score,
+        passed: required_pass && score >= pass_score,
         failing_items,
         items,
     }
@@ -749,7 +762,8 @@ mod tests {
         let failing_honour = with(json!({"honour_list": false}));
         let e = validate_answers(&with_honour_weight(30.0), &failing_honour, &coverage(1.0))
             .expect("valid");
-        assert_eq!((e.score, e.passed), (PASS_SCORE, true), "45 of 75");
+        assert_eq!((e.score, e.passed), (60.0, true), "45 of 75");
+        assert_eq!(e.pass_score, 60.0, "the default pass mark");
         let e = validate_answers(&with_honour_weight(31.0), &failing_honour, &coverage(1.0))
             .expect("valid");
         assert_eq!((e.score, e.passed), (59.2, false), "45 of 76");
@@ -801,10 +815,90 @@ mod tests {
                     id: "followup_coverage".into(),
                     value: Value::Null,
                     pass: None,
-                    unavailable: true
+                    unavailable: true,
+                    reason: None,
                 }
             );
         }
+    }
+
+    #[test]
+    fn an_explained_computed_value_is_judged_and_carries_its_reason() {
+        let none_registered = ComputedValues::from([(
+            "mentoring.coverage".to_string(),
+            Computed::Explained(0.0, "no mentees registered"),
+        )]);
+        let e = evaluate_with(good(), none_registered);
+        assert_eq!(e.failing_items, ["followup_coverage"]);
+        assert_eq!(
+            e.score, 80.0,
+            "40 of 50: the coverage weight counts, failed"
+        );
+        let item = e
+            .items
+            .iter()
+            .find(|i| i.id == "followup_coverage")
+            .expect("listed");
+        assert_eq!(
+            item,
+            &ItemResult {
+                id: "followup_coverage".into(),
+                value: json!(0.0),
+                pass: Some(false),
+                unavailable: false,
+                reason: Some("no mentees registered".into()),
+            }
+        );
+        let wire = serde_json::to_value(item).expect("json");
+        assert_eq!(wire["reason"], "no mentees registered");
+        let plain = e
+            .items
+            .iter()
+            .find(|i| i.id == "board_posted")
+            .expect("listed");
+        let wire = serde_json::to_value(plain).expect("json");
+        assert!(wire.get("reason").is_none(), "{wire}");
+    }
+
+    #[test]
+    fn no_mentoring_scores_below_half_coverage() {
+        let none = evaluate_with(
+            good(),
+            ComputedValues::from([(
+                "mentoring.coverage".to_string(),
+                Computed::Explained(0.0, "no mentees registered"),
+            )]),
+        );
+        let half = evaluate_with(good(), coverage(0.5));
+        assert!(none.score <= half.score, "{} vs {}", none.score, half.score);
+    }
+
+    #[test]
+    fn the_template_pass_score_is_the_pass_mark() {
+        // 45 of 75 = 60: passes at the default mark, fails at 80, passes at 0.
+        let failing_honour = with(json!({"honour_list": false}));
+        let mut t = with_honour_weight(30.0);
+        for (mark, passed) in [
+            (None, true),
+            (Some(60.0), true),
+            (Some(60.1), false),
+            (Some(80.0), false),
+            (Some(0.0), true),
+        ] {
+            t.pass_score = mark;
+            let e = validate_answers(&t, &failing_honour, &coverage(1.0)).expect("valid");
+            assert_eq!(e.score, 60.0);
+            assert_eq!(
+                (e.pass_score, e.passed),
+                (mark.unwrap_or(60.0), passed),
+                "{mark:?}"
+            );
+        }
+        // A required failure fails whatever the mark.
+        t.pass_score = Some(0.0);
+        let e =
+            validate_answers(&t, &with(json!({"policy_count": 5})), &coverage(1.0)).expect("valid");
+        assert!(!e.passed);
     }
 
     #[test]
@@ -1099,7 +1193,7 @@ mod tests {
             match validate_answers(&t, &answers, &computed) {
                 Ok(e) => {
                     prop_assert!((0.0..=100.0).contains(&e.score));
-                    prop_assert!(!e.passed || e.score >= PASS_SCORE);
+                    prop_assert!(!e.passed || e.score >= t.pass_score());
                 }
                 Err(errors) => {
                     prop_assert!(!errors.is_empty());
@@ -1138,7 +1232,7 @@ mod tests {
                 let expected = if total > 0.0 { (1000.0 * passing / total).round() / 10.0 } else { 0.0 };
                 prop_assert_eq!(e.score, expected);
                 let required_failed = e.failing_items.iter().any(|id| t.item(id).is_some_and(|i| i.required));
-                prop_assert_eq!(e.passed, !required_failed && e.score >= PASS_SCORE);
+                prop_assert_eq!(e.passed, !required_failed && e.score >= t.pass_score());
                 prop_assert!(photo_requirements(&t, &answers).iter().all(|(id, _)| e.items.iter().any(|i| i.id == *id)));
             }
         }

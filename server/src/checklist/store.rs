@@ -6,6 +6,7 @@ use diesel::prelude::*;
 use sha2::{Digest, Sha256};
 
 use super::template::{self, Template};
+use super::versions::Published;
 use crate::auth::Actor;
 use crate::db::schema::checklist_versions;
 use crate::db::{is_unique_violation, DbConn};
@@ -93,6 +94,33 @@ impl ChecklistVersion {
             .select(Self::as_select())
             .first(conn)
             .optional()
+    }
+
+    /// Every published version of `code` for `level`, with when it was published: what
+    /// `versions::check_version` needs. A code has one owner, so all are equally visible.
+    pub fn published_versions(
+        conn: &mut DbConn,
+        code: &str,
+        level: i32,
+    ) -> QueryResult<Vec<Published>> {
+        let rows: Vec<(i32, Option<NaiveDateTime>)> = checklist_versions::table
+            .filter(checklist_versions::code.eq(code))
+            .filter(checklist_versions::star_level.eq(level))
+            .filter(checklist_versions::status.eq(PUBLISHED))
+            .select((
+                checklist_versions::version,
+                checklist_versions::published_at,
+            ))
+            .load(conn)?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(version, at)| {
+                at.map(|at| Published {
+                    version,
+                    published_at: at.and_utc(),
+                })
+            })
+            .collect())
     }
 
     /// The newest published version of a level that a county may use: its own before the defaults.

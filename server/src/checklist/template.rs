@@ -9,6 +9,8 @@ use serde_json::Value;
 /// The computed sources the server knows how to fill, with the range of their values.
 pub const KNOWN_SOURCES: &[(&str, f64, f64)] = &[("mentoring.coverage", 0.0, 1.0)];
 
+/// The pass mark of a template that states none.
+pub const DEFAULT_PASS_SCORE: f64 = 60.0;
 pub const MAX_PHOTOS_MIN: u32 = 20;
 pub const MAX_TEXT_LENGTH: u32 = 10_000;
 /// The length limit of a text answer whose item sets no `max_length`.
@@ -23,6 +25,14 @@ pub struct Template {
     pub code: String,
     pub star_level: u8,
     pub title: Label,
+    /// The lowest score (0–100) with which an inspection passes; `DEFAULT_PASS_SCORE` when
+    /// absent. Every visible required item with a pass rule must pass as well.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "number_opt"
+    )]
+    pub pass_score: Option<f64>,
     pub sections: Vec<Section>,
 }
 
@@ -149,6 +159,11 @@ impl Template {
     pub fn item(&self, id: &str) -> Option<&Item> {
         self.items().find(|i| i.id == id)
     }
+
+    /// The template's pass mark, 60 when it states none.
+    pub fn pass_score(&self) -> f64 {
+        self.pass_score.unwrap_or(DEFAULT_PASS_SCORE)
+    }
 }
 
 impl Item {
@@ -189,6 +204,11 @@ pub fn validate(t: &Template) -> Result<(), Vec<FieldError>> {
         err("star_level".into(), "must be 1, 2 or 3");
     }
     check_label(&t.title, "title", &mut err);
+    if t.pass_score
+        .is_some_and(|p| !(p.is_finite() && (0.0..=100.0).contains(&p)))
+    {
+        err("pass_score".into(), "must be a number from 0 to 100");
+    }
     if t.sections.is_empty() {
         err("sections".into(), "a template needs at least one item");
     }
@@ -704,6 +724,51 @@ mod tests {
             .flat_map(|t| t.items().map(|i| i.kind))
             .collect();
         assert_eq!(kinds.len(), 7, "{kinds:?}");
+    }
+
+    #[test]
+    fn default_templates_state_the_pass_mark_of_sixty() {
+        for t in default_templates() {
+            assert_eq!(
+                (t.pass_score, t.pass_score()),
+                (Some(60.0), 60.0),
+                "{}",
+                t.code
+            );
+        }
+    }
+
+    #[test]
+    fn a_template_without_a_pass_score_passes_at_sixty() {
+        let t = parse(base());
+        assert_eq!((t.pass_score, t.pass_score()), (None, DEFAULT_PASS_SCORE));
+        assert_eq!(DEFAULT_PASS_SCORE, 60.0);
+        let text = serde_json::to_string(&t).expect("serializes");
+        assert!(!text.contains("pass_score"), "{text}");
+    }
+
+    #[test]
+    fn a_pass_score_from_0_to_100_is_kept_and_serialized() {
+        for score in [json!(0), json!(80), json!(72.5), json!(100)] {
+            let mut v = base();
+            v["pass_score"] = score.clone();
+            let t = parse(v.clone());
+            assert_eq!(validate(&t), Ok(()), "{score}");
+            assert_eq!(Some(t.pass_score()), score.as_f64());
+            assert_eq!(serde_json::to_value(&t).expect("serializes"), v);
+        }
+    }
+
+    #[test]
+    fn a_pass_score_outside_0_to_100_is_refused() {
+        for score in [json!(-1), json!(-0.1), json!(100.5), json!(1000)] {
+            let mut v = base();
+            v["pass_score"] = score.clone();
+            assert_eq!(fields(v), vec!["pass_score"], "{score}");
+        }
+        let mut text = base();
+        text["pass_score"] = json!("80");
+        assert!(serde_json::from_value::<Template>(text).is_err());
     }
 
     #[test]

@@ -38,6 +38,10 @@ pub const CLOCK_SKEW_MINUTES: i64 = 5;
 pub const MIN_VISIT_SECONDS: i64 = 120;
 /// Each checklist item needs at least a look and a tap.
 pub const SECONDS_PER_ITEM: i64 = 10;
+/// A photo this far from the village or the phone was not taken on this visit: an alert.
+pub const PHOTO_FAR_ALERT_M: f64 = 5_000.0;
+/// A photo taken this long before or after the visit is an old (or later) photo: an alert.
+pub const PHOTO_TIME_ALERT: TimeDelta = TimeDelta::days(1);
 /// The mean Earth radius (IUGG), good to 0.5 % for haversine distances.
 pub const EARTH_RADIUS_M: f64 = 6_371_008.8;
 
@@ -141,17 +145,17 @@ pub fn inspection_flags(
 }
 
 fn location_flags(village: &Village, location: &DeviceLocation, flags: &mut Vec<Flag>) {
-    let distance = haversine_m(village.lat, village.lon, location.lat, location.lon);
-    if distance > village.radius_m {
+    let from_village = haversine_m(village.lat, village.lon, location.lat, location.lon);
+    if from_village > village.radius_m {
         flags.push(Flag::new(
             codes::LOCATION_OUTSIDE_GEOFENCE,
             Severity::Alert,
             format!(
                 "the device was {} from the village centre, outside its {} geofence \
                  (reported accuracy {})",
-                metres(distance),
-                metres(village.radius_m),
-                metres(location.accuracy_m)
+                distance_beyond(from_village),
+                distance(village.radius_m),
+                distance(location.accuracy_m)
             ),
         ));
     }
@@ -174,8 +178,8 @@ fn location_flags(village: &Village, location: &DeviceLocation, flags: &mut Vec<
             Severity::Warning,
             format!(
                 "the position is only accurate to {} (flagged above {})",
-                metres(location.accuracy_m),
-                metres(LOW_ACCURACY_M)
+                distance_beyond(location.accuracy_m),
+                distance(LOW_ACCURACY_M)
             ),
         ));
     }
@@ -188,13 +192,13 @@ fn clock_skew(location: Option<&DeviceLocation>, visit: &Visit) -> Option<Flag> 
     if ahead > tolerance {
         reasons.push(format!(
             "the phone's submission time is {} ahead of the server clock",
-            minutes(ahead)
+            duration(ahead)
         ));
     }
     if visit.started_at > visit.submitted_at {
         reasons.push(format!(
             "the inspection was started {} after it was submitted",
-            minutes(visit.started_at - visit.submitted_at)
+            duration(visit.started_at - visit.submitted_at)
         ));
     }
     if let Some(captured_at) = location.and_then(|location| location.captured_at) {
@@ -202,7 +206,7 @@ fn clock_skew(location: Option<&DeviceLocation>, visit: &Visit) -> Option<Flag> 
         if ahead > tolerance {
             reasons.push(format!(
                 "the position was captured {} after the server received the inspection",
-                minutes(ahead)
+                duration(ahead)
             ));
         }
     }
@@ -335,29 +339,38 @@ fn gps_far(
         return None;
     }
     let mut reasons = Vec::new();
+    let mut farthest: f64 = 0.0;
     let from_village = haversine_m(village.lat, village.lon, lat, lon);
     if from_village > village.radius_m {
+        farthest = farthest.max(from_village);
         reasons.push(format!(
             "{} from the village centre (geofence {})",
-            metres(from_village),
-            metres(village.radius_m)
+            distance_beyond(from_village),
+            distance(village.radius_m)
         ));
     }
     if let Some(location) = location {
         let from_device = haversine_m(location.lat, location.lon, lat, lon);
         let tolerance = PHOTO_DEVICE_MIN_M.max(PHOTO_DEVICE_ACCURACY_FACTOR * location.accuracy_m);
         if from_device > tolerance {
+            farthest = farthest.max(from_device);
             reasons.push(format!(
                 "{} from the device position (tolerance {})",
-                metres(from_device),
-                metres(tolerance)
+                distance_beyond(from_device),
+                distance(tolerance)
             ));
         }
     }
     (!reasons.is_empty()).then(|| {
+        // Judged on whole metres, as the detail shows them.
+        let severity = if farthest.round() > PHOTO_FAR_ALERT_M {
+            Severity::Alert
+        } else {
+            Severity::Warning
+        };
         Flag::new(
             codes::PHOTO_GPS_FAR,
-            Severity::Warning,
+            severity,
             format!("the photo's GPS position is {}", reasons.join(" and ")),
         )
     })
@@ -371,26 +384,36 @@ fn time_outside_visit(visit: &Visit, photo: &PhotoFacts) -> Option<Flag> {
         .and_utc();
     let earliest = visit.started_at - TimeDelta::minutes(PHOTO_EARLY_MINUTES);
     let latest = visit.submitted_at + TimeDelta::minutes(PHOTO_LATE_MINUTES);
-    let detail = if taken < earliest {
-        format!(
-            "the photo was taken {} before the inspection started (up to {PHOTO_EARLY_MINUTES} \
-             allowed)",
-            minutes(visit.started_at - taken)
+    let (gap, detail) = if taken < earliest {
+        let gap = visit.started_at - taken;
+        (
+            gap,
+            format!(
+                "the photo was taken {} before the inspection started (up to \
+                 {PHOTO_EARLY_MINUTES} minutes allowed)",
+                duration(gap)
+            ),
         )
     } else if taken > latest {
-        format!(
-            "the photo was taken {} after the inspection was submitted (up to \
-             {PHOTO_LATE_MINUTES} allowed)",
-            minutes(taken - visit.submitted_at)
+        let gap = taken - visit.submitted_at;
+        (
+            gap,
+            format!(
+                "the photo was taken {} after the inspection was submitted (up to \
+                 {PHOTO_LATE_MINUTES} minutes allowed)",
+                duration(gap)
+            ),
         )
     } else {
         return None;
     };
-    Some(Flag::new(
-        codes::PHOTO_TIME_OUTSIDE_VISIT,
-        Severity::Warning,
-        detail,
-    ))
+    // Judged on whole seconds, as the detail shows them.
+    let severity = if gap.num_seconds() > PHOTO_TIME_ALERT.num_seconds() {
+        Severity::Alert
+    } else {
+        Severity::Warning
+    };
+    Some(Flag::new(codes::PHOTO_TIME_OUTSIDE_VISIT, severity, detail))
 }
 
 /// Great-circle distance in metres between two WGS84 positions given in degrees.
@@ -454,18 +477,60 @@ pub fn known_editor(software: &str) -> Option<&'static str> {
         .map(|(_, editor)| *editor)
 }
 
-fn metres(value: f64) -> String {
-    format!("{value:.0} m")
+/// A distance for reading: whole metres below 1 km (`850 m`), kilometres with one decimal from
+/// 1 km (`12.3 km`), to the nearest unit shown. For limits and tolerances.
+fn distance(metres: f64) -> String {
+    distance_rounded(metres, f64::round)
 }
 
-/// Whole minutes, rounded up so that a breach never reads as the tolerance itself.
-fn minutes(delta: TimeDelta) -> String {
-    let seconds = delta.num_seconds().max(0);
-    let whole = seconds / 60 + i64::from(seconds % 60 != 0);
-    if whole == 1 {
-        "1 minute".to_owned()
+/// A measured distance that broke a limit: rounded up at the precision shown, so that a breach
+/// never reads as the limit itself (1501 m beyond a 1.5 km geofence reads `1.6 km`).
+fn distance_beyond(metres: f64) -> String {
+    distance_rounded(metres, f64::ceil)
+}
+
+fn distance_rounded(metres: f64, round: fn(f64) -> f64) -> String {
+    // Whole metres first: haversine noise (1501.0000001 m) must not round up a tenth of a km.
+    let whole = metres.max(0.0).round();
+    if whole < 1000.0 {
+        format!("{whole:.0} m")
     } else {
-        format!("{whole} minutes")
+        format!("{:.1} km", round(whole / 100.0) / 10.0)
+    }
+}
+
+/// A duration for reading, rounded up at the precision shown so that a breach never reads as
+/// the tolerance itself: whole minutes below an hour (`45 minutes`), hours below a day
+/// (`5 hours`, `1.5 hours`), days from a day on (`3 days`, `6613.1 days`); one decimal, dropped
+/// when it is 0.
+fn duration(delta: TimeDelta) -> String {
+    let seconds = delta.num_seconds().max(0);
+    let minutes = ceil_div(seconds, 60);
+    if minutes < 60 {
+        return counted(minutes as f64, "minute");
+    }
+    let tenths_of_hours = ceil_div(seconds, 360);
+    if tenths_of_hours < 240 {
+        return counted(tenths_of_hours as f64 / 10.0, "hour");
+    }
+    counted(ceil_div(seconds, 8640) as f64 / 10.0, "day")
+}
+
+fn ceil_div(n: i64, d: i64) -> i64 {
+    n / d + i64::from(n % d != 0)
+}
+
+/// `1 hour`, `5 hours`, `1.5 hours`.
+fn counted(value: f64, unit: &str) -> String {
+    let number = if value.fract() == 0.0 {
+        format!("{value:.0}")
+    } else {
+        format!("{value:.1}")
+    };
+    if value == 1.0 {
+        format!("1 {unit}")
+    } else {
+        format!("{number} {unit}s")
     }
 }
 
@@ -602,8 +667,14 @@ mod tests {
         let flags = inspection_flags(&VILLAGE, Some(&outside), &visit());
         let flag = only(&flags, codes::LOCATION_OUTSIDE_GEOFENCE);
         assert_eq!(flag.severity, Severity::Alert);
-        assert!(flag.detail.contains("1501 m"), "{}", flag.detail);
-        assert!(flag.detail.contains("1500 m geofence"), "{}", flag.detail);
+        assert!(
+            flag.detail.contains(
+                "the device was 1.6 km from the village centre, outside its 1.5 km geofence \
+                 (reported accuracy 13 m)"
+            ),
+            "{}",
+            flag.detail
+        );
     }
 
     #[test]
@@ -782,7 +853,8 @@ mod tests {
         let flag = only(&flags, codes::PHOTO_GPS_FAR);
         assert_eq!(flag.severity, Severity::Warning);
         assert!(
-            flag.detail.contains("1501 m from the village centre"),
+            flag.detail
+                .contains("1.6 km from the village centre (geofence 1.5 km)"),
             "{}",
             flag.detail
         );
@@ -1169,5 +1241,191 @@ mod tests {
         );
         let antipodes = haversine_m(0.0, 0.0, 0.0, 180.0);
         assert!((antipodes - std::f64::consts::PI * EARTH_RADIUS_M).abs() < 1.0);
+    }
+
+    fn photo_at(metres_north: f64) -> PhotoFacts<'static> {
+        let (lat, lon) = north(VILLAGE.lat, VILLAGE.lon, metres_north);
+        PhotoFacts {
+            lat: Some(lat),
+            lon: Some(lon),
+            ..photo()
+        }
+    }
+
+    fn gps_far_flag(location: Option<&DeviceLocation>, photo: &PhotoFacts) -> Flag {
+        only(
+            &photo_flags(&VILLAGE, location, &visit(), photo, None, None),
+            codes::PHOTO_GPS_FAR,
+        )
+        .clone()
+    }
+
+    #[test]
+    fn a_photo_up_to_five_km_from_the_village_is_a_warning_beyond_it_an_alert() {
+        for (metres, severity, shown) in [
+            (1501.0, Severity::Warning, "1.6 km"),
+            (4999.0, Severity::Warning, "5.0 km"),
+            (5000.0, Severity::Warning, "5.0 km"),
+            (5001.0, Severity::Alert, "5.1 km"),
+            (12_300.0, Severity::Alert, "12.3 km"),
+        ] {
+            let flag = gps_far_flag(None, &photo_at(metres));
+            assert_eq!(flag.severity, severity, "{metres} m: {}", flag.detail);
+            assert_eq!(
+                flag.detail,
+                format!(
+                    "the photo's GPS position is {shown} from the village centre (geofence 1.5 km)"
+                ),
+                "{metres} m"
+            );
+        }
+    }
+
+    #[test]
+    fn a_photo_more_than_five_km_from_the_device_is_an_alert() {
+        // The phone stood 4 km south of the centre; the photo is 1 km north of the centre,
+        // inside the geofence, but 5 km or just over from the phone.
+        let mut south = location();
+        (south.lat, south.lon) = north(VILLAGE.lat, VILLAGE.lon, -4000.0);
+        let at_limit = gps_far_flag(Some(&south), &photo_at(1000.0));
+        assert_eq!(at_limit.severity, Severity::Warning, "{}", at_limit.detail);
+        assert_eq!(
+            at_limit.detail,
+            "the photo's GPS position is 5.0 km from the device position (tolerance 500 m)"
+        );
+        let beyond = gps_far_flag(Some(&south), &photo_at(1001.0));
+        assert_eq!(beyond.severity, Severity::Alert, "{}", beyond.detail);
+        assert!(beyond.detail.contains("5.1 km from the device position"));
+    }
+
+    #[test]
+    fn a_photo_far_from_both_is_judged_by_the_farther() {
+        let mut near = location();
+        (near.lat, near.lon) = north(VILLAGE.lat, VILLAGE.lon, 2000.0);
+        // 6 km from the centre, 4 km from the phone.
+        let flag = gps_far_flag(Some(&near), &photo_at(6000.0));
+        assert_eq!(flag.severity, Severity::Alert);
+        assert_eq!(
+            flag.detail,
+            "the photo's GPS position is 6.0 km from the village centre (geofence 1.5 km) and \
+             4.0 km from the device position (tolerance 500 m)"
+        );
+    }
+
+    fn time_flag(at: NaiveDateTime) -> Flag {
+        only(
+            &photo_flags(&VILLAGE, None, &visit(), &taken(at, Some(0)), None, None),
+            codes::PHOTO_TIME_OUTSIDE_VISIT,
+        )
+        .clone()
+    }
+
+    /// The visit started 2026-11-20 02:10Z and was submitted 03:05Z; offsets in seconds.
+    fn utc(seconds_from_start: i64) -> NaiveDateTime {
+        (at("2026-11-20T02:10:00Z") + TimeDelta::seconds(seconds_from_start)).naive_utc()
+    }
+
+    #[test]
+    fn a_photo_up_to_a_day_before_the_visit_is_a_warning_beyond_it_an_alert() {
+        const DAY: i64 = 86_400;
+        for (before, severity, shown) in [
+            (31 * 60, Severity::Warning, "31 minutes"),
+            (DAY - 1, Severity::Warning, "1 day"),
+            (DAY, Severity::Warning, "1 day"),
+            (DAY + 1, Severity::Alert, "1.1 days"),
+            (3 * DAY, Severity::Alert, "3 days"),
+        ] {
+            let flag = time_flag(utc(-before));
+            assert_eq!(flag.severity, severity, "{before} s: {}", flag.detail);
+            assert_eq!(
+                flag.detail,
+                format!(
+                    "the photo was taken {shown} before the inspection started (up to 30 \
+                     minutes allowed)"
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn a_photo_up_to_a_day_after_submitting_is_a_warning_beyond_it_an_alert() {
+        const DAY: i64 = 86_400;
+        let submitted = 55 * 60;
+        for (after, severity, shown) in [
+            (11 * 60, Severity::Warning, "11 minutes"),
+            (5 * 3600, Severity::Warning, "5 hours"),
+            (DAY, Severity::Warning, "1 day"),
+            (DAY + 1, Severity::Alert, "1.1 days"),
+        ] {
+            let flag = time_flag(utc(submitted + after));
+            assert_eq!(flag.severity, severity, "{after} s: {}", flag.detail);
+            assert_eq!(
+                flag.detail,
+                format!(
+                    "the photo was taken {shown} after the inspection was submitted (up to 10 \
+                     minutes allowed)"
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn a_photo_taken_years_before_reads_in_days() {
+        let flag = time_flag(utc(-9_522_858 * 60));
+        assert_eq!(flag.severity, Severity::Alert);
+        assert!(
+            flag.detail.contains("taken 6613.1 days before"),
+            "{}",
+            flag.detail
+        );
+    }
+
+    #[test]
+    fn distances_read_in_metres_below_a_kilometre_and_tenths_of_km_above() {
+        let cases = [
+            (0.0, "0 m", "0 m"),
+            (12.4, "12 m", "12 m"),
+            (850.0, "850 m", "850 m"),
+            (999.4, "999 m", "999 m"),
+            (999.6, "1.0 km", "1.0 km"),
+            (1000.0, "1.0 km", "1.0 km"),
+            (1040.0, "1.0 km", "1.1 km"),
+            (1500.0, "1.5 km", "1.5 km"),
+            (1501.0, "1.5 km", "1.6 km"),
+            (1500.0000001, "1.5 km", "1.5 km"),
+            (12_345.0, "12.3 km", "12.4 km"),
+            (1_067_000.0, "1067.0 km", "1067.0 km"),
+        ];
+        for (metres, nearest, beyond) in cases {
+            assert_eq!(distance(metres), nearest, "{metres}");
+            assert_eq!(distance_beyond(metres), beyond, "{metres}");
+        }
+    }
+
+    #[test]
+    fn durations_read_in_minutes_hours_or_days_rounded_up() {
+        let cases = [
+            (0, "0 minutes"),
+            (1, "1 minute"),
+            (60, "1 minute"),
+            (61, "2 minutes"),
+            (45 * 60, "45 minutes"),
+            (59 * 60, "59 minutes"),
+            (59 * 60 + 1, "1 hour"),
+            (3600, "1 hour"),
+            (3601, "1.1 hours"),
+            (90 * 60, "1.5 hours"),
+            (5 * 3600, "5 hours"),
+            (23 * 3600 + 54 * 60, "23.9 hours"),
+            (23 * 3600 + 54 * 60 + 1, "1 day"),
+            (86_400, "1 day"),
+            (86_401, "1.1 days"),
+            (3 * 86_400, "3 days"),
+            (9_522_858 * 60, "6613.1 days"),
+            (-5, "0 minutes"),
+        ];
+        for (seconds, shown) in cases {
+            assert_eq!(duration(TimeDelta::seconds(seconds)), shown, "{seconds} s");
+        }
     }
 }

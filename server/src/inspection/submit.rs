@@ -8,8 +8,9 @@ use serde_json::json;
 use super::flags::{self, Flag};
 use super::model::*;
 use crate::auth::{Actor, AuthUser};
-use crate::checklist::answers::{self, Computed, ComputedValues, Evaluation};
+use crate::checklist::answers::{self, ComputedValues, Evaluation};
 use crate::checklist::store::ChecklistVersion;
+use crate::checklist::versions;
 use crate::db::schema::{inspection_revisions, inspections, photos};
 use crate::db::{is_unique_violation, DbConn};
 use crate::declarations::{self, Declaration};
@@ -110,18 +111,12 @@ fn prepare(
             ),
         ));
     }
+    check_current_version(conn, &checklist, body.started_at)?;
     let template = checklist.template_shared()?;
     let quarter = Quarter::parse(&declaration.quarter).map_err(|_| ApiError::internal())?;
     let coverage = crate::mentoring::village_coverage(conn, &village.id, quarter)?;
     let mut computed = ComputedValues::new();
-    computed.insert(
-        "mentoring.coverage".into(),
-        if coverage.mentees == 0 {
-            Computed::Unavailable
-        } else {
-            Computed::Value(coverage.coverage)
-        },
-    );
+    computed.insert("mentoring.coverage".into(), coverage.computed());
     let mut errors = Vec::new();
     let evaluation = match answers::validate_answers(&template, &body.answers, &computed) {
         Ok(e) => Some(e),
@@ -149,8 +144,21 @@ fn prepare(
     }
 }
 
+/// An inspection uses the checklist version that was current for its level when it started,
+/// or a later one: an older one is refused, naming the current version.
+fn check_current_version(
+    conn: &mut DbConn,
+    checklist: &ChecklistVersion,
+    started_at: DateTime<Utc>,
+) -> ApiResult<()> {
+    let published =
+        ChecklistVersion::published_versions(conn, &checklist.code, checklist.star_level)?;
+    versions::check_version(&checklist.code, checklist.version, &published, started_at)
+        .map_err(|message| ApiError::field("checklist", message))
+}
+
 fn evaluation_json(e: &Evaluation) -> String {
-    json!({"score": e.score, "passed": e.passed, "failing_items": e.failing_items, "items": e.items}).to_string()
+    json!({"score": e.score, "pass_score": e.pass_score, "passed": e.passed, "failing_items": e.failing_items, "items": e.items}).to_string()
 }
 
 /// The columns each revision sets: the first insert and every resubmission write the same.

@@ -7,7 +7,11 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::checklist::answers::Computed;
 use crate::quarter::Quarter;
+
+/// Why a village's coverage is 0 when its association registered nobody to mentor.
+pub const NO_MENTEES: &str = "no mentees registered";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MenteeRow {
@@ -68,8 +72,22 @@ pub struct Coverage {
     pub coverage: f64,
     /// Sorted by mentee code.
     pub overdue: Vec<Overdue>,
-    /// Sorted by name.
+    /// Every active member, those with no mentee too (`mentees: 0`). Sorted by name.
     pub members: Vec<MemberActivity>,
+    /// Active members who mentor nobody (each member is meant to mentor one to three people).
+    pub members_without_mentees: u32,
+}
+
+impl Coverage {
+    /// The value of the checklists' computed item `mentoring.coverage`. A village without
+    /// mentees has a coverage of 0, not an unknown one: the item fails, saying why.
+    pub fn computed(&self) -> Computed {
+        if self.mentees == 0 {
+            Computed::Explained(0.0, NO_MENTEES)
+        } else {
+            Computed::Value(self.coverage)
+        }
+    }
 }
 
 /// The village's coverage for `quarter`. A mentee is covered by a `quarterly_followup` dated in
@@ -135,6 +153,7 @@ pub fn coverage(
         })
         .collect();
     activity.sort_by(|a, b| (&a.name, &a.member_id).cmp(&(&b.name, &b.member_id)));
+    let members_without_mentees = count(activity.iter().filter(|m| m.mentees == 0));
 
     Coverage {
         quarter,
@@ -147,6 +166,7 @@ pub fn coverage(
         },
         overdue,
         members: activity,
+        members_without_mentees,
     }
 }
 
@@ -263,6 +283,54 @@ mod tests {
         assert_eq!((result.mentees, result.covered), (0, 0));
         assert_eq!(result.coverage, 0.0);
         assert!(result.overdue.is_empty());
+        assert_eq!(result.members_without_mentees, 1);
+        assert_eq!(result.members[0].mentees, 0);
+    }
+
+    #[test]
+    fn a_village_without_mentees_fails_the_coverage_item_saying_why() {
+        let result = coverage(q4(), &[member("m1", "Li")], &[], &[]);
+        assert_eq!(
+            result.computed(),
+            Computed::Explained(0.0, "no mentees registered")
+        );
+        let nobody = coverage(q4(), &[], &[], &[]);
+        assert_eq!(nobody.computed(), Computed::Explained(0.0, NO_MENTEES));
+    }
+
+    #[test]
+    fn a_village_with_mentees_gives_its_coverage_plainly() {
+        let none_followed = coverage(q4(), &[], &one_mentee(), &[]);
+        assert_eq!(none_followed.computed(), Computed::Value(0.0));
+        let all = coverage(
+            q4(),
+            &[],
+            &one_mentee(),
+            &[followup("e1", day(2026, 11, 1))],
+        );
+        assert_eq!(all.computed(), Computed::Value(1.0));
+    }
+
+    #[test]
+    fn members_without_mentees_are_listed_and_counted() {
+        let members = [
+            member("m1", "Li Na"),
+            member("m2", "Wang Fang"),
+            member("m3", "Zhao Lei"),
+        ];
+        let mentees = [mentee("e1", "C-001", "m2")];
+        let result = coverage(q4(), &members, &mentees, &[]);
+        let listed: Vec<(&str, u32)> = result
+            .members
+            .iter()
+            .map(|m| (m.member_id.as_str(), m.mentees))
+            .collect();
+        assert_eq!(listed, vec![("m1", 0), ("m2", 1), ("m3", 0)]);
+        assert_eq!(result.members_without_mentees, 2);
+        // A mentee of a member who is no longer active does not make another member a mentor.
+        let orphan = [mentee("e9", "C-009", "gone")];
+        let result = coverage(q4(), &members[..1], &orphan, &[]);
+        assert_eq!((result.mentees, result.members_without_mentees), (1, 1));
     }
 
     #[test]
@@ -387,6 +455,7 @@ mod tests {
                 "coverage": 0.0,
                 "overdue": [{"mentee_id": "e1", "code": "C-001", "member_id": "m1", "last_visit_on": null}],
                 "members": [{"member_id": "m1", "name": "Li Na", "mentees": 1, "visits": 0}],
+                "members_without_mentees": 0,
             })
         );
         assert_eq!(

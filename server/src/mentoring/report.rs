@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use super::coverage::VisitKind;
 use super::model::kind_str;
-use crate::db::schema::{mentees, org_units, visits};
+use crate::db::schema::{members, mentees, org_units, visits};
 use crate::db::DbConn;
 use crate::error::ApiResult;
 use crate::org::OrgUnit;
@@ -31,6 +31,8 @@ pub struct VillageCoverage {
     pub coverage: f64,
     /// mentees − covered.
     pub overdue: u32,
+    /// Active members who mentor nobody (each member is meant to mentor one to three people).
+    pub members_without_mentees: u32,
 }
 
 #[derive(Serialize, Deserialize, ToSchema, Clone, Debug, PartialEq)]
@@ -41,6 +43,7 @@ pub struct TownshipCoverage {
     pub mentees: u32,
     pub covered: u32,
     pub coverage: f64,
+    pub members_without_mentees: u32,
     /// By village code.
     pub villages: Vec<VillageCoverage>,
 }
@@ -54,6 +57,7 @@ pub struct MentoringReport {
     pub mentees: u32,
     pub covered: u32,
     pub coverage: f64,
+    pub members_without_mentees: u32,
 }
 
 fn share(covered: u32, mentees: u32) -> f64 {
@@ -82,9 +86,10 @@ fn subtree(unit: &OrgUnit) -> Scope {
 }
 
 /// Villages under `unit` by code: all of them, or a page of `limit` after the code `after`.
-/// Each with its mentees and those followed up in the quarter. Four queries whatever the
-/// number of villages: villages, their townships, mentees per village and mentees followed up
-/// per village (the last two over the whole subtree, or over the page's villages).
+/// Each with its mentees, those followed up in the quarter and its members without mentees.
+/// Five queries whatever the number of villages: villages, their townships, mentees per
+/// village, mentees followed up per village and active members mentoring nobody per village
+/// (the last three over the whole subtree, or over the page's villages).
 fn villages(
     conn: &mut DbConn,
     unit: &OrgUnit,
@@ -146,6 +151,22 @@ fn villages(
         None => scoped!(q, visits, &subtree),
     };
     let covered_counts: HashMap<String, i64> = q.load::<(String, i64)>(conn)?.into_iter().collect();
+    // Members are matched against every mentee of the county: a mentee row always lies in its
+    // member's village, and the county bounds the subquery.
+    let mentors = mentees::table
+        .filter(mentees::county_id.eq(unit.county_id.clone()))
+        .select(mentees::member_id);
+    let q = members::table
+        .filter(members::active.eq(true))
+        .filter(diesel::dsl::not(members::id.eq_any(mentors)))
+        .group_by(members::village_id)
+        .select((members::village_id, count_star()))
+        .into_boxed();
+    let q = match &page_ids {
+        Some(ids) => q.filter(members::village_id.eq_any(ids.clone())),
+        None => scoped!(q, members, &subtree),
+    };
+    let idle_counts: HashMap<String, i64> = q.load::<(String, i64)>(conn)?.into_iter().collect();
 
     let rows = villages
         .into_iter()
@@ -153,6 +174,7 @@ fn villages(
             let mentees = saturate(mentee_counts.get(&id).copied().unwrap_or(0));
             // A mentee counts once; visits never outnumber mentees unless mentees were removed.
             let covered = saturate(covered_counts.get(&id).copied().unwrap_or(0)).min(mentees);
+            let members_without_mentees = saturate(idle_counts.get(&id).copied().unwrap_or(0));
             let village = VillageCoverage {
                 village_id: id,
                 code,
@@ -161,6 +183,7 @@ fn villages(
                 covered,
                 coverage: share(covered, mentees),
                 overdue: mentees - covered,
+                members_without_mentees,
             };
             (parent, village)
         })
@@ -188,6 +211,7 @@ pub fn mentoring_report(
             let villages = by_township.remove(&id).unwrap_or_default();
             let mentees = villages.iter().map(|v| v.mentees).sum();
             let covered = villages.iter().map(|v| v.covered).sum();
+            let members_without_mentees = villages.iter().map(|v| v.members_without_mentees).sum();
             TownshipCoverage {
                 township_id: id,
                 code,
@@ -195,18 +219,21 @@ pub fn mentoring_report(
                 mentees,
                 covered,
                 coverage: share(covered, mentees),
+                members_without_mentees,
                 villages,
             }
         })
         .collect();
     let mentees = townships.iter().map(|t| t.mentees).sum();
     let covered = townships.iter().map(|t| t.covered).sum();
+    let members_without_mentees = townships.iter().map(|t| t.members_without_mentees).sum();
     Ok(MentoringReport {
         quarter,
         townships,
         mentees,
         covered,
         coverage: share(covered, mentees),
+        members_without_mentees,
     })
 }
 
@@ -220,6 +247,7 @@ pub const CSV_HEADER: &[&str] = &[
     "covered",
     "coverage",
     "overdue",
+    "members_without_mentees",
 ];
 
 /// One CSV row: a village with its township's columns. Counts only: nothing names a mentee.
@@ -234,6 +262,7 @@ fn csv_row(quarter: Quarter, township: (&str, &str), v: VillageCoverage) -> Vec<
         v.covered.to_string(),
         format!("{:.4}", v.coverage),
         v.overdue.to_string(),
+        v.members_without_mentees.to_string(),
     ]
 }
 
@@ -279,6 +308,7 @@ mod tests {
             covered: 2,
             coverage: 0.5,
             overdue: 2,
+            members_without_mentees: 1,
         };
         let row = csv_row(quarter, ("T1", "东关镇"), village);
         assert_eq!(row.len(), CSV_HEADER.len());
@@ -293,7 +323,8 @@ mod tests {
                 "4",
                 "2",
                 "0.5000",
-                "2"
+                "2",
+                "1"
             ]
         );
     }
