@@ -17,6 +17,9 @@ export class ApiError extends Error {
     this.title = problem.title ?? null;
     this.detail = problem.detail ?? null;
     this.errors = Array.isArray(problem.errors) ? problem.errors : [];
+    /** The whole problem body: some carry more than the standard members (`failing_items`,
+     *  `alerts`, `live_inspector`…). */
+    this.problem = problem;
   }
 }
 

@@ -6,7 +6,7 @@ import { t, getLang, setLang, roleName } from './i18n.js';
 import { errorBox, formErrors } from './ui.js';
 import { queueView } from './views/queue.js';
 import { inspectionView } from './views/inspection.js';
-import { villagesView } from './views/villages.js';
+import { villagesView, myVillageView } from './views/villages.js';
 import { usersView } from './views/users.js';
 import { importView } from './views/import.js';
 import { policyView } from './views/policy.js';
@@ -20,9 +20,10 @@ const COUNTY = ['admin', 'reviewer', 'inspector'];
 /** path pattern, view, roles, nav label key (routes without one are not in the menu). */
 const ROUTES = [
   { path: 'queue', view: queueView, roles: ['reviewer', 'admin'], nav: 'nav.queue' },
-  { path: 'inspection/:id', view: inspectionView, roles: ['reviewer', 'admin', 'inspector'] },
+  { path: 'inspection/:id', view: inspectionView, roles: ['reviewer', 'admin', 'inspector', 'secretary'] },
   { path: 'members', view: membersView, roles: ['secretary'], nav: 'nav.members' },
   { path: 'overdue', view: overdueView, roles: ['secretary'], nav: 'nav.overdue' },
+  { path: 'village', view: myVillageView, roles: ['secretary'], nav: 'nav.village' },
   { path: 'villages', view: villagesView, roles: COUNTY, nav: 'nav.villages' },
   { path: 'dashboard', view: dashboardView, roles: COUNTY, nav: 'nav.dashboard' },
   { path: 'users', view: usersView, roles: ['admin'], nav: 'nav.users' },

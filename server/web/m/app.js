@@ -1,11 +1,12 @@
 // The inspector's phone app: log in, the worklist, the checklist form with photos and the
-// position, the outbox and returned inspections. Plain DOM, no framework, no inline styles.
+// position, the outbox, returned inspections, the decisions on her inspections, and cancelling
+// one she has not finished. Plain DOM, no framework, no inline styles.
 
 import * as api from './api.js';
 import * as queue from './queue.js';
 import * as cl from './checklist.js';
 import { positionWarnings, haversine, locationOf } from './geo.js';
-import { t, label, language, setLanguage, errorText } from './i18n.js';
+import { t, label, language, setLanguage, errorText, fmtTime } from './i18n.js';
 
 const ACCEPT = 'image/jpeg,image/png,image/webp';
 const main = document.getElementById('main');
@@ -15,7 +16,10 @@ const app = {
   user: null,
   view: 'login',
   worklist: null, // {items, offline} | {error}
-  returned: null, // [{summary, view}] | {error}
+  returned: null, // [view]
+  decided: null, // [view]: her approved and rejected inspections, newest first
+  confirming: null, // the id of the inspection whose cancellation awaits her confirmation
+  notice: null, // {text, until}: a message shown at the top of the home view for a while
   form: null, // {record, template, errors, tried, watch}
 };
 
@@ -103,7 +107,7 @@ async function logout() {
   stopWatching();
   await api.logout();
   app.user = null;
-  app.worklist = app.returned = app.form = null;
+  app.worklist = app.returned = app.decided = app.form = null;
   queue.setUser(null);
   renderLogin();
 }
@@ -146,7 +150,31 @@ async function loadLists() {
     app.returned = app.returned || [];
   }
   if (app.view === 'home') renderHome();
+  // Her approved and rejected inspections (the county's list, filtered to hers), newest first.
+  try {
+    const mine = [];
+    for (const status of ['rejected', 'approved']) {
+      const { data } = await api.getJson(`/inspections?status=${status}&limit=200`, { offlineOk: true });
+      mine.push(...data.items.filter((i) => i.inspector_id === app.user?.id));
+    }
+    mine.sort((a, b) => (b.updated_at || '').localeCompare(a.updated_at || ''));
+    const views = [];
+    for (const s of mine.slice(0, DECIDED_SHOWN)) {
+      views.push((await api.getJson(`/inspections/${s.id}`, { offlineOk: true })).data);
+    }
+    app.decided = views;
+  } catch (e) {
+    if (needLogin(e)) return;
+    app.decided = app.decided || [];
+  }
+  if (app.view === 'home') renderHome();
 }
+
+/** How long a message stays at the top of the home view. */
+const NOTICE_MS = 15_000;
+
+/** How many decided inspections the home view lists. */
+const DECIDED_SHOWN = 10;
 
 /** Fetches each checklist of the worklist once, so the service worker has it for offline use. */
 function prefetchTemplates(entries) {
@@ -191,23 +219,117 @@ async function renderHome() {
     const local = records.find((r) => r.id === view.id);
     const pending = local && local.state !== queue.SENT && local.state !== queue.DRAFT;
     returned.append(h('article', { class: 'card returned', 'data-inspection': view.id },
+      view.village_name ? h('h3', null, view.village_name) : null,
       h('p', null, `${t('revision')} ${view.revision} · ${t('score')} ${view.score}`),
       h('blockquote', { class: 'comment' }, view.return_comment || ''),
       pending ? h('p', { class: 'muted' }, t(`state_${local.state}`))
         : h('button', { class: 'primary revise', onclick: () => openRevision(view) }, t('revise')),
+      pending ? null : cancelControl(view.id, local),
     ));
   }
+
+  const decided = h('section', { id: 'decided', class: app.decided?.length ? null : 'is-empty' }, h('h2', null, t('decided')));
+  for (const view of app.decided || []) decided.append(decidedCard(view));
 
   const out = h('section', { id: 'outbox' }, h('h2', null, t('outbox')));
   if (!outbox.length) out.append(h('p', { class: 'muted' }, t('none')));
   for (const r of outbox) out.append(outboxCard(r));
 
-  show(returned, worklist, out);
+  // The lists reload right after a change: the message stays for a while, across those renders.
+  const notice = app.notice && app.notice.until > Date.now() ? h('p', { class: 'notice', id: 'notice', role: 'status' }, app.notice.text) : null;
+  show(notice, returned, worklist, out, decided);
+}
+
+/** The decision that stands on an inspection (the last one not reopened), with its comment. */
+function decidedCard(view) {
+  const decisions = (view.decisions || []).filter((d) => d.decision !== 'return');
+  const standing = [...decisions].reverse().find((d) => !d.reopened_at) || null;
+  return h('article', { class: `card decided status-${view.status}`, 'data-inspection': view.id, 'data-status': view.status },
+    h('h3', null, view.village_name || view.village_id, ' ',
+      h('span', { class: `state status-${view.status}` }, t(`status_${view.status}`))),
+    h('p', { class: 'muted' }, `${t('score')} ${view.score} · ${t('revision')} ${view.revision}`),
+    standing ? h('p', { class: 'muted' }, t('decided_by', standing.decided_by_name || '', fmtTime(standing.decided_at))) : null,
+    standing?.consequence ? h('p', { class: 'consequence' }, `${t('consequence')}: ${t(`consequence_${standing.consequence}`)}`) : null,
+    standing?.comment ? h('blockquote', { class: 'comment' }, `${t('comment')}: ${standing.comment}`) : null,
+    decisions.filter((d) => d.reopened_at).map((d) => h('p', { class: 'muted reopened' },
+      `${t(`decision_${d.decision}`)} · ${t('reopened', d.reopened_by_name || '', d.reopen_reason || '')}`)),
+  );
+}
+
+/**
+ * Cancelling an inspection she has not finished (awaiting photos, or returned): asks first, then
+ * `DELETE /inspections/{id}`; the outbox forgets it and its photos' bytes.
+ */
+function cancelControl(inspectionId, record) {
+  const box = h('div', { class: 'cancel-box' });
+  // The home view re-renders as lists load and the outbox moves: the question survives that.
+  const idle = () => {
+    if (app.confirming === inspectionId) app.confirming = null;
+    box.replaceChildren(h('button', { type: 'button', class: 'link danger cancel', onclick: ask }, t('cancel')));
+  };
+  function ask() {
+    app.confirming = inspectionId;
+    box.replaceChildren(
+      h('p', { class: 'warn' }, t('cancel_confirm')),
+      h('p', { class: 'actions' },
+        h('button', { type: 'button', class: 'danger confirm-cancel', onclick: confirm }, t('cancel_yes')),
+        h('button', { type: 'button', class: 'link keep', onclick: idle }, t('cancel_no'))));
+  }
+  async function confirm(ev) {
+    ev.target.disabled = true;
+    try {
+      const res = await api.request(`/inspections/${inspectionId}`, { method: 'DELETE' });
+      if (res.status !== 204) {
+        const p = await api.problemOf(res);
+        box.replaceChildren(h('p', { class: 'error problem' }, p?.detail || `HTTP ${res.status}`));
+        return;
+      }
+      const local = record || (await queue.list(app.user?.username)).find((r) => r.id === inspectionId);
+      if (local) await queue.remove(local);
+      app.returned = (app.returned || []).filter((v) => v.id !== inspectionId);
+      app.confirming = null;
+      app.notice = { text: t('cancelled'), until: Date.now() + NOTICE_MS };
+      renderHome();
+      loadLists();
+    } catch (e) {
+      if (needLogin(e)) return;
+      box.replaceChildren(h('p', { class: 'error' }, e.network ? t('network') : e.message));
+    }
+  }
+  if (app.confirming === inspectionId) ask();
+  else idle();
+  return box;
+}
+
+/** The server's refusals the inspector can act on, in her words (the detail follows). */
+function problemWords(error) {
+  const code = error.code || '';
+  const fields = (error.errors || []).map((e) => e.field || '');
+  if (code === 'inspection.outside_window' || fields.includes('started_at') && /window/i.test(error.detail || '')) return 'outside_window';
+  if (error.status === 422 && (/checklist/.test(code) || fields.some((f) => f === 'checklist' || f.startsWith('checklist.')))) return 'checklist_version';
+  if (code === 'declaration_inspected') return 'declaration_inspected';
+  return null;
+}
+
+/** A newer checklist for the record's declaration, from the worklist (when the phone has it). */
+function newerChecklist(r) {
+  const entry = app.worklist?.items?.find((e) => e.declaration.id === r.declaration_id);
+  const c = entry?.checklist;
+  return c && (c.code !== r.checklist?.code || c.version > (r.checklist?.version || 0)) ? c : null;
+}
+
+/** Opens the form again on the newer checklist version, keeping the answers and photos. */
+async function useNewVersion(r, checklist) {
+  Object.assign(r, { checklist, state: queue.DRAFT, body: null, error: null, final: false, body_sent: false, result: null });
+  await queue.save(r);
+  await startForm(r);
 }
 
 function outboxCard(r) {
   const result = r.result;
   const error = r.error;
+  const words = error ? problemWords(error) : null;
+  const newer = words === 'checklist_version' ? newerChecklist(r) : null;
   return h('article', { class: `card outbox state-${r.state}`, 'data-inspection': r.id, 'data-state': r.state },
     h('h3', null, r.village?.name || r.declaration_id,
       h('span', { class: `state state-${r.state}` }, t(`state_${r.state}`))),
@@ -216,15 +338,20 @@ function outboxCard(r) {
     h('ul', { class: 'photo-states' }, r.photos.map((p) => h('li', { class: `state-${p.state}`, 'data-photo': p.id },
       `${t('photos')} ${p.item}: ${t(`state_${p.state === queue.DRAFT ? 'queued' : p.state}`)}`,
       p.error ? h('span', { class: 'error' }, ` — ${p.error}`) : null))),
-    error ? h('div', { class: 'error problem' },
+    error ? h('div', { class: 'error problem', 'data-code': error.code || '' },
+      words ? h('p', { class: 'words' }, t(`err_${words}`)) : null,
       error.code === 'login' ? t('login_again') : error.detail,
       h('ul', null, (error.errors || []).map((fe) => h('li', null, `${fe.field}: ${fe.message}`)))) : null,
+    words === 'checklist_version' && newer ? h('p', { class: 'actions' },
+      h('button', { class: 'primary new-version', onclick: () => useNewVersion(r, newer) }, t('use_new_version'))) : null,
     result?.flags?.length ? h('div', { class: 'flags' }, h('h4', null, t('flags')),
       h('ul', null, result.flags.map((f) => h('li', { class: `flag sev-${f.severity}`, 'data-code': f.code },
         h('strong', null, f.code), ' ', f.detail)))) : null,
     r.state === queue.ERROR ? h('p', { class: 'actions' },
       h('button', { class: 'retry', onclick: () => queue.retry(r) }, t('retry')),
       h('button', { class: 'link danger', onclick: () => discard(r) }, t('discard'))) : null,
+    // The server has the body but not every photo: the inspection is stuck until she finishes or cancels it.
+    r.body_sent && r.state !== queue.SENT ? cancelControl(r.id, r) : null,
   );
 }
 

@@ -25,7 +25,17 @@ const WORDS = {
     err_photos_min: (n, got) => `至少需要 ${n} 张照片（现有 ${got} 张）`,
     err_photo_hidden: '该项已隐藏，照片不会提交', not_a_photo: '只能添加 JPEG、PNG 或 WebP 照片', chars: (n, max) => `${n}/${max}`,
     status_awaiting_photos: '等待照片', status_submitted: '已提交', status_approved: '已通过',
-    status_rejected: '未通过', status_returned: '已退回',
+    status_rejected: '未通过', status_returned: '已退回', status_cancelled: '已取消',
+    decided: '审核结果', decided_by: (who, when) => `${who}，${when}`, consequence: '处理',
+    consequence_downgrade: '降级', consequence_revoke: '取消资格',
+    decision_approve: '通过', decision_reject: '不通过', decision_return: '退回验收员',
+    reopened: (who, reason) => `已撤销（${who}）：${reason}`,
+    cancel: '取消这次验收', cancel_confirm: '确定取消这次验收？申报回到待验收，已上传的照片保留在服务器上。',
+    cancel_yes: '确定取消', cancel_no: '不取消', cancelled: '已取消这次验收。',
+    err_outside_window: '不在本季验收期内：这份申报的验收期未开始或已结束，服务器不接收。请联系县审核员。',
+    err_checklist_version: '检查表已有新版本，旧版本不再接收。请按新版本重新填写。',
+    err_declaration_inspected: '这份申报已有别人正在验收。',
+    use_new_version: '按新版本重新填写',
   },
   en: {
     app: 'Star inspections', login: 'Log in', username: 'Username', password: 'Password', logout: 'Log out',
@@ -51,7 +61,17 @@ const WORDS = {
     err_photos_min: (n, got) => `needs at least ${n} photo(s), has ${got}`,
     err_photo_hidden: 'hidden: its photos are not sent', not_a_photo: 'Only JPEG, PNG or WebP photos can be added', chars: (n, max) => `${n}/${max}`,
     status_awaiting_photos: 'awaiting photos', status_submitted: 'submitted', status_approved: 'approved',
-    status_rejected: 'rejected', status_returned: 'returned',
+    status_rejected: 'rejected', status_returned: 'returned', status_cancelled: 'cancelled',
+    decided: 'Decisions', decided_by: (who, when) => `${who}, ${when}`, consequence: 'Consequence',
+    consequence_downgrade: 'downgrade', consequence_revoke: 'revoke',
+    decision_approve: 'approved', decision_reject: 'rejected', decision_return: 'returned to the inspector',
+    reopened: (who, reason) => `Reopened by ${who}: ${reason}`,
+    cancel: 'Cancel this inspection', cancel_confirm: 'Really cancel this inspection? The declaration goes back to the worklist; photos already uploaded stay on the server.',
+    cancel_yes: 'Yes, cancel it', cancel_no: 'Keep it', cancelled: 'Inspection cancelled.',
+    err_outside_window: "Outside the quarter's verification window: this declaration's window has not opened or has closed, so the server refuses it. Ask a county reviewer.",
+    err_checklist_version: 'The checklist has a newer version and the old one is no longer accepted. Fill in the new version.',
+    err_declaration_inspected: 'Someone else is already inspecting this declaration.',
+    use_new_version: 'Fill in the new version',
   },
 };
 
@@ -76,6 +96,12 @@ export function t(key, ...args) {
 
 /** A template label ({zh, en}) in the current language. */
 export const label = (l) => (l ? l[lang] || l.zh || l.en : '');
+
+/** A date and time in the current language. */
+export function fmtTime(iso) {
+  if (!iso) return '';
+  return new Intl.DateTimeFormat(lang === 'zh' ? 'zh-CN' : 'en-GB', { year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' }).format(new Date(iso));
+}
 
 /** A validation error from checklist.js in the current language (English: the server's words). */
 export function errorText(e) {

@@ -24,7 +24,14 @@ function changed(record) {
   for (const fn of listeners) fn(record);
 }
 
+/** Ids removed from the outbox: a sender still holding one must not write it back. */
+const forgotten = new Set();
+
 export async function save(record) {
+  if (forgotten.has(record.id)) {
+    if (record.state !== DRAFT) return;
+    forgotten.delete(record.id); // opened again on purpose (a revision after a discard)
+  }
   record.updated_at = new Date().toISOString();
   await db.put(db.INSPECTIONS, record);
   changed(record);
@@ -42,6 +49,7 @@ export const dropPhoto = (id) => db.del(db.PHOTOS, id);
 
 /** Removes a record and the bytes of its photos. */
 export async function remove(record) {
+  forgotten.add(record.id);
   for (const p of record.photos || []) await dropPhoto(p.id);
   await db.del(db.INSPECTIONS, record.id);
   changed(null);

@@ -2,7 +2,7 @@
 // the worklist and checklist templates from the network when it answers (revalidated with
 // their ETags) and from the cache when it does not. Nothing else is stored here.
 
-const SHELL_CACHE = 'fieldstar-shell-v1';
+const SHELL_CACHE = 'fieldstar-shell-v2';
 const API_CACHE = 'fieldstar-api';
 const SHELL = [
   '/m/', '/m/app.js', '/m/api.js', '/m/db.js', '/m/queue.js', '/m/checklist.js', '/m/geo.js',
@@ -31,7 +31,7 @@ self.addEventListener('activate', (event) => {
 function apiCacheable(url) {
   return url.pathname === '/api/v1/inspections/worklist'
     || /^\/api\/v1\/checklists\/[^/]+\/versions\/\d+$/.test(url.pathname)
-    || (url.pathname === '/api/v1/inspections' && url.searchParams.get('status') === 'returned')
+    || (url.pathname === '/api/v1/inspections' && ['returned', 'approved', 'rejected'].includes(url.searchParams.get('status')))
     || /^\/api\/v1\/inspections\/[0-9a-f-]{36}$/.test(url.pathname)
     || /^\/api\/v1\/org-units\/[^/]+$/.test(url.pathname);
 }

@@ -1,17 +1,19 @@
 // The admin's path: users (list, a refused and an accepted creation, deactivation), the star
-// policy, a webhook with its one-time secret and delivery log, an org-unit CSV import with line
-// errors, and a village's star status.
+// policy with its history and the quarter's verification window, a webhook with its one-time
+// secret and delivery log, an org-unit CSV import with line errors, a village's star status, and
+// on an inspection: no claim or decision, a wrong approval reopened, a stuck inspection cancelled.
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { openPage, consoleLogin, seedSubmittedInspection, shot, closeBrowser } from './lib.mjs';
+import { openPage, consoleLogin, seedSubmittedInspection, decide, login, api, shot, closeBrowser, BASE } from './lib.mjs';
 
 after(closeBrowser);
 
 test('an admin manages users and the star policy', async () => {
-  const { page, check, close, allow } = await openPage();
+  const { page, check, close, allow } = await openPage({ height: 1400 });
   allow(422, /^\/api\/v1\/users$/);
+  allow(422, /^\/api\/v1\/quarters\/[^/]+$/);
   try {
     await consoleLogin(page, 'admin');
     await page.getByRole('link', { name: '用户' }).click();
@@ -36,17 +38,50 @@ test('an admin manages users and the star policy', async () => {
     await shot(page, 'users');
 
     await page.getByRole('link', { name: '星级规则' }).click();
+    // A change applies from today and does not shorten what is already running.
+    assert.match(await page.locator('.not-retroactive').innerText(), /不追溯/);
+    const policyForm = page.locator('form', { has: page.getByLabel('整改期（月）') });
     const months = page.getByLabel('整改期（月）');
     assert.equal(await months.inputValue(), '12');
     await months.fill('6');
-    await page.getByRole('button', { name: '保存' }).click();
-    await page.getByText('已保存。').waitFor();
-    await shot(page, 'policy');
+    await policyForm.getByRole('button', { name: '保存' }).click();
+    await policyForm.getByText('已保存。').waitFor();
+    // The history names the change: effective from, values, who, when.
+    const history = page.locator('.policy-history tbody tr');
+    await history.filter({ hasText: '整改期 6 个月' }).first().waitFor();
+    assert.match(await history.first().innerText(), /admin/);
+    assert.match(await history.first().innerText(), /整改期 6 个月/);
     await months.fill('12');
     await Promise.all([
       page.waitForResponse((r) => r.url().endsWith('/api/v1/policy') && r.request().method() === 'PATCH'),
-      page.getByRole('button', { name: '保存' }).click(),
+      policyForm.getByRole('button', { name: '保存' }).click(),
     ]);
+    await history.filter({ hasText: '整改期 12 个月' }).first().waitFor();
+    assert.ok(await history.count() >= 2, 'both changes are listed');
+
+    // The quarter's verification window: this quarter's, then next quarter's set by the admin.
+    const win = page.locator('section.window');
+    const opens = win.getByLabel('开始日期');
+    await opens.waitFor();
+    assert.match(await opens.inputValue(), /^\d{4}-\d{2}-\d{2}$/);
+    assert.match(await win.getByLabel('结束日期').inputValue(), /^\d{4}-\d{2}-\d{2}$/);
+    const quarters = await win.getByLabel('季度').evaluate((s) => [...s.options].map((o) => o.value));
+    await win.getByLabel('季度').selectOption(quarters[0]);
+    await page.waitForURL(/#\/policy\?quarter=/);
+    const nextWin = page.locator(`section.window form[data-quarter="${quarters[0]}"]`);
+    await nextWin.waitFor();
+    const first = (await nextWin.getByLabel('开始日期').inputValue());
+    // A closing day before the opening day is refused beside its field.
+    const dayBefore = new Date(Date.parse(first) - 86400e3).toISOString().slice(0, 10);
+    await nextWin.getByLabel('结束日期').fill(dayBefore);
+    await nextWin.getByRole('button', { name: '保存' }).click();
+    await nextWin.locator('.field[data-field="closes_on"] .field-error').filter({ hasText: /\S/ }).waitFor();
+    const later = new Date(Date.parse(first) + 20 * 86400e3).toISOString().slice(0, 10);
+    await nextWin.getByLabel('结束日期').fill(later);
+    await nextWin.getByRole('button', { name: '保存' }).click();
+    await nextWin.getByText('已保存。').waitFor();
+    assert.match(await nextWin.locator('.window-state').innerText(), /已调整/);
+    await shot(page, 'policy');
     await check();
   } finally {
     await close();
@@ -125,6 +160,61 @@ test('an admin imports org units from CSV and sees each bad line named', async (
     const row = page.locator('tbody tr', { hasText: '城关"东"村' });
     await row.getByRole('button', { name: '星级状态' }).click();
     await page.locator('.star-level[data-level="0"]').waitFor();
+    await check();
+  } finally {
+    await close();
+  }
+});
+
+test('an admin reads an inspection without claiming it, reopens a wrong approval and cancels a stuck one', async () => {
+  // An approval decided by reviewer1, then found wrong.
+  const wrong = await seedSubmittedInspection('DEMO-T04-V001');
+  await decide(wrong.inspectionId, 'approve', '照片齐全，同意。');
+  const stuck = await seedSubmittedInspection('DEMO-T06-V001', { photos: false });
+  const { page, check, close } = await openPage({ height: 1200 });
+  try {
+    await consoleLogin(page, 'admin');
+    await page.goto(`${BASE}/#/inspection/${wrong.inspectionId}`);
+    await page.getByRole('heading', { level: 1, name: wrong.villageName }).waitFor();
+    const history = page.locator('.decisions li[data-decision="approve"]');
+    await history.waitFor();
+    assert.match(await history.innerText(), /照片齐全，同意。/);
+    assert.equal(await page.getByRole('button', { name: '认领' }).count(), 0);
+    assert.equal(await page.locator('form.decision-form').count(), 0);
+
+    // The reason is required.
+    const reopen = page.locator('form.reopen-form');
+    await reopen.getByRole('button', { name: '撤销决定，重新审核' }).click();
+    await reopen.locator('.field[data-field="reason"] .field-error').filter({ hasText: '请写明撤销理由。' }).waitFor();
+    await reopen.getByLabel('撤销理由').fill('公示牌照片为上季度旧照，不应通过。');
+    await reopen.getByRole('button', { name: '撤销决定，重新审核' }).click();
+    await page.getByText('已撤销原决定，验收回到审核队列。').waitFor();
+    // Back in the queue: the admin still neither claims nor decides, and both records stay.
+    await page.locator('.ins-head .badge.status-submitted').waitFor();
+    await page.getByText('管理员只查看验收，不认领，也不作审核决定。').waitFor();
+    assert.equal(await page.getByRole('button', { name: '认领' }).count(), 0);
+    const reopened = page.locator('.decisions li[data-reopened="1"]');
+    await reopened.waitFor();
+    assert.match(await reopened.innerText(), /admin/);
+    assert.match(await reopened.innerText(), /上季度旧照/);
+    const admin = await login('admin');
+    const view = (await api('GET', `/api/v1/inspections/${wrong.inspectionId}`, admin)).json;
+    assert.equal(view.status, 'submitted');
+    assert.equal(view.decisions.length, 1);
+    assert.ok(view.decisions[0].reopened_at);
+    const status = (await api('GET', `/api/v1/villages/${wrong.villageId}/star-status`, admin)).json;
+    assert.equal(status.level, 0, 'the level granted by the wrong approval is gone');
+
+    // The stuck inspection (photos never arrived): cancelled after a confirmation.
+    await page.goto(`${BASE}/#/inspection/${stuck.inspectionId}`);
+    const cancel = page.locator('button.cancel-inspection');
+    await cancel.click();
+    await page.getByRole('button', { name: '确认取消这次验收？' }).click();
+    await page.getByText('已取消这次验收，申报回到待验收。').waitFor();
+    await page.locator('.ins-head .badge.status-cancelled').waitFor();
+    assert.equal((await api('GET', `/api/v1/inspections/${stuck.inspectionId}`, admin)).json.status, 'cancelled');
+    const decls = (await api('GET', `/api/v1/declarations?village=${stuck.villageId}`, admin)).json.items;
+    assert.equal(decls.find((d) => d.id === stuck.declarationId).status, 'pending');
     await check();
   } finally {
     await close();

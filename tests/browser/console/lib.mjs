@@ -39,10 +39,12 @@ export async function login(username) {
   return res.json.access_token;
 }
 
-/** A level-1 declaration and a complete inspection by inspector1 with two photos. Without a
+/** A level-1 declaration and a complete inspection by inspector1 with four photos. Without a
  *  village code: secretary1 declares for her village; with one, the admin declares for it.
- *  Resolves to {inspectionId, villageId, villageName}. */
-export async function seedSubmittedInspection(villageCode) {
+ *  `failing`: two required items fail, so the checklist does not pass. `photos: false`: no photo
+ *  is uploaded, so the inspection stays `awaiting_photos`.
+ *  Resolves to {inspectionId, villageId, villageName, declarationId}. */
+export async function seedSubmittedInspection(villageCode, { failing = false, photos: upload = true } = {}) {
   let village;
   let declarer;
   if (villageCode) {
@@ -58,10 +60,15 @@ export async function seedSubmittedInspection(villageCode) {
   assert.equal(decl.status, 201, `declare: ${JSON.stringify(decl.json)}`);
 
   const inspector = await login('inspector1');
+  const board = readFileSync(join(FIXTURES, 'board.jpg'));
+  const ledger = readFileSync(join(FIXTURES, 'ledger.jpg'));
   const photos = [
-    { id: randomUUID(), item: 'board_posted', bytes: readFileSync(join(FIXTURES, 'board.jpg')) },
-    { id: randomUUID(), item: 'ledgers_kept', bytes: readFileSync(join(FIXTURES, 'ledger.jpg')) },
+    { id: randomUUID(), item: 'board_posted', bytes: board },
+    { id: randomUUID(), item: 'ledgers_kept', bytes: ledger },
   ];
+  if (!failing) {
+    photos.push({ id: randomUUID(), item: 'outreach_photos', bytes: board }, { id: randomUUID(), item: 'outreach_photos', bytes: ledger });
+  }
   const now = Date.now();
   const id = randomUUID();
   const body = {
@@ -71,22 +78,43 @@ export async function seedSubmittedInspection(villageCode) {
     submitted_at: new Date(now - 60_000).toISOString(),
     location: { lat: village.lat, lon: village.lon, accuracy_m: 12, captured_at: new Date(now - 90_000).toISOString(), mock: false },
     utc_offset_minutes: 480,
-    answers: {
-      board_posted: true, policy_count: 3, policies_honoured: true, association: 'complete',
-      roster_kept: true, ledgers_kept: true, outreach_displayed: false,
-      inspector_notes: '公示栏内容为本季度最新。',
-    },
+    answers: failing
+      ? {
+        board_posted: true, policy_count: 3, policies_honoured: false, association: 'complete',
+        roster_kept: true, ledgers_kept: true, outreach_displayed: false,
+        inspector_notes: '优惠政策本季度未兑现，宣传资料未张贴。',
+      }
+      : {
+        board_posted: true, policy_count: 3, policies_honoured: true, association: 'complete',
+        roster_kept: true, ledgers_kept: true, outreach_displayed: true, outreach_kinds: ['slogans', 'boards'],
+        inspector_notes: '公示栏内容为本季度最新。',
+      },
     photos: photos.map((p) => ({ id: p.id, item: p.item, sha256: createHash('sha256').update(p.bytes).digest('hex') })),
   };
   const put = await api('PUT', `/api/v1/inspections/${id}`, inspector, body);
   assert.equal(put.status, 201, `inspection: ${JSON.stringify(put.json)}`);
+  const seeded = { inspectionId: id, villageId: village.id, villageName: village.name, declarationId: decl.json.id };
+  if (!upload) return seeded;
   let last;
   for (const p of photos) {
     last = await api('PUT', `/api/v1/inspections/${id}/photos/${p.id}`, inspector, new Uint8Array(p.bytes), { 'Content-Type': 'image/jpeg' });
     assert.equal(last.status, 201, `photo: ${JSON.stringify(last.json)}`);
   }
   assert.equal(last.json.inspection_status, 'submitted');
-  return { inspectionId: id, villageId: village.id, villageName: village.name };
+  return seeded;
+}
+
+/** reviewer1 claims and decides through the API; an approval acknowledges every alert. */
+export async function decide(inspectionId, decision, comment) {
+  const reviewer = await login('reviewer1');
+  const claim = await api('POST', `/api/v1/inspections/${inspectionId}/claim`, reviewer, {});
+  assert.equal(claim.status, 200, `claim: ${JSON.stringify(claim.json)}`);
+  const view = (await api('GET', `/api/v1/inspections/${inspectionId}`, reviewer)).json;
+  const body = { decision, comment };
+  if (decision === 'approve') body.acknowledged_flags = view.approval?.alerts ?? [];
+  const res = await api('POST', `/api/v1/inspections/${inspectionId}/decision`, reviewer, body);
+  assert.equal(res.status, 201, `decision: ${JSON.stringify(res.json)}`);
+  return res.json;
 }
 
 let browser;

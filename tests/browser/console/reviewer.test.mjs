@@ -1,9 +1,12 @@
-// A reviewer logs in at /, finds the waiting inspection's village in her queue, opens it, looks
-// at a photo and a duplicate flag, claims, approves, and sees the village's star become 1.
+// A reviewer logs in at /, finds the waiting inspection's village in her queue, opens it (which
+// claims it), looks at a photo and a duplicate flag, acknowledges the alerts, approves, and sees
+// the village's star become 1 and the decision in the history. A failing inspection cannot be
+// approved and says why; a second reviewer sees who holds the claim.
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { openPage, consoleLogin, seedSubmittedInspection, shot, closeBrowser, BASE, PASSWORD } from './lib.mjs';
+import { login, api } from './lib.mjs';
 
 after(closeBrowser);
 
@@ -11,7 +14,9 @@ test('a reviewer approves the waiting inspection and sees the village gain its s
   // An earlier inspection elsewhere with the same photos makes this one's photos duplicates.
   const other = await seedSubmittedInspection('DEMO-T02-V001');
   const seeded = await seedSubmittedInspection();
-  const { page, check, close } = await openPage();
+  const { page, check, close, allow } = await openPage();
+  // The approval without a comment is refused in place (422) before the one that goes through.
+  allow(422, /^\/api\/v1\/inspections\/[^/]+\/decision$/);
   try {
     await consoleLogin(page, 'reviewer1');
     await page.waitForURL(/#\/queue/);
@@ -59,12 +64,34 @@ test('a reviewer approves the waiting inspection and sees the village gain its s
     await shot(page, 'duplicate');
     await page.keyboard.press('Escape');
 
-    await page.getByRole('button', { name: '认领' }).click();
-    await page.getByText('您已认领').waitFor();
+    // Opening the inspection claimed it.
+    await page.locator('.claim-info[data-claim="mine"]').getByText('您已认领').waitFor();
+    const form = page.locator('form.decision-form');
+    // The duplicate photo is an alert: approving asks to acknowledge each alert, in place.
+    const ack = form.locator('.field[data-field="acknowledged_flags"]');
+    assert.ok(await ack.isHidden());
     await page.getByLabel('通过', { exact: true }).check();
-    await page.getByLabel('审核意见').fill('现场照片与公示栏一致，同意授予一星。');
+    await ack.waitFor();
+    const boxes = ack.locator('input[type=checkbox]');
+    const codes = await boxes.evaluateAll((els) => els.map((e) => e.value));
+    assert.ok(codes.includes('photo.duplicate'), codes.join());
+    assert.match(await ack.innerText(), /已核查：重复照片/);
+    await page.getByRole('button', { name: '提交决定' }).click();
+    await ack.locator('.field-error').filter({ hasText: '请逐项确认每个严重疑点。' }).waitFor();
+    for (let i = 0; i < codes.length; i += 1) await boxes.nth(i).check();
+    // Without a comment the server refuses the approval; its message appears beside the comment.
+    await page.getByRole('button', { name: '提交决定' }).click();
+    await form.locator('.field[data-field="comment"] .field-error').filter({ hasText: /\S/ }).waitFor();
+    assert.equal(await page.getByLabel('审核意见').getAttribute('aria-invalid'), 'true');
+    await page.getByLabel('审核意见').fill('现场照片与公示栏一致，重复照片系同一块公示牌，已核实，同意授予一星。');
     await page.getByRole('button', { name: '提交决定' }).click();
     await page.getByText('已通过。').waitFor();
+    // The decision joins the history, with the acknowledged alerts.
+    const entry = page.locator('.decisions li[data-decision="approve"]');
+    await entry.waitFor();
+    assert.match(await entry.innerText(), /reviewer1/);
+    assert.match(await entry.innerText(), /已核实/);
+    assert.match(await entry.innerText(), /重复照片/);
     const level = page.locator('.star-status .star-level');
     await level.waitFor();
     assert.equal(await level.getAttribute('data-level'), '1');
@@ -92,4 +119,48 @@ test('the console switches to English and keeps the choice', async () => {
   } finally {
     await close();
   }
+});
+
+test('a failing inspection cannot be approved, and the page names the failing items', async () => {
+  const seeded = await seedSubmittedInspection('DEMO-T05-V001', { failing: true });
+  const { page, check, close } = await openPage();
+  try {
+    await consoleLogin(page, 'reviewer1');
+    await page.goto(`${BASE}/#/inspection/${seeded.inspectionId}`);
+    await page.locator('.claim-info[data-claim="mine"]').waitFor();
+    const approve = page.getByLabel('通过', { exact: true });
+    assert.ok(await approve.isDisabled(), 'approve is disabled');
+    const why = page.locator('.approve-blocked');
+    assert.match(await why.innerText(), /不能通过/);
+    // By the checklist's own labels.
+    assert.match(await why.innerText(), /本季度承诺的优惠政策已兑现落实/);
+    assert.match(await why.innerText(), /宣传标语、宣传栏或宣传资料已张贴摆放/);
+    assert.equal(await why.locator('li[data-item="policies_honoured"]').count(), 1);
+    // Rejecting stays possible.
+    assert.ok(await page.getByLabel('不通过', { exact: true }).isEnabled());
+    await check();
+  } finally {
+    await close();
+  }
+
+  // A second reviewer sees who holds it and cannot decide.
+  const second = await openPage();
+  second.allow(409, /^\/api\/v1\/inspections\/[^/]+\/claim$/);
+  try {
+    await consoleLogin(second.page, 'reviewer2');
+    await second.page.goto(`${BASE}/#/inspection/${seeded.inspectionId}`);
+    const info = second.page.locator('.claim-info[data-claim="other"]');
+    await info.waitFor();
+    assert.match(await info.innerText(), /reviewer1 已认领/);
+    assert.ok(await second.page.getByRole('button', { name: '提交决定' }).isDisabled());
+    await second.check();
+  } finally {
+    await second.close();
+  }
+  // Through the API too: approving it is refused, naming the failing items.
+  const reviewer = await login('reviewer1');
+  const refused = await api('POST', `/api/v1/inspections/${seeded.inspectionId}/decision`, reviewer, { decision: 'approve', comment: 'x' });
+  assert.equal(refused.status, 422);
+  assert.equal(refused.json.code, 'decision.checklist_failed');
+  assert.ok(refused.json.failing_items.includes('policies_honoured'), JSON.stringify(refused.json));
 });

@@ -1,9 +1,10 @@
 // The village secretary's path: members, adding a member and a mentee, logging a visit, and the
-// quarter's overdue list; signed in with the keyboard alone.
+// quarter's overdue list, signed in with the keyboard alone; and her village's page, where she
+// reads the decision and comment on its inspection.
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { openPage, shot, closeBrowser, BASE, PASSWORD } from './lib.mjs';
+import { openPage, shot, closeBrowser, consoleLogin, seedSubmittedInspection, decide, login, api, BASE, PASSWORD } from './lib.mjs';
 
 after(closeBrowser);
 
@@ -56,6 +57,50 @@ test('a secretary adds a member and a mentee, logs visits and works down the ove
       assert.equal(await page.locator(`tr[data-mentee="${code}"]`).count(), 0);
     }
     await shot(page, 'overdue');
+    await check();
+  } finally {
+    await close();
+  }
+});
+
+/** A decided inspection of secretary1's village: the reviewer's spec approves one; alone, this
+ *  spec decides the one waiting or seeds one. */
+async function decidedInVillage() {
+  const secretary = await login('secretary1');
+  const village = (await api('GET', '/api/v1/me', secretary)).json.org_unit;
+  const list = (await api('GET', `/api/v1/inspections?village=${village.id}&limit=200`, secretary)).json.items;
+  const decided = list.find((i) => i.status === 'approved' || i.status === 'rejected');
+  if (decided) return decided.id;
+  const waiting = list.find((i) => i.status === 'submitted');
+  const id = waiting ? waiting.id : (await seedSubmittedInspection()).inspectionId;
+  await decide(id, 'reject', '宣传资料与上季度相同，本季度未更新。');
+  return id;
+}
+
+test('a secretary reads the decision and comment on her village\'s inspection', async () => {
+  const id = await decidedInVillage();
+  const reviewer = await login('reviewer1');
+  const view = (await api('GET', `/api/v1/inspections/${id}`, reviewer)).json;
+  const standing = view.decisions.filter((d) => !d.reopened_at).at(-1);
+  const { page, check, close } = await openPage();
+  try {
+    await consoleLogin(page, 'secretary1');
+    await page.getByRole('link', { name: '本村星级' }).click();
+    await page.locator('.star-status .star-level').waitFor();
+    // Her declarations, each status in words, and her inspections.
+    const decl = page.locator(`tr[data-declaration="${view.declaration_id}"]`);
+    await decl.waitFor();
+    assert.match(await decl.innerText(), /已通过|未通过|验收中|待验收/);
+    const row = page.locator(`tr[data-inspection="${id}"]`);
+    await row.getByRole('link').click();
+    await page.waitForURL(new RegExp(`#/inspection/${id}`));
+    const entry = page.locator('.decisions li').last();
+    await entry.waitFor();
+    assert.match(await entry.innerText(), new RegExp(standing.comment.slice(0, 8)));
+    assert.match(await entry.innerText(), /reviewer1/);
+    // Read-only: no claim, no decision form.
+    assert.equal(await page.locator('form.decision-form').count(), 0);
+    assert.equal(await page.getByRole('button', { name: '认领' }).count(), 0);
     await check();
   } finally {
     await close();

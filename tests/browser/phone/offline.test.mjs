@@ -1,5 +1,6 @@
 // An inspector fills a checklist on the phone app, goes offline, submits, restarts the app
-// offline, comes back online, and the server has the inspection exactly once.
+// offline, comes back online, and the server has the inspection exactly once. Then she reads the
+// reviewer's rejection and its comment, and cancels a returned inspection she will not finish.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -262,8 +263,95 @@ test('a refusal shows the server\'s problem detail in the outbox', { timeout: 60
   await page.click('#submit');
   const card = page.locator('#outbox article.outbox[data-state="error"]');
   await card.waitFor({ timeout: 15_000 });
-  assert.match(await card.locator('.problem').innerText(), /already has a live inspection/);
+  // In the inspector's words, then the server's detail naming the live inspection's inspector.
+  assert.match(await card.locator('.problem .words').innerText(), /Someone else is already inspecting/);
+  assert.match(await card.locator('.problem').innerText(), /inspector2/);
   assert.equal(await card.locator('button.retry').count(), 1);
   assert.deepEqual(pageErrors, []);
+  assert.deepEqual(cspViolations, []);
+});
+
+test('the inspector reads the rejection and its comment', { timeout: 60_000 }, async () => {
+  const reviewer = await login('reviewer1');
+  const queue = await call(reviewer, 'GET', '/api/v1/review-queue?limit=200');
+  const id = queue.body.items.find((i) => i.declaration_id === seed.declaration.id).id;
+  assert.equal((await call(reviewer, 'POST', `/api/v1/inspections/${id}/claim`, {})).status, 200);
+  const comment = '会员花名册未更新，不予通过 — the roster is not kept up to date';
+  const decided = await call(reviewer, 'POST', `/api/v1/inspections/${id}/decision`, { decision: 'reject', comment });
+  assert.equal(decided.status, 201, JSON.stringify(decided.body));
+
+  await page.reload();
+  const card = page.locator(`#decided article[data-inspection="${id}"]`);
+  await card.waitFor({ timeout: 15_000 });
+  assert.equal(await card.getAttribute('data-status'), 'rejected');
+  assert.match(await card.innerText(), /the roster is not kept up to date/);
+  assert.match(await card.innerText(), /reviewer1/);
+  assert.match(await card.innerText(), /rejected/);
+  assert.match(await card.innerText(), new RegExp(seed.village.name));
+  // In Chinese too.
+  await page.click('#lang');
+  await page.locator(`#decided article[data-inspection="${id}"]`).getByText('未通过').waitFor();
+  await page.click('#lang');
+  assert.deepEqual(pageErrors, []);
+  assert.deepEqual(foreign, []);
+  assert.deepEqual(cspViolations, []);
+});
+
+test('the inspector cancels a returned inspection, and its declaration can be inspected again', { timeout: 60_000 }, async () => {
+  // inspector1 inspects a fourth village (through the API), and the reviewer returns it.
+  const admin = await login('admin');
+  const v4 = (await call(admin, 'GET', '/api/v1/org-units?code=DEMO-T01-V004')).body.items[0];
+  const declared = await call(admin, 'POST', '/api/v1/declarations', { village_id: v4.id, star_level: 1 });
+  assert.equal(declared.status, 201, JSON.stringify(declared.body));
+  const inspector = await login('inspector1');
+  const sha = crypto.createHash('sha256').update(PHOTO).digest('hex');
+  const id = crypto.randomUUID();
+  const photos = ['board_posted', 'ledgers_kept', 'outreach_photos', 'outreach_photos'].map((item) => ({ id: crypto.randomUUID(), item, sha256: sha }));
+  const put = await call(inspector, 'PUT', `/api/v1/inspections/${id}`, {
+    declaration_id: declared.body.id,
+    checklist: { code: 'star-1', version: 1 },
+    started_at: new Date(Date.now() - 3600e3).toISOString(),
+    submitted_at: new Date().toISOString(),
+    location: { lat: v4.lat, lon: v4.lon, accuracy_m: 10, captured_at: new Date(Date.now() - 120e3).toISOString(), mock: false },
+    answers: { board_posted: true, policy_count: 3, policies_honoured: true, association: 'complete', roster_kept: true,
+      ledgers_kept: true, outreach_displayed: true, outreach_kinds: ['slogans', 'boards'] },
+    photos,
+  });
+  assert.equal(put.status, 201, JSON.stringify(put.body));
+  for (const p of photos) {
+    const res = await fetch(`${BASE}/api/v1/inspections/${id}/photos/${p.id}`, {
+      method: 'PUT', headers: { Authorization: `Bearer ${inspector}`, 'Content-Type': 'image/jpeg' }, body: PHOTO,
+    });
+    assert.equal(res.status, 201, await res.text());
+  }
+  const reviewer = await login('reviewer1');
+  assert.equal((await call(reviewer, 'POST', `/api/v1/inspections/${id}/claim`, {})).status, 200);
+  const returned = await call(reviewer, 'POST', `/api/v1/inspections/${id}/decision`, { decision: 'return', comment: '请补充宣传栏照片' });
+  assert.equal(returned.status, 201, JSON.stringify(returned.body));
+
+  await page.reload();
+  const card = page.locator(`#returned article[data-inspection="${id}"]`);
+  await card.waitFor({ timeout: 15_000 });
+  // The decisions load last: once they are shown, the lists are all in.
+  await page.locator('#decided article').first().waitFor({ timeout: 15_000 });
+  // Cancelling asks first; "keep it" changes nothing.
+  await card.locator('button.cancel').click();
+  assert.match(await card.locator('.cancel-box').innerText(), /Really cancel this inspection/);
+  await card.locator('button.keep').click();
+  assert.equal(await card.locator('button.confirm-cancel').count(), 0);
+  await card.locator('button.cancel').click();
+  await card.locator('button.confirm-cancel').click();
+  await page.waitForSelector('#notice, .cancel-box .error');
+  assert.equal(await card.locator('.cancel-box .error').count(), 0, await page.innerText('main'));
+  assert.match(await page.innerText('#notice'), /Inspection cancelled/);
+  await page.waitForSelector(`#returned article[data-inspection="${id}"]`, { state: 'detached' });
+
+  // The server kept it as cancelled, and the declaration is back on the worklist.
+  const view = (await call(inspector, 'GET', `/api/v1/inspections/${id}`)).body;
+  assert.equal(view.status, 'cancelled');
+  const entry = page.locator(`#worklist article[data-declaration="${declared.body.id}"]`);
+  await entry.locator('button.inspect').waitFor({ timeout: 15_000 });
+  assert.deepEqual(pageErrors, []);
+  assert.deepEqual(foreign, []);
   assert.deepEqual(cspViolations, []);
 });

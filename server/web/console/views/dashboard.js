@@ -4,9 +4,9 @@
 import * as api from '../api.js';
 import { h, field, select } from '../dom.js';
 import { t, flagName, fmtNumber } from '../i18n.js';
-import { title, loading, empty, errorBox, percent, download } from '../ui.js';
+import { title, loading, empty, errorBox, percent, download, table, stars as starLevel, statusBadge } from '../ui.js';
 import { stackedBars, bars } from '../charts.js';
-import { quarterChoices } from './overdue.js';
+import { quarterChoices, currentQuarter } from './overdue.js';
 
 const LEVELS = ['0', '1', '2', '3'];
 
@@ -48,9 +48,11 @@ export async function dashboardView(root, ctx) {
   const reviewsPart = section(t('dashboard.reviews'), 'reviews', params, ctx);
   const kpis = h('div', { class: 'kpis' });
   const toolbar = h('div', { class: 'toolbar' });
-  root.append(toolbar, kpis, h('div', { class: 'charts' }, starsPart.el, mentoringPart.el), reviewsPart.el);
+  const unverifiedParams = { quarter: ctx.query.quarter ?? currentQuarter() };
+  const unverifiedPart = section(t('dashboard.unverified'), 'unverified', unverifiedParams, ctx);
+  root.append(toolbar, kpis, h('div', { class: 'charts' }, starsPart.el, mentoringPart.el), reviewsPart.el, unverifiedPart.el);
 
-  const [stars, mentoring, reviews] = await Promise.all([report('stars', params), report('mentoring', params), report('reviews', params)]);
+  const [stars, mentoring, reviews, unverified] = await Promise.all([report('stars', params), report('mentoring', params), report('reviews', params), report('unverified', unverifiedParams)]);
   const quarter = stars.data?.quarter ?? mentoring.data?.quarter ?? reviews.data?.quarter ?? ctx.query.quarter;
   if (quarter) {
     const pick = select(quarterChoices(quarter, 7).map((q) => [q, q]), quarter, { id: 'dashboard-quarter' });
@@ -137,6 +139,19 @@ export async function dashboardView(root, ctx) {
       : h('p', { class: 'muted' }, t('dashboard.no_flags'));
     reviewsPart.body.replaceChildren(h('div', { class: 'chart-pair' }, h('div', {}, outcome), h('div', {}, turnaround)), h('div', {}, flags));
   } else unavailable(reviewsPart, reviews);
+
+  // Villages whose renewal this quarter was not verified (the county missed the visit).
+  if (unverified.data) {
+    const items = unverified.data.items ?? [];
+    if (!items.length) unverifiedPart.body.replaceChildren(empty(t('dashboard.unverified_none')));
+    else {
+      const list = table([{ label: t('villages.code') }, { label: t('villages.name') }, { label: t('queue.township') }, { label: t('village.level') }, { label: t('village.status') }], { caption: t('dashboard.unverified') });
+      for (const v of items) {
+        list.body.append(list.row([h('span', { class: 'mono' }, v.village_code), v.village_name, v.township_name ?? '—', starLevel(v.level, true), statusBadge(v.declaration_status)], { dataset: { village: v.village_id } }));
+      }
+      unverifiedPart.body.replaceChildren(list.el);
+    }
+  } else unavailable(unverifiedPart, unverified);
 }
 
 function kpi(value, label) {

@@ -1,5 +1,9 @@
 // One inspection for review: answers beside the checklist items, photos (thumbnail → display →
-// original, fetched with the token and shown as blob: URLs), each flag explained, claim and decide.
+// original, fetched with the token and shown as blob: URLs), each flag explained, and by role:
+// a reviewer claims it on opening and decides (approve only when the checklist passed, alerts
+// acknowledged in place); an admin reads, reopens a recent decision or cancels a stuck
+// inspection; a secretary or the inspector reads the decisions. The decision history is shown
+// to all of them.
 
 import * as api from '../api.js';
 import { h, append, field, nextId } from '../dom.js';
@@ -100,9 +104,28 @@ function photoDialog(ctx) {
   };
 }
 
+/** A message to show once after the page renders again (after a reopening or a cancellation). */
+const flashes = new Map();
+
+const DAY_MS = 86_400_000;
+/** How long after a decision an admin may reopen it (the server's rule; it has the last word). */
+const REOPEN_DAYS = 30;
+
+function backLink(role) {
+  if (role === 'secretary') return h('a', { href: '#/village' }, '← ', t('inspection.back_village'));
+  if (role === 'inspector') return h('a', { href: '#/villages' }, '← ', t('nav.villages'));
+  return h('a', { href: '#/queue' }, '← ', t('nav.queue'));
+}
+
+/** The distinct codes of the alert flags (the server's `approval.alerts` when it sends one). */
+function alertCodes(ins) {
+  if (Array.isArray(ins.approval?.alerts)) return ins.approval.alerts;
+  return [...new Set(ins.flags.filter((f) => f.severity === 'alert').map((f) => f.code))];
+}
+
 export async function inspectionView(root, ctx) {
   const id = ctx.params.id;
-  root.append(h('p', {}, h('a', { href: '#/queue' }, '← ', t('nav.queue'))), loading());
+  root.append(h('p', {}, backLink(ctx.role)), loading());
   const ins = await api.get(`/api/v1/inspections/${encodeURIComponent(id)}`);
   const [template, village, declaration] = await Promise.all([
     api.get(`/api/v1/checklists/${encodeURIComponent(ins.checklist.code)}/versions/${ins.checklist.version}`),
@@ -123,7 +146,7 @@ export async function inspectionView(root, ctx) {
   const statusSlot = h('span', {}, statusBadge(ins.status));
   append(root, [
     h('div', { class: 'ins-head' },
-      title(village?.name ?? entry?.village?.name ?? t('inspection.title')),
+      title(village?.name ?? ins.village_name ?? entry?.village?.name ?? t('inspection.title')),
       stars(declaration?.star_level ?? entry?.declared_level ?? template.star_level),
       declaration ? h('span', { class: 'badge' }, t(`kind.${declaration.kind}`)) : null,
       statusSlot),
@@ -136,8 +159,11 @@ export async function inspectionView(root, ctx) {
       fact(t('inspection.visit'), t('inspection.visit_span', { start: fmtDateTime(ins.started_at), minutes: fmtNumber((Date.parse(ins.client_submitted_at) - Date.parse(ins.started_at)) / 60000, 0) })),
       fact(t('inspection.location'), ins.location ? t('inspection.location_value', { lat: fmtNumber(ins.location.lat, 5), lon: fmtNumber(ins.location.lon, 5), acc: fmtNumber(ins.location.accuracy_m, 0) }) : t('inspection.no_location')),
       fact(t('inspection.revision'), String(ins.revision)),
+      ins.inspector_name ? fact(t('inspection.inspector'), ins.inspector_name) : null,
       entry?.waiting_seconds !== undefined && ins.status === 'submitted' ? fact(t('queue.waiting'), fmtDuration(entry.waiting_seconds)) : null),
-    ins.return_comment ? h('p', { class: 'notice info' }, t('inspection.return_comment', { comment: ins.return_comment })) : null]);
+    flashes.has(id) ? h('p', { class: 'notice ok', role: 'status' }, flashes.get(id)) : null,
+    ins.return_comment && ins.status === 'returned' ? h('p', { class: 'notice info' }, t('inspection.return_comment', { comment: ins.return_comment })) : null]);
+  flashes.delete(id);
 
   // The checklist with the answers beside each item.
   const checklist = h('section', { class: 'card', 'aria-labelledby': 'checklist-h' }, h('h2', { id: 'checklist-h' }, t('inspection.checklist_answers')));
@@ -205,7 +231,22 @@ export async function inspectionView(root, ctx) {
   }
   flagsCard.append(flagList);
 
-  const side = h('div', { class: 'ins-side' }, decisionCard(ins, declaration, entry, ctx, statusSlot), flagsCard);
+  const history = h('section', { class: 'card decisions', 'aria-labelledby': 'decisions-h' });
+  const showHistory = (decisions) => history.replaceChildren(h('h2', { id: 'decisions-h' }, t('decisions.title')), decisionList(decisions));
+  showHistory(ins.decisions ?? []);
+  const refreshHistory = async () => {
+    try {
+      showHistory((await api.get(`/api/v1/inspections/${encodeURIComponent(id)}`)).decisions ?? []);
+    } catch {
+      // The history stays as it was; the decision itself is shown above it.
+    }
+  };
+  const rerender = (message) => {
+    if (message) flashes.set(id, message);
+    ctx.navigate(`inspection/${id}`);
+  };
+  const side = h('div', { class: 'ins-side' },
+    decisionCard(ins, declaration, entry, ctx, { statusSlot, itemLabels, refreshHistory, rerender }), history, flagsCard);
   root.append(h('div', { class: 'ins-layout' }, checklist, side));
 }
 
@@ -213,62 +254,141 @@ function fact(dt, dd) {
   return [h('div', {}, h('dt', {}, dt), h('dd', {}, dd))];
 }
 
-function decisionCard(ins, declaration, entry, ctx, statusSlot) {
+function decisionList(decisions) {
+  if (!decisions.length) return h('p', { class: 'muted small' }, t('decisions.none'));
+  return h('ol', { class: 'decision-list' }, decisions.map((d) => h('li', { dataset: { decision: d.decision, reopened: d.reopened_at ? '1' : '0' }, class: d.reopened_at ? 'reopened' : '' },
+    h('div', {}, h('span', { class: ['badge', `status-${d.decision === 'approve' ? 'approved' : d.decision === 'reject' ? 'rejected' : 'returned'}`] }, t(`decision.${d.decision}`)),
+      ' ', h('span', { class: 'small muted' }, t('decisions.by', { user: d.decided_by_name ?? d.decided_by, time: fmtDateTime(d.decided_at) }))),
+    d.consequence ? h('p', { class: 'small' }, t('decisions.consequence', { v: t(`decision.${d.consequence}`) })) : null,
+    d.comment ? h('p', { class: 'small comment' }, t('decisions.comment', { comment: d.comment })) : null,
+    d.acknowledged_flags?.length ? h('p', { class: 'small' }, t('decisions.acknowledged', { flags: d.acknowledged_flags.map(flagName).join('、') })) : null,
+    d.reopened_at ? h('p', { class: 'small notice info' }, t('decisions.reopened', { user: d.reopened_by_name ?? '—', time: fmtDateTime(d.reopened_at), reason: d.reopen_reason ?? '' })) : null)));
+}
+
+/** The decision that stands (the last one not reopened), if the inspection was decided. */
+function standingDecision(ins) {
+  const live = (ins.decisions ?? []).filter((d) => !d.reopened_at && d.decision !== 'return');
+  return live.length ? live[live.length - 1] : null;
+}
+
+function decisionCard(ins, declaration, entry, ctx, page) {
   const card = h('section', { class: 'card', 'aria-labelledby': 'decide-h' }, h('h2', { id: 'decide-h' }, t('decision.title')));
   const result = h('div', { 'aria-live': 'polite' });
+  const role = ctx.role;
+  const me = ctx.me.id;
   if (ins.status !== 'submitted') {
     card.append(h('p', {}, t('decision.not_open', { status: t(`status.${ins.status}`) })), result);
     if (ins.status === 'approved' || ins.status === 'rejected') {
       starStatusCard(ins.village_id).then((c) => result.append(c));
+      if (role === 'admin') card.append(reopenForm(ins, page));
+    }
+    if ((ins.status === 'awaiting_photos' || ins.status === 'returned') && (role === 'admin' || ins.inspector_id === me)) {
+      card.append(cancelPanel(ins, page));
     }
     return card;
   }
-  const me = ctx.me.id;
-  const holder = entry?.claimed_by;
-  const claimInfo = h('p', { class: 'small', role: 'status' },
-    holder ? t(holder.id === me ? 'decision.claimed_by_you' : 'decision.claimed_by', { user: holder.username, time: fmtDateTime(holder.until) })
-      : t(entry ? 'decision.unclaimed' : 'decision.claim_hint'));
-  const claimButton = h('button', { type: 'button', onclick: async () => {
+  if (role === 'admin') {
+    card.append(h('p', { class: 'notice info' }, t('decision.admin_reads')));
+    return card;
+  }
+  if (role !== 'reviewer') {
+    card.append(h('p', { class: 'muted' }, t('decision.read_only')));
+    return card;
+  }
+  if (ins.inspector_id === me) {
+    card.append(h('p', { class: 'notice info' }, t('decision.own_inspection')));
+    return card;
+  }
+
+  // Opening the inspection claims it; the server answers 409 while another reviewer holds it.
+  const claimInfo = h('p', { class: 'small claim-info', role: 'status' }, t('decision.claiming'));
+  const claimButton = h('button', { type: 'button', class: 'hidden', onclick: () => takeClaim() }, t('decision.claim'));
+  const submit = h('button', { type: 'submit', class: 'primary', disabled: true }, t('decision.submit'));
+  async function holderOf() {
+    if (entry?.claimed_by && entry.claimed_by.id !== me) return entry.claimed_by;
+    try {
+      const queue = await api.all('/api/v1/review-queue', {}, 1000);
+      return queue.find((e) => e.id === ins.id)?.claimed_by ?? null;
+    } catch {
+      return null;
+    }
+  }
+  async function takeClaim() {
     claimButton.disabled = true;
     try {
       const c = await api.post(`/api/v1/inspections/${encodeURIComponent(ins.id)}/claim`);
       claimInfo.textContent = t('decision.claimed_by_you', { time: fmtDateTime(c.claim_expires_at) });
+      claimInfo.dataset.claim = 'mine';
       claimButton.textContent = t('decision.renew_claim');
+      submit.disabled = false;
       result.replaceChildren();
     } catch (err) {
-      result.replaceChildren(errorBox(err));
+      submit.disabled = true;
+      if (err.status === 409 && err.code === 'claimed') {
+        const holder = await holderOf();
+        claimInfo.dataset.claim = 'other';
+        claimInfo.replaceChildren(
+          h('strong', {}, holder ? t('decision.claimed_by', { user: holder.username, time: fmtDateTime(holder.until) }) : t('decision.claimed_by_other')),
+          ' ', t('decision.claimed_other_note'));
+        claimButton.textContent = t('decision.claim');
+      } else {
+        claimInfo.textContent = '';
+        result.replaceChildren(errorBox(err));
+      }
     }
+    claimButton.classList.remove('hidden');
     claimButton.disabled = false;
-  } }, holder?.id === me ? t('decision.renew_claim') : t('decision.claim'));
+  }
 
+  const approval = ins.approval ?? { allowed: ins.passed, failing_items: ins.failing_items };
+  const alerts = alertCodes(ins);
   const renewal = declaration?.kind === 'renewal';
   const name = nextId('decision');
-  const radio = (value, text, group = name) => {
+  const radio = (value, text, group = name, disabled = false) => {
     const id = nextId('r');
-    return h('label', { class: 'check', for: id }, h('input', { type: 'radio', name: group, id, value }), text);
+    return h('label', { class: ['check', disabled ? 'disabled' : ''], for: id }, h('input', { type: 'radio', name: group, id, value, disabled }), text);
   };
+  const blocked = approval.allowed === false;
+  const failing = approval.failing_items ?? [];
+  const blockedNote = blocked ? h('div', { class: 'notice error approve-blocked', id: nextId('blocked') },
+    h('p', {}, t('decision.approve_blocked')),
+    h('ul', {}, failing.map((code) => h('li', { dataset: { item: code } }, page.itemLabels.get(code) ?? code)))) : null;
   const consequenceName = nextId('consequence');
   const consequence = h('div', { class: 'field consequence hidden', dataset: { field: 'consequence' } },
     h('fieldset', {}, h('legend', {}, t('decision.consequence')),
       h('div', { class: 'radio-row' }, radio('downgrade', t('decision.downgrade'), consequenceName), radio('revoke', t('decision.revoke'), consequenceName))),
     h('span', { class: 'field-error' }));
+  // Approving despite alerts: one box per alert code, and a comment (the server checks both).
+  const ackBoxes = alerts.map((code) => {
+    const id = nextId('ack');
+    return h('label', { class: 'check', for: id }, h('input', { type: 'checkbox', id, value: code, dataset: { flag: code } }), t('decision.ack', { flag: flagName(code) }));
+  });
+  const acknowledge = alerts.length ? h('div', { class: 'field acknowledge hidden', dataset: { field: 'acknowledged_flags' } },
+    h('fieldset', {}, h('legend', {}, t('decision.alerts_title')), ackBoxes),
+    h('span', { class: 'field-error' })) : null;
   const comment = h('textarea', { maxlength: '2000', rows: '4' });
-  const submit = h('button', { type: 'submit', class: 'primary' }, t('decision.submit'));
+  const approveRadio = radio('approve', t('decision.approve'), name, blocked);
+  if (blockedNote) approveRadio.querySelector('input').setAttribute('aria-describedby', blockedNote.id);
   const form = h('form', { class: 'decision-form', novalidate: true },
     h('div', { class: 'field', dataset: { field: 'decision' } },
       h('fieldset', {}, h('legend', {}, t('decision.choose')),
-        h('div', { class: 'radio-row' }, radio('approve', t('decision.approve')), radio('reject', t('decision.reject')), radio('return', t('decision.return')))),
+        h('div', { class: 'radio-row' }, approveRadio, radio('reject', t('decision.reject')), radio('return', t('decision.return')))),
       h('span', { class: 'field-error' })),
+    blockedNote,
     consequence,
+    acknowledge,
     field(t('decision.comment'), comment, { name: 'comment', hint: t('decision.comment_hint') }),
     submit);
+  const chosen = () => form.querySelector(`input[name="${name}"]:checked`)?.value;
   form.addEventListener('change', () => {
-    const d = form.querySelector(`input[name="${name}"]:checked`)?.value;
+    const d = chosen();
     consequence.classList.toggle('hidden', !(renewal && d === 'reject'));
+    acknowledge?.classList.toggle('hidden', d !== 'approve');
+    comment.required = d === 'approve' && alerts.length > 0;
   });
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
-    const decision = form.querySelector(`input[name="${name}"]:checked`)?.value;
+    const decision = chosen();
     if (!decision) {
       formErrors(form, { detail: t('decision.pick_one'), errors: [{ field: 'decision', message: t('decision.pick_one') }] });
       return;
@@ -276,14 +396,22 @@ function decisionCard(ins, declaration, entry, ctx, statusSlot) {
     const body = { decision, comment: comment.value.trim() };
     const cons = form.querySelector(`input[name="${consequenceName}"]:checked`)?.value;
     if (renewal && decision === 'reject' && cons) body.consequence = cons;
+    if (decision === 'approve' && alerts.length) {
+      body.acknowledged_flags = ackBoxes.map((l) => l.querySelector('input')).filter((c) => c.checked).map((c) => c.value);
+      if (body.acknowledged_flags.length < alerts.length) {
+        formErrors(form, { detail: t('decision.ack_missing'), errors: [{ field: 'acknowledged_flags', message: t('decision.ack_missing') }] });
+        return;
+      }
+    }
     submit.disabled = true;
     try {
       const d = await api.post(`/api/v1/inspections/${encodeURIComponent(ins.id)}/decision`, body);
       formErrors(form, null);
-      statusSlot.replaceChildren(statusBadge(d.inspection_status));
+      page.statusSlot.replaceChildren(statusBadge(d.inspection_status));
       form.replaceWith(h('p', { class: 'notice ok', role: 'status' }, t(`decision.done_${d.decision}`)));
       claimButton.remove();
       claimInfo.remove();
+      page.refreshHistory();
       if (d.decision !== 'return') {
         const status = await starStatusCard(ins.village_id);
         result.append(status);
@@ -296,5 +424,61 @@ function decisionCard(ins, declaration, entry, ctx, statusSlot) {
   });
   if (!renewal) card.append(h('p', { class: 'small muted' }, t('decision.upgrade_note')));
   card.append(claimInfo, h('p', {}, claimButton), form, result);
+  takeClaim();
   return card;
+}
+
+/** The admin's correction: reopen a decision of the last 30 days, with a reason. */
+function reopenForm(ins, page) {
+  const standing = standingDecision(ins);
+  const wrap = h('section', { class: 'reopen', 'aria-labelledby': 'reopen-h' }, h('h3', { id: 'reopen-h' }, t('reopen.title')));
+  if (!standing || Date.now() - Date.parse(standing.decided_at) > REOPEN_DAYS * DAY_MS) {
+    if (standing) wrap.append(h('p', { class: 'muted small' }, t('reopen.too_late')));
+    return standing ? wrap : h('div', {});
+  }
+  const reason = h('textarea', { maxlength: '2000', rows: '3', required: true });
+  const submit = h('button', { type: 'submit', class: 'danger' }, t('reopen.submit'));
+  const form = h('form', { class: 'reopen-form', novalidate: true },
+    h('p', { class: 'small muted' }, t('reopen.intro')),
+    field(t('reopen.reason'), reason, { name: 'reason', hint: t('reopen.reason_hint') }),
+    submit);
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const text = reason.value.trim();
+    if (!text) {
+      formErrors(form, { detail: t('reopen.reason_required'), errors: [{ field: 'reason', message: t('reopen.reason_required') }] });
+      return;
+    }
+    submit.disabled = true;
+    try {
+      await api.post(`/api/v1/inspections/${encodeURIComponent(ins.id)}/reopen`, { reason: text });
+      page.rerender(t('reopen.done'));
+    } catch (err) {
+      formErrors(form, err);
+      submit.disabled = false;
+    }
+  });
+  wrap.append(form);
+  return wrap;
+}
+
+/** Cancelling an inspection that was never fully submitted (a second click confirms). */
+function cancelPanel(ins, page) {
+  const msg = h('div', { 'aria-live': 'polite' });
+  const button = h('button', { type: 'button', class: 'danger cancel-inspection', onclick: async () => {
+    if (button.dataset.armed !== '1') {
+      button.dataset.armed = '1';
+      button.textContent = t('inspection.cancel_confirm');
+      return;
+    }
+    button.disabled = true;
+    try {
+      await api.del(`/api/v1/inspections/${encodeURIComponent(ins.id)}`);
+      page.rerender(t('inspection.cancelled'));
+    } catch (err) {
+      msg.replaceChildren(errorBox(err));
+      button.disabled = false;
+    }
+  } }, t('inspection.cancel'));
+  return h('section', { class: 'cancel' }, h('p', { class: 'small muted' }, t('inspection.cancel_hint')), h('p', {}, button), msg);
 }

@@ -1,10 +1,11 @@
 // Villages with their star status and its history, loaded on demand per village (the status is
-// computed by the server's engine for each request).
+// computed by the server's engine for each request); and the secretary's own village: its star
+// status, its declarations and its inspections, each opening read-only with its decisions.
 
 import * as api from '../api.js';
 import { h, append, field, select } from '../dom.js';
-import { t, fmtDate } from '../i18n.js';
-import { title, loading, empty, stars, pager, table, errorBox } from '../ui.js';
+import { t, fmtDate, fmtDateTime, fmtNumber } from '../i18n.js';
+import { title, loading, empty, stars, pager, table, errorBox, statusBadge } from '../ui.js';
 import { loadTownships } from './queue.js';
 
 function historyList(history) {
@@ -21,6 +22,7 @@ function statusLines(st) {
       st.since_quarter ? h('span', { class: 'muted' }, ' · ', t('stars.since', { quarter: st.since_quarter })) : null),
     st.rectification ? h('p', { class: 'notice info' }, t('stars.rectification', { level: st.rectification.from_level, deadline: fmtDate(st.rectification.deadline) })) : null,
     st.banned_until ? h('p', { class: 'notice error' }, t('stars.banned', { date: fmtDate(st.banned_until) })) : null,
+    st.unverified_quarters?.length ? h('p', { class: 'notice info unverified' }, t('stars.unverified', { quarters: st.unverified_quarters.join('、') })) : null,
   ];
 }
 
@@ -87,4 +89,58 @@ export async function villagesView(root, ctx) {
   root.append(more.el);
   await more.start();
   if (status.querySelector('.loading')) status.replaceChildren();
+}
+
+/** What a declaration's status means for the village, when it needs saying. */
+function declarationNote(status) {
+  if (status === 'expired') return h('div', { class: 'muted small' }, t('village.expired_note'));
+  if (status === 'unverified') return h('div', { class: 'muted small' }, t('village.unverified_note'));
+  return null;
+}
+
+/** The secretary's village: star status, declarations and inspections (read-only). */
+export async function myVillageView(root, ctx) {
+  const village = ctx.me.org_unit;
+  root.append(title(t('village.title', { village: village.name })), h('p', { class: 'muted' }, t('village.intro')));
+  const [status, declarations, inspections] = await Promise.all([
+    starStatusCard(village.id),
+    api.all('/api/v1/declarations', { village: village.id }, 200).catch((err) => err),
+    api.all('/api/v1/inspections', { village: village.id }, 200).catch((err) => err),
+  ]);
+  root.append(status);
+
+  root.append(h('h2', {}, t('village.declarations')));
+  if (declarations instanceof Error) root.append(errorBox(declarations));
+  else if (!declarations.length) root.append(empty(t('village.no_declarations')));
+  else {
+    const list = table([{ label: t('common.quarter') }, { label: t('village.level') }, { label: t('village.kind') }, { label: t('village.status') }, { label: t('village.declared_at') }], { caption: t('village.declarations') });
+    const sorted = [...declarations].sort((a, b) => (b.created_at ?? '').localeCompare(a.created_at ?? ''));
+    for (const d of sorted) {
+      list.body.append(list.row([d.quarter, stars(d.star_level, true), t(`kind.${d.kind}`), [statusBadge(d.status), declarationNote(d.status)], fmtDateTime(d.created_at)],
+        { dataset: { declaration: d.id, status: d.status } }));
+    }
+    root.append(list.el);
+  }
+
+  root.append(h('h2', {}, t('village.inspections')));
+  if (inspections instanceof Error) root.append(errorBox(inspections));
+  else if (!inspections.length) root.append(empty(t('village.no_inspections')));
+  else {
+    const quarterOf = new Map((declarations instanceof Error ? [] : declarations).map((d) => [d.id, d]));
+    const list = table([{ label: t('common.quarter') }, { label: t('village.level') }, { label: t('village.status') }, { label: t('queue.score'), num: true }, { label: t('village.updated') }, { label: '' }], { caption: t('village.inspections') });
+    const sorted = [...inspections].sort((a, b) => (b.updated_at ?? '').localeCompare(a.updated_at ?? ''));
+    for (const i of sorted) {
+      const d = quarterOf.get(i.declaration_id);
+      const when = fmtDateTime(i.updated_at);
+      list.body.append(list.row([
+        d?.quarter ?? '—',
+        d ? stars(d.star_level, true) : '—',
+        statusBadge(i.status),
+        [fmtNumber(i.score, 1), ' ', h('span', { class: ['badge', i.passed ? 'pass' : 'fail'] }, i.passed ? t('common.passed') : t('common.failed'))],
+        when,
+        h('a', { class: 'button', href: `#/inspection/${i.id}`, 'aria-label': t('village.open_label', { time: when }) }, t('village.open')),
+      ], { dataset: { inspection: i.id, status: i.status } }));
+    }
+    root.append(list.el);
+  }
 }
