@@ -286,7 +286,7 @@ both_backends_with! { FAST,
         let hook_id = hook["id"].as_str().unwrap();
         let narrow_id = narrow["id"].as_str().unwrap();
         assert!(eventually(5, || async {
-            deliveries(&app, &admin.token, hook_id).await.len() == 4
+            deliveries(&app, &admin.token, hook_id).await.len() == outbox::EVENT_TYPES.len()
                 && deliveries(&app, &admin.token, narrow_id).await.len() == 1
         }).await);
         let log = deliveries(&app, &admin.token, hook_id).await;

@@ -285,19 +285,19 @@ pub fn decide(
         match rules::check_approve(&approval, &body.acknowledged_flags, &comment) {
             Ok(()) => approval.alerts,
             Err(Refused::ChecklistFailed { failing_items }) => {
+                let why = failed_because(&ins, &failing_items);
                 return Err(ApiError::unprocessable(
                     "decision.checklist_failed",
                     format!(
-                        "the checklist did not pass (score {:.0}); a village short of the standard is never approved. Failing items: {}",
-                        ins.score,
-                        failing_items.join(", ")
+                        "the checklist did not pass; a village short of the standard is never \
+                         approved: {why}"
                     ),
                 )
-                .with("failing_items", failing_items.clone())
+                .with("failing_items", failing_items)
                 .with_errors(vec![FieldError::new(
                     "decision",
-                    format!("the checklist did not pass; failing items: {}", failing_items.join(", ")),
-                )]))
+                    format!("the checklist did not pass: {why}"),
+                )]));
             }
             Err(Refused::AlertsUnacknowledged { errors }) => {
                 return Err(ApiError::unprocessable(
@@ -417,6 +417,22 @@ pub fn decide(
         inspection_status: status.to_string(),
         star_level: after.level,
     })
+}
+
+/// Why a checklist failed, in words: its failing items, or its score under the pass mark.
+fn failed_because(ins: &Inspection, failing_items: &[String]) -> String {
+    let evaluation: serde_json::Value =
+        serde_json::from_str(&ins.evaluation).unwrap_or(serde_json::Value::Null);
+    let pass = evaluation
+        .get("pass_score")
+        .and_then(|v| v.as_f64())
+        .unwrap_or(60.0);
+    let score = format!("score {:.0} (pass mark {pass:.0})", ins.score);
+    if failing_items.is_empty() {
+        score
+    } else {
+        format!("{score}; failing items: {}", failing_items.join(", "))
+    }
 }
 
 /// Whether the inspection's present revision can be approved, and what stands in the way.
