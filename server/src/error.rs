@@ -53,7 +53,8 @@ pub struct ApiError {
     pub errors: Vec<FieldError>,
     pub retry_after: Option<u64>,
     pub allow: Option<String>,
-    pub extensions: serde_json::Map<String, serde_json::Value>,
+    /// Boxed: most errors have none, and every `Result` carries the error's size.
+    pub extensions: Option<Box<serde_json::Map<String, serde_json::Value>>>,
 }
 
 impl ApiError {
@@ -65,7 +66,7 @@ impl ApiError {
             errors: Vec::new(),
             retry_after: None,
             allow: None,
-            extensions: serde_json::Map::new(),
+            extensions: None,
         }
     }
 
@@ -77,7 +78,9 @@ impl ApiError {
 
     /// The problem with an extension member (`failing_items`, `declaration_id`…).
     pub fn with(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
-        self.extensions.insert(key.to_string(), value.into());
+        self.extensions
+            .get_or_insert_with(Default::default)
+            .insert(key.to_string(), value.into());
         self
     }
 
@@ -189,7 +192,7 @@ impl ApiError {
             code: self.code.to_string(),
             errors: self.errors.clone(),
             request_id: None,
-            extensions: self.extensions.clone(),
+            extensions: self.extensions.as_deref().cloned().unwrap_or_default(),
         }
     }
 }

@@ -415,7 +415,7 @@ both_backends! {
         let old = on(2, "photo.time_outside_visit");
         assert_eq!(old["severity"], "alert", "{old}");
         let detail = old["detail"].as_str().unwrap();
-        assert!(detail.contains(" days") && !detail.contains("minutes"), "{detail}");
+        assert!(detail.contains("3 days before") && !detail.contains("minutes before"), "{detail}");
     }
 
     async fn deciding_without_the_claim_is_409_and_an_admin_cannot_claim(app: TestApp) {

@@ -577,7 +577,7 @@ pub fn reopen(
         &after,
         " (reopened)",
     )?;
-    Ok(Inspection::find(conn, id)?.ok_or_else(ApiError::internal)?)
+    Inspection::find(conn, id)?.ok_or_else(ApiError::internal)
 }
 
 /// A decision as the people concerned read it: the reviewer's words, and whether it was

@@ -269,7 +269,7 @@ mod tests {
                 if check_approve(&approval, &acknowledged, &comment).is_ok() {
                     prop_assert!(passed);
                     for f in flags.iter().filter(|f| f.severity == Severity::Alert) {
-                        prop_assert!(acknowledged.iter().any(|a| *a == f.code));
+                        prop_assert!(acknowledged.contains(&f.code));
                         prop_assert!(!comment.trim().is_empty());
                     }
                 }
