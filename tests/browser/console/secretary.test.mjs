@@ -44,8 +44,18 @@ test('a secretary adds a member and a mentee, logs visits and works down the ove
     await page.evaluate(() => window.scrollTo(0, 0));
     await shot(page, 'members');
 
+    // A member who mentors no one yet is listed as such on the quarter's page.
+    await page.getByLabel('姓名').fill('钱秀芳');
+    await page.getByRole('button', { name: '新增', exact: true }).click();
+    await page.locator('section[data-member="钱秀芳"]').waitFor();
+
     await page.getByRole('link', { name: '本季随访' }).click();
     await page.getByRole('heading', { level: 1, name: '本季随访' }).waitFor();
+    const idle = page.locator('p[data-idle]');
+    await idle.waitFor();
+    assert.ok(Number(await idle.getAttribute('data-idle')) >= 1, 'members without mentees are counted');
+    assert.match(await idle.textContent(), /名会员还没有帮带对象/);
+    assert.ok(await page.getByRole('cell', { name: /未帮带/ }).count() >= 1, 'and marked in the table');
     assert.equal(await page.locator('tr[data-mentee="ZG-001"]').count(), 0, 'a followed-up mentee is not overdue');
     const overdue = page.locator('tr[data-mentee]');
     const before = await overdue.count();

@@ -80,7 +80,8 @@ export async function dashboardView(root, ctx) {
   // Mentoring coverage.
   if (mentoring.data) {
     const d = mentoring.data;
-    kpis.append(kpi(percent(d.mentees ? d.coverage : null), t('dashboard.coverage_kpi', { covered: fmtNumber(d.covered), mentees: fmtNumber(d.mentees) })));
+    kpis.append(kpi(percent(d.mentees ? d.coverage : null), t('dashboard.coverage_kpi', { covered: fmtNumber(d.covered), mentees: fmtNumber(d.mentees) })),
+      kpi(fmtNumber(d.members_without_mentees ?? 0), t('dashboard.idle_members_kpi')));
     const rows = d.townships.map((tw) => ({
       label: tw.name,
       value: tw.mentees ? tw.coverage : 0,

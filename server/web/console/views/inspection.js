@@ -191,7 +191,9 @@ export async function inspectionView(root, ctx) {
             item.weight ? t('inspection.weight', { n: item.weight }) : null,
           ].filter(Boolean).join(' · '))),
         h('div', { class: 'answer' }, visible ? (item.kind === 'photo' ? t('inspection.photo_count', { n: photos.length }) : formatAnswer(item, value)) : '—'),
-        h('div', {}, verdict),
+        h('div', {}, verdict, result?.reason
+          ? h('div', { class: 'muted small' }, result.reason === 'no mentees registered' ? t('inspection.reason_no_mentees') : result.reason)
+          : null),
         photos.length ? h('div', { class: 'photos' }, h('div', { class: 'thumbs' }, photos.map((p, i) => thumb(p, i, itemLabel)))) : null));
     }
     checklist.append(list);

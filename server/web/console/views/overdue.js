@@ -80,7 +80,10 @@ export async function overdueView(root, ctx) {
     root.append(empty(t('members.empty')));
   } else {
     const tbl = table([{ label: t('members.name') }, { label: t('overdue.mentees'), num: true }, { label: t('overdue.visits'), num: true }], { caption: t('overdue.activity') });
-    for (const m of cov.members) tbl.body.append(tbl.row([m.name, fmtNumber(m.mentees), fmtNumber(m.visits)]));
+    for (const m of cov.members) {
+      tbl.body.append(tbl.row([m.name, m.mentees ? fmtNumber(m.mentees) : `0 · ${t('overdue.no_mentee')}`, fmtNumber(m.visits)]));
+    }
+    if (cov.members_without_mentees) root.append(h('p', { class: 'notice info', dataset: { idle: String(cov.members_without_mentees) } }, t('overdue.idle_members', { n: fmtNumber(cov.members_without_mentees) })));
     root.append(tbl.el);
   }
 }
