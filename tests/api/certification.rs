@@ -6,7 +6,7 @@
 
 use chrono::{Days, Months, NaiveDate};
 use diesel::prelude::*;
-use fieldstar::db::schema::{decisions, declarations, inspections, outbox_events};
+use fieldstar::db::schema::{declarations, inspections, outbox_events};
 use fieldstar::quarter::Quarter;
 use reqwest::{Method, Response};
 use serde_json::{json, Value};
@@ -188,104 +188,6 @@ async fn declaration_row(
     })
     .await
     .expect("declaration row")
-}
-
-/// Writes a decision taken on a past date (its declaration, inspection and decision rows), as
-/// the review would have written it then.
-async fn past_decision(
-    app: &TestApp,
-    village_code: &str,
-    on: NaiveDate,
-    level: i32,
-    kind: &str,
-    decision: &str,
-    consequence: Option<&str>,
-) {
-    let db = app.state.db.clone();
-    let (code, kind, decision) = (
-        village_code.to_string(),
-        kind.to_string(),
-        decision.to_string(),
-    );
-    let consequence = consequence.map(str::to_string);
-    fieldstar::db::blocking(move || {
-        let mut conn = db.get()?;
-        let v = fieldstar::org::OrgUnit::find_by_code(&mut conn, &code)?.expect("village");
-        let quarter = Quarter::containing(on).to_string();
-        let at = on.and_hms_opt(4, 0, 0).unwrap();
-        let declaration = uuid::Uuid::now_v7().to_string();
-        let inspection = uuid::Uuid::now_v7().to_string();
-        let status = if decision == "approve" {
-            "approved"
-        } else {
-            "rejected"
-        };
-        fieldstar::db::write_tx(&mut conn, |c| {
-            diesel::insert_into(declarations::table)
-                .values((
-                    declarations::id.eq(&declaration),
-                    declarations::village_id.eq(&v.id),
-                    declarations::township_id.eq(&v.township_id),
-                    declarations::county_id.eq(&v.county_id),
-                    declarations::quarter.eq(&quarter),
-                    declarations::star_level.eq(level),
-                    declarations::kind.eq(&kind),
-                    declarations::status.eq(status),
-                    declarations::created_at.eq(at),
-                    declarations::updated_at.eq(at),
-                ))
-                .execute(c)?;
-            diesel::insert_into(inspections::table)
-                .values((
-                    inspections::id.eq(&inspection),
-                    inspections::declaration_id.eq(&declaration),
-                    inspections::village_id.eq(&v.id),
-                    inspections::township_id.eq(&v.township_id),
-                    inspections::county_id.eq(&v.county_id),
-                    inspections::inspector_id.eq("inspector"),
-                    inspections::checklist_code.eq(format!("star-{level}")),
-                    inspections::checklist_version.eq(1),
-                    inspections::status.eq(status),
-                    inspections::revision.eq(1),
-                    inspections::body_hash.eq("x"),
-                    inspections::body.eq("{}"),
-                    inspections::evaluation.eq("{}"),
-                    inspections::score.eq(50.0),
-                    inspections::passed.eq(decision == "approve"),
-                    inspections::flags.eq("[]"),
-                    inspections::flag_severity.eq(0),
-                    inspections::started_at.eq(at),
-                    inspections::client_submitted_at.eq(at),
-                    inspections::received_at.eq(at),
-                    inspections::updated_at.eq(at),
-                ))
-                .execute(c)?;
-            diesel::insert_into(decisions::table)
-                .values((
-                    decisions::id.eq(uuid::Uuid::now_v7().to_string()),
-                    decisions::inspection_id.eq(&inspection),
-                    decisions::revision.eq(1),
-                    decisions::declaration_id.eq(&declaration),
-                    decisions::village_id.eq(&v.id),
-                    decisions::township_id.eq(&v.township_id),
-                    decisions::county_id.eq(&v.county_id),
-                    decisions::quarter.eq(&quarter),
-                    decisions::star_level.eq(level),
-                    decisions::kind.eq(&kind),
-                    decisions::decision.eq(&decision),
-                    decisions::consequence.eq(&consequence),
-                    decisions::comment.eq("decided before this test"),
-                    decisions::actor_id.eq("reviewer"),
-                    decisions::decided_at.eq(at),
-                    decisions::decided_on.eq(on),
-                ))
-                .execute(c)?;
-            Ok::<_, diesel::result::Error>(())
-        })?;
-        Ok(())
-    })
-    .await
-    .expect("decision rows");
 }
 
 both_backends! {
