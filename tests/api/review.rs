@@ -23,14 +23,7 @@ async fn submitted(
 
 /// Claims the inspection (deciding needs the live claim), then decides it.
 async fn decide(app: &TestApp, token: &str, id: &str, body: Value) -> reqwest::Response {
-    app.post(
-        &format!("/api/v1/inspections/{id}/claim"),
-        token,
-        &json!({}),
-    )
-    .await;
-    app.post(&format!("/api/v1/inspections/{id}/decision"), token, &body)
-        .await
+    decide_claimed(app, token, id, body).await
 }
 
 /// Gives a village a star level held before fieldstar, as `fieldstar stars import` does.

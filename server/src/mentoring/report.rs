@@ -16,7 +16,7 @@ use crate::error::ApiResult;
 use crate::org::OrgUnit;
 use crate::quarter::Quarter;
 use crate::reports::{CsvPage, PAGE};
-use crate::scope::{OrgLevel, Scope};
+use crate::scope::OrgLevel;
 use crate::scoped;
 
 #[derive(Serialize, Deserialize, ToSchema, Clone, Debug, PartialEq)]
@@ -77,14 +77,6 @@ type Township = (String, String, String);
 /// A village's coverage and its township's id.
 type InTownship = (Option<String>, VillageCoverage);
 
-fn subtree(unit: &OrgUnit) -> Scope {
-    Scope {
-        unit_id: unit.id.clone(),
-        level: unit.level(),
-        county_id: unit.county_id.clone(),
-    }
-}
-
 /// Villages under `unit` by code: all of them, or a page of `limit` after the code `after`.
 /// Each with its mentees, those followed up in the quarter and its members without mentees.
 /// Five queries whatever the number of villages: villages, their townships, mentees per
@@ -96,7 +88,7 @@ fn villages(
     quarter: Quarter,
     page: Option<(Option<&str>, i64)>,
 ) -> QueryResult<(Vec<InTownship>, Vec<Township>)> {
-    let subtree = subtree(unit);
+    let subtree = unit.subtree();
     let q = org_units::table
         .filter(org_units::level.eq(OrgLevel::Village.as_str()))
         .into_boxed();

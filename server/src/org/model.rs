@@ -55,6 +55,15 @@ impl OrgUnit {
         OrgLevel::parse(&self.level).unwrap_or(OrgLevel::Village)
     }
 
+    /// The scope of this unit's subtree: what a report on it may read.
+    pub fn subtree(&self) -> crate::scope::Scope {
+        crate::scope::Scope {
+            unit_id: self.id.clone(),
+            level: self.level(),
+            county_id: self.county_id.clone(),
+        }
+    }
+
     pub fn placement(&self) -> Placement {
         Placement {
             county_id: self.county_id.clone(),

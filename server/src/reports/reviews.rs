@@ -16,7 +16,6 @@ use crate::inspection::model::{InspectionHead, SUBMITTED};
 use crate::inspection::routes::flags_for_page;
 use crate::org::OrgUnit;
 use crate::quarter::Quarter;
-use crate::scope::Scope;
 use crate::scoped;
 
 pub const CSV_HEADER: &[&str] = &[
@@ -63,14 +62,6 @@ pub struct ReviewsReport {
     pub flags: Vec<FlagCount>,
 }
 
-fn subtree(unit: &OrgUnit) -> Scope {
-    Scope {
-        unit_id: unit.id.clone(),
-        level: unit.level(),
-        county_id: unit.county_id.clone(),
-    }
-}
-
 /// Nearest-rank percentile of sorted values.
 pub fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
     if sorted.is_empty() {
@@ -101,7 +92,7 @@ fn decisions_page(
         .filter(decisions::decided_at.ge(start))
         .filter(decisions::decided_at.lt(end))
         .into_boxed();
-    let mut q = scoped!(q, decisions, &subtree(unit));
+    let mut q = scoped!(q, decisions, &unit.subtree());
     if let Some(a) = after {
         q = q.filter(decisions::id.gt(a.to_string()));
     }
@@ -153,7 +144,7 @@ pub fn report(
         quarter.start_utc(tz).naive_utc(),
         quarter.end_utc(tz).naive_utc(),
     );
-    let scope = subtree(unit);
+    let scope = unit.subtree();
     let mut r = ReviewsReport {
         quarter: quarter.to_string(),
         org_unit: unit.clone().view(),

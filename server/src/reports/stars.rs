@@ -14,7 +14,7 @@ use crate::db::DbConn;
 use crate::error::ApiResult;
 use crate::org::OrgUnit;
 use crate::quarter::Quarter;
-use crate::scope::{OrgLevel, Scope};
+use crate::scope::OrgLevel;
 use crate::stars::engine;
 use crate::{scoped, stars};
 
@@ -98,14 +98,6 @@ fn reading_day(quarter: Quarter, today: NaiveDate) -> NaiveDate {
     quarter.last_day().min(today)
 }
 
-fn subtree(unit: &OrgUnit) -> Scope {
-    Scope {
-        unit_id: unit.id.clone(),
-        level: unit.level(),
-        county_id: unit.county_id.clone(),
-    }
-}
-
 /// One page of villages under `unit` after village code `after`, with their two levels.
 pub fn page(
     conn: &mut DbConn,
@@ -118,7 +110,7 @@ pub fn page(
     let q = org_units::table
         .filter(org_units::level.eq(OrgLevel::Village.as_str()))
         .into_boxed();
-    let mut q = scoped!(q, org_units, &subtree(unit));
+    let mut q = scoped!(q, org_units, &unit.subtree());
     if let Some(a) = after {
         q = q.filter(org_units::code.gt(a.to_string()));
     }

@@ -14,7 +14,6 @@ use crate::declarations::{Declaration, INSPECTING, PENDING, UNVERIFIED};
 use crate::error::ApiResult;
 use crate::org::OrgUnit;
 use crate::quarter::Quarter;
-use crate::scope::Scope;
 use crate::scoped;
 
 pub const CSV_HEADER: &[&str] = &[
@@ -51,14 +50,6 @@ pub struct UnverifiedReport {
     pub items: Vec<UnverifiedVillage>,
 }
 
-fn subtree(unit: &OrgUnit) -> Scope {
-    Scope {
-        unit_id: unit.id.clone(),
-        level: unit.level(),
-        county_id: unit.county_id.clone(),
-    }
-}
-
 /// One page of the quarter's renewals not verified, after declaration id `after`.
 fn page(
     conn: &mut DbConn,
@@ -72,7 +63,7 @@ fn page(
         .filter(declarations::kind.eq("renewal"))
         .filter(declarations::status.eq_any([UNVERIFIED, PENDING, INSPECTING]))
         .into_boxed();
-    let mut q = scoped!(q, declarations, &subtree(unit));
+    let mut q = scoped!(q, declarations, &unit.subtree());
     if let Some(a) = after {
         q = q.filter(declarations::id.gt(a.to_string()));
     }
