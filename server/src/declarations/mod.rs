@@ -15,16 +15,59 @@ use crate::db::DbConn;
 use crate::error::{ApiResult, OrNotFound};
 use crate::scope::Scope;
 use crate::scoped;
+use crate::stars::engine::DeclarationKind;
 
-pub const PENDING: &str = "pending";
-pub const INSPECTING: &str = "inspecting";
-pub const APPROVED: &str = "approved";
-pub const REJECTED: &str = "rejected";
-/// An upgrade whose quarter's verification window closed before it was inspected.
-pub const EXPIRED: &str = "expired";
-/// A renewal whose quarter's verification window closed before it was inspected: the county
-/// missed the visit, the village keeps its level.
-pub const UNVERIFIED: &str = "unverified";
+/// Where a declaration stands.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeclarationStatus {
+    /// Waiting for its inspection.
+    Pending,
+    /// An inspection of it is live.
+    Inspecting,
+    Approved,
+    Rejected,
+    /// An upgrade whose quarter's verification window closed before it was inspected.
+    Expired,
+    /// A renewal whose quarter's verification window closed before it was inspected: the
+    /// county missed the visit, the village keeps its level.
+    Unverified,
+}
+
+impl DeclarationStatus {
+    pub const ALL: [DeclarationStatus; 6] = [
+        DeclarationStatus::Pending,
+        DeclarationStatus::Inspecting,
+        DeclarationStatus::Approved,
+        DeclarationStatus::Rejected,
+        DeclarationStatus::Expired,
+        DeclarationStatus::Unverified,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            DeclarationStatus::Pending => "pending",
+            DeclarationStatus::Inspecting => "inspecting",
+            DeclarationStatus::Approved => "approved",
+            DeclarationStatus::Rejected => "rejected",
+            DeclarationStatus::Expired => "expired",
+            DeclarationStatus::Unverified => "unverified",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<DeclarationStatus> {
+        DeclarationStatus::ALL
+            .into_iter()
+            .find(|s| s.as_str() == text)
+    }
+}
+
+pub const PENDING: &str = DeclarationStatus::Pending.as_str();
+pub const INSPECTING: &str = DeclarationStatus::Inspecting.as_str();
+pub const APPROVED: &str = DeclarationStatus::Approved.as_str();
+pub const REJECTED: &str = DeclarationStatus::Rejected.as_str();
+pub const EXPIRED: &str = DeclarationStatus::Expired.as_str();
+pub const UNVERIFIED: &str = DeclarationStatus::Unverified.as_str();
 
 #[derive(Queryable, Selectable, Clone, Debug)]
 #[diesel(table_name = declarations)]
@@ -51,11 +94,8 @@ pub struct DeclarationView {
     /// `YYYY-Qn` in the county's time zone.
     pub quarter: String,
     pub star_level: i32,
-    /// `upgrade` or `renewal`.
-    pub kind: String,
-    /// `pending`, `inspecting`, `approved`, `rejected`, `expired` (an upgrade whose quarter's
-    /// verification window closed uninspected) or `unverified` (a renewal likewise).
-    pub status: String,
+    pub kind: DeclarationKind,
+    pub status: DeclarationStatus,
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -66,8 +106,8 @@ impl Declaration {
             village_id: self.village_id.clone(),
             quarter: self.quarter.clone(),
             star_level: self.star_level,
-            kind: self.kind.clone(),
-            status: self.status.clone(),
+            kind: DeclarationKind::parse(&self.kind).unwrap_or(DeclarationKind::Upgrade),
+            status: DeclarationStatus::parse(&self.status).unwrap_or(DeclarationStatus::Pending),
             created_at: self.created_at.and_utc(),
         }
     }

@@ -12,6 +12,7 @@ use crate::db::{write_tx, DbConn};
 use crate::error::ApiResult;
 use crate::org::OrgUnit;
 use crate::quarter::Quarter;
+use crate::review::rules::DecisionKind;
 use crate::stars;
 
 fn system() -> Actor {
@@ -30,7 +31,7 @@ pub fn ensure(conn: &mut DbConn, quarter: Quarter, today: NaiveDate) -> ApiResul
         .load(conn)?;
     candidates.extend(
         decisions::table
-            .filter(decisions::decision.eq("approve"))
+            .filter(decisions::decision.eq(DecisionKind::Approve.as_str()))
             .select(decisions::village_id)
             .distinct()
             .load::<String>(conn)?,

@@ -43,7 +43,7 @@ pub fn declare(
     let first_upgrade: Option<Declaration> = declarations::table
         .filter(declarations::village_id.eq(&village.id))
         .filter(declarations::quarter.eq(quarter.to_string()))
-        .filter(declarations::kind.eq("upgrade"))
+        .filter(declarations::kind.eq(DeclarationKind::Upgrade.as_str()))
         .filter(declarations::status.eq_any([PENDING, INSPECTING, APPROVED, REJECTED]))
         .order(declarations::created_at.asc())
         .select(Declaration::as_select())
@@ -69,10 +69,7 @@ pub fn declare(
         }
         (Ok(kind), _) => kind,
     };
-    let kind = match kind {
-        DeclarationKind::Upgrade => "upgrade",
-        DeclarationKind::Renewal => "renewal",
-    };
+    let kind = kind.as_str();
     let id = uuid::Uuid::now_v7().to_string();
     let t = now();
     let placement = village.placement();
@@ -179,7 +176,7 @@ pub async fn create_declaration(
 #[into_params(parameter_in = Query)]
 pub struct DeclarationFilter {
     pub quarter: Option<String>,
-    pub status: Option<String>,
+    pub status: Option<super::DeclarationStatus>,
     pub village: Option<String>,
 }
 
@@ -212,7 +209,7 @@ pub async fn list_declarations(
                 q = q.filter(declarations::quarter.eq(v));
             }
             if let Some(v) = filter.status {
-                q = q.filter(declarations::status.eq(v));
+                q = q.filter(declarations::status.eq(v.as_str()));
             }
             if let Some(v) = filter.village {
                 q = q.filter(declarations::village_id.eq(v));

@@ -15,6 +15,7 @@ use crate::db::DbConn;
 use crate::error::{ApiResult, FieldError};
 use crate::inspection::model as im;
 use crate::quarter::Quarter;
+use crate::stars::engine::DeclarationKind;
 use crate::webhooks::outbox;
 use crate::{audit, now};
 
@@ -99,7 +100,7 @@ impl Window {
 
 /// What a declaration becomes when its window closes uninspected.
 pub fn expired_status(kind: &str) -> &'static str {
-    if kind == "renewal" {
+    if DeclarationKind::parse(kind) == Some(DeclarationKind::Renewal) {
         UNVERIFIED
     } else {
         EXPIRED
@@ -388,7 +389,10 @@ mod tests {
 
     #[test]
     fn an_uninspected_renewal_is_unverified_and_an_upgrade_expired() {
-        assert_eq!(expired_status("renewal"), UNVERIFIED);
-        assert_eq!(expired_status("upgrade"), EXPIRED);
+        assert_eq!(
+            expired_status(DeclarationKind::Renewal.as_str()),
+            UNVERIFIED
+        );
+        assert_eq!(expired_status(DeclarationKind::Upgrade.as_str()), EXPIRED);
     }
 }

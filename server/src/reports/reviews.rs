@@ -201,9 +201,9 @@ pub fn report(
         let submitted = submitted_times(conn, &rows)?;
         for (_, inspection, revision, _, decision, _, decided_at) in &rows {
             r.decided += 1;
-            match decision.as_str() {
-                "approve" => r.approved += 1,
-                "reject" => r.rejected += 1,
+            match crate::review::rules::DecisionKind::parse(decision) {
+                Some(crate::review::rules::DecisionKind::Approve) => r.approved += 1,
+                Some(crate::review::rules::DecisionKind::Reject) => r.rejected += 1,
                 _ => r.returned += 1,
             }
             if let Some(at) = submitted.get(&(inspection.clone(), *revision)) {

@@ -15,6 +15,7 @@ use crate::error::ApiResult;
 use crate::org::OrgUnit;
 use crate::quarter::Quarter;
 use crate::scoped;
+use crate::stars::engine::DeclarationKind;
 
 pub const CSV_HEADER: &[&str] = &[
     "township_name",
@@ -60,7 +61,7 @@ fn page(
 ) -> ApiResult<Vec<(String, UnverifiedVillage)>> {
     let q = declarations::table
         .filter(declarations::quarter.eq(quarter.to_string()))
-        .filter(declarations::kind.eq("renewal"))
+        .filter(declarations::kind.eq(DeclarationKind::Renewal.as_str()))
         .filter(declarations::status.eq_any([UNVERIFIED, PENDING, INSPECTING]))
         .into_boxed();
     let mut q = scoped!(q, declarations, &unit.subtree());

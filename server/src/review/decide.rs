@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::rules::{self, Approval, Refused};
+use super::rules::{self, Approval, DecisionKind, Refused};
 use crate::auth::{AuthUser, Role};
 use crate::db::schema::{decisions, inspections};
 use crate::db::{is_unique_violation, DbConn};
@@ -14,6 +14,7 @@ use crate::declarations::{self, Declaration};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::inspection::model::{self as im, Inspection};
 use crate::org::OrgUnit;
+use crate::stars::engine::{Consequence, DeclarationKind};
 use crate::webhooks::outbox;
 use crate::{audit, now, stars};
 
@@ -129,10 +130,9 @@ pub fn release(conn: &mut DbConn, user: &AuthUser, id: &str) -> ApiResult<()> {
 #[derive(Deserialize, ToSchema, Debug, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionBody {
-    /// `approve`, `reject` or `return`.
-    pub decision: String,
-    /// `downgrade` or `revoke`: required when rejecting a renewal of a level the village holds.
-    pub consequence: Option<String>,
+    pub decision: DecisionKind,
+    /// Required when rejecting a renewal of a level the village holds; nothing else has one.
+    pub consequence: Option<Consequence>,
     /// Required for `reject` and `return`, and for `approve` when the inspection has alerts;
     /// the inspector and the village's secretary read it.
     #[serde(default)]
@@ -148,8 +148,8 @@ pub struct DecisionView {
     pub id: String,
     pub inspection_id: String,
     pub revision: i32,
-    pub decision: String,
-    pub consequence: Option<String>,
+    pub decision: DecisionKind,
+    pub consequence: Option<Consequence>,
     pub comment: String,
     /// The alerts the reviewer acknowledged when approving.
     pub acknowledged_flags: Vec<String>,
@@ -161,11 +161,9 @@ pub struct DecisionView {
     pub star_level: u8,
 }
 
-/// Parses the body into a decision that fits the declaration, naming the field at fault.
-fn check(
-    body: &DecisionBody,
-    declaration: &Declaration,
-) -> ApiResult<(&'static str, Option<&'static str>, String)> {
+/// Checks that the decision fits the declaration, naming the field at fault; returns the
+/// trimmed comment.
+fn check(body: &DecisionBody, declaration: &Declaration) -> ApiResult<String> {
     let comment = body.comment.trim().to_string();
     let mut errors = Vec::new();
     if comment.chars().count() > MAX_COMMENT {
@@ -174,53 +172,30 @@ fn check(
             format!("at most {MAX_COMMENT} characters"),
         ));
     }
-    let decision = match body.decision.as_str() {
-        "approve" => "approve",
-        "reject" => "reject",
-        "return" => "return",
-        _ => {
-            errors.push(FieldError::new(
-                "decision",
-                "must be approve, reject or return",
-            ));
-            "invalid"
-        }
-    };
-    let consequence = match body.consequence.as_deref() {
-        None => None,
-        Some("downgrade") => Some("downgrade"),
-        Some("revoke") => Some("revoke"),
-        Some(_) => {
-            errors.push(FieldError::new(
-                "consequence",
-                "must be downgrade or revoke",
-            ));
-            None
-        }
-    };
-    let renewal = declaration.kind == "renewal";
-    match decision {
-        "reject" if renewal && body.consequence.is_none() => errors.push(FieldError::new(
+    let renewal = DeclarationKind::parse(&declaration.kind) == Some(DeclarationKind::Renewal);
+    let has_consequence = body.consequence.is_some();
+    match body.decision {
+        DecisionKind::Reject if renewal && !has_consequence => errors.push(FieldError::new(
             "consequence",
             "rejecting a renewal of a level the village holds needs a consequence: downgrade or revoke",
         )),
-        "reject" if !renewal && body.consequence.is_some() => errors.push(FieldError::new(
+        DecisionKind::Reject if !renewal && has_consequence => errors.push(FieldError::new(
             "consequence",
             "a consequence applies only when rejecting a level the village already holds",
         )),
-        "approve" | "return" if body.consequence.is_some() => {
+        DecisionKind::Approve | DecisionKind::Return if has_consequence => {
             errors.push(FieldError::new("consequence", "only a rejection has a consequence"))
         }
         _ => {}
     }
-    if matches!(decision, "reject" | "return") && comment.is_empty() {
+    if body.decision != DecisionKind::Approve && comment.is_empty() {
         errors.push(FieldError::new(
             "comment",
             "say why: the inspector and the village's secretary read it",
         ));
     }
     if errors.is_empty() {
-        Ok((decision, consequence, comment))
+        Ok(comment)
     } else {
         Err(ApiError::validation(errors))
     }
@@ -278,8 +253,9 @@ pub fn decide(
         ));
     }
     let declaration = Declaration::find_scoped(conn, &user.scope, &ins.declaration_id)?;
-    let (decision, consequence, comment) = check(body, &declaration)?;
-    let acknowledged = if decision == "approve" {
+    let comment = check(body, &declaration)?;
+    let (decision, consequence) = (body.decision, body.consequence);
+    let acknowledged = if decision == DecisionKind::Approve {
         let photos = ins.photos(conn)?;
         let approval = approval_of(&ins, &photos);
         match rules::check_approve(&approval, &body.acknowledged_flags, &comment) {
@@ -337,8 +313,8 @@ pub fn decide(
             decisions::quarter.eq(&declaration.quarter),
             decisions::star_level.eq(declaration.star_level),
             decisions::kind.eq(&declaration.kind),
-            decisions::decision.eq(decision),
-            decisions::consequence.eq(consequence),
+            decisions::decision.eq(decision.as_str()),
+            decisions::consequence.eq(consequence.map(Consequence::as_str)),
             decisions::comment.eq(&comment),
             decisions::actor_id.eq(&user.id),
             decisions::decided_at.eq(t),
@@ -353,24 +329,29 @@ pub fn decide(
         other => other?,
     };
     let status = match decision {
-        "approve" => im::APPROVED,
-        "reject" => im::REJECTED,
-        _ => im::RETURNED,
+        DecisionKind::Approve => im::APPROVED,
+        DecisionKind::Reject => im::REJECTED,
+        DecisionKind::Return => im::RETURNED,
     };
     diesel::update(inspections::table.find(&ins.id))
         .set((
             inspections::status.eq(status),
             inspections::decided_at.eq(t),
-            inspections::return_comment.eq((decision == "return").then_some(comment.clone())),
+            inspections::return_comment
+                .eq((decision == DecisionKind::Return).then_some(comment.clone())),
             inspections::claimed_by.eq(None::<String>),
             inspections::claim_expires_at.eq(None::<chrono::NaiveDateTime>),
             inspections::updated_at.eq(t),
         ))
         .execute(conn)?;
     match decision {
-        "approve" => Declaration::set_status(conn, &declaration.id, declarations::APPROVED)?,
-        "reject" => Declaration::set_status(conn, &declaration.id, declarations::REJECTED)?,
-        _ => 0,
+        DecisionKind::Approve => {
+            Declaration::set_status(conn, &declaration.id, declarations::APPROVED)?
+        }
+        DecisionKind::Reject => {
+            Declaration::set_status(conn, &declaration.id, declarations::REJECTED)?
+        }
+        DecisionKind::Return => 0,
     };
     audit::record(
         conn,
@@ -380,9 +361,12 @@ pub fn decide(
         &ins.id,
         Some(&ins.county_id),
         format!(
-            "revision {}: {decision}{}{} — {comment}",
+            "revision {}: {}{}{} — {comment}",
             ins.revision,
-            consequence.map(|c| format!(" ({c})")).unwrap_or_default(),
+            decision.as_str(),
+            consequence
+                .map(|c| format!(" ({})", c.as_str()))
+                .unwrap_or_default(),
             if acknowledged.is_empty() {
                 String::new()
             } else {
@@ -396,7 +380,7 @@ pub fn decide(
         "acknowledged_flags": acknowledged,
         "decided_by": user.username, "decided_at": t.and_utc().to_rfc3339(),
     });
-    let kind = if decision == "return" {
+    let kind = if decision == DecisionKind::Return {
         outbox::INSPECTION_RETURNED
     } else {
         outbox::INSPECTION_DECIDED
@@ -408,8 +392,8 @@ pub fn decide(
         id: decision_id,
         inspection_id: ins.id,
         revision: ins.revision,
-        decision: decision.to_string(),
-        consequence: consequence.map(str::to_string),
+        decision,
+        consequence,
         comment,
         acknowledged_flags: acknowledged,
         decided_by: user.id.clone(),
@@ -586,10 +570,9 @@ pub fn reopen(
 pub struct DecisionRecord {
     pub id: String,
     pub revision: i32,
-    /// `approve`, `reject` or `return`.
-    pub decision: String,
-    /// `downgrade` or `revoke` for a rejected renewal.
-    pub consequence: Option<String>,
+    pub decision: DecisionKind,
+    /// For a rejected renewal.
+    pub consequence: Option<Consequence>,
     pub comment: String,
     pub acknowledged_flags: Vec<String>,
     pub decided_by: String,
@@ -644,35 +627,27 @@ pub fn records_of(conn: &mut DbConn, inspection_id: &str) -> QueryResult<Vec<Dec
         .collect();
     Ok(rows
         .into_iter()
-        .map(
-            |(
+        .filter_map(|row| {
+            let (id, revision, decision, consequence, comment, ack, actor, at, reopened, by, why) =
+                row;
+            let Some(decision) = DecisionKind::parse(&decision) else {
+                tracing::warn!(decision_id = %id, "decision row with an unreadable decision, not shown");
+                return None;
+            };
+            Some(DecisionRecord {
                 id,
                 revision,
                 decision,
-                consequence,
+                consequence: consequence.as_deref().and_then(Consequence::parse),
                 comment,
-                ack,
-                actor,
-                at,
-                reopened_at,
-                by,
-                why,
-            )| {
-                DecisionRecord {
-                    id,
-                    revision,
-                    decision,
-                    consequence,
-                    comment,
-                    acknowledged_flags: serde_json::from_str(&ack).unwrap_or_default(),
-                    decided_by_name: names.get(&actor).cloned().unwrap_or_default(),
-                    decided_by: actor,
-                    decided_at: at.and_utc(),
-                    reopened_at: reopened_at.map(|t| t.and_utc()),
-                    reopened_by_name: by.and_then(|b| names.get(&b).cloned()),
-                    reopen_reason: why,
-                }
-            },
-        )
+                acknowledged_flags: serde_json::from_str(&ack).unwrap_or_default(),
+                decided_by_name: names.get(&actor).cloned().unwrap_or_default(),
+                decided_by: actor,
+                decided_at: at.and_utc(),
+                reopened_at: reopened.map(|t| t.and_utc()),
+                reopened_by_name: by.and_then(|b| names.get(&b).cloned()),
+                reopen_reason: why,
+            })
+        })
         .collect())
 }

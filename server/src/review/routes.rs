@@ -54,8 +54,7 @@ pub struct QueueEntry {
     pub township: Option<UnitRef>,
     pub declaration_id: String,
     pub declared_level: i32,
-    /// `upgrade` or `renewal`.
-    pub kind: String,
+    pub kind: Option<crate::stars::engine::DeclarationKind>,
     pub quarter: String,
     pub status: String,
     pub revision: i32,
@@ -218,7 +217,7 @@ fn entries(
                 }),
                 township: r.township_id.as_deref().and_then(unit_ref),
                 declared_level: d.map_or(0, |d| d.star_level),
-                kind: d.map(|d| d.kind.clone()).unwrap_or_default(),
+                kind: d.and_then(|d| crate::stars::engine::DeclarationKind::parse(&d.kind)),
                 quarter: d.map(|d| d.quarter.clone()).unwrap_or_default(),
                 waiting_seconds: r.submitted_at.map_or(0, |s| (now - s).num_seconds().max(0)),
                 claimed_by: match (&r.claimed_by, live_claim) {

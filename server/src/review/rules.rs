@@ -8,6 +8,36 @@ use utoipa::ToSchema;
 use crate::error::FieldError;
 use crate::inspection::flags::{Flag, Severity};
 
+/// A reviewer's decision on an inspection: `return` sends it back to the inspector and is no
+/// verdict; `approve` and `reject` are final (until reopened).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionKind {
+    Approve,
+    Reject,
+    Return,
+}
+
+impl DecisionKind {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            DecisionKind::Approve => "approve",
+            DecisionKind::Reject => "reject",
+            DecisionKind::Return => "return",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<DecisionKind> {
+        [
+            DecisionKind::Approve,
+            DecisionKind::Reject,
+            DecisionKind::Return,
+        ]
+        .into_iter()
+        .find(|d| d.as_str() == text)
+    }
+}
+
 /// How long after a decision a county admin may reopen it.
 pub const REOPEN_DAYS: i64 = 30;
 
@@ -129,6 +159,19 @@ mod tests {
 
     fn codes(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn decision_kinds_read_and_write_their_wire_names() {
+        for d in [
+            DecisionKind::Approve,
+            DecisionKind::Reject,
+            DecisionKind::Return,
+        ] {
+            assert_eq!(DecisionKind::parse(d.as_str()), Some(d));
+            assert_eq!(serde_json::to_value(d).unwrap(), d.as_str());
+        }
+        assert_eq!(DecisionKind::parse("approved"), None);
     }
 
     #[test]

@@ -115,18 +115,50 @@ pub struct Baseline {
     pub since_quarter: Quarter,
 }
 
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// An upgrade climbs a level; a renewal verifies the level held.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeclarationKind {
     Upgrade,
     Renewal,
 }
 
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+impl DeclarationKind {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            DeclarationKind::Upgrade => "upgrade",
+            DeclarationKind::Renewal => "renewal",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<DeclarationKind> {
+        [DeclarationKind::Upgrade, DeclarationKind::Renewal]
+            .into_iter()
+            .find(|k| k.as_str() == text)
+    }
+}
+
+/// What a rejected renewal costs the village: one level, or all of them.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Consequence {
     Downgrade,
     Revoke,
+}
+
+impl Consequence {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Consequence::Downgrade => "downgrade",
+            Consequence::Revoke => "revoke",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Consequence> {
+        [Consequence::Downgrade, Consequence::Revoke]
+            .into_iter()
+            .find(|c| c.as_str() == text)
+    }
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -131,7 +131,7 @@ pub fn import(
             let decided: i64 = decisions::table
                 .filter(decisions::village_id.eq(&village.id))
                 .filter(decisions::reopened_at.is_null())
-                .filter(decisions::decision.ne("return"))
+                .filter(decisions::decision.ne(crate::review::rules::DecisionKind::Return.as_str()))
                 .count()
                 .get_result(conn)?;
             if decided > 0 {

@@ -13,6 +13,7 @@ use crate::db::schema::{decisions, declarations, star_baselines};
 use crate::db::DbConn;
 use crate::org::OrgUnit;
 use crate::quarter::Quarter;
+use crate::review::rules::DecisionKind;
 
 /// The county's calendar date now: the default `as_of` and the day a change takes effect.
 pub fn today(tz: chrono_tz::Tz) -> NaiveDate {
@@ -153,21 +154,21 @@ struct DecisionRow {
 impl DecisionRow {
     /// The engine's decision; `None` for rows that move no star (returns) or cannot be read.
     fn decision(self) -> Option<Decision> {
-        let kind = match self.kind.as_str() {
-            "upgrade" => DeclarationKind::Upgrade,
-            "renewal" => DeclarationKind::Renewal,
-            _ => return self.unreadable("kind"),
+        let Some(kind) = DeclarationKind::parse(&self.kind) else {
+            return self.unreadable("kind");
         };
         let consequence = match self.consequence.as_deref() {
             None => None,
-            Some("downgrade") => Some(Consequence::Downgrade),
-            Some("revoke") => Some(Consequence::Revoke),
-            Some(_) => return self.unreadable("consequence"),
+            Some(text) => match Consequence::parse(text) {
+                Some(c) => Some(c),
+                None => return self.unreadable("consequence"),
+            },
         };
-        let outcome = match self.decision.as_str() {
-            "approve" => Outcome::Approve,
-            "reject" => Outcome::Reject { consequence },
-            _ => return None,
+        let outcome = match DecisionKind::parse(&self.decision) {
+            Some(DecisionKind::Approve) => Outcome::Approve,
+            Some(DecisionKind::Reject) => Outcome::Reject { consequence },
+            Some(DecisionKind::Return) => return None,
+            None => return self.unreadable("decision"),
         };
         let Ok(quarter) = Quarter::parse(&self.quarter) else {
             return self.unreadable("quarter");
