@@ -187,6 +187,22 @@ both_backends! {
         b["weather"] = json!("sunny");
         assert_eq!(assert_problem(app.put(&path, &f.inspector.token, &b).await, 422).await["errors"][0]["field"], "weather");
         assert_problem(app.put("/api/v1/inspections/not-a-uuid", &f.inspector.token, &s.body).await, 422).await;
+        // Backdated visits: a start years ago is outside the quarter's window; a start more than
+        // a day before the submission is refused whatever the window.
+        for started in ["2019-01-01T02:00:00Z", "0001-01-01T00:00:00Z"] {
+            let mut b = s.body.clone();
+            b["started_at"] = json!(started);
+            let body = assert_problem(app.put(&path, &f.inspector.token, &b).await, 422).await;
+            assert!(body["errors"].as_array().unwrap().iter().any(|e| e["field"] == "started_at"), "{started}: {body}");
+        }
+        let mut b = s.body.clone();
+        let submitted = chrono::DateTime::parse_from_rfc3339(b["submitted_at"].as_str().unwrap()).unwrap();
+        b["started_at"] = json!((submitted - chrono::Duration::hours(25)).to_rfc3339());
+        let body = assert_problem(app.put(&path, &f.inspector.token, &b).await, 422).await;
+        assert_eq!(body["errors"][0]["field"], "started_at", "{body}");
+        let mut b = s.body.clone();
+        b["started_at"] = json!("-0001-01-01T00:00:00Z");
+        assert_problem(app.put(&path, &f.inspector.token, &b).await, 422).await;
         assert_problem(app.put(&path, &f.secretary.token, &s.body).await, 403).await;
         // Nothing was written by the refused PUTs.
         assert_problem(app.get(&path, &f.inspector.token).await, 404).await;

@@ -399,7 +399,17 @@ both_backends! {
         assert_problem(app.get(&format!("/api/v1/members/{member}/mentees"), &east.token).await, 404).await;
         assert_problem(app.patch(&format!("/api/v1/mentees/{mentee}"), &east.token, &json!({"code": "E-1"})).await, 404).await;
         assert_problem(put_visit(&app, &east.token, &new_id(), &body).await, 404).await;
-        assert_eq!(json_of(app.get("/api/v1/reports/mentoring", &east.token).await).await["mentees"], 0);
+        // A visit id taken in DEMO, reused in EAST with EAST's own mentee: 404 as for any object
+        // out of scope, never a 409 that tells the id exists.
+        let taken = new_id();
+        assert_eq!(put_visit(&app, sec, &taken, &body).await.status(), 201);
+        let east_village = app.unit_id(&east.token, "EAST-V1").await;
+        let east_member = id_of(&add_member(&app, &east.token, &east_village, json!({"name": "East member"})).await);
+        let east_mentee = id_of(&add_mentee(&app, &east.token, &east_member, "E-1", "East mentee").await);
+        let east_body = followup(&east_mentee, today_in_shanghai());
+        let problem = assert_problem(put_visit(&app, &east.token, &taken, &east_body).await, 404).await;
+        assert_eq!(problem["code"], "not_found", "{problem}");
+        assert_eq!(json_of(app.get("/api/v1/reports/mentoring", &east.token).await).await["mentees"], 1);
         // Renaming, linking later, and removal once her mentees have moved.
         let member_user = v.member_login.user["id"].as_str().unwrap();
         let res = app.patch(&format!("/api/v1/members/{spare}"), sec, &json!({"name": "Gao Yan (sec.)", "user_id": member_user})).await;

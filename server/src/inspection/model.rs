@@ -17,6 +17,9 @@ use crate::error::{ApiResult, FieldError, OrNotFound};
 use crate::scope::Scope;
 use crate::scoped;
 
+/// The longest visit: `started_at` at most this long before `submitted_at`.
+pub const MAX_VISIT_HOURS: i64 = 24;
+
 pub const AWAITING_PHOTOS: &str = "awaiting_photos";
 pub const SUBMITTED: &str = "submitted";
 pub const APPROVED: &str = "approved";
@@ -134,6 +137,19 @@ impl InspectionBody {
                     "must be between 0 and 100000 metres",
                 ));
             }
+        }
+        // Both times come from the phone's one clock: a wrong clock moves them together, so a
+        // visit longer than a day is not a clock problem but a backdated start.
+        if self.submitted_at - self.started_at > chrono::TimeDelta::hours(MAX_VISIT_HOURS) {
+            errors.push(FieldError::new(
+                "started_at",
+                format!(
+                    "a visit starts at most {MAX_VISIT_HOURS} hours before it is submitted; \
+                     this one started {} and was submitted {}",
+                    self.started_at.to_rfc3339(),
+                    self.submitted_at.to_rfc3339()
+                ),
+            ));
         }
         if let Some(o) = self.utc_offset_minutes {
             if !(-14 * 60..=14 * 60).contains(&o) {

@@ -358,6 +358,10 @@ pub async fn put_visit(
             .await;
         match attempt {
             Err(e) if e.code == model::RACE && !retried => retried = true,
+            // The retry's scoped read did not find the row its insert collided with: the id
+            // belongs to a visit the caller may not see (another county's): as for any object
+            // out of scope, 404, not a hint that it exists.
+            Err(e) if e.code == model::RACE => return Err(ApiError::not_found("visit")),
             other => break other?,
         }
     };

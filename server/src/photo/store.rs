@@ -67,7 +67,11 @@ pub async fn sweep_orphans(state: &crate::app::AppState) -> Result<usize, String
     let min_age = chrono::Duration::from_std(state.config.orphan_min_age)
         .unwrap_or_else(|_| chrono::Duration::minutes(10));
     let cutoff = chrono::Utc::now() - min_age;
-    let mut removed = 0;
+    let mut removed = state
+        .storage
+        .sweep_staged(cutoff)
+        .await
+        .map_err(|e| e.to_string())?;
     for tmp in state
         .storage
         .list_older_than("tmp", cutoff)
