@@ -145,7 +145,7 @@ pub fn seed(conn: &mut DbConn, password: Option<&str>) -> Result<DemoSummary, Ap
                 }
             }
         }
-        let first_village = first_village.ok_or_else(ApiError::internal)?;
+        let first_village = first_village.ok_or_else(|| ApiError::internal())?;
 
         let missing: Vec<_> = USERS
             .iter()

@@ -159,8 +159,12 @@ impl ApiError {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail)
     }
 
-    /// A real server fault: the body says nothing internal; the cause goes to the log.
+    /// A real server fault: the body says nothing internal; where it happened goes to the log
+    /// (the caller's file and line), so that a 500 is never silent.
+    #[track_caller]
     pub fn internal() -> Self {
+        let at = std::panic::Location::caller();
+        tracing::error!(at = %format_args!("{}:{}", at.file(), at.line()), "internal error");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",

@@ -105,7 +105,7 @@ impl FromRequest for AuthUser {
 fn authenticate(req: &HttpRequest) -> ApiResult<AuthUser> {
     let state = req
         .app_data::<Data<AppState>>()
-        .ok_or_else(ApiError::internal)?;
+        .ok_or_else(|| ApiError::internal())?;
     let token = req
         .headers()
         .get(header::AUTHORIZATION)

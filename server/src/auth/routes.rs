@@ -282,7 +282,7 @@ pub async fn me(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpRes
             let u = User::find(conn, &user.id)?
                 .filter(|u| u.active)
                 .ok_or_else(|| ApiError::unauthorized("the user is no longer active"))?;
-            let unit = OrgUnit::find(conn, &u.org_unit_id)?.ok_or_else(ApiError::internal)?;
+            let unit = OrgUnit::find(conn, &u.org_unit_id)?.ok_or_else(|| ApiError::internal())?;
             Ok(MeView {
                 county_id: u.county_id.clone(),
                 user: u.view(),

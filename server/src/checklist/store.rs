@@ -222,7 +222,7 @@ pub fn add_version(
         county_id,
         format!("{} version {version} ({status})", t.code),
     )?;
-    ChecklistVersion::find(conn, &t.code, version)?.ok_or_else(ApiError::internal)
+    ChecklistVersion::find(conn, &t.code, version)?.ok_or_else(|| ApiError::internal())
 }
 
 pub fn publish(
@@ -253,7 +253,7 @@ pub fn publish(
         v.county_id.as_deref(),
         format!("{} version {}", v.code, v.version),
     )?;
-    ChecklistVersion::find(conn, &v.code, v.version)?.ok_or_else(ApiError::internal)
+    ChecklistVersion::find(conn, &v.code, v.version)?.ok_or_else(|| ApiError::internal())
 }
 
 /// Makes the built-in one-, two- and three-star templates available (once, idempotently).

@@ -34,7 +34,7 @@ pub struct Stored {
 
 impl Stored {
     fn load(conn: &mut DbConn, id: &str) -> ApiResult<Stored> {
-        let inspection = Inspection::find(conn, id)?.ok_or_else(ApiError::internal)?;
+        let inspection = Inspection::find(conn, id)?.ok_or_else(|| ApiError::internal())?;
         let photos = inspection.photos(conn)?;
         Ok(Stored { inspection, photos })
     }
@@ -98,7 +98,7 @@ fn prepare(
     declaration: &Declaration,
     received_at: DateTime<Utc>,
 ) -> ApiResult<Prepared> {
-    let village = OrgUnit::find(conn, &declaration.village_id)?.ok_or_else(ApiError::internal)?;
+    let village = OrgUnit::find(conn, &declaration.village_id)?.ok_or_else(|| ApiError::internal())?;
     let checklist = ChecklistVersion::find(conn, &body.checklist.code, body.checklist.version)?
         .filter(|c| c.is_published() && c.visible_to(&user.scope.county_id))
         .ok_or_else(|| ApiError::field("checklist", "no such published checklist version"))?;
@@ -457,7 +457,7 @@ fn create(
         other => other?,
     };
     let complete = fields.submitted_at.is_some();
-    let ins = Inspection::find(conn, id)?.ok_or_else(ApiError::internal)?;
+    let ins = Inspection::find(conn, id)?.ok_or_else(|| ApiError::internal())?;
     insert_photos(conn, &ins, body, &existing_photos)?;
     let photos = ins.photos(conn)?;
     Declaration::set_status(conn, &declaration.id, declarations::INSPECTING)?;
@@ -530,7 +530,7 @@ fn revise(
             inspections::claim_expires_at.eq(None::<chrono::NaiveDateTime>),
         ))
         .execute(conn)?;
-    let ins = Inspection::find(conn, &existing.id)?.ok_or_else(ApiError::internal)?;
+    let ins = Inspection::find(conn, &existing.id)?.ok_or_else(|| ApiError::internal())?;
     insert_photos(conn, &ins, body, &existing_photos)?;
     audit::record(
         conn,
@@ -591,7 +591,7 @@ pub fn complete_if_all_photos(
             inspections::updated_at.eq(t),
         ))
         .execute(conn)?;
-    let ins = Inspection::find(conn, inspection_id)?.ok_or_else(ApiError::internal)?;
+    let ins = Inspection::find(conn, inspection_id)?.ok_or_else(|| ApiError::internal())?;
     announce_submitted(conn, &ins, actor)?;
     Ok(true)
 }

@@ -229,7 +229,7 @@ impl NewMember {
                 }
             ),
         )?;
-        Member::find(conn, &id)?.ok_or_else(ApiError::internal)
+        Member::find(conn, &id)?.ok_or_else(|| ApiError::internal())
     }
 }
 
@@ -257,7 +257,7 @@ pub fn update_member(
     actor: &Actor,
 ) -> ApiResult<Member> {
     lock_member(conn, &member.id)?;
-    let member = Member::find(conn, &member.id)?.ok_or_else(ApiError::internal)?;
+    let member = Member::find(conn, &member.id)?.ok_or_else(|| ApiError::internal())?;
     let mut notes = Vec::new();
     let name = match change.name {
         Some(n) => check_member_name(&n).map_err(|m| ApiError::field("name", m))?,
@@ -322,7 +322,7 @@ pub fn update_member(
         Some(&member.county_id),
         notes.join("; "),
     )?;
-    Member::find(conn, &member.id)?.ok_or_else(ApiError::internal)
+    Member::find(conn, &member.id)?.ok_or_else(|| ApiError::internal())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -477,7 +477,7 @@ impl NewMentee {
             Some(&member.county_id),
             format!("mentee {} with {}", self.code, member.name),
         )?;
-        Mentee::find(conn, &id)?.ok_or_else(ApiError::internal)
+        Mentee::find(conn, &id)?.ok_or_else(|| ApiError::internal())
     }
 }
 
@@ -589,7 +589,7 @@ pub fn update_mentee(
         Some(&mentee.county_id),
         format!("mentee {}: {}", mentee.code, notes.join("; ")),
     )?;
-    Mentee::find(conn, &mentee.id)?.ok_or_else(ApiError::internal)
+    Mentee::find(conn, &mentee.id)?.ok_or_else(|| ApiError::internal())
 }
 
 // ---------------------------------------------------------------------------------------------

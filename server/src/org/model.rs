@@ -291,7 +291,7 @@ impl NewOrgUnit {
             Some(&placement.county_id),
             format!("{} {} ({})", self.level.as_str(), self.code, self.name),
         )?;
-        OrgUnit::find(conn, &id)?.ok_or_else(ApiError::internal)
+        OrgUnit::find(conn, &id)?.ok_or_else(|| ApiError::internal())
     }
 }
 
@@ -366,5 +366,5 @@ pub fn update(
             unit.name, new_name, unit.lat, unit.lon, new_lat, new_lon, unit.radius_m, new_radius
         ),
     )?;
-    OrgUnit::find(conn, &unit.id)?.ok_or_else(ApiError::internal)
+    OrgUnit::find(conn, &unit.id)?.ok_or_else(|| ApiError::internal())
 }

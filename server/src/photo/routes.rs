@@ -362,8 +362,8 @@ fn record(
             ))
         };
     }
-    let body = ins.body().ok_or_else(ApiError::internal)?;
-    let village = OrgUnit::find(conn, &ins.village_id)?.ok_or_else(ApiError::internal)?;
+    let body = ins.body().ok_or_else(|| ApiError::internal())?;
+    let village = OrgUnit::find(conn, &ins.village_id)?.ok_or_else(|| ApiError::internal())?;
     let exact: Option<(String, String)> = photos::table
         .filter(photos::county_id.eq(&ins.county_id))
         .filter(photos::expected_sha256.eq(&p.sha256))
@@ -469,7 +469,7 @@ fn record(
         ),
     )?;
     submit::complete_if_all_photos(conn, &ins.id, &user.actor())?;
-    let ins = Inspection::find(conn, &ins.id)?.ok_or_else(ApiError::internal)?;
+    let ins = Inspection::find(conn, &ins.id)?.ok_or_else(|| ApiError::internal())?;
     let photo: PhotoRow = photos::table
         .find(photo_id)
         .select(PhotoRow::as_select())

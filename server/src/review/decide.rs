@@ -219,7 +219,7 @@ pub fn decide(
     diesel::update(inspections::table.find(&ins.id))
         .set(inspections::updated_at.eq(now()))
         .execute(conn)?;
-    let ins = Inspection::find(conn, id)?.ok_or_else(ApiError::internal)?;
+    let ins = Inspection::find(conn, id)?.ok_or_else(|| ApiError::internal())?;
     match ins.status.as_str() {
         im::SUBMITTED => {}
         im::APPROVED | im::REJECTED => {
@@ -297,7 +297,7 @@ pub fn decide(
         Vec::new()
     };
     let acknowledged_json = serde_json::to_string(&acknowledged).unwrap_or_else(|_| "[]".into());
-    let village = OrgUnit::find(conn, &ins.village_id)?.ok_or_else(ApiError::internal)?;
+    let village = OrgUnit::find(conn, &ins.village_id)?.ok_or_else(|| ApiError::internal())?;
     let today = Utc::now().with_timezone(&tz).date_naive();
     let before = stars::status_of(conn, &village, today)?;
     let decision_id = uuid::Uuid::now_v7().to_string();
@@ -466,7 +466,7 @@ pub fn reopen(
     diesel::update(inspections::table.find(&ins.id))
         .set(inspections::updated_at.eq(now()))
         .execute(conn)?;
-    let ins = Inspection::find(conn, id)?.ok_or_else(ApiError::internal)?;
+    let ins = Inspection::find(conn, id)?.ok_or_else(|| ApiError::internal())?;
     if ins.status != im::APPROVED && ins.status != im::REJECTED {
         return Err(ApiError::conflict(
             "reopen.not_decided",
@@ -484,7 +484,7 @@ pub fn reopen(
             .select((decisions::id, decisions::decided_at, decisions::village_id))
             .first(conn)
             .optional()?
-            .ok_or_else(ApiError::internal)?;
+            .ok_or_else(|| ApiError::internal())?;
     let t = now();
     if !rules::reopenable(decided_at, t) {
         return Err(ApiError::conflict(
@@ -508,7 +508,7 @@ pub fn reopen(
             "the village has a later decision; reopen that one first",
         ));
     }
-    let village = OrgUnit::find(conn, &ins.village_id)?.ok_or_else(ApiError::internal)?;
+    let village = OrgUnit::find(conn, &ins.village_id)?.ok_or_else(|| ApiError::internal())?;
     let today = Utc::now().with_timezone(&tz).date_naive();
     let before = stars::status_of(conn, &village, today)?;
     diesel::update(decisions::table.find(&decision_id))
@@ -561,7 +561,7 @@ pub fn reopen(
         &after,
         " (reopened)",
     )?;
-    Inspection::find(conn, id)?.ok_or_else(ApiError::internal)
+    Inspection::find(conn, id)?.ok_or_else(|| ApiError::internal())
 }
 
 /// A decision as the people concerned read it: the reviewer's words, and whether it was

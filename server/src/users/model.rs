@@ -191,7 +191,7 @@ impl NewUser {
                 unit.code
             ),
         )?;
-        User::find(conn, &id)?.ok_or_else(ApiError::internal)
+        User::find(conn, &id)?.ok_or_else(|| ApiError::internal())
     }
 }
 
@@ -250,5 +250,5 @@ pub fn update(
             user.username.clone(),
         )?;
     }
-    User::find(conn, &user.id)?.ok_or_else(ApiError::internal)
+    User::find(conn, &user.id)?.ok_or_else(|| ApiError::internal())
 }
