@@ -318,9 +318,7 @@ pub fn put(
                 "a resubmission answers the same declaration",
             ));
         }
-        let declaration = declaration_for(conn, user, body)?;
-        check_window(conn, &declaration, body.started_at, tz)?;
-        return revise(conn, user, existing, body, encoded, received_at).map(Put::Created);
+        return revise(conn, user, existing, body, encoded, received_at, tz).map(Put::Created);
     }
     create(conn, user, id, body, encoded, received_at, tz).map(Put::Created)
 }
@@ -493,8 +491,10 @@ fn revise(
     body: &InspectionBody,
     encoded: &Encoded,
     received_at: DateTime<Utc>,
+    tz: chrono_tz::Tz,
 ) -> ApiResult<Stored> {
     let declaration = declaration_for(conn, user, body)?;
+    check_window(conn, &declaration, body.started_at, tz)?;
     let prepared = prepare(conn, user, body, &declaration, received_at)?;
     let existing_photos = check_photo_ids(conn, &existing.id, body)?;
     // Claim the row: a concurrent resubmission that read the same revision changes nothing.
