@@ -1,6 +1,7 @@
 // An inspector fills a checklist on the phone app, goes offline, submits, restarts the app
 // offline, comes back online, and the server has the inspection exactly once. Then she reads the
-// reviewer's rejection and its comment, and cancels a returned inspection she will not finish.
+// reviewer's rejection and its comment, cancels a returned inspection she will not finish, and
+// reads why a visit outside the quarter's verification window is refused.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -354,4 +355,32 @@ test('the inspector cancels a returned inspection, and its declaration can be in
   assert.deepEqual(pageErrors, []);
   assert.deepEqual(foreign, []);
   assert.deepEqual(cspViolations, []);
+});
+
+test('a visit outside the quarter\'s verification window is refused in words', { timeout: 60_000 }, async () => {
+  const admin = await login('admin');
+  const village = (await call(admin, 'GET', '/api/v1/org-units?code=DEMO-T07-V002')).body.items[0];
+  const declared = await call(admin, 'POST', '/api/v1/declarations', { village_id: village.id, star_level: 1 });
+  assert.equal(declared.status, 201, JSON.stringify(declared.body));
+  const quarter = declared.body.quarter;
+  const before = (await call(admin, 'GET', `/api/v1/quarters/${quarter}`)).body;
+  await page.reload();
+  const entry = page.locator(`#worklist article[data-declaration="${declared.body.id}"]`);
+  await entry.locator('button.inspect').click();
+  await page.waitForSelector('#checklist');
+  await fillStar1();
+  // The county moves the window: it now opens tomorrow, after this visit started.
+  const day = (offset) => new Date(Date.now() + offset * 86_400e3).toISOString().slice(0, 10);
+  const moved = await call(admin, 'PUT', `/api/v1/quarters/${quarter}`, { opens_on: day(1), closes_on: day(10) });
+  try {
+    assert.equal(moved.status, 200, JSON.stringify(moved.body));
+    await page.click('#submit');
+    const card = page.locator('#outbox article.outbox[data-state="error"]')
+      .filter({ has: page.locator('.problem .words', { hasText: /verification window/ }) });
+    await card.waitFor({ timeout: 15_000 });
+    assert.match(await card.locator('.problem').innerText(), new RegExp(day(1)));
+  } finally {
+    await call(admin, 'PUT', `/api/v1/quarters/${quarter}`, { opens_on: before.opens_on, closes_on: before.closes_on });
+  }
+  assert.deepEqual(pageErrors, []);
 });
