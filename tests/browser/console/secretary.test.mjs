@@ -116,3 +116,27 @@ test('a secretary reads the decision and comment on her village\'s inspection', 
     await close();
   }
 });
+
+test('a secretary declares from her village page, and a refusal is shown in place', async () => {
+  const { page, check, close, allow } = await openPage();
+  allow(409, /^\/api\/v1\/declarations$/);
+  allow(422, /^\/api\/v1\/declarations$/);
+  try {
+    await consoleLogin(page, 'secretary1');
+    await page.getByRole('link', { name: '本村星级' }).click();
+    const form = page.locator('form.declare-form');
+    await form.waitFor();
+    await form.getByLabel('申报星级').selectOption('1');
+    await form.getByRole('button', { name: '提交申报' }).click();
+    // Another spec may already have declared for this village this quarter: then the first is
+    // refused too. Either way the answer is shown; a second declaration is always refused.
+    await page.locator('form.declare-form .notice').first().waitFor();
+    await page.locator('form.declare-form').getByRole('button', { name: '提交申报' }).click();
+    const refusal = page.locator('form.declare-form .notice.error');
+    await refusal.waitFor();
+    assert.match(await refusal.innerText(), /declar|level|step/i);
+    await check();
+  } finally {
+    await close();
+  }
+});

@@ -5,7 +5,7 @@
 import * as api from '../api.js';
 import { h, append, field, select } from '../dom.js';
 import { t, fmtDate, fmtDateTime, fmtNumber } from '../i18n.js';
-import { title, loading, empty, stars, pager, table, errorBox, statusBadge } from '../ui.js';
+import { title, loading, empty, stars, pager, table, errorBox, statusBadge, formErrors } from '../ui.js';
 import { loadTownships } from './queue.js';
 
 function historyList(history) {
@@ -98,6 +98,31 @@ function declarationNote(status) {
   return null;
 }
 
+/** The secretary declares a level for the current quarter; the server applies the programme's
+ * rules (one step a quarter, none while banned) and its refusal is shown in place. */
+function declareForm(village, root, ctx) {
+  const level = select([1, 2, 3].map((n) => [n, t(`village.level_${n}`)]), 1);
+  const submit = h('button', { type: 'submit', class: 'primary' }, t('village.declare_submit'));
+  const form = h('form', { class: 'declare-form', novalidate: true },
+    h('p', { class: 'muted small' }, t('village.declare_intro')),
+    h('div', { class: 'inline-fields' }, field(t('village.declare_level'), level, { name: 'star_level' })),
+    submit);
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    submit.disabled = true;
+    try {
+      await api.post('/api/v1/declarations', { village_id: village.id, star_level: Number(level.value) });
+      root.replaceChildren();
+      await myVillageView(root, ctx);
+      root.querySelector('.declare-form')?.prepend(h('p', { class: 'notice ok', role: 'status' }, t('village.declared')));
+    } catch (err) {
+      formErrors(form, err);
+      submit.disabled = false;
+    }
+  });
+  return form;
+}
+
 /** The secretary's village: star status, declarations and inspections (read-only). */
 export async function myVillageView(root, ctx) {
   const village = ctx.me.org_unit;
@@ -109,7 +134,7 @@ export async function myVillageView(root, ctx) {
   ]);
   root.append(status);
 
-  root.append(h('h2', {}, t('village.declarations')));
+  root.append(h('h2', {}, t('village.declarations')), declareForm(village, root, ctx));
   if (declarations instanceof Error) root.append(errorBox(declarations));
   else if (!declarations.length) root.append(empty(t('village.no_declarations')));
   else {
