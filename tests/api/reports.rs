@@ -53,4 +53,48 @@ both_backends! {
         assert_problem(app.get("/api/v1/reports/stars?quarter=2026-Q9", &f.admin.token).await, 422).await;
         assert_problem(app.get("/api/v1/reports/stars?format=xml", &f.admin.token).await, 422).await;
     }
+    async fn exported_names_that_look_like_formulas_are_inert(app: TestApp) {
+        let f = field_county(&app).await;
+        let tz = app.state.config.timezone;
+        let quarter = fieldstar::quarter::Quarter::containing(fieldstar::stars::today(tz));
+        let (v1, t1) = (app.unit_id(&f.admin.token, "FIELD-V1").await, app.unit_id(&f.admin.token, "FIELD-T1").await);
+        for (id, name) in [(&v1, r#"=HYPERLINK("http://x")"#), (&t1, "@SUM(1+1)")] {
+            let res = app.patch(&format!("/api/v1/org-units/{id}"), &f.admin.token, &json!({"name": name})).await;
+            assert_eq!(res.status(), 200, "{name}");
+        }
+        // FIELD-V2 loses a star this quarter: its change is a negative number, which stays one.
+        let since = quarter.prev().prev().prev();
+        app.import_stars(&format!("village_code,level,since_quarter\nFIELD-V2,2,{since}\n")).await.unwrap();
+        past_decision(&app, "FIELD-V2", quarter.first_day(), 2, "renewal", "reject", Some("downgrade")).await;
+
+        let res = app.get("/api/v1/reports/stars?format=csv", &f.admin.token).await;
+        assert_eq!(res.status(), 200);
+        let text = res.text().await.unwrap();
+        assert!(text.contains(r#"'=HYPERLINK(""http://x"")"#), "{text}");
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
+        let row = |code: &str| rows.iter().find(|r| &r[2] == code).unwrap_or_else(|| panic!("{code}: {text}")).clone();
+        let v1_row = row("FIELD-V1");
+        assert_eq!(&v1_row[3], r#"'=HYPERLINK("http://x")"#, "{text}");
+        assert_eq!(&v1_row[1], "'@SUM(1+1)", "{text}");
+        let v2_row = row("FIELD-V2");
+        assert_eq!((&v2_row[4], &v2_row[5], &v2_row[6]), ("1", "2", "-1"), "{text}");
+        for r in &rows {
+            for cell in r.iter() {
+                let starts = cell.chars().next();
+                assert!(
+                    !matches!(starts, Some('=' | '+' | '@' | '\t' | '\r')) && (!cell.starts_with('-') || cell.parse::<i64>().is_ok()),
+                    "a cell a spreadsheet would run: {cell:?} in {text}"
+                );
+            }
+        }
+
+        // The mentoring report names the same villages through the same encoder.
+        let res = app.get("/api/v1/reports/mentoring?format=csv", &f.admin.token).await;
+        assert_eq!(res.status(), 200);
+        let text = res.text().await.unwrap();
+        assert!(text.contains(r#"'=HYPERLINK(""http://x"")"#), "{text}");
+        assert!(text.contains(",'@SUM(1+1),"), "{text}");
+        assert!(!text.contains(",=") && !text.contains(",@"), "{text}");
+    }
 }

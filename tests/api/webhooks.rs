@@ -197,6 +197,31 @@ both_backends! {
             "http://[fe80::1]/hook",
             "http://0.0.0.0/hook",
             "http://224.0.0.1/hook",
+            // Forms the IANA special-purpose registries hold, as an attacker writes them.
+            "http://[::127.0.0.1]/hook",
+            "http://[64:ff9b::7f00:1]/hook",
+            "http://[64:ff9b::a9fe:a9fe]/latest/meta-data",
+            "http://[2002:7f00:1::]/hook",
+            "http://[2002:a9fe:a9fe::1]/hook",
+            "http://[::ffff:0:7f00:1]/hook",
+            "http://[::ffff:127.0.0.1]/hook",
+            "http://198.18.0.1/hook",
+            "http://198.19.255.254/hook",
+            "http://240.0.0.1/hook",
+            "http://255.255.255.255/hook",
+            "http://192.0.0.1/hook",
+            "http://192.0.0.170/hook",
+            "http://192.0.2.10/hook",
+            "http://198.51.100.7/hook",
+            "http://203.0.113.9/hook",
+            "http://100.64.0.1/hook",
+            "http://[fec0::1]/hook",
+            "http://[100::1]/hook",
+            "http://[2001:db8::1]/hook",
+            "http://[2001::1]/hook",
+            "http://[ff02::1]/hook",
+            "http://2130706433/hook",
+            "http://0x7f.0.0.1/hook",
         ] {
             let body = json!({"url": private, "events": ["inspection.submitted"]});
             let problem = assert_problem(app.post("/api/v1/webhooks", &admin.token, &body).await, 422).await;
@@ -342,6 +367,31 @@ both_backends_with! { FAST,
         assert!(eventually(10, || async {
             deliveries(&strict, &admin.token, &hook_id).await.iter().any(|d| d["error"] == "target address not allowed")
         }).await);
+        strict.stop_handle().stop(false).await;
+    }
+
+    async fn a_name_that_now_resolves_to_a_refused_address_is_not_sent(app: TestApp) {
+        seed_two_counties(&app).await;
+        let receiver = Receiver::start(&[]).await;
+        let admin = app.login("admin").await;
+        // Subscribed by name while private targets were allowed; the name resolves to loopback.
+        let by_name = receiver.url.replace("127.0.0.1", "localhost");
+        let hook = subscribe(&app, &admin.token, &by_name, &["inspection.submitted"]).await;
+        let hook_id = hook["id"].as_str().unwrap().to_string();
+        enqueue(&app, "DEMO", outbox::INSPECTION_SUBMITTED, json!({"n": 1})).await;
+        assert!(eventually(15, || async { receiver.got().len() == 1 }).await, "allowed: delivered by name");
+
+        // Private targets no longer allowed: the name is resolved and checked at delivery.
+        let strict = app.restart(&[("FIELDSTAR_WEBHOOK_POLL_MS", "50"), ("FIELDSTAR_WEBHOOK_RETRY_BASE_MS", "100")]).await;
+        let admin = strict.login("admin").await;
+        enqueue(&strict, "DEMO", outbox::INSPECTION_SUBMITTED, json!({"n": 2})).await;
+        assert!(eventually(10, || async {
+            deliveries(&strict, &admin.token, &hook_id).await.iter().filter(|d| d["error"] == "target address not allowed").count() >= 2
+        }).await, "{:?}", deliveries(&strict, &admin.token, &hook_id).await);
+        let log = deliveries(&strict, &admin.token, &hook_id).await;
+        let refused: Vec<&Value> = log.iter().filter(|d| d.get("status_code").is_none()).collect();
+        assert!(refused.iter().all(|d| d["error"] == "target address not allowed"), "{log:?}");
+        assert_eq!(receiver.got().len(), 1, "nothing was sent to the refused address, retries included");
         strict.stop_handle().stop(false).await;
     }
 

@@ -15,7 +15,7 @@ use crate::db::DbConn;
 use crate::error::ApiResult;
 use crate::org::OrgUnit;
 use crate::quarter::Quarter;
-use crate::reports::{CsvPage, PAGE};
+use crate::reports::{text, value, Column, CsvPage, PAGE};
 use crate::scope::OrgLevel;
 use crate::scoped;
 
@@ -229,17 +229,17 @@ pub fn mentoring_report(
     })
 }
 
-pub const CSV_HEADER: &[&str] = &[
-    "quarter",
-    "township_code",
-    "township_name",
-    "village_code",
-    "village_name",
-    "mentees",
-    "covered",
-    "coverage",
-    "overdue",
-    "members_without_mentees",
+pub const CSV_COLUMNS: &[Column] = &[
+    value("quarter"),
+    text("township_code"),
+    text("township_name"),
+    text("village_code"),
+    text("village_name"),
+    value("mentees"),
+    value("covered"),
+    value("coverage"),
+    value("overdue"),
+    value("members_without_mentees"),
 ];
 
 /// One CSV row: a village with its township's columns. Counts only: nothing names a mentee.
@@ -303,7 +303,7 @@ mod tests {
             members_without_mentees: 1,
         };
         let row = csv_row(quarter, ("T1", "东关镇"), village);
-        assert_eq!(row.len(), CSV_HEADER.len());
+        assert_eq!(row.len(), CSV_COLUMNS.len());
         assert_eq!(
             row,
             [

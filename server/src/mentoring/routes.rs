@@ -534,7 +534,7 @@ pub async fn mentoring_report(
         return Ok(crate::reports::csv_stream(
             state.db.clone(),
             format!("mentoring-{quarter}.csv"),
-            report::CSV_HEADER,
+            report::CSV_COLUMNS,
             move |conn, after| report::csv_page(conn, &unit, quarter, after),
         ));
     }

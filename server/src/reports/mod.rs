@@ -1,5 +1,9 @@
 //! Reports for county leaders: star levels, review turnaround, mentoring coverage. JSON, or
 //! CSV (`?format=csv`) streamed page by page so that a large export runs in constant memory.
+//!
+//! Every CSV goes through [`encode`], which keeps a spreadsheet from running what people typed
+//! (CSV formula injection): each report declares, column by column, which cells are people's
+//! text and which the code writes itself (see [`Kind`]).
 
 pub mod reviews;
 pub mod routes;
@@ -10,6 +14,7 @@ use actix_web::http::header;
 use actix_web::web::Bytes;
 use actix_web::HttpResponse;
 use serde::Deserialize;
+use std::borrow::Cow;
 use utoipa::IntoParams;
 
 use crate::db::{Db, DbConn};
@@ -52,14 +57,58 @@ impl ReportQuery {
 /// One page of CSV rows and the key to continue after them (`None`: the last page).
 pub type CsvPage = (Vec<Vec<String>>, Option<String>);
 
+/// Where a CSV column's cells come from, which decides how they are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Text people typed or imported (names, codes, comments) or any other text: a cell a
+    /// spreadsheet would take for a formula is neutralised ([`neutralise`]).
+    Text,
+    /// Written by the code itself from typed values (numbers, timestamps, ids, quarters):
+    /// verbatim, so that a negative number stays a number.
+    Value,
+}
+
+/// A CSV column: its header and its [`Kind`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Column {
+    pub name: &'static str,
+    pub kind: Kind,
+}
+
+/// A column of people's text.
+pub const fn text(name: &'static str) -> Column {
+    Column {
+        name,
+        kind: Kind::Text,
+    }
+}
+
+/// A column the code writes itself.
+pub const fn value(name: &'static str) -> Column {
+    Column {
+        name,
+        kind: Kind::Value,
+    }
+}
+
+/// The characters that make Excel, WPS or LibreOffice read a cell as a formula (OWASP: `=`,
+/// `+`, `-`, `@`, tab, carriage return), and their full-width forms, which Chinese input
+/// methods type and some spreadsheets read the same way.
+const FORMULA_STARTS: &[char] = &['=', '+', '-', '@', '\t', '\r', '＝', '＋', '－', '＠'];
+
+/// A text cell as OWASP recommends: one that starts like a formula gets a leading `'`, which
+/// spreadsheets show as text and do not run. Anything else is unchanged.
+pub fn neutralise(cell: &str) -> Cow<'_, str> {
+    if cell.starts_with(FORMULA_STARTS) {
+        Cow::Owned(format!("'{cell}"))
+    } else {
+        Cow::Borrowed(cell)
+    }
+}
+
 /// A CSV response whose rows are fetched `PAGE` at a time as the client reads: memory stays
 /// constant whatever the number of rows. `fetch(conn, after)` returns a page and its next key.
-pub fn csv_stream<F>(
-    db: Db,
-    filename: String,
-    header_row: &'static [&'static str],
-    fetch: F,
-) -> HttpResponse
+pub fn csv_stream<F>(db: Db, filename: String, columns: &'static [Column], fetch: F) -> HttpResponse
 where
     F: Fn(&mut DbConn, Option<String>) -> ApiResult<CsvPage> + Send + Sync + Clone + 'static,
 {
@@ -73,15 +122,7 @@ where
         async move {
             let after = match state {
                 State::Done => return None,
-                State::Header => {
-                    return Some((
-                        Ok(encode(&[header_row
-                            .iter()
-                            .map(|s| s.to_string())
-                            .collect()])),
-                        State::After(None),
-                    ))
-                }
+                State::Header => return Some((Ok(encode_header(columns)), State::After(None))),
                 State::After(after) => after,
             };
             match db.read(move |conn| fetch(conn, after)).await {
@@ -90,7 +131,7 @@ where
                         Some(key) if !rows.is_empty() => State::After(Some(key)),
                         _ => State::Done,
                     };
-                    Some((Ok(encode(&rows)), state))
+                    Some((Ok(encode(columns, &rows)), state))
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "a CSV export failed part way");
@@ -111,13 +152,98 @@ where
         .streaming(stream)
 }
 
-fn encode(rows: &[Vec<String>]) -> Bytes {
+fn encode_header(columns: &[Column]) -> Bytes {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record(columns.iter().map(|c| c.name));
+    Bytes::from(w.into_inner().unwrap_or_default())
+}
+
+/// Rows as CSV: cells of [`Kind::Text`] columns neutralised, and those of a row longer than
+/// its columns too; [`Kind::Value`] cells verbatim.
+pub fn encode(columns: &[Column], rows: &[Vec<String>]) -> Bytes {
     let mut w = csv::Writer::from_writer(Vec::new());
     for r in rows {
-        let _ = w.write_record(r);
+        for (i, cell) in r.iter().enumerate() {
+            let cell = match columns.get(i).map_or(Kind::Text, |c| c.kind) {
+                Kind::Value => Cow::Borrowed(cell.as_str()),
+                Kind::Text => neutralise(cell),
+            };
+            let _ = w.write_field(cell.as_bytes());
+        }
+        let _ = w.write_record(None::<&[u8]>);
     }
     Bytes::from(w.into_inner().unwrap_or_default())
 }
 
 /// Rows per page of a streamed export.
 pub const PAGE: i64 = 1000;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const COLUMNS: &[Column] = &[text("name"), value("change"), text("comment")];
+
+    fn csv(rows: &[&[&str]]) -> String {
+        let rows: Vec<Vec<String>> = rows
+            .iter()
+            .map(|r| r.iter().map(|c| c.to_string()).collect())
+            .collect();
+        String::from_utf8(encode(COLUMNS, &rows).to_vec()).expect("utf-8")
+    }
+
+    #[test]
+    fn text_cells_that_start_like_a_formula_are_neutralised() {
+        for (cell, written) in [
+            ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"),
+            ("=1+2", "'=1+2"),
+            ("+1+2", "'+1+2"),
+            ("-1+2", "'-1+2"),
+            ("-5", "'-5"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\t=1", "'\t=1"),
+            ("\r=1", "'\r=1"),
+            ("＝1+2", "'＝1+2"),
+            ("＋1", "'＋1"),
+            ("－1", "'－1"),
+            ("＠SUM(A1)", "'＠SUM(A1)"),
+            ("'=already", "'=already"),
+            ("王庄村", "王庄村"),
+            ("a=b", "a=b"),
+            (" =1", " =1"),
+            ("", ""),
+            ("V-01", "V-01"),
+        ] {
+            assert_eq!(neutralise(cell), written, "{cell:?}");
+        }
+    }
+
+    #[test]
+    fn the_encoder_neutralises_text_columns_and_keeps_numbers() {
+        assert_eq!(
+            csv(&[
+                &["=cmd|' /C calc'!A0", "-1", "+x"],
+                &["王庄, 村", "-2", "ok"]
+            ]),
+            "'=cmd|' /C calc'!A0,-1,'+x\n\"王庄, 村\",-2,ok\n"
+        );
+        // A formula behind a separator or a line break cannot start a cell of its own: the csv
+        // crate quotes the field, so it stays inside the neutralised cell.
+        assert_eq!(
+            csv(&[&["@x,=1+2", "0", "a\n=1+2"]]),
+            "\"'@x,=1+2\",0,\"a\n=1+2\"\n"
+        );
+        // A quoted cell keeps its quote: a spreadsheet still sees the leading `'`.
+        assert_eq!(
+            csv(&[&["=HYPERLINK(\"http://x\")", "3", ""]]),
+            "\"'=HYPERLINK(\"\"http://x\"\")\",3,\n"
+        );
+        // Cells past the declared columns count as text.
+        assert_eq!(csv(&[&["a", "1", "b", "-9"]]), "a,1,b,'-9\n");
+    }
+
+    #[test]
+    fn the_header_is_written_as_declared() {
+        assert_eq!(&encode_header(COLUMNS)[..], b"name,change,comment\n");
+    }
+}

@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{CsvPage, PAGE};
+use super::{text, value, Column, CsvPage, PAGE};
 use crate::db::schema::{decisions, inspections, org_units};
 use crate::db::DbConn;
 use crate::error::ApiResult;
@@ -18,16 +18,16 @@ use crate::org::OrgUnit;
 use crate::quarter::Quarter;
 use crate::scoped;
 
-pub const CSV_HEADER: &[&str] = &[
-    "inspection_id",
-    "revision",
-    "township_code",
-    "village_code",
-    "decision",
-    "consequence",
-    "submitted_at",
-    "decided_at",
-    "turnaround_hours",
+pub const CSV_COLUMNS: &[Column] = &[
+    value("inspection_id"),
+    value("revision"),
+    text("township_code"),
+    text("village_code"),
+    text("decision"),
+    text("consequence"),
+    value("submitted_at"),
+    value("decided_at"),
+    value("turnaround_hours"),
 ];
 
 #[derive(Serialize, Deserialize, ToSchema, Clone, Debug, PartialEq)]

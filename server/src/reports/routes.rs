@@ -32,7 +32,7 @@ async fn answer<R, J, C>(
     user: AuthUser,
     query: ReportQuery,
     name: &'static str,
-    csv_header: &'static [&'static str],
+    csv_columns: &'static [super::Column],
     json: J,
     csv_page: C,
 ) -> ApiResult<HttpResponse>
@@ -69,7 +69,7 @@ where
         Format::Csv => Ok(csv_stream(
             state.db.clone(),
             format!("{name}-{}-{quarter}.csv", unit.code),
-            csv_header,
+            csv_columns,
             move |conn, after| csv_page(conn, &unit, quarter, tz, after),
         )),
     }
@@ -98,7 +98,7 @@ pub async fn stars_report(
         user,
         query.into_inner(),
         "stars",
-        stars::CSV_HEADER,
+        stars::CSV_COLUMNS,
         |conn, unit, quarter, tz| stars::report(conn, unit, quarter, crate::stars::today(tz)),
         |conn, unit, quarter, tz, after| {
             stars::csv_page(conn, unit, quarter, crate::stars::today(tz), after)
@@ -130,7 +130,7 @@ pub async fn reviews_report(
         user,
         query.into_inner(),
         "reviews",
-        reviews::CSV_HEADER,
+        reviews::CSV_COLUMNS,
         reviews::report,
         reviews::csv_page,
     )
@@ -161,7 +161,7 @@ pub async fn unverified_report(
         user,
         query.into_inner(),
         "unverified",
-        unverified::CSV_HEADER,
+        unverified::CSV_COLUMNS,
         |conn, unit, quarter, _tz| unverified::report(conn, unit, quarter),
         |conn, unit, quarter, _tz, after| unverified::csv_page(conn, unit, quarter, after),
     )

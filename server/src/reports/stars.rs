@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{CsvPage, PAGE};
+use super::{text, value, Column, CsvPage, PAGE};
 use crate::db::schema::{declarations, org_units};
 use crate::db::DbConn;
 use crate::error::ApiResult;
@@ -18,15 +18,15 @@ use crate::scope::OrgLevel;
 use crate::stars::engine;
 use crate::{scoped, stars};
 
-pub const CSV_HEADER: &[&str] = &[
-    "township_code",
-    "township_name",
-    "village_code",
-    "village_name",
-    "level",
-    "previous_level",
-    "change",
-    "renewal_unverified",
+pub const CSV_COLUMNS: &[Column] = &[
+    text("township_code"),
+    text("township_name"),
+    text("village_code"),
+    text("village_name"),
+    value("level"),
+    value("previous_level"),
+    value("change"),
+    value("renewal_unverified"),
 ];
 
 #[derive(Serialize, Deserialize, ToSchema, Clone, Debug, Default, PartialEq)]

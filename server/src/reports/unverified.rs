@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{CsvPage, PAGE};
+use super::{text, value, Column, CsvPage, PAGE};
 use crate::db::schema::{declarations, org_units};
 use crate::db::DbConn;
 use crate::declarations::window;
@@ -17,12 +17,12 @@ use crate::quarter::Quarter;
 use crate::scoped;
 use crate::stars::engine::DeclarationKind;
 
-pub const CSV_HEADER: &[&str] = &[
-    "township_name",
-    "village_code",
-    "village_name",
-    "level",
-    "declaration_status",
+pub const CSV_COLUMNS: &[Column] = &[
+    text("township_name"),
+    text("village_code"),
+    text("village_name"),
+    value("level"),
+    text("declaration_status"),
 ];
 
 #[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]

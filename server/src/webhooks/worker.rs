@@ -451,14 +451,21 @@ async fn post(state: &AppState, job: &Job, body: Vec<u8>) -> Attempt {
         Ok(url) => url,
         Err(m) => return failed(format!("bad URL: {m}")),
     };
-    // Checked again now: the name may resolve elsewhere than when it was subscribed.
-    let (host, addrs) = match target::resolve(&url, state.config.webhook_allow_private).await {
+    // Checked again on every attempt: the name may resolve elsewhere than when it was
+    // subscribed, or than at the last attempt.
+    let allow_private = state.config.webhook_allow_private;
+    let (host, addrs) = match target::resolve(&url, allow_private).await {
         Ok(resolved) => resolved,
         Err(m) => return failed(m),
     };
+    // Only checked addresses are connected to: the ones just checked are pinned, any other
+    // name goes through the checking resolver, redirects are not followed, and no proxy (from
+    // HTTP_PROXY and the like) stands in between to resolve the name its own way.
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
         .timeout(TIMEOUT)
+        .dns_resolver(target::CheckedResolver::new(allow_private))
         .resolve_to_addrs(&host, &addrs)
         .build();
     let client = match client {
