@@ -70,6 +70,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(crate::ops::readyz)
         .service(crate::ops::metrics)
         .service(crate::ops::openapi_yaml)
+        .service(crate::ops::docs_redirect)
         .service(crate::auth::routes::login)
         .service(crate::auth::routes::refresh)
         .service(crate::auth::routes::logout)
@@ -168,7 +169,40 @@ fn problems_as_problem_json(mut api: OpenApiDoc) -> OpenApiDoc {
 }
 
 pub fn openapi_yaml() -> String {
-    openapi().to_yaml().unwrap_or_default()
+    quote_yaml11_booleans(&openapi().to_yaml().unwrap_or_default())
+}
+
+/// YAML 1.1 parsers (PyYAML, openapi-spec-validator) read a bare `on`, `off`, `yes`, `no`, `y`
+/// or `n` as a boolean: quote those words where they stand as a key or a list item, so the
+/// property `on` of a history entry stays a string for every reader.
+fn quote_yaml11_booleans(yaml: &str) -> String {
+    const WORDS: [&str; 6] = ["on", "off", "yes", "no", "y", "n"];
+    let quote = |line: &str| -> Option<String> {
+        let rest = line.trim_start();
+        let indent = &line[..line.len() - rest.len()];
+        if let Some(item) = rest.strip_prefix("- ") {
+            return WORDS.contains(&item).then(|| format!("{indent}- '{item}'"));
+        }
+        let (key, after) = rest.split_once(':')?;
+        WORDS
+            .contains(&key)
+            .then(|| format!("{indent}'{key}':{after}"))
+    };
+    yaml.lines()
+        .map(|line| quote(line).unwrap_or_else(|| line.to_string()) + "\n")
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn yaml_1_1_booleans_are_quoted_as_keys_and_list_items() {
+        let yaml = "properties:\n  on:\n    type: string\n  online: x\nrequired:\n- on\n- no_way\nenum:\n- 'on'\n";
+        assert_eq!(
+            super::quote_yaml11_booleans(yaml),
+            "properties:\n  'on':\n    type: string\n  online: x\nrequired:\n- 'on'\n- no_way\nenum:\n- 'on'\n"
+        );
+    }
 }
 
 pub struct Application {

@@ -76,6 +76,16 @@ pub async fn openapi_yaml() -> HttpResponse {
         .body(YAML.get_or_init(crate::app::openapi_yaml).clone())
 }
 
+/// `/docs` without its slash: where Swagger UI lives (`/docs/`).
+#[utoipa::path(tag = "ops", responses((status = 308, description = "Swagger UI is at `/docs/`",
+    headers(("Location" = String, description = "`/docs/`")))))]
+#[get("/docs")]
+pub async fn docs_redirect() -> HttpResponse {
+    HttpResponse::PermanentRedirect()
+        .insert_header((actix_web::http::header::LOCATION, "/docs/"))
+        .finish()
+}
+
 /// `/docs`: Swagger UI from files compiled into the binary, reading `/api/openapi.yaml`.
 pub fn swagger_ui() -> utoipa_swagger_ui::SwaggerUi {
     utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}")

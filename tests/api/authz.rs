@@ -82,7 +82,7 @@ fn recipe(c: &Ctx, method: &str, template: &str, n: usize, caller: &str) -> Opti
     let call = |path: String, body: Body, kind: Kind| Some(Call { path, body, kind });
     let none = || Body::None;
     match (method, template) {
-        ("get", "/healthz" | "/readyz" | "/metrics" | "/api/openapi.yaml") => {
+        ("get", "/healthz" | "/readyz" | "/metrics" | "/api/openapi.yaml" | "/docs") => {
             call(template.into(), none(), Public)
         }
         ("post", "/api/v1/auth/login") => call(

@@ -16,6 +16,13 @@ both_backends! {
         let spec = c.get(app.url("/api/openapi.yaml")).send().await.unwrap();
         assert_eq!(spec.status(), 200);
         assert!(spec.text().await.unwrap().starts_with("openapi: 3.1"));
+        let bare = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let moved = bare.get(app.url("/docs")).send().await.unwrap();
+        assert_eq!(moved.status(), 308);
+        assert_eq!(moved.headers()["location"], "/docs/");
         let docs = c.get(app.url("/docs/")).send().await.unwrap();
         assert_eq!(docs.status(), 200);
         let html = docs.text().await.unwrap();

@@ -98,7 +98,8 @@ fn prepare(
     declaration: &Declaration,
     received_at: DateTime<Utc>,
 ) -> ApiResult<Prepared> {
-    let village = OrgUnit::find(conn, &declaration.village_id)?.ok_or_else(|| ApiError::internal())?;
+    let village =
+        OrgUnit::find(conn, &declaration.village_id)?.ok_or_else(|| ApiError::internal())?;
     let checklist = ChecklistVersion::find(conn, &body.checklist.code, body.checklist.version)?
         .filter(|c| c.is_published() && c.visible_to(&user.scope.county_id))
         .ok_or_else(|| ApiError::field("checklist", "no such published checklist version"))?;
