@@ -193,18 +193,6 @@ fn quote_yaml11_booleans(yaml: &str) -> String {
         .collect()
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn yaml_1_1_booleans_are_quoted_as_keys_and_list_items() {
-        let yaml = "properties:\n  on:\n    type: string\n  online: x\nrequired:\n- on\n- no_way\nenum:\n- 'on'\n";
-        assert_eq!(
-            super::quote_yaml11_booleans(yaml),
-            "properties:\n  'on':\n    type: string\n  online: x\nrequired:\n- 'on'\n- no_way\nenum:\n- 'on'\n"
-        );
-    }
-}
-
 pub struct Application {
     port: u16,
     server: Server,
@@ -379,5 +367,17 @@ async fn not_found(
     match api.0.iter().find(|(def, _)| def.is_match(path)) {
         Some((_, allow)) => Err(ApiError::method_not_allowed(allow.clone())),
         None => Err(ApiError::not_found("route")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn yaml_1_1_booleans_are_quoted_as_keys_and_list_items() {
+        let yaml = "properties:\n  on:\n    type: string\n  online: x\nrequired:\n- on\n- no_way\nenum:\n- 'on'\n";
+        assert_eq!(
+            super::quote_yaml11_booleans(yaml),
+            "properties:\n  'on':\n    type: string\n  online: x\nrequired:\n- 'on'\n- no_way\nenum:\n- 'on'\n"
+        );
     }
 }
