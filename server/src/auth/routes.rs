@@ -1,7 +1,7 @@
 //! `/api/v1/auth/*` and `/api/v1/me`: log in, rotate refresh tokens, log out, who am I.
 
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
-use chrono::Duration;
+use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -88,7 +88,8 @@ pub async fn login(
             };
             crate::db::write_tx(conn, |c| {
                 let family = uuid::Uuid::now_v7().to_string();
-                let refresh_token = insert_refresh(c, &user.id, &family)?;
+                let expires_at = now() + Duration::days(REFRESH_TTL_DAYS);
+                let refresh_token = insert_refresh(c, &user.id, &family, expires_at)?;
                 audit::record(
                     c,
                     &Actor {
@@ -125,7 +126,14 @@ fn token_response(state: &AppState, user: &User, refresh_token: String) -> Token
     }
 }
 
-fn insert_refresh(conn: &mut DbConn, user_id: &str, family: &str) -> ApiResult<String> {
+/// A new refresh token of `family`, valid until `expires_at`: the login's time plus
+/// `REFRESH_TTL_DAYS`, inherited by every rotation so that no rotation extends the session.
+fn insert_refresh(
+    conn: &mut DbConn,
+    user_id: &str,
+    family: &str,
+    expires_at: NaiveDateTime,
+) -> ApiResult<String> {
     let raw = token::new_refresh_token();
     let t = now();
     diesel::insert_into(refresh_tokens::table)
@@ -135,7 +143,7 @@ fn insert_refresh(conn: &mut DbConn, user_id: &str, family: &str) -> ApiResult<S
             refresh_tokens::family_id.eq(family),
             refresh_tokens::token_hash.eq(token::hash_refresh_token(&raw)),
             refresh_tokens::issued_at.eq(t),
-            refresh_tokens::expires_at.eq(t + Duration::days(REFRESH_TTL_DAYS)),
+            refresh_tokens::expires_at.eq(expires_at),
         ))
         .execute(conn)?;
     Ok(raw)
@@ -152,9 +160,9 @@ struct RefreshRow {
     id: String,
     user_id: String,
     family_id: String,
-    expires_at: chrono::NaiveDateTime,
-    used_at: Option<chrono::NaiveDateTime>,
-    revoked_at: Option<chrono::NaiveDateTime>,
+    expires_at: NaiveDateTime,
+    used_at: Option<NaiveDateTime>,
+    revoked_at: Option<NaiveDateTime>,
 }
 
 fn find_refresh(conn: &mut DbConn, raw: &str) -> QueryResult<Option<RefreshRow>> {
@@ -230,7 +238,8 @@ pub async fn refresh(
             if spent != 1 {
                 return Ok(Err(invalid()));
             }
-            let raw = insert_refresh(conn, &user.id, &row.family_id)?;
+            // The new token ends when the family does: 30 days after the login, not after now.
+            let raw = insert_refresh(conn, &user.id, &row.family_id, row.expires_at)?;
             Ok(Ok(token_response(&st, &user, raw)))
         })
         .await?;
