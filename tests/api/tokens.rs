@@ -333,3 +333,35 @@ both_backends! {
         assert_problem(app.get("/api/v1/review-queue", &reviewer.token).await, 401).await;
     }
 }
+
+both_backends! {
+    async fn forty_parallel_wrong_passwords_check_at_most_five(app: TestApp) {
+        use diesel::prelude::*;
+        use fieldstar::db::schema::login_failures;
+        app.seed_demo().await;
+        let attempts = (0..40).map(|i| {
+            let app = &app;
+            async move { app.login_raw("inspector1", &format!("wrong-password-{i}")).await.status().as_u16() }
+        });
+        let statuses = futures_util::future::join_all(attempts).await;
+        let checked = statuses.iter().filter(|s| **s == 401).count();
+        let throttled = statuses.iter().filter(|s| **s == 429).count();
+        assert_eq!(checked + throttled, 40, "{statuses:?}");
+        assert!(checked <= 5, "{checked} passwords of 40 were checked: {statuses:?}");
+        // Every checked attempt is counted, and nothing else is.
+        let counted: i64 = app
+            .state
+            .db
+            .read(|conn| {
+                Ok(login_failures::table
+                    .filter(login_failures::username.eq("inspector1"))
+                    .count()
+                    .get_result(conn)?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(counted, checked as i64);
+        // The account stays shut, the right password included.
+        assert_problem(app.login_raw("inspector1", PASSWORD).await, 429).await;
+    }
+}

@@ -61,50 +61,56 @@ pub async fn login(
     )
     .map_or_else(|| "unknown".into(), |ip| ip.to_string());
     let username = crate::users::model::normalize_username(&body.username);
+    // Counted before the password is checked, in the same write as the throttle's check, so
+    // that parallel attempts cannot outrun the count (`throttle.rs`).
+    let attempt = {
+        let (username, address) = (username.clone(), address.clone());
+        state
+            .db
+            .write(move |conn| Ok(throttle::admit(conn, &username, &address, now())?))
+            .await?
+            .map_err(|wait| ApiError::too_many_requests(wait as u64))?
+    };
+    // The slow hash runs outside any transaction, on the blocking pool.
+    let user = state
+        .db
+        .read(move |conn| {
+            let user = User::find_by_username(conn, &username)?;
+            Ok(match user {
+                Some(u) if password::verify(&u.password_hash, &body.password) && u.active => {
+                    Some(u)
+                }
+                Some(_) => None,
+                None => {
+                    password::verify_dummy(&body.password);
+                    None
+                }
+            })
+        })
+        .await?
+        .ok_or_else(|| ApiError::unauthorized(INVALID_LOGIN))?;
     let tokens = state.clone();
     let response = state
         .db
-        .read(move |conn| {
-            let t = now();
-            if let Some(wait) = throttle::retry_after(conn, &username, &address, t)? {
-                return Err(ApiError::too_many_requests(wait as u64));
-            }
-            let user = User::find_by_username(conn, &username)?;
-            let ok = match &user {
-                Some(u) => password::verify(&u.password_hash, &body.password) && u.active,
-                None => {
-                    password::verify_dummy(&body.password);
-                    false
-                }
-            };
-            let user = match (ok, user) {
-                (true, Some(u)) => u,
-                _ => {
-                    crate::db::write_tx(conn, |c| {
-                        throttle::record_failure(c, &username, &address, t)
-                    })?;
-                    return Err(ApiError::unauthorized(INVALID_LOGIN));
-                }
-            };
-            crate::db::write_tx(conn, |c| {
-                let family = uuid::Uuid::now_v7().to_string();
-                let expires_at = now() + Duration::days(REFRESH_TTL_DAYS);
-                let refresh_token = insert_refresh(c, &user.id, &family, expires_at)?;
-                audit::record(
-                    c,
-                    &Actor {
-                        id: Some(user.id.clone()),
-                        name: user.username.clone(),
-                        request_id: None,
-                    },
-                    "user.logged_in",
-                    "user",
-                    &user.id,
-                    Some(&user.county_id),
-                    format!("from {address}"),
-                )?;
-                Ok::<_, ApiError>(token_response(&tokens, &user, refresh_token))
-            })
+        .write(move |c| {
+            throttle::forget(c, &attempt)?;
+            let family = uuid::Uuid::now_v7().to_string();
+            let expires_at = now() + Duration::days(REFRESH_TTL_DAYS);
+            let refresh_token = insert_refresh(c, &user.id, &family, expires_at)?;
+            audit::record(
+                c,
+                &Actor {
+                    id: Some(user.id.clone()),
+                    name: user.username.clone(),
+                    request_id: None,
+                },
+                "user.logged_in",
+                "user",
+                &user.id,
+                Some(&user.county_id),
+                format!("from {address}"),
+            )?;
+            Ok(token_response(&tokens, &user, refresh_token))
         })
         .await?;
     Ok(HttpResponse::Ok().json(response))
