@@ -204,3 +204,164 @@ both_backends! {
         assert_eq!(a, c);
     }
 }
+
+/// Moves every refresh token of `username` `days` into the past, as if that time had gone by.
+async fn age_sessions(app: &TestApp, username: &str, days: i64) {
+    use diesel::prelude::*;
+    use fieldstar::db::schema::{refresh_tokens, users};
+    let username = username.to_string();
+    app.state
+        .db
+        .write(move |conn| {
+            let id: String = users::table
+                .filter(users::username.eq(&username))
+                .select(users::id)
+                .first(conn)?;
+            let rows: Vec<(String, chrono::NaiveDateTime, chrono::NaiveDateTime)> =
+                refresh_tokens::table
+                    .filter(refresh_tokens::user_id.eq(&id))
+                    .select((
+                        refresh_tokens::id,
+                        refresh_tokens::issued_at,
+                        refresh_tokens::expires_at,
+                    ))
+                    .load(conn)?;
+            let by = chrono::TimeDelta::days(days);
+            for (row, issued, expires) in rows {
+                diesel::update(refresh_tokens::table.find(row))
+                    .set((
+                        refresh_tokens::issued_at.eq(issued - by),
+                        refresh_tokens::expires_at.eq(expires - by),
+                    ))
+                    .execute(conn)?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+}
+
+/// Sets a column of `username`'s row straight in the database, as an operator or a future
+/// route might.
+async fn set_user(app: &TestApp, username: &str, role: Option<&str>, active: Option<bool>) {
+    use diesel::prelude::*;
+    use fieldstar::db::schema::users;
+    let (username, role) = (username.to_string(), role.map(str::to_string));
+    app.state
+        .db
+        .write(move |conn| {
+            let q = users::table.filter(users::username.eq(&username));
+            if let Some(r) = role {
+                diesel::update(q).set(users::role.eq(r)).execute(conn)?;
+            }
+            if let Some(a) = active {
+                diesel::update(users::table.filter(users::username.eq(&username)))
+                    .set(users::active.eq(a))
+                    .execute(conn)?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+}
+
+both_backends! {
+    async fn a_password_change_ends_every_session_of_the_user(app: TestApp) {
+        app.seed_demo().await;
+        let admin = app.login("admin").await;
+        let phone = app.login("inspector1").await;
+        let laptop = app.login("inspector1").await;
+        let other = app.login("inspector2").await;
+        // One of the sessions has rotated already: its newest token must end too.
+        let rotated = json_of(refresh(&app, &laptop.refresh).await).await;
+        let rotated = rotated["refresh_token"].as_str().unwrap().to_string();
+        let id = phone.user["id"].as_str().unwrap();
+        let res = app.patch(&format!("/api/v1/users/{id}"), &admin.token, &json!({"password": "a-new-password-456"})).await;
+        assert_eq!(res.status(), 200);
+        assert_problem(refresh(&app, &phone.refresh).await, 401).await;
+        assert_problem(refresh(&app, &rotated).await, 401).await;
+        // Another user's session is untouched; the new password logs in.
+        assert_eq!(refresh(&app, &other.refresh).await.status(), 200);
+        assert_eq!(app.login_raw("inspector1", "a-new-password-456").await.status(), 200);
+
+        // An admin changing her own password ends her other sessions too.
+        let admin_id = admin.user["id"].as_str().unwrap();
+        let res = app.patch(&format!("/api/v1/users/{admin_id}"), &admin.token, &json!({"password": "another-password-789"})).await;
+        assert_eq!(res.status(), 200);
+        assert_problem(refresh(&app, &admin.refresh).await, 401).await;
+    }
+
+    async fn a_session_ends_30_days_after_login_however_often_it_rotates(app: TestApp) {
+        app.seed_demo().await;
+        let s = app.login("reviewer1").await;
+        // 29 days of daily use: the session still refreshes...
+        age_sessions(&app, "reviewer1", 29).await;
+        let next = json_of(refresh(&app, &s.refresh).await).await;
+        let next = next["refresh_token"].as_str().unwrap().to_string();
+        // ...but the rotation does not extend it: two days later, 31 after the login, it is over.
+        age_sessions(&app, "reviewer1", 2).await;
+        assert_problem(refresh(&app, &next).await, 401).await;
+        // Logging in again starts a new 30 days.
+        let again = app.login("reviewer1").await;
+        assert_eq!(refresh(&app, &again.refresh).await.status(), 200);
+    }
+
+    async fn deactivation_and_role_changes_take_effect_on_the_next_request(app: TestApp) {
+        app.seed_demo().await;
+        let admin = app.login("admin").await;
+        let inspector = app.login("inspector2").await;
+        let reviewer = app.login("reviewer1").await;
+        assert_eq!(app.get("/api/v1/inspections", &inspector.token).await.status(), 200);
+        let id = inspector.user["id"].as_str().unwrap();
+        let res = app.patch(&format!("/api/v1/users/{id}"), &admin.token, &json!({"active": false})).await;
+        assert_eq!(res.status(), 200);
+        // The access token has 15 minutes left; it is refused at once.
+        assert_problem(app.get("/api/v1/inspections", &inspector.token).await, 401).await;
+        assert_problem(app.get("/api/v1/me", &inspector.token).await, 401).await;
+        // Reactivated, the same token works again: nothing else about her changed.
+        app.patch(&format!("/api/v1/users/{id}"), &admin.token, &json!({"active": true})).await;
+        assert_eq!(app.get("/api/v1/inspections", &inspector.token).await.status(), 200);
+
+        // A role changed behind the token: the token's role no longer holds.
+        assert_eq!(app.get("/api/v1/review-queue", &reviewer.token).await.status(), 200);
+        set_user(&app, "reviewer1", Some("inspector"), None).await;
+        assert_problem(app.get("/api/v1/review-queue", &reviewer.token).await, 401).await;
+        set_user(&app, "reviewer1", Some("reviewer"), None).await;
+        assert_eq!(app.get("/api/v1/review-queue", &reviewer.token).await.status(), 200);
+        // Deactivated behind the server's back, too.
+        set_user(&app, "reviewer1", None, Some(false)).await;
+        assert_problem(app.get("/api/v1/review-queue", &reviewer.token).await, 401).await;
+    }
+}
+
+both_backends! {
+    async fn forty_parallel_wrong_passwords_check_at_most_five(app: TestApp) {
+        use diesel::prelude::*;
+        use fieldstar::db::schema::login_failures;
+        app.seed_demo().await;
+        let attempts = (0..40).map(|i| {
+            let app = &app;
+            async move { app.login_raw("inspector1", &format!("wrong-password-{i}")).await.status().as_u16() }
+        });
+        let statuses = futures_util::future::join_all(attempts).await;
+        let checked = statuses.iter().filter(|s| **s == 401).count();
+        let throttled = statuses.iter().filter(|s| **s == 429).count();
+        assert_eq!(checked + throttled, 40, "{statuses:?}");
+        assert!(checked <= 5, "{checked} passwords of 40 were checked: {statuses:?}");
+        // Every checked attempt is counted, and nothing else is.
+        let counted: i64 = app
+            .state
+            .db
+            .read(|conn| {
+                Ok(login_failures::table
+                    .filter(login_failures::username.eq("inspector1"))
+                    .count()
+                    .get_result(conn)?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(counted, checked as i64);
+        // The account stays shut, the right password included.
+        assert_problem(app.login_raw("inspector1", PASSWORD).await, 429).await;
+    }
+}

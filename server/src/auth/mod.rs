@@ -10,12 +10,14 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::web::Data;
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
-use futures_util::future::{ready, Ready};
+use diesel::prelude::*;
+use futures_util::future::LocalBoxFuture;
 use serde::{Deserialize, Serialize};
 use tracing_actix_web::RequestId;
 use utoipa::ToSchema;
 
 use crate::app::AppState;
+use crate::db::schema::users;
 use crate::error::{ApiError, ApiResult};
 use crate::scope::{OrgLevel, Scope};
 
@@ -95,16 +97,23 @@ impl AuthUser {
 
 impl FromRequest for AuthUser {
     type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(authenticate(req))
+        let verified = verify_token(req);
+        Box::pin(async move {
+            let (state, user) = verified?;
+            still_current(&state, &user).await?;
+            Ok(user)
+        })
     }
 }
 
-fn authenticate(req: &HttpRequest) -> ApiResult<AuthUser> {
+/// The caller named by a valid access token (signature, expiry, issuer, audience).
+fn verify_token(req: &HttpRequest) -> ApiResult<(Data<AppState>, AuthUser)> {
     let state = req
         .app_data::<Data<AppState>>()
+        .cloned()
         .ok_or_else(|| ApiError::internal())?;
     let token = req
         .headers()
@@ -119,13 +128,49 @@ fn authenticate(req: &HttpRequest) -> ApiResult<AuthUser> {
         .tokens
         .verify(token.trim())
         .ok_or_else(|| ApiError::unauthorized("the access token is invalid or expired"))?;
-    Ok(AuthUser {
+    let user = AuthUser {
         scope: claims.scope(),
         id: claims.sub,
         username: claims.name,
         role: claims.role,
         request_id: req.extensions().get::<RequestId>().map(|r| r.to_string()),
-    })
+    };
+    Ok((state, user))
+}
+
+/// 401 unless the token's user is still active with the role and scope the token names: a
+/// deactivation or a change of role or scope takes effect on the next request, not when the
+/// access token expires. One read by primary key.
+async fn still_current(state: &AppState, user: &AuthUser) -> ApiResult<()> {
+    let id = user.id.clone();
+    let row: Option<(bool, String, String, String)> = state
+        .db
+        .read(move |conn| {
+            Ok(users::table
+                .find(id)
+                .select((
+                    users::active,
+                    users::role,
+                    users::org_unit_id,
+                    users::county_id,
+                ))
+                .first(conn)
+                .optional()?)
+        })
+        .await?;
+    match row {
+        Some((true, role, unit, county))
+            if role == user.role.as_str()
+                && user.scope.level == user.role.scope_level()
+                && unit == user.scope.unit_id
+                && county == user.scope.county_id =>
+        {
+            Ok(())
+        }
+        _ => Err(ApiError::unauthorized(
+            "the user is no longer active or her role or scope changed: log in again",
+        )),
+    }
 }
 
 /// Who made a change, for the audit log: a user, or the operator's command line.

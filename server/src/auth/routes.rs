@@ -1,7 +1,7 @@
 //! `/api/v1/auth/*` and `/api/v1/me`: log in, rotate refresh tokens, log out, who am I.
 
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
-use chrono::Duration;
+use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -61,49 +61,56 @@ pub async fn login(
     )
     .map_or_else(|| "unknown".into(), |ip| ip.to_string());
     let username = crate::users::model::normalize_username(&body.username);
+    // Counted before the password is checked, in the same write as the throttle's check, so
+    // that parallel attempts cannot outrun the count (`throttle.rs`).
+    let attempt = {
+        let (username, address) = (username.clone(), address.clone());
+        state
+            .db
+            .write(move |conn| Ok(throttle::admit(conn, &username, &address, now())?))
+            .await?
+            .map_err(|wait| ApiError::too_many_requests(wait as u64))?
+    };
+    // The slow hash runs outside any transaction, on the blocking pool.
+    let user = state
+        .db
+        .read(move |conn| {
+            let user = User::find_by_username(conn, &username)?;
+            Ok(match user {
+                Some(u) if password::verify(&u.password_hash, &body.password) && u.active => {
+                    Some(u)
+                }
+                Some(_) => None,
+                None => {
+                    password::verify_dummy(&body.password);
+                    None
+                }
+            })
+        })
+        .await?
+        .ok_or_else(|| ApiError::unauthorized(INVALID_LOGIN))?;
     let tokens = state.clone();
     let response = state
         .db
-        .read(move |conn| {
-            let t = now();
-            if let Some(wait) = throttle::retry_after(conn, &username, &address, t)? {
-                return Err(ApiError::too_many_requests(wait as u64));
-            }
-            let user = User::find_by_username(conn, &username)?;
-            let ok = match &user {
-                Some(u) => password::verify(&u.password_hash, &body.password) && u.active,
-                None => {
-                    password::verify_dummy(&body.password);
-                    false
-                }
-            };
-            let user = match (ok, user) {
-                (true, Some(u)) => u,
-                _ => {
-                    crate::db::write_tx(conn, |c| {
-                        throttle::record_failure(c, &username, &address, t)
-                    })?;
-                    return Err(ApiError::unauthorized(INVALID_LOGIN));
-                }
-            };
-            crate::db::write_tx(conn, |c| {
-                let family = uuid::Uuid::now_v7().to_string();
-                let refresh_token = insert_refresh(c, &user.id, &family)?;
-                audit::record(
-                    c,
-                    &Actor {
-                        id: Some(user.id.clone()),
-                        name: user.username.clone(),
-                        request_id: None,
-                    },
-                    "user.logged_in",
-                    "user",
-                    &user.id,
-                    Some(&user.county_id),
-                    format!("from {address}"),
-                )?;
-                Ok::<_, ApiError>(token_response(&tokens, &user, refresh_token))
-            })
+        .write(move |c| {
+            throttle::forget(c, &attempt)?;
+            let family = uuid::Uuid::now_v7().to_string();
+            let expires_at = now() + Duration::days(REFRESH_TTL_DAYS);
+            let refresh_token = insert_refresh(c, &user.id, &family, expires_at)?;
+            audit::record(
+                c,
+                &Actor {
+                    id: Some(user.id.clone()),
+                    name: user.username.clone(),
+                    request_id: None,
+                },
+                "user.logged_in",
+                "user",
+                &user.id,
+                Some(&user.county_id),
+                format!("from {address}"),
+            )?;
+            Ok(token_response(&tokens, &user, refresh_token))
         })
         .await?;
     Ok(HttpResponse::Ok().json(response))
@@ -125,7 +132,14 @@ fn token_response(state: &AppState, user: &User, refresh_token: String) -> Token
     }
 }
 
-fn insert_refresh(conn: &mut DbConn, user_id: &str, family: &str) -> ApiResult<String> {
+/// A new refresh token of `family`, valid until `expires_at`: the login's time plus
+/// `REFRESH_TTL_DAYS`, inherited by every rotation so that no rotation extends the session.
+fn insert_refresh(
+    conn: &mut DbConn,
+    user_id: &str,
+    family: &str,
+    expires_at: NaiveDateTime,
+) -> ApiResult<String> {
     let raw = token::new_refresh_token();
     let t = now();
     diesel::insert_into(refresh_tokens::table)
@@ -135,7 +149,7 @@ fn insert_refresh(conn: &mut DbConn, user_id: &str, family: &str) -> ApiResult<S
             refresh_tokens::family_id.eq(family),
             refresh_tokens::token_hash.eq(token::hash_refresh_token(&raw)),
             refresh_tokens::issued_at.eq(t),
-            refresh_tokens::expires_at.eq(t + Duration::days(REFRESH_TTL_DAYS)),
+            refresh_tokens::expires_at.eq(expires_at),
         ))
         .execute(conn)?;
     Ok(raw)
@@ -152,9 +166,9 @@ struct RefreshRow {
     id: String,
     user_id: String,
     family_id: String,
-    expires_at: chrono::NaiveDateTime,
-    used_at: Option<chrono::NaiveDateTime>,
-    revoked_at: Option<chrono::NaiveDateTime>,
+    expires_at: NaiveDateTime,
+    used_at: Option<NaiveDateTime>,
+    revoked_at: Option<NaiveDateTime>,
 }
 
 fn find_refresh(conn: &mut DbConn, raw: &str) -> QueryResult<Option<RefreshRow>> {
@@ -230,7 +244,8 @@ pub async fn refresh(
             if spent != 1 {
                 return Ok(Err(invalid()));
             }
-            let raw = insert_refresh(conn, &user.id, &row.family_id)?;
+            // The new token ends when the family does: 30 days after the login, not after now.
+            let raw = insert_refresh(conn, &user.id, &row.family_id, row.expires_at)?;
             Ok(Ok(token_response(&st, &user, raw)))
         })
         .await?;

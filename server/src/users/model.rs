@@ -195,8 +195,10 @@ impl NewUser {
     }
 }
 
-/// Changes a user's active flag or password. Deactivation revokes every refresh token, so
-/// the user loses access when her access token expires.
+/// Changes a user's active flag or password. A new password and a deactivation both revoke
+/// every refresh-token family of the user (every session she has, on any device); her access
+/// tokens stop working at once on deactivation (`AuthUser` reads her row on every request) and
+/// within their 15 minutes after a password change.
 pub fn update(
     conn: &mut DbConn,
     user: &User,
@@ -212,6 +214,7 @@ pub fn update(
                 users::updated_at.eq(now()),
             ))
             .execute(conn)?;
+        revoke_sessions(conn, &user.id)?;
         audit::record(
             conn,
             actor,
@@ -227,13 +230,7 @@ pub fn update(
             .set((users::active.eq(active), users::updated_at.eq(now())))
             .execute(conn)?;
         if !active {
-            diesel::update(
-                refresh_tokens::table
-                    .filter(refresh_tokens::user_id.eq(&user.id))
-                    .filter(refresh_tokens::revoked_at.is_null()),
-            )
-            .set(refresh_tokens::revoked_at.eq(now()))
-            .execute(conn)?;
+            revoke_sessions(conn, &user.id)?;
         }
         let action = if active {
             "user.activated"
@@ -251,4 +248,15 @@ pub fn update(
         )?;
     }
     User::find(conn, &user.id)?.ok_or_else(|| ApiError::internal())
+}
+
+/// Revokes every refresh token of the user, so that no session of hers can be refreshed.
+pub fn revoke_sessions(conn: &mut DbConn, user_id: &str) -> QueryResult<usize> {
+    diesel::update(
+        refresh_tokens::table
+            .filter(refresh_tokens::user_id.eq(user_id))
+            .filter(refresh_tokens::revoked_at.is_null()),
+    )
+    .set(refresh_tokens::revoked_at.eq(now()))
+    .execute(conn)
 }

@@ -112,8 +112,10 @@ pub async fn create_user(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUser {
-    /// false deactivates: the user cannot log in or refresh.
+    /// false deactivates: the user cannot log in or refresh, and her access tokens are
+    /// refused from the next request.
     pub active: Option<bool>,
+    /// A new password (at least 10 characters); it ends every session of the user.
     pub password: Option<String>,
 }
 
