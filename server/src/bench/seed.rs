@@ -333,7 +333,9 @@ pub struct SeededDeclaration {
 
 /// `count` level-1 declarations, one per (village, quarter): as many quarters back from
 /// `quarter` as needed, so that every one is open (`status`) without breaking the rule of one
-/// open declaration per village and quarter.
+/// open declaration per village and quarter. Each of those quarters gets a verification window
+/// open until a year from now, so that the load inspects them today (a bench-only window: the
+/// API refuses a window that long).
 pub fn declarations(
     conn: &mut DbConn,
     county: &OrgUnit,
@@ -388,6 +390,25 @@ pub fn declarations(
         }
         bulk.flush()
     })?;
+    let closes_on = t.date() + chrono::Days::new(365);
+    for text in &quarters {
+        let Ok(q) = Quarter::parse(text) else {
+            continue;
+        };
+        use crate::db::schema::quarter_windows as w;
+        use diesel::prelude::*;
+        diesel::insert_into(w::table)
+            .values((
+                w::county_id.eq(&county.id),
+                w::quarter.eq(text),
+                w::opens_on.eq(q.first_day()),
+                w::closes_on.eq(closes_on),
+                w::updated_by.eq(None::<String>),
+                w::updated_at.eq(t),
+            ))
+            .execute(conn)
+            .map_err(|e| format!("bench windows: {e}"))?;
+    }
     Ok(out)
 }
 
