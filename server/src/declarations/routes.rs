@@ -272,7 +272,9 @@ pub async fn get_quarter_window(
     request_body = WindowBody,
     responses(
         (status = 200, body = WindowView),
-        (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)
+        (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 409, body = Problem, description = "Another admin set this window at the same moment (`window_changed`)"),
+        (status = 422, body = Problem)
     ),
     security(("bearer" = []))
 )]

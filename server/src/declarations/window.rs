@@ -12,7 +12,7 @@ use super::{EXPIRED, INSPECTING, PENDING, UNVERIFIED};
 use crate::auth::Actor;
 use crate::db::schema::{declarations, inspections, org_units, quarter_windows};
 use crate::db::DbConn;
-use crate::error::{ApiResult, FieldError};
+use crate::error::{ApiError, ApiResult, FieldError};
 use crate::inspection::model as im;
 use crate::quarter::Quarter;
 use crate::stars::engine::DeclarationKind;
@@ -192,7 +192,7 @@ pub fn set(
         ))
         .execute(conn)?;
     if updated == 0 {
-        diesel::insert_into(quarter_windows::table)
+        let inserted = diesel::insert_into(quarter_windows::table)
             .values((
                 quarter_windows::county_id.eq(county_id),
                 quarter_windows::quarter.eq(quarter.to_string()),
@@ -201,7 +201,17 @@ pub fn set(
                 quarter_windows::updated_by.eq(actor.id.as_deref()),
                 quarter_windows::updated_at.eq(t),
             ))
-            .execute(conn)?;
+            .execute(conn);
+        match inserted {
+            // Another admin set the same quarter's window at the same moment (PostgreSQL).
+            Err(e) if crate::db::is_unique_violation(&e) => {
+                return Err(ApiError::conflict(
+                    "window_changed",
+                    "the window was changed at the same time; try again",
+                ))
+            }
+            other => other?,
+        };
     }
     audit::record(
         conn,
