@@ -89,6 +89,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(crate::checklist::routes::publish_checklist_version)
         .service(crate::declarations::routes::create_declaration)
         .service(crate::declarations::routes::list_declarations)
+        .service(crate::declarations::precheck::forward)
+        .service(crate::declarations::precheck::send_back)
         .service(crate::declarations::routes::get_quarter_window)
         .service(crate::declarations::routes::put_quarter_window)
         // The worklist before `{id}`, which would otherwise match it.

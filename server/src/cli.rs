@@ -113,6 +113,9 @@ enum UserCommand {
         /// Code of the org unit that is the user's scope.
         #[arg(long)]
         org: String,
+        /// A reviewer's verifying body: department or association (required for reviewers).
+        #[arg(long)]
+        body: Option<String>,
         #[arg(long)]
         password_stdin: bool,
     },
@@ -248,6 +251,7 @@ fn run(cli: Cli) -> Result<(), String> {
                     username,
                     role,
                     org,
+                    body,
                     password_stdin,
                 },
         } => {
@@ -261,7 +265,7 @@ fn run(cli: Cli) -> Result<(), String> {
             } else {
                 (crate::demo::random_password_for_cli(), true)
             };
-            let new = crate::users::NewUser::parse(&username, &password, &role)
+            let new = crate::users::NewUser::parse(&username, &password, &role, body.as_deref())
                 .map_err(|e| api_error(ApiError::validation(e)))?;
             with_conn(&config, |conn| {
                 let unit = crate::org::OrgUnit::find_by_code(conn, &org)
@@ -269,7 +273,13 @@ fn run(cli: Cli) -> Result<(), String> {
                     .ok_or_else(|| format!("--org: no org unit has code {org}"))?;
                 let user = crate::db::write_tx(conn, |c| new.insert(c, &unit, &Actor::cli()))
                     .map_err(api_error)?;
-                println!("created {} ({}) at {}", user.username, user.role, unit.code);
+                println!(
+                    "created {} ({}{}) at {}",
+                    user.username,
+                    user.role,
+                    user.body.map(|b| format!(", {b}")).unwrap_or_default(),
+                    unit.code
+                );
                 if generated {
                     println!("password: {password}");
                 }

@@ -7,6 +7,7 @@ use crate::auth::{Actor, Role};
 use crate::db::{write_tx, DbConn};
 use crate::error::ApiError;
 use crate::org::{NewOrgUnit, OrgUnit};
+use crate::review::rules::ReviewBody;
 use crate::scope::OrgLevel;
 use crate::users::{NewUser, User};
 
@@ -41,16 +42,28 @@ const VILLAGE_FIRST: [&str; 16] = [
 ];
 const VILLAGE_SECOND: [&str; 8] = ["庄", "屯", "寨", "营", "店", "堡", "桥", "洼"];
 
-/// The demo users: username, role, and whether they sit at the first village.
-pub const USERS: [(&str, Role); 7] = [
+/// The demo users and their roles: county roles sit at the county (reviewer1 for the
+/// programme department, reviewer2 for the association, so that joint approval works),
+/// township1 at the first village's township, village roles at the first village.
+pub const USERS: [(&str, Role); 8] = [
     ("admin", Role::Admin),
     ("inspector1", Role::Inspector),
     ("inspector2", Role::Inspector),
     ("reviewer1", Role::Reviewer),
     ("reviewer2", Role::Reviewer),
+    ("township1", Role::Township),
     ("secretary1", Role::Secretary),
     ("member1", Role::Member),
 ];
+
+/// A demo reviewer's verifying body.
+fn demo_body(name: &str) -> Option<&'static str> {
+    match name {
+        "reviewer1" => Some(ReviewBody::Department.as_str()),
+        "reviewer2" => Some(ReviewBody::Association.as_str()),
+        _ => None,
+    }
+}
 
 #[derive(Debug, serde::Serialize)]
 pub struct DemoSummary {
@@ -104,6 +117,7 @@ pub fn seed(conn: &mut DbConn, password: Option<&str>) -> Result<DemoSummary, Ap
             None,
         )?;
         let mut first_village: Option<OrgUnit> = None;
+        let mut first_township: Option<OrgUnit> = None;
         let per_township = VILLAGES / TOWNSHIPS; // 19 × 19 = 361, the rest go to the first ones
         let extra = VILLAGES - per_township * TOWNSHIPS;
         for (t, tname) in TOWNSHIP_NAMES.iter().enumerate() {
@@ -142,10 +156,12 @@ pub fn seed(conn: &mut DbConn, password: Option<&str>) -> Result<DemoSummary, Ap
                 )?;
                 if first_village.is_none() {
                     first_village = Some(village);
+                    first_township = Some(township.clone());
                 }
             }
         }
         let first_village = first_village.ok_or_else(|| ApiError::internal())?;
+        let first_township = first_township.ok_or_else(|| ApiError::internal())?;
 
         let missing: Vec<_> = USERS
             .iter()
@@ -159,12 +175,14 @@ pub fn seed(conn: &mut DbConn, password: Option<&str>) -> Result<DemoSummary, Ap
         };
         let mut created_users = Vec::new();
         for (name, role) in missing {
-            let unit = match role.scope_level() {
+            let unit = match role.levels()[0] {
                 OrgLevel::County => &county,
-                _ => &first_village,
+                OrgLevel::Township => &first_township,
+                OrgLevel::Village => &first_village,
             };
             let pw = password.clone().unwrap_or_default();
-            let new = NewUser::parse(name, &pw, role.as_str()).map_err(ApiError::validation)?;
+            let new = NewUser::parse(name, &pw, role.as_str(), demo_body(name))
+                .map_err(ApiError::validation)?;
             new.insert(conn, unit, &actor)?;
             created_users.push(name.to_string());
         }

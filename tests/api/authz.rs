@@ -156,6 +156,16 @@ fn recipe(c: &Ctx, method: &str, template: &str, n: usize, caller: &str) -> Opti
             Body::Json(json!({"village_id": c.village2, "star_level": 1})),
             Demo,
         ),
+        ("post", "/api/v1/declarations/{id}/forward") => call(
+            format!("/api/v1/declarations/{}/forward", c.declaration),
+            Body::Json(json!({})),
+            Demo,
+        ),
+        ("post", "/api/v1/declarations/{id}/send-back") => call(
+            format!("/api/v1/declarations/{}/send-back", c.declaration),
+            Body::Json(json!({"comment": "the ledger is missing"})),
+            Demo,
+        ),
         ("get", "/api/v1/declarations") => call(
             format!("/api/v1/declarations?village={}", c.village),
             none(),
@@ -347,6 +357,53 @@ const EXPECTED: &[(&str, &str, &str, u16)] = &[
     ("post", "/api/v1/declarations", "reviewer1", 403),
     ("post", "/api/v1/declarations", "member1", 403),
     ("post", "/api/v1/declarations", "admin", 201),
+    // Township staff declare for their villages (the admin's declaration came first: 409).
+    ("post", "/api/v1/declarations", "township1", 409),
+    // Only a declaration awaiting its township is checked: the matrix's is not (409), and only
+    // township staff and admins check at all.
+    (
+        "post",
+        "/api/v1/declarations/{id}/forward",
+        "township1",
+        409,
+    ),
+    ("post", "/api/v1/declarations/{id}/forward", "admin", 409),
+    (
+        "post",
+        "/api/v1/declarations/{id}/forward",
+        "inspector1",
+        403,
+    ),
+    (
+        "post",
+        "/api/v1/declarations/{id}/forward",
+        "secretary1",
+        403,
+    ),
+    (
+        "post",
+        "/api/v1/declarations/{id}/send-back",
+        "township1",
+        409,
+    ),
+    (
+        "post",
+        "/api/v1/declarations/{id}/send-back",
+        "reviewer1",
+        403,
+    ),
+    (
+        "post",
+        "/api/v1/declarations/{id}/send-back",
+        "member1",
+        403,
+    ),
+    ("get", "/api/v1/review-queue", "township1", 403),
+    ("get", "/api/v1/inspections/{id}", "township1", 200),
+    // The county's report is outside a township's scope (her own is tested in verifiers.rs).
+    ("get", "/api/v1/reports/stars", "township1", 404),
+    ("get", "/api/v1/users", "township1", 403),
+    ("patch", "/api/v1/policy", "township1", 403),
     ("get", "/api/v1/inspections/worklist", "inspector1", 200),
     ("get", "/api/v1/inspections/worklist", "secretary1", 403),
     ("get", "/api/v1/inspections/worklist", "member1", 403),
@@ -405,11 +462,19 @@ const EXPECTED: &[(&str, &str, &str, u16)] = &[
     ("get", "/api/v1/reports/mentoring", "member1", 403),
 ];
 
-const DEMO_CALLERS: [&str; 5] = ["admin", "inspector1", "reviewer1", "secretary1", "member1"];
-const EAST_CALLERS: [&str; 5] = [
+const DEMO_CALLERS: [&str; 6] = [
+    "admin",
+    "inspector1",
+    "reviewer1",
+    "township1",
+    "secretary1",
+    "member1",
+];
+const EAST_CALLERS: [&str; 6] = [
     "east-admin",
     "east-inspector",
     "east-reviewer",
+    "east-township",
     "east-secretary",
     "east-member",
 ];
@@ -425,6 +490,8 @@ async fn demo_objects(app: &TestApp) -> Ctx {
     seed_two_counties(app).await;
     app.create_user("east-inspector", "inspector", "EAST").await;
     app.create_user("east-reviewer", "reviewer", "EAST").await;
+    app.create_user("east-township", "township", "EAST-T1")
+        .await;
     app.create_user("east-secretary", "secretary", "EAST-V1")
         .await;
     app.create_user("east-member", "member", "EAST-V1").await;

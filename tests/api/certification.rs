@@ -73,6 +73,11 @@ async fn decide(app: &TestApp, token: &str, id: &str, body: Value) -> Response {
 }
 
 /// Claims the inspection and takes the decision, which must succeed.
+/// Approves as both verifying bodies (the programme's joint approval); the second answer.
+async fn approve_both(app: &TestApp, f: &Field, id: &str, body: Value) -> Value {
+    expect_json(crate::flow::approve_jointly(app, f, id, body).await, 201).await
+}
+
 async fn claim_and_decide(app: &TestApp, token: &str, id: &str, body: Value) -> Value {
     claim(app, token, id).await;
     expect_json(decide(app, token, id, body).await, 201).await
@@ -271,16 +276,25 @@ both_backends! {
         assert_eq!(star_status(&app, &f.admin.token, "FIELD-V3", county_today(&app)).await["level"], 0);
 
         let comment = "same notice board as FIELD-V1 (one association); the phone's location app was checked on site";
-        let decided = expect_json(decide(&app, &f.reviewer.token, &s3.id, approve(json!(["location.mock_suspected", "photo.duplicate"]), comment)).await, 201).await;
+        let first = expect_json(decide(&app, &f.reviewer.token, &s3.id, approve(json!(["location.mock_suspected", "photo.duplicate"]), comment)).await, 201).await;
+        assert_eq!((first["inspection_status"].as_str(), first["star_level"].as_u64()), (Some("awaiting_second_approval"), Some(0)), "{first}");
+        // The association's reviewer answers the same alerts herself.
+        claim(&app, &f.associate.token, &s3.id).await;
+        let problem = assert_problem(decide(&app, &f.associate.token, &s3.id, json!({"decision": "approve", "comment": "agreed"})).await, 422).await;
+        assert_eq!(problem["code"], "decision.alerts_unacknowledged", "{problem}");
+        let decided = expect_json(decide(&app, &f.associate.token, &s3.id, approve(json!(["location.mock_suspected", "photo.duplicate"]), comment)).await, 201).await;
         assert_eq!(decided["star_level"], 1);
         let view = inspection(&app, &f.reviewer.token, &s3.id).await;
         assert_eq!(view["status"], "approved");
+        let approvals = view["approvals"].as_array().unwrap_or_else(|| panic!("no approvals: {view}"));
+        assert_eq!(approvals.iter().map(|a| a["body"].as_str().unwrap()).collect::<Vec<_>>(), ["department", "association"]);
+        assert!(approvals.iter().all(|a| strings(&a["acknowledged_flags"]) == alerts), "{approvals:?}");
         let decided = view["decisions"].as_array().unwrap_or_else(|| panic!("no decisions: {view}"));
         assert_eq!(decided.len(), 1, "{decided:?}");
         assert_eq!(decided[0]["decision"], "approve");
         assert_eq!(decided[0]["comment"], comment);
         assert_eq!(strings(&decided[0]["acknowledged_flags"]), alerts);
-        assert_eq!(decided[0]["decided_by_name"], "field-reviewer");
+        assert_eq!(decided[0]["decided_by_name"], "field-assoc");
         assert_eq!(decided[0]["reopened_at"], Value::Null);
         assert_eq!(star_status(&app, &f.admin.token, "FIELD-V3", county_today(&app)).await["level"], 1);
         let audit = json_of(app.get(&format!("/api/v1/audit?entity_type=inspection&entity_id={}", s3.id), &f.admin.token).await).await;
@@ -359,7 +373,12 @@ both_backends! {
         assert_eq!(problem["code"], "claim_required", "{problem}");
         assert_eq!(star_status(&app, &f.admin.token, "FIELD-V1", county_today(&app)).await["level"], 0);
 
-        let decided = claim_and_decide(&app, &f.reviewer.token, &s.id, approve).await;
+        let first = claim_and_decide(&app, &f.reviewer.token, &s.id, approve.clone()).await;
+        assert_eq!((first["inspection_status"].as_str(), first["star_level"].as_u64()), (Some("awaiting_second_approval"), Some(0)), "{first}");
+        // The second approval needs its own claim too.
+        let problem = assert_problem(decide(&app, &f.associate.token, &s.id, approve.clone()).await, 409).await;
+        assert_eq!(problem["code"], "claim_required", "{problem}");
+        let decided = claim_and_decide(&app, &f.associate.token, &s.id, approve).await;
         assert_eq!(decided["star_level"], 1);
     }
 
@@ -384,7 +403,7 @@ both_backends! {
         let v3 = app.unit_id(&f.admin.token, "FIELD-V3").await;
         let problem = assert_problem(app.post("/api/v1/declarations", &f.admin.token, &json!({"village_id": v3, "star_level": 1})).await, 409).await;
         assert_eq!(problem["code"], "declaration.quarter_used", "while the first is inspected: {problem}");
-        claim_and_decide(&app, &f.reviewer.token, &s3.id, json!({"decision": "approve", "comment": "in order"})).await;
+        approve_both(&app, &f, &s3.id, json!({"decision": "approve", "comment": "in order"})).await;
         assert_eq!(star_status(&app, &f.admin.token, "FIELD-V3", county_today(&app)).await["level"], 1);
         let problem = assert_problem(app.post("/api/v1/declarations", &f.admin.token, &json!({"village_id": v3, "star_level": 2})).await, 409).await;
         assert_eq!(problem["code"], "declaration.quarter_used", "{problem}");
@@ -517,7 +536,7 @@ both_backends! {
         assert_eq!((renewal["kind"].as_str(), renewal["star_level"].as_i64(), renewal["status"].as_str()), (Some("renewal"), Some(1), Some("pending")), "{renewal}");
         let s = submission(&app, &f.inspector.token, &renewal, VILLAGE, 151).await;
         assert_eq!(submit(&app, &f.inspector.token, &s).await["status"], "submitted");
-        let decided = claim_and_decide(&app, &f.reviewer.token, &s.id, json!({"decision": "approve", "comment": "renewed"})).await;
+        let decided = approve_both(&app, &f, &s.id, json!({"decision": "approve", "comment": "renewed"})).await;
         assert_eq!(decided["star_level"], 1);
         let after = star_status(&app, &f.admin.token, "FIELD-V1", today).await;
         assert_eq!(after["level"], 1, "{after}");
@@ -598,7 +617,7 @@ both_backends! {
         let f = field_county(&app).await;
         let today = county_today(&app);
         let (d, s, _) = inspected(&app, &f, &f.secretary.token, "FIELD-V1", 1, VILLAGE, 181).await;
-        claim_and_decide(&app, &f.reviewer.token, &s.id, json!({"decision": "approve", "comment": "in order"})).await;
+        approve_both(&app, &f, &s.id, json!({"decision": "approve", "comment": "in order"})).await;
         assert_eq!(star_status(&app, &f.admin.token, "FIELD-V1", today).await["level"], 1);
         let reopen = format!("/api/v1/inspections/{}/reopen", s.id);
         let reason = "the ledger photos were of another village's ledgers";
@@ -713,14 +732,14 @@ both_backends! {
         let problem = assert_problem(delete(&app, &format!("/api/v1/inspections/{}", third.id), &f.inspector.token).await, 409).await;
         assert_eq!(problem["code"], "inspection.not_cancellable", "{problem}");
         assert_eq!(declaration(&app, &f.admin.token, declaration_id).await["status"], "inspecting");
-        claim_and_decide(&app, &f.reviewer.token, &third.id, json!({"decision": "approve", "comment": "in order"})).await;
+        approve_both(&app, &f, &third.id, json!({"decision": "approve", "comment": "in order"})).await;
     }
 
     async fn a_baseline_import_for_a_village_with_fieldstar_decisions_is_refused_naming_it(app: TestApp) {
         let f = field_county(&app).await;
         let today = county_today(&app);
         let (_, s, _) = inspected(&app, &f, &f.secretary.token, "FIELD-V1", 1, VILLAGE, 211).await;
-        claim_and_decide(&app, &f.reviewer.token, &s.id, json!({"decision": "approve", "comment": "in order"})).await;
+        approve_both(&app, &f, &s.id, json!({"decision": "approve", "comment": "in order"})).await;
         let before = star_status(&app, &f.admin.token, "FIELD-V1", today).await;
         assert_eq!(before["level"], 1);
 

@@ -23,23 +23,31 @@ pub const OFFSET_MINUTES: i32 = 480;
 pub struct Field {
     pub admin: Session,
     pub inspector: Session,
+    /// The programme department's reviewer.
     pub reviewer: Session,
+    /// The association's reviewer: with joint approval (the programme's default) an approval
+    /// needs both.
+    pub associate: Session,
     pub secretary: Session,
 }
 
-/// The FIELD county with an admin, inspector, reviewer and FIELD-V1's secretary.
+/// The FIELD county with an admin, inspector, a reviewer of each verifying body and FIELD-V1's
+/// secretary.
 pub async fn field_county(app: &TestApp) -> Field {
     app.import_org(FIELD_COUNTY_CSV).await;
     app.create_user("field-admin", "admin", "FIELD").await;
     app.create_user("field-inspector", "inspector", "FIELD")
         .await;
     app.create_user("field-reviewer", "reviewer", "FIELD").await;
+    app.create_reviewer("field-assoc", "FIELD", "association")
+        .await;
     app.create_user("field-secretary", "secretary", "FIELD-V1")
         .await;
     Field {
         admin: app.login("field-admin").await,
         inspector: app.login("field-inspector").await,
         reviewer: app.login("field-reviewer").await,
+        associate: app.login("field-assoc").await,
         secretary: app.login("field-secretary").await,
     }
 }
@@ -257,6 +265,19 @@ pub fn flag_codes(inspection: &Value) -> Vec<String> {
 }
 
 /// Claims the inspection as the reviewer (deciding needs the live claim), then decides it.
+/// Approves as both verifying bodies: the department's reviewer, then the association's
+/// (each claims first). Returns the second answer, which takes the decision.
+pub async fn approve_jointly(app: &TestApp, f: &Field, id: &str, body: Value) -> reqwest::Response {
+    let first = decide_claimed(app, &f.reviewer.token, id, body.clone()).await;
+    assert_eq!(first.status(), 201, "the department's approval");
+    let first: Value = first.json().await.unwrap();
+    assert_eq!(
+        first["inspection_status"], "awaiting_second_approval",
+        "{first}"
+    );
+    decide_claimed(app, &f.associate.token, id, body).await
+}
+
 pub async fn decide_claimed(
     app: &TestApp,
     token: &str,

@@ -341,14 +341,33 @@ impl TestApp {
         .expect("org import");
     }
 
-    /// Creates a user directly, as `fieldstar user create` does.
+    /// Creates a user directly, as `fieldstar user create` does; a reviewer is the programme
+    /// department's (see `create_reviewer` for the association's).
     pub async fn create_user(&self, username: &str, role: &str, org_code: &str) {
+        let body = (role == "reviewer").then_some("department");
+        self.create_user_with(username, role, org_code, body).await
+    }
+
+    /// Creates a reviewer of a verifying body (`department` or `association`).
+    pub async fn create_reviewer(&self, username: &str, org_code: &str, body: &str) {
+        self.create_user_with(username, "reviewer", org_code, Some(body))
+            .await
+    }
+
+    async fn create_user_with(
+        &self,
+        username: &str,
+        role: &str,
+        org_code: &str,
+        body: Option<&str>,
+    ) {
         let db = self.state.db.clone();
         let (u, r, o) = (username.to_string(), role.to_string(), org_code.to_string());
+        let body = body.map(str::to_string);
         fieldstar::db::blocking(move || {
             let mut conn = db.get()?;
             let unit = fieldstar::org::OrgUnit::find_by_code(&mut conn, &o)?.expect("unit");
-            let new = fieldstar::users::NewUser::parse(&u, PASSWORD, &r)
+            let new = fieldstar::users::NewUser::parse(&u, PASSWORD, &r, body.as_deref())
                 .map_err(fieldstar::error::ApiError::validation)?;
             fieldstar::db::write_tx(&mut conn, |c| {
                 new.insert(c, &unit, &fieldstar::auth::Actor::cli())

@@ -25,4 +25,5 @@ mod spec;
 mod stars;
 mod tokens;
 mod users;
+mod verifiers;
 mod webhooks;

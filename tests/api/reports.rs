@@ -16,7 +16,7 @@ both_backends! {
         let d2 = declare(&app, &sec2.token, "FIELD-V2", 1).await;
         let s2 = submission(&app, &f.inspector.token, &d2, VILLAGE, 62).await;
         submit(&app, &f.inspector.token, &s2).await;
-        let approve = decide_claimed(&app, &f.reviewer.token, &s1.id, json!({"decision": "approve"})).await;
+        let approve = approve_jointly(&app, &f, &s1.id, json!({"decision": "approve"})).await;
         assert_eq!(approve.status(), 201);
         let reject = decide_claimed(&app, &f.reviewer.token, &s2.id, json!({"decision": "reject", "comment": "wrong place"})).await;
         assert_eq!(reject.status(), 201);

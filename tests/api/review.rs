@@ -104,10 +104,29 @@ both_backends! {
 
         let body = assert_problem(decide(&app, &f.reviewer.token, &s.id, json!({"decision": "reject", "consequence": "downgrade", "comment": "no"})).await, 422).await;
         assert_eq!(body["errors"][0]["field"], "consequence");
+        // Joint approval (the programme's default): the department's approval waits for the
+        // association's, and changes nothing for the village yet.
         let res = decide(&app, &f.reviewer.token, &s.id, json!({"decision": "approve", "comment": "all in order"})).await;
         assert_eq!(res.status(), 201);
         let d: Value = res.json().await.unwrap();
-        assert_eq!((d["inspection_status"].as_str(), d["star_level"].as_u64()), (Some("approved"), Some(1)));
+        assert_eq!((d["inspection_status"].as_str(), d["star_level"].as_u64()), (Some("awaiting_second_approval"), Some(0)), "{d}");
+        assert_eq!((d["body"].as_str(), d["awaiting_body"].as_str()), (Some("department"), Some("association")));
+        assert_eq!(status_on(&app, "FIELD-V1", today()).await.level, 0);
+        // Neither she nor another department reviewer gives the second approval.
+        for token in [&f.reviewer.token, &second.token] {
+            let problem = assert_problem(app.post(&format!("{path}/claim"), token, &json!({})).await, 409).await;
+            assert_eq!(problem["code"], "approval.body_done", "{problem}");
+            let problem = assert_problem(decide(&app, token, &s.id, json!({"decision": "approve"})).await, 409).await;
+            assert_eq!(problem["code"], "approval.body_done", "{problem}");
+        }
+        // It left the department's queue for the association's, which sees what is missing.
+        assert!(json_of(app.get("/api/v1/review-queue", &second.token).await).await["items"].as_array().unwrap().is_empty());
+        let queue = json_of(app.get("/api/v1/review-queue", &f.associate.token).await).await;
+        assert_eq!((queue["items"][0]["status"].as_str(), queue["items"][0]["awaiting_body"].as_str()), (Some("awaiting_second_approval"), Some("association")), "{queue}");
+        let res = decide_claimed(&app, &f.associate.token, &s.id, json!({"decision": "approve", "comment": "agreed"})).await;
+        assert_eq!(res.status(), 201);
+        let d: Value = res.json().await.unwrap();
+        assert_eq!((d["inspection_status"].as_str(), d["star_level"].as_u64()), (Some("approved"), Some(1)), "{d}");
         assert_problem(decide(&app, &f.reviewer.token, &s.id, json!({"decision": "approve"})).await, 409).await;
         assert_eq!(status_on(&app, "FIELD-V1", today()).await.level, 1);
         let decl = json_of(app.get("/api/v1/declarations?status=approved", &f.admin.token).await).await;
@@ -117,7 +136,8 @@ both_backends! {
         let by: Vec<(String, String)> = audit["items"].as_array().unwrap().iter()
             .map(|a| (a["action"].as_str().unwrap().to_string(), a["actor"].as_str().unwrap().to_string())).collect();
         assert!(by.contains(&("inspection.submitted".into(), "field-inspector".into())), "{by:?}");
-        assert!(by.contains(&("inspection.approved".into(), "field-reviewer".into())), "{by:?}");
+        assert!(by.contains(&("inspection.approval_given".into(), "field-reviewer".into())), "{by:?}");
+        assert!(by.contains(&("inspection.approved".into(), "field-assoc".into())), "{by:?}");
     }
 
     async fn a_failed_renewal_downgrades_opens_a_window_and_lapses_into_a_ban(app: TestApp) {
@@ -181,7 +201,7 @@ both_backends! {
         assert_eq!((v2["revision"].as_i64(), v2["status"].as_str()), (Some(2), Some("submitted")), "the photos were already there");
         let queue = json_of(app.get("/api/v1/review-queue", &f.reviewer.token).await).await;
         assert_eq!(queue["items"][0]["revision"], 2);
-        assert_eq!(decide(&app, &f.reviewer.token, &s.id, json!({"decision": "approve"})).await.status(), 201);
+        assert_eq!(approve_jointly(&app, &f, &s.id, json!({"decision": "approve"})).await.status(), 201);
     }
 
     async fn claims_expire_and_can_be_released(app: TestApp) {

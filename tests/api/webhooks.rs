@@ -555,7 +555,7 @@ both_backends_with! { FAST,
         let mut again = s.body.clone();
         again["answers"]["policy_count"] = json!(4);
         assert_eq!(app.put(&format!("/api/v1/inspections/{}", s.id), &f.inspector.token, &again).await.status(), 201);
-        assert_eq!(crate::flow::decide_claimed(&app, &f.reviewer.token, &s.id, json!({"decision": "approve"})).await.status(), 201);
+        assert_eq!(crate::flow::approve_jointly(&app, &f, &s.id, json!({"decision": "approve"})).await.status(), 201);
         let want = ["inspection.submitted", "inspection.returned", "inspection.decided", "star_status.changed"];
         let all_arrived = eventually(20, || async {
             let got: Vec<String> = receiver.got().iter().map(|r| r.event.clone()).collect();

@@ -27,15 +27,19 @@ pub enum Role {
     Admin,
     Inspector,
     Reviewer,
+    /// Township staff (乡镇): see their township's villages, declare on their behalf, and
+    /// pre-check their declarations where the county asks for it.
+    Township,
     Secretary,
     Member,
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [
+    pub const ALL: [Role; 6] = [
         Role::Admin,
         Role::Inspector,
         Role::Reviewer,
+        Role::Township,
         Role::Secretary,
         Role::Member,
     ];
@@ -45,6 +49,7 @@ impl Role {
             Role::Admin => "admin",
             Role::Inspector => "inspector",
             Role::Reviewer => "reviewer",
+            Role::Township => "township",
             Role::Secretary => "secretary",
             Role::Member => "member",
         }
@@ -54,12 +59,27 @@ impl Role {
         Role::ALL.into_iter().find(|r| r.as_str() == s)
     }
 
-    /// County roles are scoped to a county; village roles to a village.
-    pub fn scope_level(self) -> OrgLevel {
+    /// The levels of org unit a user of this role may be placed at; her scope is that unit's
+    /// subtree. Admins are the county's; inspectors and reviewers work for the county and may be
+    /// narrowed to one township; township staff belong to a township; secretaries and members
+    /// to a village.
+    pub fn levels(self) -> &'static [OrgLevel] {
         match self {
-            Role::Admin | Role::Inspector | Role::Reviewer => OrgLevel::County,
-            Role::Secretary | Role::Member => OrgLevel::Village,
+            Role::Admin => &[OrgLevel::County],
+            Role::Inspector | Role::Reviewer => &[OrgLevel::County, OrgLevel::Township],
+            Role::Township => &[OrgLevel::Township],
+            Role::Secretary | Role::Member => &[OrgLevel::Village],
         }
+    }
+
+    /// Whether a user of this role may be placed at a unit of `level`.
+    pub fn fits(self, level: OrgLevel) -> bool {
+        self.levels().contains(&level)
+    }
+
+    /// The county's own roles, whatever unit they are placed at.
+    pub fn is_county_staff(self) -> bool {
+        matches!(self, Role::Admin | Role::Inspector | Role::Reviewer)
     }
 }
 
@@ -161,7 +181,7 @@ async fn still_current(state: &AppState, user: &AuthUser) -> ApiResult<()> {
     match row {
         Some((true, role, unit, county))
             if role == user.role.as_str()
-                && user.scope.level == user.role.scope_level()
+                && user.role.fits(user.scope.level)
                 && unit == user.scope.unit_id
                 && county == user.scope.county_id =>
         {

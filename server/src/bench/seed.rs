@@ -195,7 +195,8 @@ pub fn county(conn: &mut DbConn, items: usize, tokens: &TokenIssuer) -> Result<C
         )?;
         let mut login = |name: &str, role: Role| -> Result<Login, crate::error::ApiError> {
             // The password is never used: the bench mints tokens like the login route does.
-            let user = NewUser::parse(name, "bench-password-not-used-1", role.as_str())
+            let body = (role == Role::Reviewer).then_some("department");
+            let user = NewUser::parse(name, "bench-password-not-used-1", role.as_str(), body)
                 .map_err(crate::error::ApiError::validation)?
                 .insert(conn, &county, &actor)?;
             Ok(Login {

@@ -32,6 +32,7 @@ diesel::table! {
         active -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        body -> Nullable<Text>,
     }
 }
 
@@ -64,6 +65,8 @@ diesel::table! {
         rectify_months -> Integer,
         ban_months -> Integer,
         updated_at -> Timestamp,
+        joint_approval -> Bool,
+        township_precheck -> Bool,
     }
 }
 
@@ -146,6 +149,9 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         closed_on -> Nullable<Date>,
+        checked_by -> Nullable<Text>,
+        checked_at -> Nullable<Timestamp>,
+        check_comment -> Nullable<Text>,
     }
 }
 
@@ -177,6 +183,22 @@ diesel::table! {
         decided_at -> Nullable<Timestamp>,
         return_comment -> Nullable<Text>,
         updated_at -> Timestamp,
+        awaiting_body -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    approvals (id) {
+        id -> Text,
+        inspection_id -> Text,
+        revision -> Integer,
+        county_id -> Text,
+        body -> Text,
+        actor_id -> Text,
+        comment -> Text,
+        acknowledged_flags -> Text,
+        approved_at -> Timestamp,
+        withdrawn_at -> Nullable<Timestamp>,
     }
 }
 
@@ -354,6 +376,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     declarations,
     inspections,
     decisions,
+    approvals,
     inspection_revisions,
     photos,
     outbox_events,

@@ -1,6 +1,7 @@
 //! Declarations: a village declares that it meets a star level for a quarter; inspections
 //! verify it. The rules (banned villages, one step at a time) come from the star engine.
 
+pub mod precheck;
 pub mod renewals;
 pub mod routes;
 pub mod window;
@@ -21,6 +22,11 @@ use crate::stars::engine::DeclarationKind;
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeclarationStatus {
+    /// Waiting for its township's check (where the county asks for one): the county's
+    /// inspectors do not see it yet.
+    AwaitingTownship,
+    /// Sent back to the village by its township, with a comment; the village may declare again.
+    SentBack,
     /// Waiting for its inspection.
     Pending,
     /// An inspection of it is live.
@@ -35,7 +41,9 @@ pub enum DeclarationStatus {
 }
 
 impl DeclarationStatus {
-    pub const ALL: [DeclarationStatus; 6] = [
+    pub const ALL: [DeclarationStatus; 8] = [
+        DeclarationStatus::AwaitingTownship,
+        DeclarationStatus::SentBack,
         DeclarationStatus::Pending,
         DeclarationStatus::Inspecting,
         DeclarationStatus::Approved,
@@ -46,6 +54,8 @@ impl DeclarationStatus {
 
     pub const fn as_str(self) -> &'static str {
         match self {
+            DeclarationStatus::AwaitingTownship => "awaiting_township",
+            DeclarationStatus::SentBack => "sent_back",
             DeclarationStatus::Pending => "pending",
             DeclarationStatus::Inspecting => "inspecting",
             DeclarationStatus::Approved => "approved",
@@ -62,6 +72,8 @@ impl DeclarationStatus {
     }
 }
 
+pub const AWAITING_TOWNSHIP: &str = DeclarationStatus::AwaitingTownship.as_str();
+pub const SENT_BACK: &str = DeclarationStatus::SentBack.as_str();
 pub const PENDING: &str = DeclarationStatus::Pending.as_str();
 pub const INSPECTING: &str = DeclarationStatus::Inspecting.as_str();
 pub const APPROVED: &str = DeclarationStatus::Approved.as_str();
@@ -85,6 +97,11 @@ pub struct Declaration {
     pub updated_at: NaiveDateTime,
     /// The day its quarter's closed window expired it (`expired`, `unverified`).
     pub closed_on: Option<chrono::NaiveDate>,
+    /// The township user who forwarded it or sent it back.
+    pub checked_by: Option<String>,
+    pub checked_at: Option<NaiveDateTime>,
+    /// The township's comment (required when sending back).
+    pub check_comment: Option<String>,
 }
 
 #[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
@@ -97,6 +114,12 @@ pub struct DeclarationView {
     pub kind: DeclarationKind,
     pub status: DeclarationStatus,
     pub created_at: chrono::DateTime<chrono::Utc>,
+    /// When its township forwarded it or sent it back (township pre-check).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub checked_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The township's comment: why it was sent back, or a note when forwarded.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub check_comment: Option<String>,
 }
 
 impl Declaration {
@@ -109,6 +132,8 @@ impl Declaration {
             kind: DeclarationKind::parse(&self.kind).unwrap_or(DeclarationKind::Upgrade),
             status: DeclarationStatus::parse(&self.status).unwrap_or(DeclarationStatus::Pending),
             created_at: self.created_at.and_utc(),
+            checked_at: self.checked_at.map(|t| t.and_utc()),
+            check_comment: self.check_comment.clone(),
         }
     }
 

@@ -54,7 +54,15 @@ pub fn ensure(conn: &mut DbConn, quarter: Quarter, today: NaiveDate) -> ApiResul
         }
         let level = status.level as i32;
         let outcome = write_tx(conn, |c| {
-            super::routes::declare(c, &village, quarter, level, today, &system())
+            super::routes::declare(
+                c,
+                &village,
+                quarter,
+                level,
+                today,
+                super::DeclarationStatus::Pending,
+                &system(),
+            )
         });
         match outcome {
             Ok(_) => created += 1,

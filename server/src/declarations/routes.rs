@@ -1,4 +1,5 @@
-//! `/api/v1/declarations`: a secretary (or an admin) declares a star level for a quarter.
+//! `/api/v1/declarations`: a village's secretary, its township or a county admin declares a
+//! star level for a quarter.
 
 use actix_web::{get, post, put, web, HttpResponse};
 use diesel::prelude::*;
@@ -6,7 +7,10 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::window::{self, Window, WindowBody, WindowView};
-use super::{Declaration, DeclarationView, APPROVED, INSPECTING, PENDING, REJECTED};
+use super::{
+    Declaration, DeclarationStatus, DeclarationView, APPROVED, AWAITING_TOWNSHIP, INSPECTING,
+    PENDING, REJECTED,
+};
 use crate::app::AppState;
 use crate::auth::{AuthUser, Role};
 use crate::db::schema::declarations;
@@ -28,14 +32,18 @@ pub struct CreateDeclaration {
 }
 
 /// Inserts a declaration after checking the programme's rules; shared by the API and renewals.
+/// `status` is `pending` (the county's inspectors see it) or `awaiting_township` (its township
+/// checks it first).
 pub fn declare(
     conn: &mut DbConn,
     village: &OrgUnit,
     quarter: Quarter,
     level: i32,
     today: chrono::NaiveDate,
+    status: DeclarationStatus,
     actor: &crate::auth::Actor,
 ) -> ApiResult<Declaration> {
+    let initial = status;
     let status = stars::status_of(conn, village, today)?;
     let policy = stars::policy_of(conn, &village.county_id)?;
     let level_u8 = u8::try_from(level).unwrap_or(0);
@@ -44,7 +52,13 @@ pub fn declare(
         .filter(declarations::village_id.eq(&village.id))
         .filter(declarations::quarter.eq(quarter.to_string()))
         .filter(declarations::kind.eq(DeclarationKind::Upgrade.as_str()))
-        .filter(declarations::status.eq_any([PENDING, INSPECTING, APPROVED, REJECTED]))
+        .filter(declarations::status.eq_any([
+            AWAITING_TOWNSHIP,
+            PENDING,
+            INSPECTING,
+            APPROVED,
+            REJECTED,
+        ]))
         .order(declarations::created_at.asc())
         .select(Declaration::as_select())
         .first(conn)
@@ -82,7 +96,7 @@ pub fn declare(
             declarations::quarter.eq(quarter.to_string()),
             declarations::star_level.eq(level),
             declarations::kind.eq(kind),
-            declarations::status.eq(PENDING),
+            declarations::status.eq(initial.as_str()),
             declarations::created_by.eq(actor.id.as_deref()),
             declarations::created_at.eq(t),
             declarations::updated_at.eq(t),
@@ -108,8 +122,13 @@ pub fn declare(
         &id,
         Some(&placement.county_id),
         format!(
-            "{} declares level {level} ({kind}) for {quarter}",
-            village.code
+            "{} declares level {level} ({kind}) for {quarter}{}",
+            village.code,
+            if initial == DeclarationStatus::AwaitingTownship {
+                "; its township checks it first"
+            } else {
+                ""
+            }
         ),
     )?;
     declarations::table
@@ -136,7 +155,7 @@ pub async fn create_declaration(
     user: AuthUser,
     Json(body): Json<CreateDeclaration>,
 ) -> ApiResult<HttpResponse> {
-    user.require(&[Role::Secretary, Role::Admin])?;
+    user.require(&[Role::Secretary, Role::Township, Role::Admin])?;
     let tz = state.config.timezone;
     let now_utc = chrono::Utc::now();
     let allowed = declarable_quarters(now_utc, tz);
@@ -159,12 +178,22 @@ pub async fn create_declaration(
         .db
         .write(move |conn| {
             let village = OrgUnit::find_village(conn, &user.scope, &body.village_id)?;
+            // A village's own declaration goes through its township's check where the county
+            // asks for one; a township's or the county's goes straight to the county.
+            let precheck = user.role == Role::Secretary
+                && stars::policy::procedure_of(conn, &village.county_id)?.township_precheck;
+            let status = if precheck {
+                DeclarationStatus::AwaitingTownship
+            } else {
+                DeclarationStatus::Pending
+            };
             declare(
                 conn,
                 &village,
                 quarter,
                 body.star_level,
                 today,
+                status,
                 &user.actor(),
             )
         })

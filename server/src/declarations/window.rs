@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::{EXPIRED, INSPECTING, PENDING, UNVERIFIED};
+use super::{AWAITING_TOWNSHIP, EXPIRED, INSPECTING, PENDING, UNVERIFIED};
 use crate::auth::Actor;
 use crate::db::schema::{declarations, inspections, org_units, quarter_windows};
 use crate::db::DbConn;
@@ -241,7 +241,7 @@ pub fn close_due(
     actor: &Actor,
 ) -> ApiResult<usize> {
     let mut q = declarations::table
-        .filter(declarations::status.eq_any([PENDING, INSPECTING]))
+        .filter(declarations::status.eq_any([AWAITING_TOWNSHIP, PENDING, INSPECTING]))
         .select((declarations::county_id, declarations::quarter))
         .distinct()
         .into_boxed();
@@ -273,7 +273,7 @@ fn expire_quarter(
     let open: Vec<(String, String, String, i32)> = declarations::table
         .filter(declarations::county_id.eq(county_id))
         .filter(declarations::quarter.eq(quarter.to_string()))
-        .filter(declarations::status.eq_any([PENDING, INSPECTING]))
+        .filter(declarations::status.eq_any([AWAITING_TOWNSHIP, PENDING, INSPECTING]))
         .select((
             declarations::id,
             declarations::village_id,
@@ -285,7 +285,7 @@ fn expire_quarter(
     for (id, village_id, kind, level) in open {
         let awaiting_review: i64 = inspections::table
             .filter(inspections::declaration_id.eq(&id))
-            .filter(inspections::status.eq(im::SUBMITTED))
+            .filter(inspections::status.eq_any(im::AWAITING_REVIEW))
             .count()
             .get_result(conn)?;
         if awaiting_review > 0 {

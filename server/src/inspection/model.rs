@@ -25,6 +25,10 @@ pub const SUBMITTED: &str = "submitted";
 pub const APPROVED: &str = "approved";
 pub const REJECTED: &str = "rejected";
 pub const RETURNED: &str = "returned";
+/// Approved by one verifying body, waiting for the other's approval (joint approval).
+pub const AWAITING_SECOND_APPROVAL: &str = "awaiting_second_approval";
+/// Waiting for a reviewer's decision: submitted, or approved by one body of two.
+pub const AWAITING_REVIEW: [&str; 2] = [SUBMITTED, AWAITING_SECOND_APPROVAL];
 /// Withdrawn before it was complete (by its inspector or an admin, or when its quarter's
 /// window closed); kept with its photos, no longer holding its declaration.
 pub const CANCELLED: &str = "cancelled";
@@ -220,6 +224,8 @@ pub struct Inspection {
     pub decided_at: Option<NaiveDateTime>,
     pub return_comment: Option<String>,
     pub updated_at: NaiveDateTime,
+    /// In `awaiting_second_approval`: the verifying body whose approval is missing.
+    pub awaiting_body: Option<String>,
 }
 
 /// An inspection without its answers, for lists, the review queue and reports: the body and
@@ -242,6 +248,7 @@ pub struct InspectionHead {
     pub claimed_by: Option<String>,
     pub claim_expires_at: Option<NaiveDateTime>,
     pub updated_at: NaiveDateTime,
+    pub awaiting_body: Option<String>,
 }
 
 impl InspectionHead {

@@ -80,6 +80,11 @@ pub struct InspectionDetail {
     pub inspector_name: String,
     /// Oldest first.
     pub decisions: Vec<crate::review::decide::DecisionRecord>,
+    /// Each verifying body's approval, oldest first (withdrawn ones when a decision was
+    /// reopened): with joint approval the decision is taken at the second.
+    pub approvals: Vec<crate::review::decide::ApprovalRecord>,
+    /// In `awaiting_second_approval`: the body whose approval is missing.
+    pub awaiting_body: Option<crate::review::rules::ReviewBody>,
     pub approval: crate::review::rules::Approval,
 }
 
@@ -126,6 +131,11 @@ impl InspectionDetail {
         Ok(InspectionDetail {
             approval: crate::review::decide::approval_of(ins, &photos),
             decisions: crate::review::decide::records_of(conn, &ins.id)?,
+            approvals: crate::review::decide::approvals_of(conn, &ins.id)?,
+            awaiting_body: ins
+                .awaiting_body
+                .as_deref()
+                .and_then(crate::review::rules::ReviewBody::parse),
             inspection: ins.view_with(&photos),
             village_name,
             inspector_name,

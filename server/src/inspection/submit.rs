@@ -420,6 +420,18 @@ fn create(
             .with("live_inspection_id", live_id)
             .with("live_inspector", inspector));
         }
+        declarations::AWAITING_TOWNSHIP => {
+            return Err(ApiError::conflict(
+                "declaration.awaiting_township",
+                "this declaration waits for its township's check; the county inspects it once forwarded",
+            ))
+        }
+        declarations::SENT_BACK => {
+            return Err(ApiError::conflict(
+                "declaration_closed",
+                "this declaration was sent back by its township",
+            ))
+        }
         declarations::EXPIRED | declarations::UNVERIFIED => {
             return Err(ApiError::conflict(
                 "declaration_closed",

@@ -23,10 +23,11 @@ use crate::quarter::Quarter;
 use crate::scoped;
 
 /// Everyone but members reads a whole village's mentoring (members see only their own mentees).
-const READERS: [Role; 4] = [
+const READERS: [Role; 5] = [
     Role::Admin,
     Role::Inspector,
     Role::Reviewer,
+    Role::Township,
     Role::Secretary,
 ];
 

@@ -21,7 +21,7 @@ use crate::auth::{AuthUser, Role};
 use crate::db::schema::{inspections, photos};
 use crate::error::{ApiError, ApiResult, OrNotFound, Problem};
 use crate::inspection::flags::{self, Match, PhotoFacts};
-use crate::inspection::model::{Inspection, PhotoRow, PhotoView, AWAITING_PHOTOS, SUBMITTED};
+use crate::inspection::model::{Inspection, PhotoRow, PhotoView, AWAITING_PHOTOS, AWAITING_REVIEW};
 use crate::inspection::submit;
 use crate::org::OrgUnit;
 use crate::{audit, now, scoped};
@@ -191,7 +191,7 @@ pub async fn put_photo(
             "this photo is stored with other bytes",
         ));
     }
-    if ![AWAITING_PHOTOS, SUBMITTED].contains(&ins.status.as_str()) {
+    if ins.status != AWAITING_PHOTOS && !AWAITING_REVIEW.contains(&ins.status.as_str()) {
         return Err(ApiError::conflict(
             "inspection_closed",
             format!("the inspection is {}", ins.status),

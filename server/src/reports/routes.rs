@@ -9,7 +9,8 @@ use crate::error::{ApiResult, Problem};
 use crate::org::OrgUnit;
 use crate::quarter::Quarter;
 
-const COUNTY_ROLES: [Role; 3] = [Role::Admin, Role::Reviewer, Role::Inspector];
+/// Who reads reports: the county's staff, and township staff for their township.
+const COUNTY_ROLES: [Role; 4] = [Role::Admin, Role::Reviewer, Role::Inspector, Role::Township];
 
 async fn unit_of(state: &AppState, user: &AuthUser, query: &ReportQuery) -> ApiResult<OrgUnit> {
     let (user, wanted) = (

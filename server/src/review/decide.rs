@@ -6,9 +6,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::rules::{self, Approval, DecisionKind, Refused};
+use super::rules::{
+    self, Approval, ApprovalStep, DecisionKind, GivenApproval, Refused, ReviewBody,
+};
 use crate::auth::{AuthUser, Role};
-use crate::db::schema::{decisions, inspections};
+use crate::db::schema::{approvals, decisions, inspections, users};
 use crate::db::{is_unique_violation, DbConn};
 use crate::declarations::{self, Declaration};
 use crate::error::{ApiError, ApiResult, FieldError};
@@ -36,7 +38,7 @@ fn claim_is_live(ins: &Inspection, at: chrono::NaiveDateTime) -> bool {
 pub fn claim(conn: &mut DbConn, user: &AuthUser, id: &str, minutes: i64) -> ApiResult<ClaimView> {
     let ins = Inspection::find_scoped(conn, &user.scope, id)?;
     user.require(&[Role::Reviewer])?;
-    if ins.status != im::SUBMITTED {
+    if !im::AWAITING_REVIEW.contains(&ins.status.as_str()) {
         return Err(ApiError::conflict(
             "not_reviewable",
             format!("the inspection is {}", ins.status),
@@ -47,6 +49,7 @@ pub fn claim(conn: &mut DbConn, user: &AuthUser, id: &str, minutes: i64) -> ApiR
             "nobody reviews an inspection she submitted",
         ));
     }
+    check_turn(&ins, body_of(conn, user)?)?;
     let t = now();
     if claim_is_live(&ins, t) && ins.claimed_by.as_deref() != Some(user.id.as_str()) {
         return Err(ApiError::conflict(
@@ -64,7 +67,7 @@ pub fn claim(conn: &mut DbConn, user: &AuthUser, id: &str, minutes: i64) -> ApiR
     let taken = diesel::update(
         inspections::table
             .filter(inspections::id.eq(&ins.id))
-            .filter(inspections::status.eq(im::SUBMITTED))
+            .filter(inspections::status.eq_any(im::AWAITING_REVIEW))
             .filter(
                 inspections::claimed_by
                     .is_null()
@@ -97,6 +100,60 @@ pub fn claim(conn: &mut DbConn, user: &AuthUser, id: &str, minutes: i64) -> ApiR
         claimed_by: user.id.clone(),
         claim_expires_at: expires.and_utc(),
     })
+}
+
+/// The caller's verifying body; 403 for a reviewer who has none (made before bodies existed
+/// and not yet given one by an admin).
+fn body_of(conn: &mut DbConn, user: &AuthUser) -> ApiResult<ReviewBody> {
+    let body: Option<String> = users::table
+        .find(&user.id)
+        .select(users::body)
+        .first(conn)
+        .optional()?
+        .flatten();
+    body.as_deref().and_then(ReviewBody::parse).ok_or_else(|| {
+        ApiError::new(
+            actix_web::http::StatusCode::FORBIDDEN,
+            "reviewer.no_body",
+            "a reviewer belongs to the department or the association: ask an admin to set yours",
+        )
+    })
+}
+
+/// 409 when the inspection waits for the other body's approval: after one body approved, the
+/// other body's reviewers decide.
+fn check_turn(ins: &Inspection, body: ReviewBody) -> ApiResult<()> {
+    if ins.status != im::AWAITING_SECOND_APPROVAL {
+        return Ok(());
+    }
+    match ins.awaiting_body.as_deref().and_then(ReviewBody::parse) {
+        Some(missing) if missing != body => Err(ApiError::conflict(
+            "approval.body_done",
+            format!(
+                "the {} has approved this inspection; the {}'s reviewers decide it now",
+                body.as_str(),
+                missing.as_str()
+            ),
+        )
+        .with("awaiting_body", missing.as_str())),
+        _ => Ok(()),
+    }
+}
+
+/// The live approvals of the inspection's present revision.
+fn given_approvals(conn: &mut DbConn, ins: &Inspection) -> QueryResult<Vec<GivenApproval>> {
+    let rows: Vec<(String, String)> = approvals::table
+        .filter(approvals::inspection_id.eq(&ins.id))
+        .filter(approvals::revision.eq(ins.revision))
+        .filter(approvals::withdrawn_at.is_null())
+        .select((approvals::actor_id, approvals::body))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(actor_id, body)| {
+            ReviewBody::parse(&body).map(|body| GivenApproval { actor_id, body })
+        })
+        .collect())
 }
 
 /// Releases the caller's claim (admins may release anyone's).
@@ -155,9 +212,14 @@ pub struct DecisionView {
     pub acknowledged_flags: Vec<String>,
     pub decided_by: String,
     pub decided_at: DateTime<Utc>,
-    /// The inspection's status after the decision.
+    /// The verifying body the reviewer decided for.
+    pub body: ReviewBody,
+    /// The inspection's status after the decision: `awaiting_second_approval` after the first
+    /// of two approvals.
     pub inspection_status: String,
-    /// The village's star level after the decision.
+    /// After the first of two approvals, the body whose approval is still missing.
+    pub awaiting_body: Option<ReviewBody>,
+    /// The village's star level after the decision (unchanged until the last approval).
     pub star_level: u8,
 }
 
@@ -221,7 +283,7 @@ pub fn decide(
         .execute(conn)?;
     let ins = Inspection::find(conn, id)?.ok_or_else(|| ApiError::internal())?;
     match ins.status.as_str() {
-        im::SUBMITTED => {}
+        im::SUBMITTED | im::AWAITING_SECOND_APPROVAL => {}
         im::APPROVED | im::REJECTED => {
             return Err(ApiError::conflict("already_decided", "a decision is final"))
         }
@@ -238,6 +300,8 @@ pub fn decide(
             ))
         }
     }
+    let my_body = body_of(conn, user)?;
+    check_turn(&ins, my_body)?;
     let t = now();
     let mine = ins.claimed_by.as_deref() == Some(user.id.as_str());
     if claim_is_live(&ins, t) && !mine {
@@ -300,6 +364,66 @@ pub fn decide(
     let village = OrgUnit::find(conn, &ins.village_id)?.ok_or_else(|| ApiError::internal())?;
     let today = Utc::now().with_timezone(&tz).date_naive();
     let before = stars::status_of(conn, &village, today)?;
+    if decision == DecisionKind::Approve {
+        let joint = stars::policy::procedure_of(conn, &ins.county_id)?.joint_approval;
+        let given = given_approvals(conn, &ins)?;
+        let step = rules::approve_step(joint, &given, &user.id, my_body).map_err(|r| {
+            let message = match r {
+                rules::JointRefusal::AlreadyApproved => {
+                    "you approved this inspection already: the other approval is another reviewer's"
+                        .to_string()
+                }
+                rules::JointRefusal::BodyDone(b) => format!(
+                    "the {} has approved this inspection already; the other body's reviewers decide it now",
+                    b.as_str()
+                ),
+            };
+            ApiError::conflict(r.code(), message)
+        })?;
+        let approval_id = uuid::Uuid::now_v7().to_string();
+        let res = diesel::insert_into(approvals::table)
+            .values((
+                approvals::id.eq(&approval_id),
+                approvals::inspection_id.eq(&ins.id),
+                approvals::revision.eq(ins.revision),
+                approvals::county_id.eq(&ins.county_id),
+                approvals::body.eq(my_body.as_str()),
+                approvals::actor_id.eq(&user.id),
+                approvals::comment.eq(&comment),
+                approvals::acknowledged_flags.eq(&acknowledged_json),
+                approvals::approved_at.eq(t),
+            ))
+            .execute(conn);
+        match res {
+            Err(e) if is_unique_violation(&e) => {
+                return Err(ApiError::conflict(
+                    "approval.body_done",
+                    format!(
+                        "the {} has approved this inspection already",
+                        my_body.as_str()
+                    ),
+                ))
+            }
+            other => other?,
+        };
+        if let ApprovalStep::Awaiting(missing) = step {
+            return first_approval(
+                conn,
+                user,
+                FirstApproval {
+                    ins: &ins,
+                    declaration: &declaration,
+                    approval_id,
+                    body: my_body,
+                    missing,
+                    comment,
+                    acknowledged,
+                    at: t,
+                    star_level: before.level,
+                },
+            );
+        }
+    }
     let decision_id = uuid::Uuid::now_v7().to_string();
     let res = diesel::insert_into(decisions::table)
         .values((
@@ -341,6 +465,7 @@ pub fn decide(
                 .eq((decision == DecisionKind::Return).then_some(comment.clone())),
             inspections::claimed_by.eq(None::<String>),
             inspections::claim_expires_at.eq(None::<chrono::NaiveDateTime>),
+            inspections::awaiting_body.eq(None::<String>),
             inspections::updated_at.eq(t),
         ))
         .execute(conn)?;
@@ -379,6 +504,7 @@ pub fn decide(
         "revision": ins.revision, "decision": decision, "consequence": consequence, "comment": comment,
         "acknowledged_flags": acknowledged,
         "decided_by": user.username, "decided_at": t.and_utc().to_rfc3339(),
+        "body": my_body,
     });
     let kind = if decision == DecisionKind::Return {
         outbox::INSPECTION_RETURNED
@@ -398,8 +524,89 @@ pub fn decide(
         acknowledged_flags: acknowledged,
         decided_by: user.id.clone(),
         decided_at: t.and_utc(),
+        body: my_body,
         inspection_status: status.to_string(),
+        awaiting_body: None,
         star_level: after.level,
+    })
+}
+
+/// The first of two approvals, as it is recorded.
+struct FirstApproval<'a> {
+    ins: &'a Inspection,
+    declaration: &'a Declaration,
+    approval_id: String,
+    body: ReviewBody,
+    missing: ReviewBody,
+    comment: String,
+    acknowledged: Vec<String>,
+    at: chrono::NaiveDateTime,
+    star_level: u8,
+}
+
+/// Records the first body's approval: the inspection waits in the other body's queue, the
+/// claim is released, and nothing changes for the village until the second approval.
+fn first_approval(
+    conn: &mut DbConn,
+    user: &AuthUser,
+    a: FirstApproval<'_>,
+) -> ApiResult<DecisionView> {
+    let ins = a.ins;
+    diesel::update(inspections::table.find(&ins.id))
+        .set((
+            inspections::status.eq(im::AWAITING_SECOND_APPROVAL),
+            inspections::awaiting_body.eq(a.missing.as_str()),
+            inspections::claimed_by.eq(None::<String>),
+            inspections::claim_expires_at.eq(None::<chrono::NaiveDateTime>),
+            inspections::updated_at.eq(a.at),
+        ))
+        .execute(conn)?;
+    audit::record(
+        conn,
+        &user.actor(),
+        "inspection.approval_given",
+        "inspection",
+        &ins.id,
+        Some(&ins.county_id),
+        format!(
+            "revision {}: approved for the {}; the {}'s approval is missing{} — {}",
+            ins.revision,
+            a.body.as_str(),
+            a.missing.as_str(),
+            if a.acknowledged.is_empty() {
+                String::new()
+            } else {
+                format!("; alerts acknowledged: {}", a.acknowledged.join(", "))
+            },
+            a.comment
+        ),
+    )?;
+    outbox::enqueue(
+        conn,
+        &ins.county_id,
+        outbox::INSPECTION_AWAITING_SECOND_APPROVAL,
+        json!({
+            "inspection_id": ins.id, "declaration_id": a.declaration.id,
+            "village_id": ins.village_id, "revision": ins.revision,
+            "approved_by": user.username, "body": a.body, "awaiting_body": a.missing,
+            "comment": a.comment, "acknowledged_flags": a.acknowledged,
+            "approved_at": a.at.and_utc().to_rfc3339(),
+        }),
+    )?;
+    Ok(DecisionView {
+        id: a.approval_id,
+        inspection_id: ins.id.clone(),
+        revision: ins.revision,
+        decision: DecisionKind::Approve,
+        consequence: None,
+        comment: a.comment,
+        acknowledged_flags: a.acknowledged,
+        decided_by: user.id.clone(),
+        decided_at: a.at.and_utc(),
+        body: a.body,
+        inspection_status: im::AWAITING_SECOND_APPROVAL.to_string(),
+        awaiting_body: Some(a.missing),
+        star_level: a.star_level,
     })
 }
 
@@ -527,6 +734,15 @@ pub fn reopen(
             inspections::updated_at.eq(t),
         ))
         .execute(conn)?;
+    // The approvals that made the decision go with it: both bodies approve again.
+    diesel::update(
+        approvals::table
+            .filter(approvals::inspection_id.eq(&ins.id))
+            .filter(approvals::revision.eq(ins.revision))
+            .filter(approvals::withdrawn_at.is_null()),
+    )
+    .set(approvals::withdrawn_at.eq(t))
+    .execute(conn)?;
     Declaration::set_status(conn, &ins.declaration_id, declarations::INSPECTING)?;
     audit::record(
         conn,
@@ -599,7 +815,6 @@ type RecordRow = (
 
 /// Every decision taken on the inspection, oldest first, reopened ones included.
 pub fn records_of(conn: &mut DbConn, inspection_id: &str) -> QueryResult<Vec<DecisionRecord>> {
-    use crate::db::schema::users;
     let rows: Vec<RecordRow> = decisions::table
         .filter(decisions::inspection_id.eq(inspection_id))
         .order((decisions::decided_at.asc(), decisions::id.asc()))
@@ -647,6 +862,73 @@ pub fn records_of(conn: &mut DbConn, inspection_id: &str) -> QueryResult<Vec<Dec
                 reopened_at: reopened.map(|t| t.and_utc()),
                 reopened_by_name: by.and_then(|b| names.get(&b).cloned()),
                 reopen_reason: why,
+            })
+        })
+        .collect())
+}
+
+/// One body's approval of a revision, as the inspection's page shows it.
+#[derive(Serialize, Deserialize, ToSchema, Debug, Clone, PartialEq)]
+pub struct ApprovalRecord {
+    pub id: String,
+    pub revision: i32,
+    pub body: ReviewBody,
+    pub approved_by: String,
+    pub approved_by_name: String,
+    pub approved_at: DateTime<Utc>,
+    pub comment: String,
+    pub acknowledged_flags: Vec<String>,
+    /// When the decision it made was reopened: both bodies approve again.
+    pub withdrawn_at: Option<DateTime<Utc>>,
+}
+
+type ApprovalRow = (
+    String,
+    i32,
+    String,
+    String,
+    String,
+    String,
+    chrono::NaiveDateTime,
+    Option<chrono::NaiveDateTime>,
+);
+
+/// Every approval given to the inspection, oldest first, withdrawn ones included.
+pub fn approvals_of(conn: &mut DbConn, inspection_id: &str) -> QueryResult<Vec<ApprovalRecord>> {
+    let rows: Vec<ApprovalRow> = approvals::table
+        .filter(approvals::inspection_id.eq(inspection_id))
+        .order((approvals::approved_at.asc(), approvals::id.asc()))
+        .select((
+            approvals::id,
+            approvals::revision,
+            approvals::body,
+            approvals::actor_id,
+            approvals::comment,
+            approvals::acknowledged_flags,
+            approvals::approved_at,
+            approvals::withdrawn_at,
+        ))
+        .load(conn)?;
+    let ids: Vec<String> = rows.iter().map(|r| r.3.clone()).collect();
+    let names: std::collections::HashMap<String, String> = users::table
+        .filter(users::id.eq_any(&ids))
+        .select((users::id, users::username))
+        .load::<(String, String)>(conn)?
+        .into_iter()
+        .collect();
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, revision, body, actor, comment, ack, at, withdrawn)| {
+            Some(ApprovalRecord {
+                id,
+                revision,
+                body: ReviewBody::parse(&body)?,
+                approved_by_name: names.get(&actor).cloned().unwrap_or_default(),
+                approved_by: actor,
+                approved_at: at.and_utc(),
+                comment,
+                acknowledged_flags: serde_json::from_str(&ack).unwrap_or_default(),
+                withdrawn_at: withdrawn.map(|w| w.and_utc()),
             })
         })
         .collect())

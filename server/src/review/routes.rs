@@ -14,9 +14,10 @@ use crate::declarations::Declaration;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::{Json, Page, PageParams};
 use crate::inspection::flags::Flag;
-use crate::inspection::model::{InspectionHead, SUBMITTED};
+use crate::inspection::model::{InspectionHead, AWAITING_SECOND_APPROVAL, SUBMITTED};
 use crate::inspection::routes::{flags_for_page, InspectionDetail};
 use crate::org::OrgUnit;
+use crate::review::rules::ReviewBody;
 use crate::scoped;
 
 #[derive(Deserialize, IntoParams)]
@@ -67,6 +68,9 @@ pub struct QueueEntry {
     /// Seconds since the submission was complete.
     pub waiting_seconds: i64,
     pub claimed_by: Option<ClaimHolder>,
+    /// In `awaiting_second_approval`: the verifying body whose approval is still missing (the
+    /// other body approved). A `submitted` inspection needs every body the county requires.
+    pub awaiting_body: Option<ReviewBody>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -76,7 +80,9 @@ struct QueueCursor {
     id: String,
 }
 
-/// The county's submitted inspections awaiting a decision, oldest first.
+/// The county's submitted inspections awaiting a decision, oldest first. With joint approval,
+/// an inspection one body approved (`awaiting_second_approval`) waits in the other body's
+/// reviewers' queue only; admins see every one.
 #[utoipa::path(
     tag = "review",
     params(QueueFilter, PageParams),
@@ -105,9 +111,32 @@ pub async fn review_queue(
     let page = state
         .db
         .read(move |conn| {
-            let q = inspections::table
-                .filter(inspections::status.eq(SUBMITTED))
-                .into_boxed();
+            let body: Option<String> = if user.role == Role::Reviewer {
+                users::table
+                    .find(&user.id)
+                    .select(users::body)
+                    .first(conn)
+                    .optional()?
+                    .flatten()
+            } else {
+                None
+            };
+            let second = inspections::status.eq(AWAITING_SECOND_APPROVAL);
+            let q = match body {
+                Some(b) => inspections::table
+                    .filter(
+                        inspections::status
+                            .eq(SUBMITTED)
+                            .or(second.and(inspections::awaiting_body.eq(b))),
+                    )
+                    .into_boxed(),
+                None if user.role == Role::Admin => inspections::table
+                    .filter(inspections::status.eq_any([SUBMITTED, AWAITING_SECOND_APPROVAL]))
+                    .into_boxed(),
+                None => inspections::table
+                    .filter(inspections::status.eq(SUBMITTED))
+                    .into_boxed(),
+            };
             let mut q = scoped!(q, inspections, &user.scope);
             if filter.flagged == Some(true) {
                 q = q.filter(inspections::flag_severity.ge(2));
@@ -232,6 +261,7 @@ fn entries(
                     }),
                     _ => None,
                 },
+                awaiting_body: r.awaiting_body.as_deref().and_then(ReviewBody::parse),
                 id: r.id,
                 village_id: r.village_id,
                 declaration_id: r.declaration_id,
@@ -294,14 +324,18 @@ pub async fn release(
 
 /// Decides the inspection: approve, reject (with a consequence for a held level) or return.
 /// Only the reviewer holding the live claim decides. A checklist that did not pass is never
-/// approved, and an approval acknowledges each alert with a comment.
+/// approved, and an approval acknowledges each alert with a comment. With joint approval (the
+/// county's policy, on by default) an approval needs one reviewer of the department and one of
+/// the association: the first leaves the inspection `awaiting_second_approval` in the other
+/// body's queue, the second takes the decision; a rejection or a return by either body decides
+/// at once, and one reviewer never gives both approvals.
 #[utoipa::path(
     tag = "review",
     params(("id" = String, Path)),
     request_body = DecisionBody,
     responses(
-        (status = 201, body = DecisionView), (status = 403, body = Problem), (status = 404, body = Problem),
-        (status = 409, body = Problem, description = "Already decided (`already_decided`), claimed by another reviewer (`claimed`), or not claimed by the caller (`claim_required`)"),
+        (status = 201, body = DecisionView), (status = 403, body = Problem, description = "Not a reviewer; her own inspection; a reviewer without a verifying body (`reviewer.no_body`)"), (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "Already decided (`already_decided`), claimed by another reviewer (`claimed`), not claimed by the caller (`claim_required`), approved by the caller already (`approval.already_given`), or approved by the caller's body already (`approval.body_done`, naming `awaiting_body`)"),
         (status = 422, body = Problem, description = "Invalid body; `decision.checklist_failed` (approving a checklist that did not pass: `failing_items`); `decision.alerts_unacknowledged` (approving with alerts not acknowledged with a comment: `alerts`)")
     ),
     security(("bearer" = []))

@@ -138,6 +138,101 @@ pub fn check_approve(
     }
 }
 
+/// The two bodies that verify a village together (县人口计生部门和县计生协): the county's
+/// programme department and the county's family-planning association. Every reviewer belongs
+/// to one.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewBody {
+    Department,
+    Association,
+}
+
+impl ReviewBody {
+    pub const ALL: [ReviewBody; 2] = [ReviewBody::Department, ReviewBody::Association];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ReviewBody::Department => "department",
+            ReviewBody::Association => "association",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<ReviewBody> {
+        ReviewBody::ALL.into_iter().find(|b| b.as_str() == text)
+    }
+
+    /// The body that is not this one.
+    pub const fn other(self) -> ReviewBody {
+        match self {
+            ReviewBody::Department => ReviewBody::Association,
+            ReviewBody::Association => ReviewBody::Department,
+        }
+    }
+}
+
+/// An approval already given to the revision: by whom, for which body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GivenApproval {
+    pub actor_id: String,
+    pub body: ReviewBody,
+}
+
+/// Where an approval leaves the inspection.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ApprovalStep {
+    /// Every body the county needs has approved: the decision is taken.
+    Complete,
+    /// The other body's approval is still missing.
+    Awaiting(ReviewBody),
+}
+
+/// Why an approval is not taken from this reviewer.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum JointRefusal {
+    /// She already approved this revision: one reviewer never gives both approvals.
+    AlreadyApproved,
+    /// Her body has approved this revision; the other body decides now.
+    BodyDone(ReviewBody),
+}
+
+impl JointRefusal {
+    pub const fn code(self) -> &'static str {
+        match self {
+            JointRefusal::AlreadyApproved => "approval.already_given",
+            JointRefusal::BodyDone(_) => "approval.body_done",
+        }
+    }
+}
+
+/// The programme's joint verification: with `joint` on, an approval needs one approving
+/// reviewer of each body, and one reviewer never gives both; with it off, one approval by a
+/// reviewer of either body decides. `given` are the live approvals of the revision before
+/// this one. A rejection or a return by either body is not an approval and decides at once.
+pub fn approve_step(
+    joint: bool,
+    given: &[GivenApproval],
+    actor_id: &str,
+    body: ReviewBody,
+) -> Result<ApprovalStep, JointRefusal> {
+    if given.iter().any(|g| g.actor_id == actor_id) {
+        return Err(JointRefusal::AlreadyApproved);
+    }
+    if given.iter().any(|g| g.body == body) {
+        return Err(JointRefusal::BodyDone(body));
+    }
+    if !joint {
+        return Ok(ApprovalStep::Complete);
+    }
+    let missing = ReviewBody::ALL
+        .into_iter()
+        .find(|b| *b != body && !given.iter().any(|g| g.body == *b));
+    Ok(match missing {
+        Some(b) => ApprovalStep::Awaiting(b),
+        None => ApprovalStep::Complete,
+    })
+}
+
 /// Whether a decision taken at `decided_at` may still be reopened at `now`.
 pub fn reopenable(decided_at: chrono::NaiveDateTime, now: chrono::NaiveDateTime) -> bool {
     now - decided_at <= chrono::Duration::days(REOPEN_DAYS)
@@ -272,6 +367,71 @@ mod tests {
         ));
     }
 
+    fn given(actor: &str, body: ReviewBody) -> GivenApproval {
+        GivenApproval {
+            actor_id: actor.to_string(),
+            body,
+        }
+    }
+
+    #[test]
+    fn review_bodies_read_and_write_their_wire_names() {
+        for b in ReviewBody::ALL {
+            assert_eq!(ReviewBody::parse(b.as_str()), Some(b));
+            assert_eq!(serde_json::to_value(b).unwrap(), b.as_str());
+            assert_ne!(b.other(), b);
+            assert_eq!(b.other().other(), b);
+        }
+        assert_eq!(ReviewBody::parse("Department"), None);
+    }
+
+    #[test]
+    fn with_joint_approval_the_first_approval_waits_for_the_other_body() {
+        use ReviewBody::*;
+        assert_eq!(
+            approve_step(true, &[], "d1", Department),
+            Ok(ApprovalStep::Awaiting(Association))
+        );
+        assert_eq!(
+            approve_step(true, &[], "a1", Association),
+            Ok(ApprovalStep::Awaiting(Department))
+        );
+        assert_eq!(
+            approve_step(true, &[given("d1", Department)], "a1", Association),
+            Ok(ApprovalStep::Complete)
+        );
+    }
+
+    #[test]
+    fn one_reviewer_never_gives_both_approvals_and_a_body_approves_once() {
+        use ReviewBody::*;
+        let first = [given("d1", Department)];
+        assert_eq!(
+            approve_step(true, &first, "d1", Department),
+            Err(JointRefusal::AlreadyApproved)
+        );
+        // Even if her body was changed in between.
+        assert_eq!(
+            approve_step(true, &first, "d1", Association),
+            Err(JointRefusal::AlreadyApproved)
+        );
+        assert_eq!(
+            approve_step(true, &first, "d2", Department),
+            Err(JointRefusal::BodyDone(Department))
+        );
+        assert_eq!(
+            approve_step(false, &first, "d2", Department),
+            Err(JointRefusal::BodyDone(Department))
+        );
+    }
+
+    #[test]
+    fn without_joint_approval_one_approval_of_either_body_decides() {
+        for b in ReviewBody::ALL {
+            assert_eq!(approve_step(false, &[], "r", b), Ok(ApprovalStep::Complete));
+        }
+    }
+
     mod properties {
         use super::*;
         use proptest::prelude::*;
@@ -299,6 +459,31 @@ mod tests {
         }
 
         proptest! {
+            #[test]
+            fn a_completed_joint_approval_has_two_reviewers_of_two_bodies(
+                steps in proptest::collection::vec((0usize..3, any::<bool>()), 1..6),
+            ) {
+                let mut given: Vec<GivenApproval> = Vec::new();
+                for (who, association) in steps {
+                    let body = if association { ReviewBody::Association } else { ReviewBody::Department };
+                    let actor = format!("r{who}");
+                    match approve_step(true, &given, &actor, body) {
+                        Ok(ApprovalStep::Complete) => {
+                            prop_assert_eq!(given.len(), 1);
+                            prop_assert_ne!(&given[0].actor_id, &actor);
+                            prop_assert_ne!(given[0].body, body);
+                            break;
+                        }
+                        Ok(ApprovalStep::Awaiting(other)) => {
+                            prop_assert!(given.is_empty());
+                            prop_assert_eq!(other, body.other());
+                            given.push(GivenApproval { actor_id: actor, body });
+                        }
+                        Err(_) => prop_assert!(!given.is_empty()),
+                    }
+                }
+            }
+
             #[test]
             fn no_failed_checklist_and_no_unanswered_alert_is_ever_approved(
                 passed in any::<bool>(),

@@ -1,5 +1,6 @@
 //! A county's star policy (`max_step`, `rectify_months`, `ban_months`): the programme's
-//! defaults until the county's admin changes them, each change applying from its day on.
+//! defaults until the county's admin changes them, each change applying from its day on; and
+//! its procedure (`joint_approval`, `township_precheck`), which applies to what is decided next.
 
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
@@ -57,6 +58,42 @@ fn to_policy(max_step: i32, rectify: i32, ban: i32) -> Policy {
     }
 }
 
+/// How the county verifies: the programme's joint approval by its department and its
+/// association (on unless the county verifies with one body), and whether townships check
+/// their villages' declarations before the county sees them (off unless the county asks).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Procedure {
+    pub joint_approval: bool,
+    pub township_precheck: bool,
+}
+
+impl Default for Procedure {
+    fn default() -> Self {
+        Procedure {
+            joint_approval: true,
+            township_precheck: false,
+        }
+    }
+}
+
+/// The county's procedure, or the programme's when it set none.
+pub fn procedure_of(conn: &mut DbConn, county_id: &str) -> QueryResult<Procedure> {
+    let row: Option<(bool, bool)> = county_policies::table
+        .find(county_id)
+        .select((
+            county_policies::joint_approval,
+            county_policies::township_precheck,
+        ))
+        .first(conn)
+        .optional()?;
+    Ok(row
+        .map(|(joint_approval, township_precheck)| Procedure {
+            joint_approval,
+            township_precheck,
+        })
+        .unwrap_or_default())
+}
+
 fn stored(conn: &mut DbConn, county_id: &str) -> QueryResult<Option<(Policy, NaiveDateTime)>> {
     let row: Option<(i32, i32, i32, NaiveDateTime)> = county_policies::table
         .find(county_id)
@@ -80,6 +117,12 @@ pub struct PolicyView {
     pub rectify_months: u32,
     /// Months a village that failed to rectify may not declare (0–120).
     pub ban_months: u32,
+    /// An approval needs one reviewer of the department and one of the association (the
+    /// programme's rule, on by default); off, one reviewer of either body decides.
+    pub joint_approval: bool,
+    /// A village's declaration waits for its township to forward it before the county's
+    /// inspectors see it (off by default).
+    pub township_precheck: bool,
     /// False while the county uses the programme's defaults.
     pub customized: bool,
     /// Every change, newest first: each applies from `effective_on`, never to the days before,
@@ -104,6 +147,7 @@ pub fn view(conn: &mut DbConn, county_id: &str) -> QueryResult<PolicyView> {
     let stored = stored(conn, county_id)?;
     let customized = stored.is_some();
     let p = stored.map(|(p, _)| p).unwrap_or_default();
+    let procedure = procedure_of(conn, county_id)?;
     let rows: Vec<(NaiveDate, i32, i32, i32, String, NaiveDateTime)> = policy_changes::table
         .filter(policy_changes::county_id.eq(county_id))
         .order((
@@ -138,6 +182,8 @@ pub fn view(conn: &mut DbConn, county_id: &str) -> QueryResult<PolicyView> {
         max_step: p.max_step,
         rectify_months: p.rectify_months,
         ban_months: p.ban_months,
+        joint_approval: procedure.joint_approval,
+        township_precheck: procedure.township_precheck,
         customized,
         history,
     })
@@ -150,9 +196,24 @@ pub struct PolicyChange {
     pub max_step: Option<i64>,
     pub rectify_months: Option<i64>,
     pub ban_months: Option<i64>,
+    pub joint_approval: Option<bool>,
+    pub township_precheck: Option<bool>,
 }
 
 impl PolicyChange {
+    /// Whether the change names any of the star rules (not only the procedure).
+    fn names_star_rules(&self) -> bool {
+        self.max_step.is_some() || self.rectify_months.is_some() || self.ban_months.is_some()
+    }
+
+    /// The procedure after the change.
+    pub fn procedure(&self, current: Procedure) -> Procedure {
+        Procedure {
+            joint_approval: self.joint_approval.unwrap_or(current.joint_approval),
+            township_precheck: self.township_precheck.unwrap_or(current.township_precheck),
+        }
+    }
+
     /// The policy after the change, or 422 naming each value out of range.
     pub fn apply_to(&self, current: Policy) -> ApiResult<Policy> {
         let mut errors = Vec::new();
@@ -195,27 +256,22 @@ pub fn update(
     let existing = stored(conn, county_id)?;
     let before = existing.map(|(p, _)| p).unwrap_or_default();
     let after = change.apply_to(before)?;
-    if existing.is_some() && after == before {
+    let procedure_before = procedure_of(conn, county_id)?;
+    let procedure = change.procedure(procedure_before);
+    let rules_changed = after != before || (existing.is_none() && change.names_star_rules());
+    if !rules_changed && procedure == procedure_before && existing.is_some() {
         return Ok(view(conn, county_id)?);
     }
     let t = now();
-    diesel::insert_into(policy_changes::table)
-        .values((
-            policy_changes::id.eq(uuid::Uuid::now_v7().to_string()),
-            policy_changes::county_id.eq(county_id),
-            policy_changes::effective_on.eq(today),
-            policy_changes::max_step.eq(i32::from(after.max_step)),
-            policy_changes::rectify_months.eq(after.rectify_months as i32),
-            policy_changes::ban_months.eq(after.ban_months as i32),
-            policy_changes::actor_id.eq(actor.id.as_deref()),
-            policy_changes::actor.eq(&actor.name),
-            policy_changes::changed_at.eq(t),
-        ))
-        .execute(conn)?;
+    if rules_changed {
+        record_rules(conn, county_id, &after, actor, today, t)?;
+    }
     let values = (
         county_policies::max_step.eq(i32::from(after.max_step)),
         county_policies::rectify_months.eq(after.rectify_months as i32),
         county_policies::ban_months.eq(after.ban_months as i32),
+        county_policies::joint_approval.eq(procedure.joint_approval),
+        county_policies::township_precheck.eq(procedure.township_precheck),
         county_policies::updated_at.eq(t),
     );
     if existing.is_some() {
@@ -236,6 +292,10 @@ pub fn update(
             other => other?,
         };
     }
+    if procedure_before.township_precheck && !procedure.township_precheck {
+        // Without a township check, what waited for one goes to the county.
+        forward_all_awaiting(conn, county_id, t)?;
+    }
     audit::record(
         conn,
         actor,
@@ -244,16 +304,63 @@ pub fn update(
         county_id,
         Some(county_id),
         format!(
-            "max_step {} → {}; rectify_months {} → {}; ban_months {} → {}",
+            "max_step {} → {}; rectify_months {} → {}; ban_months {} → {}; joint_approval {} → {}; township_precheck {} → {}",
             before.max_step,
             after.max_step,
             before.rectify_months,
             after.rectify_months,
             before.ban_months,
-            after.ban_months
+            after.ban_months,
+            procedure_before.joint_approval,
+            procedure.joint_approval,
+            procedure_before.township_precheck,
+            procedure.township_precheck,
         ),
     )?;
     Ok(view(conn, county_id)?)
+}
+
+/// Moves every declaration of the county awaiting its township's check on to the county.
+fn forward_all_awaiting(
+    conn: &mut DbConn,
+    county_id: &str,
+    t: NaiveDateTime,
+) -> QueryResult<usize> {
+    use crate::db::schema::declarations;
+    diesel::update(
+        declarations::table
+            .filter(declarations::county_id.eq(county_id))
+            .filter(declarations::status.eq(crate::declarations::AWAITING_TOWNSHIP)),
+    )
+    .set((
+        declarations::status.eq(crate::declarations::PENDING),
+        declarations::updated_at.eq(t),
+    ))
+    .execute(conn)
+}
+
+/// Keeps a change of the star rules in the county's policy history, from `today` on.
+fn record_rules(
+    conn: &mut DbConn,
+    county_id: &str,
+    after: &Policy,
+    actor: &Actor,
+    today: NaiveDate,
+    t: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::insert_into(policy_changes::table)
+        .values((
+            policy_changes::id.eq(uuid::Uuid::now_v7().to_string()),
+            policy_changes::county_id.eq(county_id),
+            policy_changes::effective_on.eq(today),
+            policy_changes::max_step.eq(i32::from(after.max_step)),
+            policy_changes::rectify_months.eq(after.rectify_months as i32),
+            policy_changes::ban_months.eq(after.ban_months as i32),
+            policy_changes::actor_id.eq(actor.id.as_deref()),
+            policy_changes::actor.eq(&actor.name),
+            policy_changes::changed_at.eq(t),
+        ))
+        .execute(conn)
 }
 
 #[cfg(test)]
@@ -278,6 +385,7 @@ mod tests {
             max_step: Some(0),
             rectify_months: Some(61),
             ban_months: Some(-1),
+            ..Default::default()
         };
         let e = change.apply_to(Policy::default()).unwrap_err();
         let fields: Vec<_> = e.errors.iter().map(|f| f.field.as_str()).collect();
@@ -286,6 +394,7 @@ mod tests {
             max_step: Some(3),
             rectify_months: Some(1),
             ban_months: Some(0),
+            ..Default::default()
         };
         assert!(edges.apply_to(Policy::default()).is_ok());
     }

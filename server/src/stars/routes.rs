@@ -83,8 +83,11 @@ pub async fn get_policy(state: web::Data<AppState>, user: AuthUser) -> ApiResult
     Ok(HttpResponse::Ok().json(view))
 }
 
-/// Changes the county's star policy (admins); values left out stay as they are. Each village
-/// whose status today the change alters gets a `star_status.changed` event.
+/// Changes the county's star policy and procedure (admins); values left out stay as they are.
+/// Star rules apply from today on, never to what was decided before. Turning
+/// `township_precheck` off forwards every declaration awaiting its township to the county;
+/// turning `joint_approval` off leaves inspections already approved by one body waiting for
+/// the other's approval, which then decides.
 #[utoipa::path(
     tag = "stars",
     request_body = PolicyChange,

@@ -10,7 +10,8 @@ use crate::db::schema::{refresh_tokens, users};
 use crate::db::{is_unique_violation, DbConn};
 use crate::error::{ApiError, ApiResult, FieldError, OrNotFound};
 use crate::org::OrgUnit;
-use crate::scope::{Placement, Scope};
+use crate::review::rules::ReviewBody;
+use crate::scope::{OrgLevel, Placement, Scope};
 use crate::{audit, now, scoped};
 
 #[derive(Queryable, Selectable, Clone, Debug)]
@@ -27,6 +28,8 @@ pub struct User {
     pub active: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// A reviewer's verifying body (`department` or `association`); none for other roles.
+    pub body: Option<String>,
 }
 
 #[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
@@ -35,6 +38,11 @@ pub struct UserView {
     pub username: String,
     pub role: Role,
     pub org_unit_id: String,
+    /// The level of her org unit: her scope is its subtree.
+    pub scope_level: OrgLevel,
+    /// A reviewer's verifying body; absent for every other role.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub body: Option<ReviewBody>,
     pub active: bool,
 }
 
@@ -43,12 +51,25 @@ impl User {
         Role::parse(&self.role).unwrap_or(Role::Member)
     }
 
+    /// Her scope: the subtree of the unit she is placed at.
     pub fn scope(&self) -> Scope {
+        let level = if self.village_id.is_some() {
+            OrgLevel::Village
+        } else if self.township_id.is_some() {
+            OrgLevel::Township
+        } else {
+            OrgLevel::County
+        };
         Scope {
             unit_id: self.org_unit_id.clone(),
-            level: self.role().scope_level(),
+            level,
             county_id: self.county_id.clone(),
         }
+    }
+
+    /// A reviewer's verifying body.
+    pub fn review_body(&self) -> Option<ReviewBody> {
+        self.body.as_deref().and_then(ReviewBody::parse)
     }
 
     pub fn view(&self) -> UserView {
@@ -57,6 +78,8 @@ impl User {
             username: self.username.clone(),
             role: self.role(),
             org_unit_id: self.org_unit_id.clone(),
+            scope_level: self.scope().level,
+            body: self.review_body(),
             active: self.active,
         }
     }
@@ -102,15 +125,43 @@ fn check_username(u: &str) -> Result<(), String> {
     }
 }
 
-/// A user to create, checked: username, password rules, a role that fits the unit's level.
+/// A user to create, checked: username, password rules, a role that fits the unit's level, and
+/// a verifying body for a reviewer (and for nobody else).
 pub struct NewUser {
     pub username: String,
     pub password: String,
     pub role: Role,
+    pub body: Option<ReviewBody>,
+}
+
+/// Checks a reviewer's body: required for reviewers, refused for every other role.
+pub fn check_body(role: Role, body: Option<&str>) -> Result<Option<ReviewBody>, FieldError> {
+    match (role, body) {
+        (Role::Reviewer, None) => Err(FieldError::new(
+            "body",
+            "a reviewer belongs to a verifying body: department or association",
+        )),
+        (Role::Reviewer, Some(b)) => ReviewBody::parse(b)
+            .map(Some)
+            .ok_or_else(|| FieldError::new("body", "must be department or association")),
+        (_, None) => Ok(None),
+        (other, Some(_)) => Err(FieldError::new(
+            "body",
+            format!(
+                "only reviewers belong to a verifying body, not a {}",
+                other.as_str()
+            ),
+        )),
+    }
 }
 
 impl NewUser {
-    pub fn parse(username: &str, password: &str, role: &str) -> Result<Self, Vec<FieldError>> {
+    pub fn parse(
+        username: &str,
+        password: &str,
+        role: &str,
+        body: Option<&str>,
+    ) -> Result<Self, Vec<FieldError>> {
         let username = normalize_username(username);
         let mut errors = Vec::new();
         if let Err(m) = check_username(&username) {
@@ -123,14 +174,23 @@ impl NewUser {
         if parsed.is_none() {
             errors.push(FieldError::new(
                 "role",
-                "must be admin, inspector, reviewer, secretary or member",
+                "must be admin, inspector, reviewer, township, secretary or member",
             ));
         }
+        let body = match parsed.map(|role| check_body(role, body)) {
+            Some(Ok(b)) => b,
+            Some(Err(e)) => {
+                errors.push(e);
+                None
+            }
+            None => None,
+        };
         match parsed {
             Some(role) if errors.is_empty() => Ok(NewUser {
                 username,
                 password: password.to_string(),
                 role,
+                body,
             }),
             _ => Err(errors),
         }
@@ -139,13 +199,14 @@ impl NewUser {
     /// Inserts the user with her scope at `unit`. Hashing is slow by design: call off the
     /// async workers (every caller does, through `Db::write`).
     pub fn insert(&self, conn: &mut DbConn, unit: &OrgUnit, actor: &Actor) -> ApiResult<User> {
-        if unit.level() != self.role.scope_level() {
+        if !self.role.fits(unit.level()) {
+            let levels: Vec<&str> = self.role.levels().iter().map(|l| l.as_str()).collect();
             return Err(ApiError::field(
                 "org_unit_id",
                 format!(
                     "a {} belongs to a {}, not a {}",
                     self.role.as_str(),
-                    self.role.scope_level().as_str(),
+                    levels.join(" or a "),
                     unit.level
                 ),
             ));
@@ -166,6 +227,7 @@ impl NewUser {
                 users::active.eq(true),
                 users::created_at.eq(t),
                 users::updated_at.eq(t),
+                users::body.eq(self.body.map(ReviewBody::as_str)),
             ))
             .execute(conn);
         match res {
@@ -185,9 +247,12 @@ impl NewUser {
             &id,
             Some(&p.county_id),
             format!(
-                "{} as {} at {}",
+                "{} as {}{} at {}",
                 self.username,
                 self.role.as_str(),
+                self.body
+                    .map(|b| format!(" ({})", b.as_str()))
+                    .unwrap_or_default(),
                 unit.code
             ),
         )?;
@@ -204,8 +269,29 @@ pub fn update(
     user: &User,
     active: Option<bool>,
     new_password: Option<&str>,
+    body: Option<&str>,
     actor: &Actor,
 ) -> ApiResult<User> {
+    if let Some(b) = body {
+        let body = check_body(user.role(), Some(b)).map_err(|e| ApiError::validation(vec![e]))?;
+        if body != user.review_body() {
+            diesel::update(users::table.find(&user.id))
+                .set((
+                    users::body.eq(body.map(ReviewBody::as_str)),
+                    users::updated_at.eq(now()),
+                ))
+                .execute(conn)?;
+            audit::record(
+                conn,
+                actor,
+                "user.body_changed",
+                "user",
+                &user.id,
+                Some(&user.county_id),
+                format!("{}: {}", user.username, b),
+            )?;
+        }
+    }
     if let Some(p) = new_password {
         password::check_rules(p).map_err(|m| ApiError::field("password", m))?;
         diesel::update(users::table.find(&user.id))

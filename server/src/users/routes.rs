@@ -75,9 +75,15 @@ pub struct CreateUser {
     pub username: String,
     /// At least 10 characters.
     pub password: String,
+    /// admin, inspector, reviewer, township, secretary or member.
     pub role: String,
-    /// The user's scope: a county for admin, inspector and reviewer; a village for secretary and member.
+    /// The user's scope: a county for an admin; the county or one of its townships for an
+    /// inspector or a reviewer (narrowed to that township); a township for township staff; a
+    /// village for a secretary or a member.
     pub org_unit_id: String,
+    /// A reviewer's verifying body, `department` or `association`: required for reviewers,
+    /// refused for every other role.
+    pub body: Option<String>,
 }
 
 #[utoipa::path(
@@ -96,8 +102,13 @@ pub async fn create_user(
     Json(body): Json<CreateUser>,
 ) -> ApiResult<HttpResponse> {
     user.require(&[Role::Admin])?;
-    let new =
-        NewUser::parse(&body.username, &body.password, &body.role).map_err(ApiError::validation)?;
+    let new = NewUser::parse(
+        &body.username,
+        &body.password,
+        &body.role,
+        body.body.as_deref(),
+    )
+    .map_err(ApiError::validation)?;
     let created = state
         .db
         .write(move |conn| {
@@ -117,6 +128,8 @@ pub struct UpdateUser {
     pub active: Option<bool>,
     /// A new password (at least 10 characters); it ends every session of the user.
     pub password: Option<String>,
+    /// A reviewer's verifying body, `department` or `association`.
+    pub body: Option<String>,
 }
 
 #[utoipa::path(
@@ -150,6 +163,7 @@ pub async fn update_user(
                 &target,
                 body.active,
                 body.password.as_deref(),
+                body.body.as_deref(),
                 &user.actor(),
             )
         })

@@ -11,13 +11,19 @@ pub const INSPECTION_SUBMITTED: &str = "inspection.submitted";
 pub const INSPECTION_DECIDED: &str = "inspection.decided";
 pub const INSPECTION_RETURNED: &str = "inspection.returned";
 pub const INSPECTION_REOPENED: &str = "inspection.reopened";
+/// One verifying body approved; the other's approval is missing.
+pub const INSPECTION_AWAITING_SECOND_APPROVAL: &str = "inspection.awaiting_second_approval";
+/// A township forwarded a declaration to the county, or sent it back to its village.
+pub const DECLARATION_CHECKED: &str = "declaration.checked";
 pub const STAR_STATUS_CHANGED: &str = "star_status.changed";
 pub const DECLARATION_EXPIRED: &str = "declaration.expired";
-pub const EVENT_TYPES: [&str; 6] = [
+pub const EVENT_TYPES: [&str; 8] = [
     INSPECTION_SUBMITTED,
+    INSPECTION_AWAITING_SECOND_APPROVAL,
     INSPECTION_DECIDED,
     INSPECTION_RETURNED,
     INSPECTION_REOPENED,
+    DECLARATION_CHECKED,
     STAR_STATUS_CHANGED,
     DECLARATION_EXPIRED,
 ];

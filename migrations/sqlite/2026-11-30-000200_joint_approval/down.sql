@@ -1,0 +1,13 @@
+DROP INDEX declarations_open;
+UPDATE declarations SET status = 'pending' WHERE status = 'awaiting_township';
+CREATE UNIQUE INDEX declarations_open ON declarations (village_id, quarter) WHERE status IN ('pending', 'inspecting');
+ALTER TABLE declarations DROP COLUMN check_comment;
+ALTER TABLE declarations DROP COLUMN checked_at;
+ALTER TABLE declarations DROP COLUMN checked_by;
+UPDATE inspections SET status = 'submitted' WHERE status = 'awaiting_second_approval';
+ALTER TABLE inspections DROP COLUMN awaiting_body;
+DROP INDEX approvals_live;
+DROP TABLE approvals;
+ALTER TABLE county_policies DROP COLUMN township_precheck;
+ALTER TABLE county_policies DROP COLUMN joint_approval;
+ALTER TABLE users DROP COLUMN body;
