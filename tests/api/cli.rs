@@ -60,6 +60,13 @@ both_backends! {
         assert_eq!(app.login_raw("east-admin", "east-password-1").await.status(), 200);
         let out = fieldstar(&app, &["user", "create", "--username", "east-insp", "--role", "inspector", "--org", "EAST"], None);
         assert!(text(&out).contains("password: "), "a generated password is printed once");
+        // A reviewer names her verifying body; a township user sits at a township.
+        let out = fieldstar(&app, &["user", "create", "--username", "east-rev", "--role", "reviewer", "--org", "EAST"], None);
+        assert!(!out.status.success() && text(&out).contains("body"), "{}", text(&out));
+        let out = fieldstar(&app, &["user", "create", "--username", "east-rev", "--role", "reviewer", "--org", "EAST", "--body", "association"], None);
+        assert!(out.status.success() && text(&out).contains("association"), "{}", text(&out));
+        let out = fieldstar(&app, &["user", "create", "--username", "east-town", "--role", "township", "--org", "EAST-T1"], None);
+        assert!(out.status.success(), "{}", text(&out));
     }
 
     async fn a_missing_or_bad_csv_is_a_clear_error_and_writes_nothing(app: TestApp) {

@@ -14,25 +14,29 @@ import { webhooksView } from './views/webhooks.js';
 import { membersView } from './views/members.js';
 import { overdueView } from './views/overdue.js';
 import { dashboardView } from './views/dashboard.js';
+import { declarationsView } from './views/declarations.js';
 
 const COUNTY = ['admin', 'reviewer', 'inspector'];
+/** County staff and township staff: both read villages and reports of their scope. */
+const STAFF = [...COUNTY, 'township'];
 
 /** path pattern, view, roles, nav label key (routes without one are not in the menu). */
 const ROUTES = [
   { path: 'queue', view: queueView, roles: ['reviewer', 'admin'], nav: 'nav.queue' },
-  { path: 'inspection/:id', view: inspectionView, roles: ['reviewer', 'admin', 'inspector', 'secretary'] },
+  { path: 'inspection/:id', view: inspectionView, roles: ['reviewer', 'admin', 'inspector', 'township', 'secretary'] },
+  { path: 'declarations', view: declarationsView, roles: ['township', 'admin'], nav: 'nav.declarations' },
   { path: 'members', view: membersView, roles: ['secretary'], nav: 'nav.members' },
   { path: 'overdue', view: overdueView, roles: ['secretary'], nav: 'nav.overdue' },
   { path: 'village', view: myVillageView, roles: ['secretary'], nav: 'nav.village' },
-  { path: 'villages', view: villagesView, roles: COUNTY, nav: 'nav.villages' },
-  { path: 'dashboard', view: dashboardView, roles: COUNTY, nav: 'nav.dashboard' },
+  { path: 'villages', view: villagesView, roles: STAFF, nav: 'nav.villages' },
+  { path: 'dashboard', view: dashboardView, roles: STAFF, nav: 'nav.dashboard' },
   { path: 'users', view: usersView, roles: ['admin'], nav: 'nav.users' },
   { path: 'import', view: importView, roles: ['admin'], nav: 'nav.import' },
   { path: 'policy', view: policyView, roles: ['admin', 'reviewer'], nav: 'nav.policy' },
   { path: 'webhooks', view: webhooksView, roles: ['admin'], nav: 'nav.webhooks' },
 ];
 
-const HOME = { reviewer: 'queue', admin: 'dashboard', inspector: 'dashboard', secretary: 'members' };
+const HOME = { reviewer: 'queue', admin: 'dashboard', inspector: 'dashboard', township: 'declarations', secretary: 'members' };
 
 const shell = document.getElementById('shell');
 const main = document.getElementById('main');

@@ -308,6 +308,7 @@ function problemWords(error) {
   if (code === 'inspection.outside_window' || fields.includes('started_at') && /window/i.test(error.detail || '')) return 'outside_window';
   if (error.status === 422 && (/checklist/.test(code) || fields.some((f) => f === 'checklist' || f.startsWith('checklist.')))) return 'checklist_version';
   if (code === 'declaration_inspected') return 'declaration_inspected';
+  if (code === 'declaration.awaiting_township') return 'awaiting_township';
   return null;
 }
 

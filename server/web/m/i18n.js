@@ -35,6 +35,7 @@ const WORDS = {
     err_outside_window: '不在本季验收期内：这份申报的验收期未开始或已结束，服务器不接收。请联系县审核员。',
     err_checklist_version: '检查表已有新版本，旧版本不再接收。请按新版本重新填写。',
     err_declaration_inspected: '这份申报已有别人正在验收。',
+    err_awaiting_township: '这份申报还在等待乡镇初审，转报县里后才能验收。请联系乡镇。',
     use_new_version: '按新版本重新填写',
   },
   en: {
@@ -71,6 +72,7 @@ const WORDS = {
     err_outside_window: "Outside the quarter's verification window: this declaration's window has not opened or has closed, so the server refuses it. Ask a county reviewer.",
     err_checklist_version: 'The checklist has a newer version and the old one is no longer accepted. Fill in the new version.',
     err_declaration_inspected: 'Someone else is already inspecting this declaration.',
+    err_awaiting_township: "This declaration is still awaiting its township's check; it can be inspected once forwarded to the county. Ask the township.",
     use_new_version: 'Fill in the new version',
   },
 };

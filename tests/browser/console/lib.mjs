@@ -104,16 +104,23 @@ export async function seedSubmittedInspection(villageCode, { failing = false, ph
   return seeded;
 }
 
-/** reviewer1 claims and decides through the API; an approval acknowledges every alert. */
+/**
+ * reviewer1 (the department) claims and decides through the API; an approval acknowledges every
+ * alert, and with joint approval reviewer2 (the association) gives the second one.
+ */
 export async function decide(inspectionId, decision, comment) {
-  const reviewer = await login('reviewer1');
-  const claim = await api('POST', `/api/v1/inspections/${inspectionId}/claim`, reviewer, {});
-  assert.equal(claim.status, 200, `claim: ${JSON.stringify(claim.json)}`);
-  const view = (await api('GET', `/api/v1/inspections/${inspectionId}`, reviewer)).json;
-  const body = { decision, comment };
-  if (decision === 'approve') body.acknowledged_flags = view.approval?.alerts ?? [];
-  const res = await api('POST', `/api/v1/inspections/${inspectionId}/decision`, reviewer, body);
-  assert.equal(res.status, 201, `decision: ${JSON.stringify(res.json)}`);
+  let res;
+  for (const who of ['reviewer1', 'reviewer2']) {
+    const reviewer = await login(who);
+    const claim = await api('POST', `/api/v1/inspections/${inspectionId}/claim`, reviewer, {});
+    assert.equal(claim.status, 200, `claim: ${JSON.stringify(claim.json)}`);
+    const view = (await api('GET', `/api/v1/inspections/${inspectionId}`, reviewer)).json;
+    const body = { decision, comment };
+    if (decision === 'approve') body.acknowledged_flags = view.approval?.alerts ?? [];
+    res = await api('POST', `/api/v1/inspections/${inspectionId}/decision`, reviewer, body);
+    assert.equal(res.status, 201, `decision: ${JSON.stringify(res.json)}`);
+    if (res.json.inspection_status !== 'awaiting_second_approval') break;
+  }
   return res.json;
 }
 
@@ -141,7 +148,8 @@ export async function closeBrowser() {
  *  `allow`ed: [{status, path: RegExp}]); call `check()` at the end of a test. */
 export async function openPage({ width = 1280, height = 860, locale = 'zh-CN', allow = [] } = {}) {
   const b = await launch();
-  const context = await b.newContext({ viewport: { width, height }, locale, deviceScaleFactor: 1 });
+  // The county's users are in China: the browser's clock reads the county's day (Asia/Shanghai).
+  const context = await b.newContext({ viewport: { width, height }, locale, timezoneId: 'Asia/Shanghai', deviceScaleFactor: 1 });
   const page = await context.newPage();
   const problems = [];
   const origin = new URL(BASE).origin;

@@ -85,21 +85,48 @@ test('a reviewer approves the waiting inspection and sees the village gain its s
     assert.equal(await page.getByLabel('审核意见').getAttribute('aria-invalid'), 'true');
     await page.getByLabel('审核意见').fill('现场照片与公示栏一致，重复照片系同一块公示牌，已核实，同意授予一星。');
     await page.getByRole('button', { name: '提交决定' }).click();
-    await page.getByText('已通过。').waitFor();
-    // The decision joins the history, with the acknowledged alerts.
-    const entry = page.locator('.decisions li[data-decision="approve"]');
-    await entry.waitFor();
-    assert.match(await entry.innerText(), /reviewer1/);
-    assert.match(await entry.innerText(), /已核实/);
-    assert.match(await entry.innerText(), /重复照片/);
-    const level = page.locator('.star-status .star-level');
-    await level.waitFor();
-    assert.equal(await level.getAttribute('data-level'), '1');
-    assert.match(await level.innerText(), /1 星/);
-    await shot(page, 'approved');
+    // Joint approval: the department's approval waits for the association's; no star yet.
+    await page.getByText('已记录您的批准。还需县计生协批准，星级才会变更。').waitFor();
     await check();
   } finally {
     await close();
+  }
+
+  // The association's reviewer finds it in her queue, marked with the approval it needs.
+  const second = await openPage();
+  second.allow(422, /^\/api\/v1\/inspections\/[^/]+\/decision$/);
+  try {
+    const p2 = second.page;
+    await consoleLogin(p2, 'reviewer2');
+    await p2.waitForURL(/#\/queue/);
+    const row = p2.locator(`tr[data-inspection="${seeded.inspectionId}"]`);
+    await row.waitFor();
+    assert.match(await row.locator('.awaiting-body').innerText(), /待县计生协批准/);
+    await row.getByRole('link', { name: seeded.villageName, exact: true }).click();
+    await p2.locator('.approval-list li[data-body="department"]').getByText('县人口计生部门已批准').waitFor();
+    assert.match(await p2.locator('.awaiting-body').innerText(), /等待县计生协批准/);
+    await p2.locator('.claim-info[data-claim="mine"]').waitFor();
+    const form = p2.locator('form.decision-form');
+    await p2.getByLabel('通过', { exact: true }).check();
+    const boxes = form.locator('.field[data-field="acknowledged_flags"] input[type=checkbox]');
+    for (let i = 0; i < await boxes.count(); i += 1) await boxes.nth(i).check();
+    await p2.getByLabel('审核意见').fill('县计生协复核：公示牌为同一块，同意授予一星。');
+    await p2.getByRole('button', { name: '提交决定' }).click();
+    await p2.getByText('已通过。').waitFor();
+    // The decision joins the history, with the acknowledged alerts.
+    const entry = p2.locator('.decisions li[data-decision="approve"]');
+    await entry.waitFor();
+    assert.match(await entry.innerText(), /reviewer2/);
+    assert.match(await entry.innerText(), /县计生协复核/);
+    assert.match(await entry.innerText(), /重复照片/);
+    const level = p2.locator('.star-status .star-level');
+    await level.waitFor();
+    assert.equal(await level.getAttribute('data-level'), '1');
+    assert.match(await level.innerText(), /1 星/);
+    await shot(p2, 'approved');
+    await second.check();
+  } finally {
+    await second.close();
   }
 });
 

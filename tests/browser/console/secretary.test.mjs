@@ -107,7 +107,8 @@ test('a secretary reads the decision and comment on her village\'s inspection', 
     const entry = page.locator('.decisions li').last();
     await entry.waitFor();
     assert.match(await entry.innerText(), new RegExp(standing.comment.slice(0, 8)));
-    assert.match(await entry.innerText(), /reviewer1/);
+    // The second of the two approvals (the association's) takes the decision.
+    assert.match(await entry.innerText(), /reviewer2/);
     // Read-only: no claim, no decision form.
     assert.equal(await page.locator('form.decision-form').count(), 0);
     assert.equal(await page.getByRole('button', { name: '认领' }).count(), 0);

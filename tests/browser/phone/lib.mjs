@@ -56,6 +56,8 @@ export function launch(profile, geolocation) {
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
     ],
     locale: 'zh-CN',
+    // Inspectors are in China: the phone's clock reads the county's day (Asia/Shanghai).
+    timezoneId: 'Asia/Shanghai',
     viewport: { width: 412, height: 860 },
     serviceWorkers: 'allow',
     geolocation,

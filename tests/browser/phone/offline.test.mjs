@@ -1,7 +1,8 @@
 // An inspector fills a checklist on the phone app, goes offline, submits, restarts the app
 // offline, comes back online, and the server has the inspection exactly once. Then she reads the
-// reviewer's rejection and its comment, cancels a returned inspection she will not finish, and
-// reads why a visit outside the quarter's verification window is refused.
+// reviewer's rejection and its comment, cancels a returned inspection she will not finish,
+// reads why a visit outside the quarter's verification window is refused, and sees a
+// declaration awaiting its township's check only once the township forwards it.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -370,7 +371,8 @@ test('a visit outside the quarter\'s verification window is refused in words', {
   await page.waitForSelector('#checklist');
   await fillStar1();
   // The county moves the window: it now opens tomorrow, after this visit started.
-  const day = (offset) => new Date(Date.now() + offset * 86_400e3).toISOString().slice(0, 10);
+  // Days in the county's time zone (UTC+8), whatever the machine's clock zone.
+  const day = (offset) => new Date(Date.now() + offset * 86_400e3 + 8 * 3_600e3).toISOString().slice(0, 10);
   const moved = await call(admin, 'PUT', `/api/v1/quarters/${quarter}`, { opens_on: day(1), closes_on: day(10) });
   try {
     assert.equal(moved.status, 200, JSON.stringify(moved.body));
@@ -381,6 +383,32 @@ test('a visit outside the quarter\'s verification window is refused in words', {
     assert.match(await card.locator('.problem').innerText(), new RegExp(day(1)));
   } finally {
     await call(admin, 'PUT', `/api/v1/quarters/${quarter}`, { opens_on: before.opens_on, closes_on: before.closes_on });
+  }
+  assert.deepEqual(pageErrors, []);
+});
+
+test('with the township pre-check, a declaration reaches the phone only once its township forwards it', { timeout: 60_000 }, async () => {
+  const admin = await login('admin');
+  assert.equal((await call(admin, 'PATCH', '/api/v1/policy', { township_precheck: true })).status, 200);
+  try {
+    const village = (await call(admin, 'GET', '/api/v1/org-units?code=DEMO-T01-V014')).body.items[0];
+    const made = await call(admin, 'POST', '/api/v1/users', { username: 'phone-sec-v014', password: PASSWORD, role: 'secretary', org_unit_id: village.id });
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    const secretary = await login('phone-sec-v014');
+    const declared = await call(secretary, 'POST', '/api/v1/declarations', { village_id: village.id, star_level: 1 });
+    assert.equal(declared.status, 201, JSON.stringify(declared.body));
+    assert.equal(declared.body.status, 'awaiting_township');
+    await page.reload();
+    await page.locator('#worklist').waitFor();
+    const entry = page.locator(`#worklist article[data-declaration="${declared.body.id}"]`);
+    assert.equal(await entry.count(), 0, 'not on the phone before the township forwards it');
+    const township = await login('township1');
+    const forwarded = await call(township, 'POST', `/api/v1/declarations/${declared.body.id}/forward`, {});
+    assert.equal(forwarded.status, 200, JSON.stringify(forwarded.body));
+    await page.reload();
+    await entry.waitFor({ timeout: 15_000 });
+  } finally {
+    await call(admin, 'PATCH', '/api/v1/policy', { township_precheck: false });
   }
   assert.deepEqual(pageErrors, []);
 });

@@ -267,6 +267,27 @@ function decisionList(decisions) {
     d.reopened_at ? h('p', { class: 'small notice info' }, t('decisions.reopened', { user: d.reopened_by_name ?? '—', time: fmtDateTime(d.reopened_at), reason: d.reopen_reason ?? '' })) : null)));
 }
 
+/** Statuses in which a reviewer decides. */
+const REVIEWABLE = ['submitted', 'awaiting_second_approval'];
+
+/**
+ * The verifying bodies' approvals of the present revision, and which is missing: with joint
+ * approval the department and the association both approve before the star is granted.
+ */
+function approvalsPanel(ins) {
+  const given = (ins.approvals ?? []).filter((a) => a.revision === ins.revision && !a.withdrawn_at);
+  const panel = h('div', { class: 'approvals', dataset: { awaiting: ins.awaiting_body ?? '' } });
+  if (!given.length && !ins.awaiting_body) return panel;
+  panel.append(h('ul', { class: 'approval-list small' }, given.map((a) => h('li', { dataset: { body: a.body } },
+    h('span', { class: 'badge status-approved' }, t('approval.given', { body: t(`body.${a.body}`) })), ' ',
+    h('span', { class: 'muted' }, t('decisions.by', { user: a.approved_by_name ?? a.approved_by, time: fmtDateTime(a.approved_at) })),
+    a.comment ? h('p', { class: 'comment' }, t('decisions.comment', { comment: a.comment })) : null))));
+  if (ins.status === 'awaiting_second_approval' && ins.awaiting_body) {
+    panel.append(h('p', { class: 'notice info awaiting-body' }, t('approval.awaiting', { body: t(`body.${ins.awaiting_body}`) })));
+  }
+  return panel;
+}
+
 /** The decision that stands (the last one not reopened), if the inspection was decided. */
 function standingDecision(ins) {
   const live = (ins.decisions ?? []).filter((d) => !d.reopened_at && d.decision !== 'return');
@@ -278,7 +299,8 @@ function decisionCard(ins, declaration, entry, ctx, page) {
   const result = h('div', { 'aria-live': 'polite' });
   const role = ctx.role;
   const me = ctx.me.id;
-  if (ins.status !== 'submitted') {
+  card.append(approvalsPanel(ins));
+  if (!REVIEWABLE.includes(ins.status)) {
     card.append(h('p', {}, t('decision.not_open', { status: t(`status.${ins.status}`) })), result);
     if (ins.status === 'approved' || ins.status === 'rejected') {
       starStatusCard(ins.village_id).then((c) => result.append(c));
@@ -299,6 +321,15 @@ function decisionCard(ins, declaration, entry, ctx, page) {
   }
   if (ins.inspector_id === me) {
     card.append(h('p', { class: 'notice info' }, t('decision.own_inspection')));
+    return card;
+  }
+  if (!ctx.me.body) {
+    card.append(h('p', { class: 'notice error no-body' }, t('decision.no_body')));
+    return card;
+  }
+  if (ins.status === 'awaiting_second_approval' && ins.awaiting_body && ins.awaiting_body !== ctx.me.body) {
+    // Her body approved: the other body's reviewers decide now (the server refuses her too).
+    card.append(h('p', { class: 'notice info body-done' }, t('decision.body_done', { body: t(`body.${ctx.me.body}`), other: t(`body.${ins.awaiting_body}`) })));
     return card;
   }
 
@@ -410,11 +441,12 @@ function decisionCard(ins, declaration, entry, ctx, page) {
       const d = await api.post(`/api/v1/inspections/${encodeURIComponent(ins.id)}/decision`, body);
       formErrors(form, null);
       page.statusSlot.replaceChildren(statusBadge(d.inspection_status));
-      form.replaceWith(h('p', { class: 'notice ok', role: 'status' }, t(`decision.done_${d.decision}`)));
+      const done = d.awaiting_body ? t('decision.done_first', { other: t(`body.${d.awaiting_body}`) }) : t(`decision.done_${d.decision}`);
+      form.replaceWith(h('p', { class: 'notice ok', role: 'status' }, done));
       claimButton.remove();
       claimInfo.remove();
       page.refreshHistory();
-      if (d.decision !== 'return') {
+      if (d.decision !== 'return' && !d.awaiting_body) {
         const status = await starStatusCard(ins.village_id);
         result.append(status);
         status.scrollIntoView({ block: 'nearest' });

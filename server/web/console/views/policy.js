@@ -1,6 +1,7 @@
 // The county's star policy: how far a declaration may climb, the rectification window and the
 // ban, with the history of its changes (a change applies from its day on, never backwards); and
-// the quarter's verification window. Admins change both, other county roles read them.
+// the quarter's verification window; and the county's procedure (joint approval, township
+// pre-check). Admins change them, other county roles read them.
 
 import * as api from '../api.js';
 import { h, field, select } from '../dom.js';
@@ -72,7 +73,38 @@ export async function policyView(root, ctx) {
     history.replaceChildren(h('h2', { id: 'policy-history-h' }, t('policy.history')), list.el);
   };
   showHistory();
-  root.append(form, history, await windowCard(ctx, admin));
+  root.append(form, history, procedureCard(policy, admin), await windowCard(ctx, admin));
+}
+
+/** How the county verifies: joint approval by both bodies, and the township pre-check. */
+function procedureCard(policy, admin) {
+  const boxes = {};
+  const rows = ['joint_approval', 'township_precheck'].map((k) => {
+    const id = `procedure-${k}`;
+    boxes[k] = h('input', { type: 'checkbox', id, checked: Boolean(policy[k]), disabled: !admin, dataset: { procedure: k } });
+    return h('div', { class: 'field', dataset: { field: k } },
+      h('label', { class: 'check', for: id }, boxes[k], t(`procedure.${k}`)),
+      h('p', { class: 'hint small muted' }, t(`procedure.${k}_hint`)));
+  });
+  const submit = h('button', { type: 'submit', class: 'primary' }, t('common.save'));
+  const form = h('form', { class: 'card procedure', novalidate: true, 'aria-labelledby': 'procedure-h' },
+    h('h2', { id: 'procedure-h' }, t('procedure.title')), rows,
+    admin ? submit : h('p', { class: 'muted' }, t('policy.read_only')));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const body = {};
+    for (const k of Object.keys(boxes)) if (boxes[k].checked !== Boolean(policy[k])) body[k] = boxes[k].checked;
+    submit.disabled = true;
+    try {
+      Object.assign(policy, await api.patch('/api/v1/policy', body));
+      formErrors(form, null);
+      form.querySelector('.form-summary')?.append(h('p', { class: 'notice ok', role: 'status' }, t('policy.saved')));
+    } catch (err) {
+      formErrors(form, err);
+    }
+    submit.disabled = false;
+  });
+  return form;
 }
 
 /** The quarter's verification window: read by every county role, set by admins. */

@@ -1,5 +1,6 @@
 // The reviewer's county queue: filters (flagged, township, level), sort (oldest or worst flags
-// first), waiting time and claim holder; paged with the server's cursor.
+// first), waiting time, the verifying body whose approval is missing, and the claim holder;
+// paged with the server's cursor.
 
 import * as api from '../api.js';
 import { h, field, select } from '../dom.js';
@@ -22,7 +23,13 @@ export async function loadTownships() {
 export async function queueView(root, ctx) {
   const q = ctx.query;
   root.append(title(t('queue.title')), h('p', { class: 'muted' }, t('queue.intro')));
-  const towns = await loadTownships();
+  const [towns, policy] = await Promise.all([loadTownships(), api.get('/api/v1/policy').catch(() => ({ joint_approval: true }))]);
+  // Which body's approval each entry still needs: both for a fresh one under joint approval,
+  // the other body's after one approved.
+  const missing = (e) => {
+    if (e.awaiting_body) return h('span', { class: 'badge warn awaiting-body', dataset: { body: e.awaiting_body } }, t('queue.awaiting_body', { body: t(`body.${e.awaiting_body}`) }));
+    return h('span', { class: 'muted small' }, policy.joint_approval ? t('queue.needs_both') : t('queue.needs_one'));
+  };
   const flagged = h('input', { type: 'checkbox', checked: q.flagged === '1' });
   const township = select([['', t('common.all')], ...towns.map((u) => [u.id, u.name])], q.township, { id: 'queue-township' });
   const level = select([['', t('common.all')], ['1', t('level.n', { n: 1 })], ['2', t('level.n', { n: 2 })], ['3', t('level.n', { n: 3 })]], q.level, { id: 'queue-level' });
@@ -41,7 +48,7 @@ export async function queueView(root, ctx) {
   const list = table([
     { label: t('queue.village') }, { label: t('queue.township') }, { label: t('queue.declared') },
     { label: t('queue.score'), num: true }, { label: t('queue.flags') }, { label: t('queue.waiting') },
-    { label: t('queue.claim') }, { label: '' },
+    { label: t('queue.approvals') }, { label: t('queue.claim') }, { label: '' },
   ], { caption: t('queue.title') });
   const status = h('div', {}, loading());
   root.append(status, list.el);
@@ -61,6 +68,7 @@ export async function queueView(root, ctx) {
         [fmtNumber(e.score, 1), ' ', h('span', { class: ['badge', e.passed ? 'pass' : 'fail'] }, e.passed ? t('common.passed') : t('common.failed'))],
         e.flags.length ? h('div', { class: 'chips' }, flags) : h('span', { class: 'muted' }, t('queue.no_flags')),
         h('span', { class: 'nowrap', title: fmtDateTime(e.submitted_at) }, fmtDuration(e.waiting_seconds)),
+        missing(e),
         e.claimed_by ? [e.claimed_by.username, h('div', { class: 'muted small' }, t('queue.claim_until', { time: fmtDateTime(e.claimed_by.until) }))] : h('span', { class: 'muted' }, t('queue.unclaimed')),
         h('a', { class: 'button', href: `#/inspection/${e.id}`, 'aria-label': t('queue.open_village', { name: e.village.name }) }, t('queue.open')),
       ], { dataset: { inspection: e.id } }));

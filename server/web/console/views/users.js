@@ -1,12 +1,15 @@
-// Users of the county: the list, creating a login (its scope given by an org unit code), and
-// deactivating or reactivating one.
+// Users of the county: the list, creating a login (its scope given by an org unit code: the
+// county, a township for township staff or a narrowed inspector or reviewer, a village), a
+// reviewer's verifying body, and deactivating or reactivating one.
 
 import * as api from '../api.js';
 import { h, field, select } from '../dom.js';
 import { t, roleName } from '../i18n.js';
 import { title, loading, empty, pager, table, errorBox, formErrors } from '../ui.js';
 
-const ROLES = ['admin', 'inspector', 'reviewer', 'secretary', 'member'];
+const ROLES = ['admin', 'inspector', 'reviewer', 'township', 'secretary', 'member'];
+/** The two verifying bodies; every reviewer belongs to one. */
+export const BODIES = ['department', 'association'];
 
 /** An org unit's id from its code, or a field error on `org_unit_id`. */
 export async function unitByCode(code, fieldName = 'org_unit_id') {
@@ -28,6 +31,11 @@ export async function usersView(root, ctx) {
   const password = h('input', { type: 'password', autocomplete: 'new-password', required: true, minlength: '10' });
   const role = select(ROLES.map((r) => [r, roleName(r)]), 'inspector');
   const unit = h('input', { value: ctx.me.org_unit.code, required: true, autocapitalize: 'characters' });
+  const body = select(BODIES.map((b) => [b, t(`body.${b}`)]), 'department');
+  const bodyField = field(t('users.body'), body, { name: 'body', hint: t('users.body_hint') });
+  const showBody = () => bodyField.classList.toggle('hidden', role.value !== 'reviewer');
+  role.addEventListener('change', showBody);
+  showBody();
   const created = h('div', { 'aria-live': 'polite' });
   const submit = h('button', { type: 'submit', class: 'primary' }, t('users.create'));
   const form = h('form', { class: 'card', novalidate: true, 'aria-labelledby': 'new-user-h' },
@@ -36,7 +44,8 @@ export async function usersView(root, ctx) {
       field(t('users.username'), username, { name: 'username' }),
       field(t('users.password'), password, { name: 'password', hint: t('users.password_hint') }),
       field(t('users.role'), role, { name: 'role' }),
-      field(t('users.unit'), unit, { name: 'org_unit_id', hint: t('users.unit_hint') })),
+      field(t('users.unit'), unit, { name: 'org_unit_id', hint: t('users.unit_hint') }),
+      bodyField),
     submit, created);
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
@@ -44,7 +53,9 @@ export async function usersView(root, ctx) {
     created.replaceChildren();
     try {
       const u = await unitByCode(unit.value.trim());
-      const user = await api.post('/api/v1/users', { username: username.value.trim(), password: password.value, role: role.value, org_unit_id: u.id });
+      const payload = { username: username.value.trim(), password: password.value, role: role.value, org_unit_id: u.id };
+      if (role.value === 'reviewer') payload.body = body.value;
+      const user = await api.post('/api/v1/users', payload);
       formErrors(form, null);
       created.append(h('p', { class: 'notice ok', role: 'status' }, t('users.created', { name: user.username, role: roleName(user.role), unit: u.name })));
       username.value = '';
@@ -59,7 +70,7 @@ export async function usersView(root, ctx) {
   // The list.
   const roleFilter = select([['', t('common.all')], ...ROLES.map((r) => [r, roleName(r)])], q.role, { id: 'users-role' });
   roleFilter.addEventListener('change', () => ctx.navigate('users', { role: roleFilter.value }));
-  const cols = [{ label: t('users.username') }, { label: t('users.role') }, { label: t('users.unit') }, { label: t('users.state') }, { label: '' }];
+  const cols = [{ label: t('users.username') }, { label: t('users.role') }, { label: t('users.body') }, { label: t('users.unit') }, { label: t('users.state') }, { label: '' }];
   const list = table(cols, { caption: t('users.title') });
   const units = new Map([[ctx.me.org_unit.id, ctx.me.org_unit]]);
   const unitOf = async (id) => {
@@ -81,7 +92,23 @@ export async function usersView(root, ctx) {
         toggle.disabled = false;
       }
     });
-    const tr = list.row([user.username, roleName(user.role), [u.name, ' ', h('span', { class: 'muted small mono' }, u.code)], state, [toggle, msg]], { dataset: { user: user.username } });
+    let bodyCell = '';
+    if (user.role === 'reviewer') {
+      const pick = select(BODIES.map((b) => [b, t(`body.${b}`)]), user.body ?? '', { 'aria-label': t('users.body_of', { name: user.username }) });
+      if (!user.body) pick.prepend(h('option', { value: '', selected: true, disabled: true }, t('users.body_missing')));
+      pick.addEventListener('change', async () => {
+        pick.disabled = true;
+        try {
+          const updated = await api.patch(`/api/v1/users/${encodeURIComponent(user.id)}`, { body: pick.value });
+          tr.replaceWith(row(updated, u));
+        } catch (err) {
+          msg.replaceChildren(errorBox(err));
+          pick.disabled = false;
+        }
+      });
+      bodyCell = pick;
+    }
+    const tr = list.row([user.username, roleName(user.role), bodyCell, [u.name, ' ', h('span', { class: 'muted small mono' }, u.code)], state, [toggle, msg]], { dataset: { user: user.username } });
     return tr;
   }
 

@@ -95,6 +95,8 @@ export async function villagesView(root, ctx) {
 function declarationNote(status) {
   if (status === 'expired') return h('div', { class: 'muted small' }, t('village.expired_note'));
   if (status === 'unverified') return h('div', { class: 'muted small' }, t('village.unverified_note'));
+  if (status === 'awaiting_township') return h('div', { class: 'muted small' }, t('village.awaiting_township_note'));
+  if (status === 'sent_back') return h('div', { class: 'muted small' }, t('village.sent_back_note'));
   return null;
 }
 
@@ -141,7 +143,7 @@ export async function myVillageView(root, ctx) {
     const list = table([{ label: t('common.quarter') }, { label: t('village.level') }, { label: t('village.kind') }, { label: t('village.status') }, { label: t('village.declared_at') }], { caption: t('village.declarations') });
     const sorted = [...declarations].sort((a, b) => (b.created_at ?? '').localeCompare(a.created_at ?? ''));
     for (const d of sorted) {
-      list.body.append(list.row([d.quarter, stars(d.star_level, true), t(`kind.${d.kind}`), [statusBadge(d.status), declarationNote(d.status)], fmtDateTime(d.created_at)],
+      list.body.append(list.row([d.quarter, stars(d.star_level, true), t(`kind.${d.kind}`), [statusBadge(d.status), declarationNote(d.status), d.check_comment ? h('div', { class: 'small comment' }, t('declarations.comment', { comment: d.check_comment })) : null], fmtDateTime(d.created_at)],
         { dataset: { declaration: d.id, status: d.status } }));
     }
     root.append(list.el);
