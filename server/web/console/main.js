@@ -14,6 +14,7 @@ import { webhooksView } from './views/webhooks.js';
 import { membersView } from './views/members.js';
 import { overdueView } from './views/overdue.js';
 import { dashboardView } from './views/dashboard.js';
+import { benefitsView, eligibilityView } from './views/benefits.js';
 
 const COUNTY = ['admin', 'reviewer', 'inspector'];
 
@@ -26,6 +27,8 @@ const ROUTES = [
   { path: 'village', view: myVillageView, roles: ['secretary'], nav: 'nav.village' },
   { path: 'villages', view: villagesView, roles: COUNTY, nav: 'nav.villages' },
   { path: 'dashboard', view: dashboardView, roles: COUNTY, nav: 'nav.dashboard' },
+  { path: 'eligibility', view: eligibilityView, roles: COUNTY, nav: 'nav.eligibility' },
+  { path: 'benefits', view: benefitsView, roles: COUNTY, nav: 'nav.benefits' },
   { path: 'users', view: usersView, roles: ['admin'], nav: 'nav.users' },
   { path: 'import', view: importView, roles: ['admin'], nav: 'nav.import' },
   { path: 'policy', view: policyView, roles: ['admin', 'reviewer'], nav: 'nav.policy' },
