@@ -46,7 +46,7 @@ pub struct AppState {
     tags(
         (name = "auth"), (name = "org"), (name = "users"), (name = "checklists"),
         (name = "declarations"), (name = "inspections"), (name = "photos"), (name = "review"),
-        (name = "stars"), (name = "mentoring"), (name = "reports"), (name = "webhooks"),
+        (name = "stars"), (name = "mentoring"), (name = "benefits"), (name = "reports"), (name = "webhooks"),
         (name = "audit"), (name = "ops")
     )
 )]
@@ -119,6 +119,11 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(crate::reports::routes::stars_report)
         .service(crate::reports::routes::reviews_report)
         .service(crate::reports::routes::unverified_report)
+        .service(crate::reports::routes::benefits_report)
+        .service(crate::benefits::routes::get_catalogue)
+        .service(crate::benefits::routes::save_catalogue)
+        .service(crate::benefits::routes::list_versions)
+        .service(crate::benefits::routes::get_version)
         .service(crate::stars::routes::get_star_status)
         .service(crate::stars::routes::get_policy)
         .service(crate::stars::routes::update_policy)

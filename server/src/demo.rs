@@ -162,6 +162,12 @@ pub fn seed(conn: &mut DbConn, password: Option<&str>) -> Result<DemoSummary, Ap
         }
         let first_village = first_village.ok_or_else(|| ApiError::internal())?;
         let first_township = first_township.ok_or_else(|| ApiError::internal())?;
+        crate::benefits::store::seed_defaults(
+            conn,
+            &county.id,
+            &actor,
+            chrono::Utc::now().date_naive(),
+        )?;
 
         let missing: Vec<_> = USERS
             .iter()

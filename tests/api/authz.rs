@@ -241,7 +241,8 @@ fn recipe(c: &Ctx, method: &str, template: &str, n: usize, caller: &str) -> Opti
             "/api/v1/reports/mentoring"
             | "/api/v1/reports/stars"
             | "/api/v1/reports/reviews"
-            | "/api/v1/reports/unverified",
+            | "/api/v1/reports/unverified"
+            | "/api/v1/reports/benefits",
         ) => call(format!("{template}?org_unit={}", c.county), none(), Demo),
         // Review, stars and webhooks (design.md's contract).
         ("get", "/api/v1/review-queue") => call(template.into(), none(), Own),
@@ -285,6 +286,20 @@ fn recipe(c: &Ctx, method: &str, template: &str, n: usize, caller: &str) -> Opti
             Demo,
         ),
         ("get", "/api/v1/policy") => call(template.into(), none(), Own),
+        // The caller's county's catalogue: an EAST admin saves EAST's.
+        ("get", "/api/v1/benefits" | "/api/v1/benefits/versions") => {
+            call(template.into(), none(), Own)
+        }
+        ("put", "/api/v1/benefits") => call(
+            template.into(),
+            Body::Json(json!({"benefits": [{"code": format!("matrix_{n}"),
+                "name": {"zh": "矩阵", "en": "Matrix"}, "min_level": 1,
+                "applies_to": "households", "amount": "1 yuan"}]})),
+            Own,
+        ),
+        ("get", "/api/v1/benefits/versions/{version}") => {
+            call("/api/v1/benefits/versions/1".into(), none(), Own)
+        }
         ("patch", "/api/v1/policy") => {
             call(template.into(), Body::Json(json!({"max_step": 1})), Own)
         }
@@ -460,6 +475,16 @@ const EXPECTED: &[(&str, &str, &str, u16)] = &[
     ("get", "/api/v1/villages/{id}/mentoring", "member1", 403),
     ("get", "/api/v1/reports/mentoring", "admin", 200),
     ("get", "/api/v1/reports/mentoring", "member1", 403),
+    ("get", "/api/v1/reports/benefits", "admin", 200),
+    ("get", "/api/v1/reports/benefits", "inspector1", 200),
+    ("get", "/api/v1/reports/benefits", "secretary1", 403),
+    ("get", "/api/v1/benefits", "reviewer1", 200),
+    ("get", "/api/v1/benefits", "member1", 403),
+    ("put", "/api/v1/benefits", "admin", 200),
+    ("put", "/api/v1/benefits", "east-admin", 200),
+    ("put", "/api/v1/benefits", "reviewer1", 403),
+    ("put", "/api/v1/benefits", "secretary1", 403),
+    ("get", "/api/v1/benefits/versions/{version}", "admin", 200),
 ];
 
 const DEMO_CALLERS: [&str; 6] = [

@@ -6,6 +6,7 @@ mod helpers;
 mod auth;
 mod authz;
 mod bench;
+mod benefits;
 mod certification;
 mod checklist_rules;
 mod cli;

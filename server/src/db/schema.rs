@@ -362,6 +362,19 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    benefit_catalogues (id) {
+        id -> Text,
+        county_id -> Text,
+        version -> Integer,
+        effective_on -> Date,
+        body -> Text,
+        saved_by -> Nullable<Text>,
+        saved_by_name -> Text,
+        saved_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     org_units,
     users,
@@ -386,4 +399,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     members,
     mentees,
     visits,
+    benefit_catalogues,
 );

@@ -5,10 +5,12 @@
 //! (CSV formula injection): each report declares, column by column, which cells are people's
 //! text and which the code writes itself (see [`Kind`]).
 
+pub mod benefits;
 pub mod reviews;
 pub mod routes;
 pub mod stars;
 pub mod unverified;
+pub mod xlsx;
 
 use actix_web::http::header;
 use actix_web::web::Bytes;
@@ -35,6 +37,19 @@ pub struct ReportQuery {
 pub enum Format {
     Json,
     Csv,
+    /// Offered by the reports that accept it (`parse_format(…, true)`).
+    Xlsx,
+}
+
+/// `json` (default), `csv`, and `xlsx` where `xlsx` is true.
+pub fn parse_format(format: Option<&str>, xlsx: bool) -> ApiResult<Format> {
+    match format {
+        None | Some("") | Some("json") => Ok(Format::Json),
+        Some("csv") => Ok(Format::Csv),
+        Some("xlsx") if xlsx => Ok(Format::Xlsx),
+        Some(_) if xlsx => Err(ApiError::field("format", "must be json, csv or xlsx")),
+        Some(_) => Err(ApiError::field("format", "must be json or csv")),
+    }
 }
 
 impl ReportQuery {
@@ -46,11 +61,7 @@ impl ReportQuery {
     }
 
     pub fn format(&self) -> ApiResult<Format> {
-        match self.format.as_deref() {
-            None | Some("") | Some("json") => Ok(Format::Json),
-            Some("csv") => Ok(Format::Csv),
-            Some(_) => Err(ApiError::field("format", "must be json or csv")),
-        }
+        parse_format(self.format.as_deref(), false)
     }
 }
 

@@ -2,7 +2,10 @@
 
 use actix_web::{get, web, HttpResponse};
 
-use super::{csv_stream, reviews, stars, unverified, CsvPage, Format, ReportQuery};
+use super::benefits::{self, BenefitsQuery, Mode};
+use super::{
+    csv_stream, parse_format, reviews, stars, unverified, xlsx, CsvPage, Format, ReportQuery,
+};
 use crate::app::AppState;
 use crate::auth::{AuthUser, Role};
 use crate::error::{ApiResult, Problem};
@@ -12,10 +15,10 @@ use crate::quarter::Quarter;
 /// Who reads reports: the county's staff, and township staff for their township.
 const COUNTY_ROLES: [Role; 4] = [Role::Admin, Role::Reviewer, Role::Inspector, Role::Township];
 
-async fn unit_of(state: &AppState, user: &AuthUser, query: &ReportQuery) -> ApiResult<OrgUnit> {
+async fn unit_of(state: &AppState, user: &AuthUser, org_unit: Option<&str>) -> ApiResult<OrgUnit> {
     let (user, wanted) = (
         user.clone(),
-        query.org_unit.clone().filter(|u| !u.is_empty()),
+        org_unit.filter(|u| !u.is_empty()).map(str::to_string),
     );
     state
         .db
@@ -58,7 +61,7 @@ where
     let tz = state.config.timezone;
     let quarter = query.quarter(tz)?;
     let format = query.format()?;
-    let unit = unit_of(&state, &user, &query).await?;
+    let unit = unit_of(&state, &user, query.org_unit.as_deref()).await?;
     match format {
         Format::Json => {
             let report = state
@@ -73,6 +76,17 @@ where
             csv_columns,
             move |conn, after| csv_page(conn, &unit, quarter, tz, after),
         )),
+        // Ready for the reports whose query accepts `xlsx` (none of these yet).
+        Format::Xlsx => {
+            xlsx::response(
+                &state.db,
+                format!("{name}-{}-{quarter}.xlsx", unit.code),
+                name,
+                csv_columns,
+                move |conn, after| csv_page(conn, &unit, quarter, tz, after),
+            )
+            .await
+        }
     }
 }
 
@@ -167,4 +181,122 @@ pub async fn unverified_report(
         |conn, unit, quarter, _tz, after| unverified::csv_page(conn, unit, quarter, after),
     )
     .await
+}
+
+/// Benefit eligibility: every village of the scope with its star level on `as_of` (default
+/// today), since when, any ban or rectification window, and the benefits that apply under the
+/// catalogue in force that day. With `from` and `to` instead: the villages whose benefits
+/// started or stopped between the end of `from` and the end of `to`, with the codes gained and
+/// lost. `?format=csv` streams one row per village (or change); `?format=xlsx` is one sheet.
+#[utoipa::path(
+    tag = "reports",
+    params(BenefitsQuery),
+    responses(
+        (status = 200, description = "The report: JSON (as of a day, or the change list with from/to), CSV with `?format=csv`, XLSX with `?format=xlsx`",
+            content((benefits::BenefitsAnswer = "application/json"), (String = "text/csv"),
+                (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)
+    ),
+    security(("bearer" = []))
+)]
+#[get("/api/v1/reports/benefits")]
+pub async fn benefits_report(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    query: web::Query<BenefitsQuery>,
+) -> ApiResult<HttpResponse> {
+    user.require(&COUNTY_ROLES)?;
+    let mode = query.mode(crate::stars::today(state.config.timezone))?;
+    let format = parse_format(query.format.as_deref(), true)?;
+    let unit = unit_of(&state, &user, query.org_unit.as_deref()).await?;
+    match mode {
+        Mode::AsOf(day) => {
+            if let Format::Json = format {
+                let report = state
+                    .db
+                    .read(move |conn| benefits::report(conn, &unit, day))
+                    .await?;
+                return Ok(HttpResponse::Ok().json(report));
+            }
+            let county = unit.county_id.clone();
+            let catalogue = std::sync::Arc::new(
+                state
+                    .db
+                    .read(move |conn| benefits::catalogue_on(conn, &county, day))
+                    .await?
+                    .benefits,
+            );
+            let name = format!("benefits-{}-{day}", unit.code);
+            let fetch = move |conn: &mut crate::db::DbConn, after| {
+                benefits::csv_page(conn, &unit, day, &catalogue, after)
+            };
+            tabular(&state, format, name, benefits::CSV_COLUMNS, fetch).await
+        }
+        Mode::Changes { from, to } => {
+            if let Format::Json = format {
+                let report = state
+                    .db
+                    .read(move |conn| benefits::changes_report(conn, &unit, from, to))
+                    .await?;
+                return Ok(HttpResponse::Ok().json(report));
+            }
+            let county = unit.county_id.clone();
+            let (before, after) = state
+                .db
+                .read(move |conn| {
+                    Ok((
+                        benefits::catalogue_on(conn, &county, from)?.benefits,
+                        benefits::catalogue_on(conn, &county, to)?.benefits,
+                    ))
+                })
+                .await?;
+            let catalogues = std::sync::Arc::new((before, after));
+            let name = format!("benefit-changes-{}-{from}-{to}", unit.code);
+            let fetch = move |conn: &mut crate::db::DbConn, after| {
+                benefits::changes_csv_page(
+                    conn,
+                    &unit,
+                    (from, to),
+                    (&catalogues.0, &catalogues.1),
+                    after,
+                )
+            };
+            tabular(&state, format, name, benefits::CHANGE_COLUMNS, fetch).await
+        }
+    }
+}
+
+/// A report's rows as streamed CSV or as an XLSX file (`name` without its extension).
+async fn tabular<F>(
+    state: &AppState,
+    format: Format,
+    name: String,
+    columns: &'static [super::Column],
+    fetch: F,
+) -> ApiResult<HttpResponse>
+where
+    F: Fn(&mut crate::db::DbConn, Option<String>) -> ApiResult<CsvPage>
+        + Send
+        + Sync
+        + Clone
+        + 'static,
+{
+    match format {
+        Format::Xlsx => {
+            xlsx::response(
+                &state.db,
+                format!("{name}.xlsx"),
+                "benefits",
+                columns,
+                fetch,
+            )
+            .await
+        }
+        _ => Ok(csv_stream(
+            state.db.clone(),
+            format!("{name}.csv"),
+            columns,
+            fetch,
+        )),
+    }
 }

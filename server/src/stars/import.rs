@@ -167,6 +167,7 @@ fn import_row(
     actor: &Actor,
 ) -> Result<Outcome, diesel::result::Error> {
     let quarter = r.since_quarter.to_string();
+    let before = super::status_of(conn, village, today)?;
     let existing: Option<(i32, String)> = star_baselines::table
         .find(&village.id)
         .select((star_baselines::level, star_baselines::since_quarter))
@@ -219,12 +220,9 @@ fn import_row(
         summary,
     )?;
     let status = super::status_of(conn, village, today)?;
-    outbox::enqueue(
-        conn,
-        &village.county_id,
-        outbox::STAR_STATUS_CHANGED,
-        super::status::changed_event_data(village, &status),
-    )?;
+    let mut data = super::status::changed_event_data(village, &status);
+    super::status::add_benefits(conn, &mut data, village, before.level, status.level)?;
+    outbox::enqueue(conn, &village.county_id, outbox::STAR_STATUS_CHANGED, data)?;
     Ok(outcome)
 }
 

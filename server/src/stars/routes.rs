@@ -22,7 +22,7 @@ pub struct StarStatusQuery {
     pub as_of: Option<String>,
 }
 
-fn parse_date(field: &str, text: &str) -> ApiResult<NaiveDate> {
+pub fn parse_date(field: &str, text: &str) -> ApiResult<NaiveDate> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .ok()
         .filter(|d| text.len() == 10 && (2000..=2200).contains(&chrono::Datelike::year(d)))

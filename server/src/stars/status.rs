@@ -326,6 +326,7 @@ pub fn announce_change(
     }
     let mut data = changed_event_data(village, after);
     data["from_level"] = before.level.into();
+    add_benefits(conn, &mut data, village, before.level, after.level)?;
     crate::webhooks::outbox::enqueue(
         conn,
         &village.county_id,
@@ -342,6 +343,21 @@ pub fn announce_change(
         format!("level {} → {}{cause}", before.level, after.level),
     )?;
     Ok(true)
+}
+
+/// Adds `benefits_gained` and `benefits_lost` to a `star_status.changed` event: the codes of
+/// the county's current catalogue that the move from `before` to `after` starts and stops.
+pub fn add_benefits(
+    conn: &mut DbConn,
+    data: &mut serde_json::Value,
+    village: &OrgUnit,
+    before: u8,
+    after: u8,
+) -> QueryResult<()> {
+    let change = crate::benefits::store::gained_and_lost(conn, &village.county_id, before, after)?;
+    data["benefits_gained"] = change.gained.into();
+    data["benefits_lost"] = change.lost.into();
+    Ok(())
 }
 
 /// The data of a `star_status.changed` event: the village's status without its history.

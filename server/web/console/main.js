@@ -15,6 +15,7 @@ import { membersView } from './views/members.js';
 import { overdueView } from './views/overdue.js';
 import { dashboardView } from './views/dashboard.js';
 import { declarationsView } from './views/declarations.js';
+import { benefitsView, eligibilityView } from './views/benefits.js';
 
 const COUNTY = ['admin', 'reviewer', 'inspector'];
 /** County staff and township staff: both read villages and reports of their scope. */
@@ -30,6 +31,8 @@ const ROUTES = [
   { path: 'village', view: myVillageView, roles: ['secretary'], nav: 'nav.village' },
   { path: 'villages', view: villagesView, roles: STAFF, nav: 'nav.villages' },
   { path: 'dashboard', view: dashboardView, roles: STAFF, nav: 'nav.dashboard' },
+  { path: 'eligibility', view: eligibilityView, roles: STAFF, nav: 'nav.eligibility' },
+  { path: 'benefits', view: benefitsView, roles: COUNTY, nav: 'nav.benefits' },
   { path: 'users', view: usersView, roles: ['admin'], nav: 'nav.users' },
   { path: 'import', view: importView, roles: ['admin'], nav: 'nav.import' },
   { path: 'policy', view: policyView, roles: ['admin', 'reviewer'], nav: 'nav.policy' },

@@ -1,0 +1,2 @@
+DROP INDEX benefit_catalogues_county_version;
+DROP TABLE benefit_catalogues;
