@@ -128,6 +128,7 @@ test('the worklist and the returned inspection name their villages', { timeout: 
   assert.equal(await returned.locator('h3').innerText(), returnedVillage.name);
   assert.deepEqual(await smallTargets('#header'), []);
   assert.deepEqual(await smallTargets('main'), []);
+  assert.deepEqual(await axe(), []);
   await shot('home');
 });
 
