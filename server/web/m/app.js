@@ -779,9 +779,9 @@ function renderSummary({ errors, progress }) {
     return;
   }
   const { template } = app.form;
-  const go = (id, ...why) => h('li', { 'data-item': id },
+  const go = (id, ...reasons) => h('li', { 'data-item': id },
     h('button', { type: 'button', class: 'link goto', onclick: () => goToItem(id) }, label(cl.item(template, id)?.label) || id),
-    why.length ? h('span', { class: 'why muted' }, why.join('；')) : null);
+    reasons.some(Boolean) ? h('span', { class: 'why muted' }, reasons.filter(Boolean).join('；')) : null);
   const missing = new Set(progress.missing.map((m) => m.item));
   const fix = errors.filter((e) => !missing.has(e.item) && e.rule !== 'required' && e.rule !== 'photos_min');
   const fixIds = [...new Set(fix.map((e) => e.item))];
@@ -799,13 +799,25 @@ function renderSummary({ errors, progress }) {
     h('h3', null, t('summary_failing')),
     progress.failing.length
       ? [h('p', { class: 'muted' }, t('summary_failing_hint')),
-        h('ul', { class: 'summary-list', id: 'summary-failing' }, progress.failing.map((id) => go(id)))]
+        h('ul', { class: 'summary-list', id: 'summary-failing' }, progress.failing.map((id) => go(id, passRule(cl.item(template, id)))))]
       : h('p', { class: 'muted' }, t('summary_no_failing')),
     blocked ? h('p', { class: 'error', id: 'summary-blocked' }, t('summary_blocked')) : null,
     h('p', { class: 'actions' },
       blocked ? null : h('button', { type: 'button', class: 'primary', id: 'confirm-submit', onclick: send }, t('confirm_submit')),
       h('button', { type: 'button', id: 'keep-editing', onclick: closeSummary }, t('keep_editing'))),
   ].flat().filter(Boolean));
+}
+
+/** What an item's answer must be to pass, in the console's words. */
+function passRule(it) {
+  const p = it.pass || {};
+  const has = (k) => p[k] !== undefined && p[k] !== null;
+  if (has('equals')) return t('rule_is', p.equals === true ? t('yes') : p.equals === false ? t('no') : String(p.equals));
+  if (has('in')) return t('rule_is', p.in.map((id) => label(it.options?.find((o) => o.id === id)?.label) || id).join('、'));
+  if (has('min') && has('max')) return t('rule_between', p.min, p.max);
+  if (has('min')) return t('rule_min', p.min);
+  if (has('max')) return t('rule_max', p.max);
+  return null;
 }
 
 function closeSummary() {

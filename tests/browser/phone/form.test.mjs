@@ -232,7 +232,7 @@ test('the summary before sending lists what is missing and what fails, and goes 
   await summary.waitFor();
   // Unanswered: the honoured policies; failing: one policy is fewer than the two the rule asks.
   assert.match(await summary.locator('#summary-missing li[data-item="policies_honoured"]').innerText(), /^本季度承诺的优惠政策已兑现落实\s+未回答$/);
-  assert.match(await summary.locator('#summary-failing').innerText(), /村级公开承诺的优惠政策条数/);
+  assert.match(await summary.locator('#summary-failing li[data-item="policy_count"]').innerText(), /^村级公开承诺的优惠政策条数\s+合格：2–4$/);
   assert.match(await summary.innerText(), /服务器不会接收/);
   assert.equal(await summary.locator('#confirm-submit').count(), 0, 'what the server would refuse cannot be confirmed');
   assert.ok(!(await page.isVisible('#submit')));
