@@ -5,7 +5,8 @@
 import * as api from './api.js';
 import * as queue from './queue.js';
 import * as cl from './checklist.js';
-import { positionWarnings, haversine, locationOf } from './geo.js';
+import { positionWarnings, haversine, locationOf, captureWarnings } from './geo.js';
+import { readExif } from './exif.js';
 import { t, label, language, setLanguage, errorText, fmtTime } from './i18n.js';
 
 const ACCEPT = 'image/jpeg,image/png,image/webp';
@@ -19,6 +20,7 @@ const app = {
   returned: null, // [view]
   decided: null, // [view]: her approved and rejected inspections, newest first
   confirming: null, // the id of the inspection whose cancellation awaits her confirmation
+  discarding: null, // the id of the outbox entry whose discarding awaits her confirmation
   notice: null, // {text, until}: a message shown at the top of the home view for a while
   form: null, // {record, template, errors, tried, watch}
 };
@@ -219,7 +221,7 @@ async function renderHome() {
     const local = records.find((r) => r.id === view.id);
     const pending = local && local.state !== queue.SENT && local.state !== queue.DRAFT;
     returned.append(h('article', { class: 'card returned', 'data-inspection': view.id },
-      view.village_name ? h('h3', null, view.village_name) : null,
+      h('h3', null, view.village_name || local?.village?.name || view.village_id),
       h('p', null, `${t('revision')} ${view.revision} · ${t('score')} ${view.score}`),
       h('blockquote', { class: 'comment' }, view.return_comment || ''),
       pending ? h('p', { class: 'muted' }, t(`state_${local.state}`))
@@ -337,7 +339,7 @@ function outboxCard(r) {
     result && r.state === queue.SENT ? h('p', { class: 'result' },
       `${t('status')}: ${t(`status_${result.status}`)} · ${t('score')} ${result.score} · ${t('revision')} ${result.revision}`) : null,
     h('ul', { class: 'photo-states' }, r.photos.map((p) => h('li', { class: `state-${p.state}`, 'data-photo': p.id },
-      `${t('photos')} ${p.item}: ${t(`state_${p.state === queue.DRAFT ? 'queued' : p.state}`)}`,
+      `${photoName(r, p)} · ${t(`state_${p.state === queue.DRAFT ? 'queued' : p.state}`)}`,
       p.error ? h('span', { class: 'error' }, ` — ${p.error}`) : null))),
     error ? h('div', { class: 'error problem', 'data-code': error.code || '' },
       words ? h('p', { class: 'words' }, t(`err_${words}`)) : null,
@@ -348,17 +350,47 @@ function outboxCard(r) {
     result?.flags?.length ? h('div', { class: 'flags' }, h('h4', null, t('flags')),
       h('ul', null, result.flags.map((f) => h('li', { class: `flag sev-${f.severity}`, 'data-code': f.code },
         h('strong', null, f.code), ' ', f.detail)))) : null,
-    r.state === queue.ERROR ? h('p', { class: 'actions' },
-      h('button', { class: 'retry', onclick: () => queue.retry(r) }, t('retry')),
-      h('button', { class: 'link danger', onclick: () => discard(r) }, t('discard'))) : null,
+    r.state === queue.ERROR ? discardControl(r) : null,
     // The server has the body but not every photo: the inspection is stuck until she finishes or cancels it.
     r.body_sent && r.state !== queue.SENT ? cancelControl(r.id, r) : null,
   );
 }
 
-async function discard(r) {
-  await queue.remove(r);
-  renderHome();
+/** A photo by its item's label and its place among that item's photos ("…：第 2 张照片"). */
+function photoName(r, p) {
+  const n = r.photos.filter((x) => x.item === p.item).indexOf(p) + 1;
+  return t('photo_label', p.label ? label(p.label) : p.item, n);
+}
+
+/**
+ * Retry and Discard for an entry the server refused. Discarding deletes the entry and its
+ * photos' bytes on the phone, so it asks first; the question survives the home view's renders.
+ */
+function discardControl(r) {
+  const box = h('div', { class: 'discard-box' });
+  const idle = (focus) => {
+    if (app.discarding === r.id) app.discarding = null;
+    const button = h('button', { type: 'button', class: 'link danger discard', onclick: ask }, t('discard'));
+    box.replaceChildren(h('p', { class: 'actions' },
+      h('button', { type: 'button', class: 'retry', onclick: () => queue.retry(r) }, t('retry')), button));
+    if (focus === true) button.focus();
+  };
+  function ask(ev) {
+    app.discarding = r.id;
+    const yes = h('button', { type: 'button', class: 'danger confirm-discard', onclick: discard }, t('discard_yes'));
+    box.replaceChildren(
+      h('p', { class: 'warn', role: 'alert' }, t('discard_confirm')),
+      h('p', { class: 'actions' }, yes, h('button', { type: 'button', class: 'keep-discard', onclick: () => idle(true) }, t('discard_no'))));
+    if (ev) yes.focus();
+  }
+  async function discard() {
+    app.discarding = null;
+    await queue.remove(r);
+    renderHome();
+  }
+  if (app.discarding === r.id) ask();
+  else idle();
+  return box;
 }
 
 // The server refused the refresh token (expired, revoked or spent): ask for the password again.
@@ -438,7 +470,7 @@ async function startForm(record) {
     show(h('p', { class: 'error' }, e.message), h('button', { onclick: () => renderHome() }, t('back')));
     return;
   }
-  app.form = { record, template, errors: [], tried: false, position: record.location || null, positionError: null };
+  app.form = { record, template, errors: [], tried: false, summary: false, removing: null, position: record.location || null, positionError: null };
   watchPosition();
   renderForm();
 }
@@ -499,17 +531,21 @@ function renderPosition() {
 
 function renderForm() {
   const { record, template } = app.form;
-  const sections = template.sections.map((s) => h('fieldset', { class: 'section' },
-    h('legend', null, label(s.title)),
+  const sections = template.sections.map((s) => h('fieldset', { class: 'section', 'data-section': s.id },
+    h('legend', null, label(s.title), ' ', h('span', { class: 'section-progress' })),
     s.items.map((it) => renderItem(it, record))));
   show(
     h('p', null, h('button', { class: 'link', id: 'back', onclick: leaveForm }, `‹ ${t('back')}`)),
     h('h2', { id: 'form-title' }, record.village?.name || '', ' · ', label(template.title)),
     record.return_comment ? h('blockquote', { class: 'comment' }, `${t('comment')}: ${record.return_comment}`) : null,
+    h('div', { id: 'progress', class: 'card' },
+      h('p', { id: 'progress-text' }),
+      h('progress', { id: 'progress-bar', max: 1, value: 0, 'aria-labelledby': 'progress-text' })),
     h('section', { id: 'position', class: 'card' }),
     h('form', { id: 'checklist', onsubmit: onSubmit, novalidate: true },
       sections,
       h('p', { class: 'error', id: 'form-error' }),
+      h('section', { id: 'summary', class: 'card', 'aria-labelledby': 'summary-title', hidden: true }),
       h('button', { type: 'submit', class: 'primary', id: 'submit' }, t('submit'))),
     h('p', { class: 'muted' }, t('saved')),
   );
@@ -524,6 +560,10 @@ function leaveForm() {
   renderHome();
 }
 
+/**
+ * One question: a fieldset whose legend is the question, so its radios and checkboxes have it
+ * as their group's name; the number and text inputs are named by it too.
+ */
 function renderItem(it, record) {
   const answer = record.answers[it.id];
   const set = (v) => {
@@ -534,14 +574,19 @@ function renderItem(it, record) {
   };
   let input = null;
   const name = `item-${it.id}`;
+  const legendId = `q-${it.id}`;
+  const errorId = `e-${it.id}`;
+  const choice = (type, value, checked, onchange, text) => h('label', { class: 'choice' },
+    h('input', { type, name, value, checked, onchange }), h('span', null, text));
   switch (it.kind) {
     case 'yes_no':
       input = h('div', { class: 'choices' }, [[true, t('yes')], [false, t('no')]].map(([v, text]) =>
-        h('label', { class: 'choice' }, h('input', { type: 'radio', name, value: String(v), checked: answer === v, onchange: () => set(v) }), text)));
+        choice('radio', String(v), answer === v, () => set(v), text)));
       break;
     case 'number':
       input = h('input', {
         type: 'number', name, step: 'any', inputmode: 'decimal', min: it.min, max: it.max,
+        'aria-labelledby': legendId, 'aria-describedby': errorId,
         value: answer === undefined ? '' : String(answer),
         oninput: (ev) => {
           const raw = ev.target.value.trim();
@@ -552,24 +597,21 @@ function renderItem(it, record) {
       break;
     case 'choice':
       input = h('div', { class: 'choices' }, it.options.map((o) =>
-        h('label', { class: 'choice' }, h('input', { type: 'radio', name, value: o.id, checked: answer === o.id, onchange: () => set(o.id) }), label(o.label))));
+        choice('radio', o.id, answer === o.id, () => set(o.id), label(o.label))));
       break;
     case 'multi_choice':
       input = h('div', { class: 'choices' }, it.options.map((o) =>
-        h('label', { class: 'choice' }, h('input', {
-          type: 'checkbox', name, value: o.id, checked: Array.isArray(answer) && answer.includes(o.id),
-          onchange: () => {
-            const chosen = [...document.querySelectorAll(`input[name="${name}"]:checked`)].map((c) => c.value);
-            set(chosen.length ? chosen : undefined);
-          },
-        }), label(o.label))));
+        choice('checkbox', o.id, Array.isArray(answer) && answer.includes(o.id), () => {
+          const chosen = [...document.querySelectorAll(`input[name="${name}"]:checked`)].map((c) => c.value);
+          set(chosen.length ? chosen : undefined);
+        }, label(o.label))));
       break;
     case 'text': {
-      const counter = h('span', { class: 'counter muted' });
+      const counter = h('span', { class: 'counter muted', id: `c-${it.id}` });
       const count = (s) => { counter.textContent = t('chars', [...(s || '')].length, cl.textLimit(it)); };
       count(answer);
       input = h('div', null, h('textarea', {
-        name, rows: 3,
+        name, rows: 3, 'aria-labelledby': legendId, 'aria-describedby': `${errorId} c-${it.id}`,
         oninput: (ev) => { count(ev.target.value); set(ev.target.value === '' ? undefined : ev.target.value); },
       }, answer || ''), counter);
       break;
@@ -581,37 +623,57 @@ function renderItem(it, record) {
       break;
   }
   const takesPhotos = it.kind !== 'computed' && (it.kind === 'photo' || it.photos_min > 0);
-  return h('div', { class: `item kind-${it.kind}`, 'data-item': it.id },
-    h('p', { class: 'label' }, label(it.label), it.required ? h('span', { class: 'req' }, ` (${t('required')})`) : null),
+  return h('fieldset', { class: `item kind-${it.kind}`, 'data-item': it.id, tabindex: '-1' },
+    h('legend', { class: 'label', id: legendId }, label(it.label), it.required ? h('span', { class: 'req' }, ` (${t('required')})`) : null),
     input,
-    takesPhotos ? renderPhotos(it, record) : null,
-    h('p', { class: 'error item-error' }));
+    takesPhotos ? renderPhotos(it, record, legendId) : null,
+    h('p', { class: 'error item-error', id: errorId }));
 }
 
-function renderPhotos(it, record) {
+function renderPhotos(it, record, legendId) {
   const list = h('div', { class: 'thumbs' });
+  // What the photos' EXIF makes doubtful, said when they are taken (the server flags it too).
+  const warnings = h('div', { class: 'photo-warnings', role: 'status' });
   const draw = () => {
-    list.replaceChildren(...record.photos.filter((p) => p.item === it.id).map((p) => {
-      const img = h('img', { alt: '', class: 'thumb' });
+    const mine = record.photos.filter((p) => p.item === it.id);
+    list.replaceChildren(...mine.map((p, k) => {
+      const img = h('img', { alt: t('photo_label', label(it.label), k + 1), class: 'thumb' });
       queue.loadPhoto(p.id).then((stored) => {
         if (stored) img.src = URL.createObjectURL(new Blob([stored.bytes], { type: stored.type }));
         // Sent with an earlier revision: the server has the bytes, the phone no longer does.
         else img.replaceWith(h('span', { class: 'thumb on-server' }, t('state_sent')));
       });
-      return h('figure', { class: 'photo', 'data-photo': p.id }, img,
-        h('button', { type: 'button', class: 'link danger', onclick: async () => {
-          record.photos = record.photos.filter((x) => x.id !== p.id);
-          if (p.state !== queue.SENT) await queue.dropPhoto(p.id);
-          await queue.save(record);
-          draw();
-          refreshForm();
-        } }, t('remove')));
+      return h('figure', { class: `photo${p.warnings?.length ? ' has-warning' : ''}`, 'data-photo': p.id }, img, removeControl(p, k + 1));
     }));
+    warnings.replaceChildren(...mine.flatMap((p, k) => (p.warnings || []).map((w) => h('p', { class: 'warn', 'data-photo-warning': w.code, 'data-photo': p.id },
+      w.code === 'exif_old' ? t('exif_old', k + 1, fmtTime(w.taken_at)) : t(w.code, k + 1, w.distance_m)))));
+  };
+  // Removing a photo deletes its bytes on the phone: a second, changed button confirms it.
+  const removeControl = (p, n) => {
+    if (app.form.removing !== p.id) {
+      return h('button', { type: 'button', class: 'link danger remove', 'aria-label': `${t('remove')} ${t('photo_label', label(it.label), n)}`,
+        onclick: () => { app.form.removing = p.id; draw(); list.querySelector(`[data-photo="${p.id}"] .confirm-remove`)?.focus(); } }, t('remove'));
+    }
+    return h('div', { class: 'remove-box', role: 'group', 'aria-label': t('remove_confirm') },
+      h('p', { class: 'warn' }, t('remove_confirm')),
+      h('button', { type: 'button', class: 'danger confirm-remove', onclick: async () => {
+        app.form.removing = null;
+        record.photos = record.photos.filter((x) => x.id !== p.id);
+        if (p.state !== queue.SENT) await queue.dropPhoto(p.id);
+        await queue.save(record);
+        draw();
+        refreshForm();
+      } }, t('remove_yes')),
+      h('button', { type: 'button', class: 'keep-photo', onclick: () => {
+        app.form.removing = null;
+        draw();
+        list.querySelector(`[data-photo="${p.id}"] .remove`)?.focus();
+      } }, t('remove_no')));
   };
   draw();
   const fileInput = h('input', {
     type: 'file', accept: ACCEPT, capture: 'environment', multiple: true, class: 'visually-hidden',
-    name: `photo-${it.id}`, 'data-photo-input': it.id,
+    name: `photo-${it.id}`, 'data-photo-input': it.id, 'aria-describedby': legendId,
     onchange: async (ev) => {
       let refused = 0;
       for (const file of ev.target.files) if (!(await addPhoto(record, it, file))) refused++;
@@ -623,6 +685,7 @@ function renderPhotos(it, record) {
   });
   return h('div', { class: 'photos' },
     list,
+    warnings,
     h('label', { class: 'button camera' }, fileInput, t('take_photo'),
       it.photos_min > 0 ? h('span', { class: 'muted' }, ` (${t('photos_min', it.photos_min)})`) : null));
 }
@@ -638,7 +701,8 @@ function imageType(bytes) {
 }
 
 /**
- * Hashes a photo's bytes on the phone (SHA-256, lowercase hex) and keeps them in IndexedDB.
+ * Hashes a photo's bytes on the phone (SHA-256, lowercase hex) and keeps them in IndexedDB,
+ * with its item's label (for the outbox) and what its EXIF makes doubtful.
  * Returns false for a file that is not a JPEG, PNG or WebP image.
  */
 async function addPhoto(record, it, file) {
@@ -648,13 +712,15 @@ async function addPhoto(record, it, file) {
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
   const sha256 = [...digest].map((b) => b.toString(16).padStart(2, '0')).join('');
   const id = crypto.randomUUID();
+  const exif = type === 'image/jpeg' ? readExif(bytes) : null;
+  const warnings = exif ? captureWarnings(exif, Date.now(), app.form?.position, record.village) : [];
   await queue.savePhoto(id, type, bytes);
-  record.photos.push({ id, item: it.id, sha256, type, size: bytes.byteLength, state: queue.DRAFT });
+  record.photos.push({ id, item: it.id, label: it.label, sha256, type, size: bytes.byteLength, state: queue.DRAFT, warnings });
   await queue.save(record);
   return true;
 }
 
-/** What would be sent now, and what the server would refuse in it. */
+/** What would be sent now, what the server would refuse in it, and how far the form is. */
 function check() {
   const { record, template } = app.form;
   const answers = cl.answersToSend(template, record.answers);
@@ -664,12 +730,14 @@ function check() {
     ...cl.validateAnswers(template, answers),
     ...cl.validateManifest(template, answers, photos.map((p) => p.item)),
   ];
-  return { answers, photos, errors, shown };
+  const progress = cl.progress(template, answers, photos.map((p) => p.item));
+  return { answers, photos, errors, shown, progress };
 }
 
 function refreshForm() {
   if (!app.form) return;
-  const { errors, shown } = check();
+  const result = check();
+  const { errors, shown, progress } = result;
   for (const el of document.querySelectorAll('#checklist .item')) {
     const id = el.dataset.item;
     el.classList.toggle('is-hidden', !shown.get(id));
@@ -677,18 +745,112 @@ function refreshForm() {
     el.classList.toggle('has-error', mine.length > 0);
     el.querySelector('.item-error').textContent = mine.map(errorText).join('; ');
   }
+  for (const s of progress.sections) {
+    const el = document.querySelector(`#checklist .section[data-section="${s.id}"] .section-progress`);
+    if (!el) continue;
+    el.textContent = s.total ? t('section_progress', s.done, s.total) : '';
+    el.classList.toggle('is-done', s.total > 0 && s.done === s.total);
+  }
+  const text = document.getElementById('progress-text');
+  if (text) {
+    text.textContent = t('progress', progress.done, progress.total);
+    const bar = document.getElementById('progress-bar');
+    bar.max = Math.max(1, progress.total);
+    bar.value = progress.done;
+  }
   const formError = document.getElementById('form-error');
   if (formError) formError.textContent = app.form.tried && errors.length ? t('fix_errors') : '';
+  renderSummary(result);
 }
 
-async function onSubmit(ev) {
-  ev.preventDefault();
-  const form = app.form;
-  form.tried = true;
-  const { answers, photos, errors } = check();
+/**
+ * The summary before sending: the required items not done, the answers to fix and the items
+ * that fail their rule, each a button to the item. Sending takes a second, confirming tap;
+ * what the server would refuse cannot be confirmed.
+ */
+function renderSummary({ errors, progress }) {
+  const box = document.getElementById('summary');
+  const submit = document.getElementById('submit');
+  if (!box) return;
+  box.hidden = !app.form.summary;
+  submit?.classList.toggle('is-hidden', !!app.form.summary);
+  if (!app.form.summary) {
+    box.replaceChildren();
+    return;
+  }
+  const { template } = app.form;
+  const go = (id, ...reasons) => h('li', { 'data-item': id },
+    h('button', { type: 'button', class: 'link goto', onclick: () => goToItem(id) }, label(cl.item(template, id)?.label) || id),
+    reasons.some(Boolean) ? h('span', { class: 'why muted' }, reasons.filter(Boolean).join('；')) : null);
+  const missing = new Set(progress.missing.map((m) => m.item));
+  const fix = errors.filter((e) => !missing.has(e.item) && e.rule !== 'required' && e.rule !== 'photos_min');
+  const fixIds = [...new Set(fix.map((e) => e.item))];
+  const blocked = errors.length > 0;
+  box.replaceChildren(...[
+    h('h2', { id: 'summary-title', tabindex: '-1' }, t('summary_title')),
+    h('p', null, t('progress', progress.done, progress.total)),
+    h('h3', null, t('summary_missing')),
+    progress.missing.length
+      ? h('ul', { class: 'summary-list', id: 'summary-missing' }, progress.missing.map((m) => go(m.item,
+        ...[m.answer ? t('missing_answer') : null, m.photos ? t('missing_photos', cl.item(template, m.item).photos_min) : null].filter(Boolean))))
+      : h('p', { class: 'muted' }, t('summary_no_missing')),
+    fixIds.length ? [h('h3', null, t('summary_fix')), h('ul', { class: 'summary-list', id: 'summary-fix' },
+      fixIds.map((id) => go(id, ...fix.filter((e) => e.item === id).map(errorText))))] : null,
+    h('h3', null, t('summary_failing')),
+    progress.failing.length
+      ? [h('p', { class: 'muted' }, t('summary_failing_hint')),
+        h('ul', { class: 'summary-list', id: 'summary-failing' }, progress.failing.map((id) => go(id, passRule(cl.item(template, id)))))]
+      : h('p', { class: 'muted' }, t('summary_no_failing')),
+    blocked ? h('p', { class: 'error', id: 'summary-blocked' }, t('summary_blocked')) : null,
+    h('p', { class: 'actions' },
+      blocked ? null : h('button', { type: 'button', class: 'primary', id: 'confirm-submit', onclick: send }, t('confirm_submit')),
+      h('button', { type: 'button', id: 'keep-editing', onclick: closeSummary }, t('keep_editing'))),
+  ].flat().filter(Boolean));
+}
+
+/** What an item's answer must be to pass, in the console's words. */
+function passRule(it) {
+  const p = it.pass || {};
+  const has = (k) => p[k] !== undefined && p[k] !== null;
+  if (has('equals')) return t('rule_is', p.equals === true ? t('yes') : p.equals === false ? t('no') : String(p.equals));
+  if (has('in')) return t('rule_is', p.in.map((id) => label(it.options?.find((o) => o.id === id)?.label) || id).join('、'));
+  if (has('min') && has('max')) return t('rule_between', p.min, p.max);
+  if (has('min')) return t('rule_min', p.min);
+  if (has('max')) return t('rule_max', p.max);
+  return null;
+}
+
+function closeSummary() {
+  app.form.summary = false;
   refreshForm();
+  document.getElementById('submit')?.focus();
+}
+
+/** Scrolls to an item (below the sticky header) and puts the focus on its first input. */
+function goToItem(id) {
+  const el = document.querySelector(`#checklist .item[data-item="${id}"]`);
+  if (!el) return;
+  el.scrollIntoView({ block: 'start' });
+  const target = el.querySelector('input:not([type=file]), textarea') || el;
+  target.focus({ preventScroll: true });
+}
+
+/** 提交 opens the summary; nothing is sent before it is confirmed. */
+function onSubmit(ev) {
+  ev.preventDefault();
+  app.form.tried = true;
+  app.form.summary = true;
+  refreshForm();
+  const title = document.getElementById('summary-title');
+  title?.scrollIntoView({ block: 'start' });
+  title?.focus({ preventScroll: true });
+}
+
+async function send() {
+  const form = app.form;
+  const { answers, photos, errors } = check();
   if (errors.length) {
-    document.querySelector('#checklist .has-error')?.scrollIntoView({ block: 'center' });
+    refreshForm();
     return;
   }
   const record = form.record;
@@ -704,6 +866,8 @@ async function onSubmit(ev) {
   if (form.position) body.location = form.position;
   // Photos of items the answers hid are not sent: forget them.
   for (const p of record.photos) if (!photos.includes(p)) await queue.dropPhoto(p.id);
+  // The outbox names each photo by its item's label (photos kept from older drafts get it here).
+  for (const p of photos) p.label = cl.item(form.template, p.item)?.label || p.label;
   record.photos = photos;
   stopWatching();
   clearTimeout(saveTimer);

@@ -206,3 +206,56 @@ export function validateManifest(t, answers, manifestItems) {
   }
   return errors;
 }
+
+/** The server's `passes`: whether an answer meets the item's pass rule (`pass`). */
+export function passes(it, rule, value) {
+  const within = (n) => (rule.min === undefined || rule.min === null || n >= rule.min) && (rule.max === undefined || rule.max === null || n <= rule.max);
+  switch (it.kind) {
+    case 'yes_no': return rule.equals !== undefined && jsonEqual(value, rule.equals);
+    case 'number':
+    case 'computed': return typeof value === 'number' && Number.isFinite(value) && within(value);
+    case 'choice': return typeof value === 'string' && Array.isArray(rule.in) && rule.in.includes(value);
+    case 'multi_choice': {
+      if (!Array.isArray(value)) return false;
+      const inList = !Array.isArray(rule.in) || (value.length > 0 && value.every((c) => typeof c === 'string' && rule.in.includes(c)));
+      return inList && within(value.length);
+    }
+    default: return false;
+  }
+}
+
+/**
+ * Where the form stands, for the answers to send and the photos taken (item ids, one per
+ * photo): `sections` [{id, done, total}] and the whole form's `done`/`total`, counting the
+ * visible items that need an answer (required) or photos (`photos_min`); `missing` [{item,
+ * answer, photos}] those not done yet; `failing` the ids of the other visible items whose
+ * answer fails their pass rule, as the server would score them (computed items are the
+ * server's and are left out). All in template order.
+ */
+export function progress(t, answers, photoItems) {
+  const shown = visibility(t, answers);
+  const counts = new Map();
+  for (const id of photoItems) counts.set(id, (counts.get(id) || 0) + 1);
+  const out = { sections: [], done: 0, total: 0, missing: [], failing: [] };
+  for (const s of t.sections) {
+    const section = { id: s.id, done: 0, total: 0 };
+    for (const it of s.items) {
+      if (!shown.get(it.id) || it.kind === 'computed') continue;
+      const answerable = it.kind !== 'photo';
+      const needsAnswer = answerable && !!it.required;
+      const needsPhotos = it.photos_min > 0;
+      const noAnswer = needsAnswer && answers[it.id] === undefined;
+      const fewPhotos = needsPhotos && (counts.get(it.id) || 0) < it.photos_min;
+      if (needsAnswer || needsPhotos) {
+        section.total++;
+        if (noAnswer || fewPhotos) out.missing.push({ item: it.id, answer: noAnswer, photos: fewPhotos });
+        else section.done++;
+      }
+      if (answerable && it.pass && !noAnswer && !passes(it, it.pass, answers[it.id])) out.failing.push(it.id);
+    }
+    out.sections.push(section);
+    out.done += section.done;
+    out.total += section.total;
+  }
+  return out;
+}

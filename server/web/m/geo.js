@@ -44,3 +44,33 @@ export function locationOf(pos) {
     mock: false,
   };
 }
+
+/** How far a photo's EXIF time may be from the phone's clock before it is questioned. */
+export const PHOTO_TIME_TOLERANCE_MS = 24 * 3600 * 1000;
+/** How far a photo's EXIF position may be from the phone or the village centre. */
+export const PHOTO_FAR_M = 5000;
+
+/**
+ * What a photo's EXIF facts ({taken_at, lat, lon}, see exif.js) make doubtful when it is
+ * taken at `now` (ms): `exif_old` when its time is more than a day away, `exif_far_phone` and
+ * `exif_far_village` when its position is more than 5 km from the phone's position or the
+ * village centre. The phone only asks; the server flags what it finds.
+ */
+export function captureWarnings(exif, now, position, village) {
+  const warnings = [];
+  if (!exif) return warnings;
+  if (exif.taken_at && Math.abs(exif.taken_at.getTime() - now) > PHOTO_TIME_TOLERANCE_MS) {
+    warnings.push({ code: 'exif_old', taken_at: exif.taken_at.toISOString() });
+  }
+  if (typeof exif.lat === 'number' && typeof exif.lon === 'number') {
+    if (position) {
+      const d = haversine(position, exif);
+      if (d > PHOTO_FAR_M) warnings.push({ code: 'exif_far_phone', distance_m: d });
+    }
+    if (village && typeof village.lat === 'number' && typeof village.lon === 'number') {
+      const d = haversine(village, exif);
+      if (d > PHOTO_FAR_M) warnings.push({ code: 'exif_far_village', distance_m: d });
+    }
+  }
+  return warnings;
+}

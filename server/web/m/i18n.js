@@ -1,6 +1,6 @@
 // The app's words in Chinese (first) and English; templates bring their own labels.
 
-const WORDS = {
+export const WORDS = {
   zh: {
     app: '星级验收', login: '登录', username: '用户名', password: '密码', logout: '退出',
     lang: 'English', online: '在线', offline: '离线', worklist: '待验收', none: '暂无',
@@ -37,6 +37,20 @@ const WORDS = {
     err_declaration_inspected: '这份申报已有别人正在验收。',
     err_awaiting_township: '这份申报还在等待乡镇初审，转报县里后才能验收。请联系乡镇。',
     use_new_version: '按新版本重新填写',
+    progress: (done, total) => `必填项已完成 ${done}/${total}`, section_progress: (done, total) => `${done}/${total}`,
+    summary_title: '提交前核对', summary_missing: '未完成的必填项', summary_failing: '不合格的项目', summary_fix: '要改正的回答',
+    rule_is: (v) => `合格：${v}`, rule_between: (lo, hi) => `合格：${lo}–${hi}`, rule_min: (n) => `合格：至少 ${n}`, rule_max: (n) => `合格：至多 ${n}`,
+    summary_no_missing: '必填项都已完成。', summary_no_failing: '没有不合格的项目。',
+    summary_failing_hint: '这些项目按检查表的规则不合格，会计入得分和验收结果。',
+    summary_blocked: '还有未完成的必填项或要改正的问题，服务器不会接收。点项目名称可直接跳过去。',
+    missing_answer: '未回答', missing_photos: (n) => `照片不够（至少 ${n} 张）`,
+    confirm_submit: '确认提交', keep_editing: '返回修改',
+    remove_confirm: '删除这张照片？', remove_yes: '确认删除', remove_no: '取消',
+    discard_confirm: '放弃这次验收？手机上的回答和照片都会删除，无法恢复。', discard_yes: '确认放弃', discard_no: '不放弃',
+    photo_label: (item, n) => `${item}：第 ${n} 张照片`,
+    exif_old: (n, when) => `第 ${n} 张照片的拍摄时间是 ${when}，与现在相差超过一天。是旧照片吗？`,
+    exif_far_phone: (n, d) => `第 ${n} 张照片的拍摄位置距手机现在的位置 ${fmtM(d)}（超过 5 公里）。是在别处拍的吗？`,
+    exif_far_village: (n, d) => `第 ${n} 张照片的拍摄位置距村中心 ${fmtM(d)}（超过 5 公里）。是在别处拍的吗？`,
   },
   en: {
     app: 'Star inspections', login: 'Log in', username: 'Username', password: 'Password', logout: 'Log out',
@@ -74,6 +88,20 @@ const WORDS = {
     err_declaration_inspected: 'Someone else is already inspecting this declaration.',
     err_awaiting_township: "This declaration is still awaiting its township's check; it can be inspected once forwarded to the county. Ask the township.",
     use_new_version: 'Fill in the new version',
+    progress: (done, total) => `${done} of ${total} required items done`, section_progress: (done, total) => `${done}/${total}`,
+    summary_title: 'Check before submitting', summary_missing: 'Required items not done', summary_failing: 'Failing items', summary_fix: 'Answers to fix',
+    rule_is: (v) => `passes with: ${v}`, rule_between: (lo, hi) => `passes with ${lo}–${hi}`, rule_min: (n) => `passes with at least ${n}`, rule_max: (n) => `passes with at most ${n}`,
+    summary_no_missing: 'Every required item is done.', summary_no_failing: 'No failing item.',
+    summary_failing_hint: "These items fail the checklist's rules; they count against the score and the result.",
+    summary_blocked: 'Required items are not done or answers need fixing: the server would refuse it. Tap an item to go to it.',
+    missing_answer: 'not answered', missing_photos: (n) => `photos missing (at least ${n})`,
+    confirm_submit: 'Submit now', keep_editing: 'Keep editing',
+    remove_confirm: 'Remove this photo?', remove_yes: 'Yes, remove', remove_no: 'Cancel',
+    discard_confirm: 'Discard this inspection? Its answers and photos on this phone are deleted for good.', discard_yes: 'Yes, discard', discard_no: 'Keep it',
+    photo_label: (item, n) => `${item}: photo ${n}`,
+    exif_old: (n, when) => `Photo ${n} was taken ${when}, more than a day from now. Is it an old photo?`,
+    exif_far_phone: (n, d) => `Photo ${n} was taken ${fmtM(d)} from where the phone is now (more than 5 km). Was it taken elsewhere?`,
+    exif_far_village: (n, d) => `Photo ${n} was taken ${fmtM(d)} from the village centre (more than 5 km). Was it taken elsewhere?`,
   },
 };
 

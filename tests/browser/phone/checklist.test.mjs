@@ -4,12 +4,15 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { login, call } from './lib.mjs';
+import { login, call, withExif } from './lib.mjs';
 
 // The app's modules are plain ES modules in .js files, served as they are; load them as such.
 const load = (name) => import(`data:text/javascript;base64,${fs.readFileSync(new URL(`../../../server/web/m/${name}`, import.meta.url)).toString('base64')}`);
 const cl = await load('checklist.js');
-const { haversine, positionWarnings } = await load('geo.js');
+const { haversine, positionWarnings, captureWarnings } = await load('geo.js');
+const { readExif } = await load('exif.js');
+const fixture = (name) => fs.readFileSync(new URL(`../fixtures/${name}`, import.meta.url));
+const bytes = (b) => b.buffer.slice(b.byteOffset, b.byteOffset + b.length);
 
 let inspector;
 let template;
@@ -132,4 +135,83 @@ test('the geofence warning uses the distance to the village centre', () => {
   assert.deepEqual(positionWarnings({ lat: 36.37, lon: 114.38, accuracy_m: 10 }, village), []);
   const far = positionWarnings({ lat: 36.39, lon: 114.38, accuracy_m: 150 }, village).map((w) => w.code);
   assert.deepEqual(far, ['poor_accuracy', 'outside_village']);
+});
+
+test('the phone counts what is done and names the failing items as the server scores them', async () => {
+  const ids = (xs) => xs.map((m) => m.item);
+  const empty = cl.progress(template, {}, []);
+  assert.deepEqual([empty.done, empty.total], [0, 7]);
+  assert.deepEqual(empty.sections.map((s) => [s.id, s.done, s.total]),
+    [['commitment', 0, 3], ['association', 0, 2], ['mentoring', 0, 0], ['records', 0, 2]]);
+  // A yes without its photo is not done; with it, it is.
+  const some = cl.answersToSend(template, { board_posted: true, policy_count: 1, outreach_displayed: true });
+  const partly = cl.progress(template, some, []);
+  assert.deepEqual([partly.done, partly.total], [2, 9]);
+  assert.deepEqual(partly.missing.find((m) => m.item === 'board_posted'), { item: 'board_posted', answer: false, photos: true });
+  assert.deepEqual(ids(partly.missing), ['board_posted', 'policies_honoured', 'association', 'roster_kept', 'ledgers_kept', 'outreach_kinds', 'outreach_photos']);
+  assert.deepEqual(partly.failing, ['policy_count']);
+  assert.equal(cl.progress(template, some, ['board_posted']).done, 3);
+
+  // Against the server: a complete inspection whose answers fail in every kind of rule.
+  const answers = {
+    board_posted: false, why_not_posted: '正在更换', policy_count: 5, policies_honoured: true, association: 'partial',
+    roster_kept: true, ledgers_kept: true, outreach_displayed: true, outreach_kinds: ['slogans'],
+  };
+  const photos = ['board_posted', 'ledgers_kept', 'outreach_photos', 'outreach_photos'];
+  const phone = cl.progress(template, cl.answersToSend(template, answers), photos);
+  assert.deepEqual([phone.done, phone.total, phone.missing], [10, 10, []]);
+  const res = await call(inspector, 'PUT', `/api/v1/inspections/${crypto.randomUUID()}`, {
+    declaration_id: declaration.id,
+    checklist: { code: 'star-1', version: 1 },
+    started_at: new Date(Date.now() - 3600e3).toISOString(),
+    submitted_at: new Date().toISOString(),
+    answers,
+    photos: photos.map((item) => ({ id: crypto.randomUUID(), item, sha256: 'a'.repeat(64) })),
+  });
+  assert.equal(res.status, 201, JSON.stringify(res.body));
+  // The server also scores its computed items, which the phone leaves to it.
+  const computed = new Set(cl.items(template).filter((it) => it.kind === 'computed').map((it) => it.id));
+  assert.deepEqual(phone.failing, res.body.failing_items.filter((id) => !computed.has(id)));
+  assert.deepEqual(phone.failing, ['board_posted', 'policy_count', 'association', 'outreach_kinds']);
+});
+
+test('the phone reads a JPEG\'s EXIF capture time and GPS position', () => {
+  // The demo's board photo: written by the server's EXIF writer, at +08:00 near the demo county.
+  const board = readExif(bytes(fixture('board.jpg')));
+  assert.equal(board.taken_at.toISOString(), '2026-10-15T02:30:00.000Z');
+  assert.ok(Math.abs(board.lat - 36.371) < 1e-3 && Math.abs(board.lon - 114.526) < 1e-3, JSON.stringify(board));
+  // No EXIF at all.
+  assert.deepEqual(readExif(bytes(fixture('phone-photo.jpg'))), { taken_at: null, lat: null, lon: null });
+  assert.deepEqual(readExif(new ArrayBuffer(0)), { taken_at: null, lat: null, lon: null });
+  const plain = fixture('phone-photo.jpg');
+  for (const little of [false, true]) {
+    // South and west are negative; the offset places the time.
+    const made = readExif(bytes(withExif(plain, { taken: '2008:05:12 14:28:00', offset: '-03:00', lat: -33.45, lon: -70.6667, little })));
+    assert.equal(made.taken_at.toISOString(), '2008-05-12T17:28:00.000Z');
+    assert.ok(Math.abs(made.lat + 33.45) < 1e-6 && Math.abs(made.lon + 70.6667) < 1e-6, JSON.stringify(made));
+    // Without an offset the time is the phone's own (the runner's clock zone here).
+    const local = readExif(bytes(withExif(plain, { taken: '2026:11:30 09:00:00', little })));
+    assert.equal(local.taken_at.getTime(), new Date(2026, 10, 30, 9, 0, 0).getTime());
+    assert.equal(local.lat, null);
+    // A camera without a fix writes 0/0: no position.
+    assert.equal(readExif(bytes(withExif(plain, { lat: 0, lon: 0, little }))).lat, null);
+  }
+  // A cut-off block reads as nothing, never throws.
+  const whole = withExif(plain, { taken: '2008:05:12 14:28:00', lat: 41.9, lon: 12.5 });
+  for (const cut of [4, 12, 20, 30, 60, 90]) readExif(bytes(whole.subarray(0, cut)));
+});
+
+test('a photo more than a day old or more than 5 km away is questioned', () => {
+  const now = Date.parse('2026-11-30T08:00:00Z');
+  const village = { lat: 36.37, lon: 114.38, radius_m: 1500 };
+  const here = { taken_at: new Date(now - 3600e3), lat: 36.371, lon: 114.381 };
+  assert.deepEqual(captureWarnings(here, now, { lat: 36.37, lon: 114.38 }, village), []);
+  assert.deepEqual(captureWarnings({ taken_at: null, lat: null, lon: null }, now, null, village), []);
+  const old = captureWarnings({ ...here, taken_at: new Date(now - 25 * 3600e3) }, now, null, village);
+  assert.deepEqual(old.map((w) => w.code), ['exif_old']);
+  assert.deepEqual(captureWarnings({ ...here, taken_at: new Date(now + 25 * 3600e3) }, now, null, village).map((w) => w.code), ['exif_old']);
+  // 0.05° of latitude is about 5.6 km; the phone 3 km north of the village sees it as near.
+  const north = { ...here, lat: 36.42, lon: 114.38 };
+  assert.deepEqual(captureWarnings(north, now, { lat: 36.397, lon: 114.38 }, village).map((w) => w.code), ['exif_far_village']);
+  assert.deepEqual(captureWarnings(north, now, { lat: 36.37, lon: 114.38 }, village).map((w) => w.code), ['exif_far_phone', 'exif_far_village']);
 });

@@ -47,6 +47,12 @@ after(async () => {
 
 const item = (id) => page.locator(`#checklist .item[data-item="${id}"]`);
 
+/** Submits the form: 提交 opens the summary, and sending takes the confirming tap. */
+async function submit() {
+  if (await page.isVisible('#submit')) await page.click('#submit');
+  await page.click('#confirm-submit');
+}
+
 /** Fills the rest of a passing star-1 checklist, with photos from the camera input. */
 async function fillStar1() {
   await item('board_posted').locator('input[value=true]').check();
@@ -130,6 +136,9 @@ test('the phone app inspects offline and the server gets the inspection once', {
   assert.match(await page.innerText('#form-error'), /Fix the marked problems/);
   assert.match(await item('policies_honoured').locator('.item-error').innerText(), /required/);
   assert.match(await item('ledgers_kept').locator('.item-error').innerText(), /needs at least 1 photo/);
+  // The summary lists them too, and cannot be confirmed while the server would refuse it.
+  assert.match(await page.innerText('#summary-missing'), /The committed preferential policies were honoured this quarter/);
+  assert.equal(await page.locator('#confirm-submit').count(), 0);
 
   // Only images are taken, by their bytes.
   await page.setInputFiles('input[data-photo-input="board_posted"]', [{ name: 'notes.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('not a photo') }]);
@@ -141,7 +150,7 @@ test('the phone app inspects offline and the server gets the inspection once', {
   // Offline: submit; it waits on the phone and the server has nothing.
   await context.setOffline(true);
   await page.waitForSelector('#net.net-off');
-  await page.click('#submit');
+  await submit();
   const card = page.locator('#outbox article.outbox');
   await card.waitFor();
   const id = await card.getAttribute('data-inspection');
@@ -222,7 +231,7 @@ test('a returned inspection comes back with the comment and goes out as revision
     return { status: res.status, marker: res.headers.get('x-fieldstar-offline'), code: (await res.json()).code };
   }, { password: PASSWORD });
   assert.deepEqual(revalidated, { status: 200, marker: '0', code: 'star-1' });
-  await page.click('#submit');
+  await submit();
   await page.waitForSelector(`#outbox article[data-inspection="${id}"][data-state="sent"]`, { timeout: 30_000 });
 
   const inspector = await login('inspector1');
@@ -262,7 +271,7 @@ test('a refusal shows the server\'s problem detail in the outbox', { timeout: 60
   });
   assert.equal(first.status, 201, JSON.stringify(first.body));
 
-  await page.click('#submit');
+  await submit();
   const card = page.locator('#outbox article.outbox[data-state="error"]');
   await card.waitFor({ timeout: 15_000 });
   // In the inspector's words, then the server's detail naming the live inspection's inspector.
@@ -376,7 +385,7 @@ test('a visit outside the quarter\'s verification window is refused in words', {
   const moved = await call(admin, 'PUT', `/api/v1/quarters/${quarter}`, { opens_on: day(1), closes_on: day(10) });
   try {
     assert.equal(moved.status, 200, JSON.stringify(moved.body));
-    await page.click('#submit');
+    await submit();
     const card = page.locator('#outbox article.outbox[data-state="error"]')
       .filter({ has: page.locator('.problem .words', { hasText: /verification window/ }) });
     await card.waitFor({ timeout: 15_000 });

@@ -11,11 +11,13 @@ if [ ! -x /usr/bin/chromium ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 fi
 
-# playwright-core drives the system Chromium; it lives in a cache outside the clone.
+# playwright-core drives the system Chromium and axe-core scans pages for accessibility; both
+# live in a cache outside the clone.
 export FIELDSTAR_NODE_DIR="${FIELDSTAR_NODE_DIR:-/var/tmp/fieldstar-ci-node}"
-if [ ! -f "$FIELDSTAR_NODE_DIR/node_modules/playwright-core/package.json" ]; then
+if [ ! -f "$FIELDSTAR_NODE_DIR/node_modules/playwright-core/package.json" ] ||
+  [ ! -f "$FIELDSTAR_NODE_DIR/node_modules/axe-core/axe.min.js" ]; then
   mkdir -p "$FIELDSTAR_NODE_DIR"
-  npm install --silent --no-audit --no-fund --prefix "$FIELDSTAR_NODE_DIR" playwright-core@1 >/dev/null
+  npm install --silent --no-audit --no-fund --prefix "$FIELDSTAR_NODE_DIR" playwright-core@1 axe-core@4 >/dev/null
 fi
 
 target="${CARGO_TARGET_DIR:-target}"

@@ -58,3 +58,13 @@ test('the service worker installs every file of the shell', () => {
   const expected = files.filter((f) => f !== 'sw.js').map((f) => (f === 'index.html' ? '/m/' : `/m/${f}`));
   assert.deepEqual([...listed].sort(), expected.sort());
 });
+
+test('every word of the app exists in Chinese and in English', async () => {
+  const source = fs.readFileSync(new URL('i18n.js', dir));
+  const { WORDS } = await import(`data:text/javascript;base64,${source.toString('base64')}`);
+  assert.deepEqual(Object.keys(WORDS.en).sort(), Object.keys(WORDS.zh).sort());
+  for (const key of Object.keys(WORDS.zh)) {
+    assert.equal(typeof WORDS.en[key], typeof WORDS.zh[key], key);
+    if (typeof WORDS.zh[key] === 'function') assert.equal(WORDS.en[key].length, WORDS.zh[key].length, `${key}: arguments`);
+  }
+});
