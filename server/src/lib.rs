@@ -15,6 +15,7 @@ pub mod error;
 pub mod http;
 pub mod inspection;
 pub mod mentoring;
+pub mod metrics;
 pub mod ops;
 pub mod org;
 pub mod photo;
