@@ -43,7 +43,7 @@ pub struct AppState {
     info(
         title = "fieldstar",
         description = "Quarterly on-site verification of star-rated villages: inspections with photo evidence, review, star status and mentoring.",
-        license(name = "Apache-2.0")
+        license(name = "Apache-2.0", identifier = "Apache-2.0")
     ),
     modifiers(&BearerAuth),
     tags(
@@ -136,7 +136,7 @@ pub fn openapi() -> OpenApiDoc {
         .openapi(ApiDoc::openapi())
         .configure(routes)
         .split_for_parts();
-    problems_as_problem_json(api)
+    crate::spec::complete(problems_as_problem_json(api))
 }
 
 /// Error answers are `application/problem+json`: say so in the spec for every `Problem` body.

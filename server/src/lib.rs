@@ -23,6 +23,7 @@ pub mod quarter;
 pub mod reports;
 pub mod review;
 pub mod scope;
+pub mod spec;
 pub mod stars;
 pub mod storage;
 pub mod telemetry;
