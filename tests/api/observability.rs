@@ -396,7 +396,6 @@ fn each_request_leaves_one_access_log_line() {
         !text.contains(&token) && !text.contains("forged-token") && !text.contains("SECRET"),
         "{text}"
     );
-    assert!(!text.contains("\u{1b}["), "no colour codes in a file");
     let inspection = access.iter().find(|l| l["status"] == 404).unwrap();
     assert_eq!(inspection["route"], "/api/v1/inspections/{id}");
     assert_eq!(inspection["level"], "INFO");
@@ -414,4 +413,61 @@ fn each_request_leaves_one_access_log_line() {
         .filter(|l| l["level"] == "WARN" || l["level"] == "ERROR")
         .count();
     assert_eq!(warnings, 0, "{text}");
+}
+
+/// Text logs written to a file (not a terminal) carry no colour codes, and the access line is
+/// one plain line.
+#[test]
+fn text_logs_in_a_file_have_no_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fieldstar"))
+        .arg("serve")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("FIELDSTAR_DATA_DIR", dir.path().join("data"))
+        .env("FIELDSTAR_BIND", format!("127.0.0.1:{port}"))
+        .env("FIELDSTAR_RENEWALS", "0")
+        .env("FIELDSTAR_WORKERS", "0")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let answered = std::net::TcpStream::connect(("127.0.0.1", port)).and_then(|mut s| {
+            use std::io::{Read, Write};
+            s.write_all(
+                b"GET /api/v1/me?token=SECRET HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+            )?;
+            let mut out = String::new();
+            s.read_to_string(&mut out)?;
+            Ok(out)
+        });
+        if answered.is_ok_and(|a| a.starts_with("HTTP/1.1 401")) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the server did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    let text = std::fs::read_to_string(dir.path().join("server.log")).unwrap();
+    assert!(!text.contains('\u{1b}'), "{text}");
+    let access: Vec<&str> = text.lines().filter(|l| l.contains(" access ")).collect();
+    assert_eq!(access.len(), 1, "{text}");
+    assert!(
+        access[0].contains("INFO access method=GET route=/api/v1/me status=401")
+            && access[0].contains("code=unauthorized")
+            && !access[0].contains("SECRET"),
+        "{text}"
+    );
 }
