@@ -93,8 +93,8 @@ fn complete_operation(path: &str, method: &str, op: &mut Map<String, Value>) {
         .and_then(Value::as_array)
         .is_some_and(|s| s.iter().any(|r| r.get("bearer").is_some()));
     if !op.contains_key("security") {
-        // Public: say so explicitly (an empty requirement: no credentials needed).
-        op.insert("security".into(), json!([{}]));
+        // Public: say so explicitly (no requirement: no credentials needed).
+        op.insert("security".into(), json!([]));
     }
     let responses = op
         .entry("responses")
