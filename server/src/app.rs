@@ -18,8 +18,9 @@ use crate::auth::token::TokenKeys;
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::ApiError;
-use crate::http::middleware::{observe, security_headers, Metrics};
+use crate::http::middleware::{created_location, observe, security_headers, Metrics};
 use crate::storage::Storage;
+use crate::telemetry::RequestSpan;
 
 pub struct AppState {
     pub config: Arc<Config>,
@@ -33,6 +34,8 @@ pub struct AppState {
     pub upload_quota: crate::photo::quota::UploadQuota,
     /// The webhook delivery worker of this process (running when `config.run_workers`).
     pub webhooks: crate::webhooks::WorkerHandle,
+    /// Where `/metrics` is served when `FIELDSTAR_METRICS_ADDR` is set (the bound address).
+    pub metrics_address: Option<std::net::SocketAddr>,
 }
 
 #[derive(OpenApi)]
@@ -40,7 +43,7 @@ pub struct AppState {
     info(
         title = "fieldstar",
         description = "Quarterly on-site verification of star-rated villages: inspections with photo evidence, review, star status and mentoring.",
-        license(name = "Apache-2.0")
+        license(name = "Apache-2.0", identifier = "Apache-2.0")
     ),
     modifiers(&BearerAuth),
     tags(
@@ -140,7 +143,7 @@ pub fn openapi() -> OpenApiDoc {
         .openapi(ApiDoc::openapi())
         .configure(routes)
         .split_for_parts();
-    problems_as_problem_json(api)
+    crate::spec::complete(problems_as_problem_json(api))
 }
 
 /// Error answers are `application/problem+json`: say so in the spec for every `Problem` body.
@@ -203,6 +206,8 @@ fn quote_yaml11_booleans(yaml: &str) -> String {
 pub struct Application {
     port: u16,
     server: Server,
+    /// The metrics listener's server (`FIELDSTAR_METRICS_ADDR`), running on its own task.
+    metrics_server: Option<actix_web::dev::ServerHandle>,
     pub state: web::Data<AppState>,
 }
 
@@ -233,6 +238,17 @@ impl Application {
         .map_err(|e| format!("FIELDSTAR_DATABASE_URL: {}", e.detail))?;
         let storage = Storage::from_url(&config.storage_url)
             .map_err(|e| format!("FIELDSTAR_STORAGE_URL: {e}"))?;
+        let metrics_listener = match config.metrics_addr {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .map_err(|e| format!("FIELDSTAR_METRICS_ADDR: cannot listen on {addr}: {e}"))?,
+            ),
+            None => None,
+        };
+        let metrics_address = match &metrics_listener {
+            Some(l) => Some(l.local_addr().map_err(|e| e.to_string())?),
+            None => None,
+        };
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let upload_quota = crate::photo::quota::UploadQuota::new(
             config.photo_uploads_per_user,
@@ -247,6 +263,7 @@ impl Application {
             photo_decoders: crate::photo::decoders::Decoders::start(cores)?,
             upload_quota,
             webhooks: crate::webhooks::WorkerHandle::default(),
+            metrics_address,
         });
         // Blobs a crash left between their write and the row's commit. In the background: it
         // lists the whole store, which must not hold up readiness.
@@ -288,10 +305,11 @@ impl Application {
                     .split_for_parts();
             app.service(crate::ops::swagger_ui())
                 .default_service(web::to(not_found))
+                .wrap(from_fn(created_location))
                 .wrap(Compress::default())
                 .wrap(security_headers())
                 .wrap(from_fn(observe))
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<RequestSpan>::new())
         })
         .shutdown_timeout(20)
         // Slow clients hold a connection only so long: headers within 10 s, an idle
@@ -306,9 +324,14 @@ impl Application {
             server = server.disable_signals();
         }
         let server = server.listen(listener).map_err(|e| e.to_string())?.run();
+        let metrics_server = match metrics_listener {
+            Some(l) => Some(metrics_server(state.clone(), l, handle_signals)?),
+            None => None,
+        };
         Ok(Self {
             port,
             server,
+            metrics_server,
             state,
         })
     }
@@ -319,7 +342,11 @@ impl Application {
 
     /// Serves until the server stops (SIGTERM or SIGINT stop it gracefully).
     pub async fn run(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        if let Some(metrics) = self.metrics_server {
+            metrics.stop(true).await;
+        }
+        served
     }
 
     pub fn handle(&self) -> actix_web::dev::ServerHandle {
@@ -329,6 +356,29 @@ impl Application {
     pub fn into_server(self) -> Server {
         self.server
     }
+}
+
+/// `/metrics` alone on its own listener (one worker), so that it need not be exposed where the
+/// API is. Runs on a task of its own; `Application::run` stops it after the main server.
+fn metrics_server(
+    state: web::Data<AppState>,
+    listener: TcpListener,
+    handle_signals: bool,
+) -> Result<actix_web::dev::ServerHandle, String> {
+    let mut server = actix_web::HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .route("/metrics", web::get().to(crate::ops::metrics_text))
+    })
+    .workers(1)
+    .shutdown_timeout(5);
+    if !handle_signals {
+        server = server.disable_signals();
+    }
+    let server = server.listen(listener).map_err(|e| e.to_string())?.run();
+    let handle = server.handle();
+    actix_web::rt::spawn(server);
+    Ok(handle)
 }
 
 /// The path templates of the API and their methods, to answer 405 rather than 404.

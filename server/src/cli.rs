@@ -132,8 +132,13 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// The configuration for a one-off command: unknown variables are warned about on stderr.
 fn config() -> Result<Config, String> {
-    Config::from_env().map_err(|e| format!("configuration error: {e}"))
+    let config = Config::from_env().map_err(|e| format!("configuration error: {e}"))?;
+    for warning in &config.warnings {
+        eprintln!("fieldstar: warning: {warning}");
+    }
+    Ok(config)
 }
 
 fn open_db(config: &Config) -> Result<Db, String> {
@@ -167,11 +172,14 @@ fn api_error(e: ApiError) -> String {
 fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Serve { bind, demo } => {
-            let mut config = config()?;
+            let mut config = Config::from_env().map_err(|e| format!("configuration error: {e}"))?;
             if let Some(b) = bind {
                 config.bind = b;
             }
             crate::telemetry::init(config.log_format);
+            for warning in &config.warnings {
+                tracing::warn!("{warning}");
+            }
             serve(config, demo)
         }
         Command::Migrate => {

@@ -55,6 +55,95 @@ pub struct Config {
     pub http_workers: Option<usize>,
     /// Whether SIGTERM/SIGINT stop the server gracefully (off for in-process test servers).
     pub handle_signals: bool,
+    /// Where `/metrics` is served instead of the main address, when set.
+    pub metrics_addr: Option<SocketAddr>,
+    /// `FIELDSTAR_*` variables this build does not know, each with a warning to log.
+    pub warnings: Vec<String>,
+}
+
+/// Every variable the server reads. Add each new one here: any other `FIELDSTAR_*` variable is
+/// reported at start-up as a probable misspelling (a unit test checks this list).
+pub const KNOWN_VARIABLES: &[&str] = &[
+    "FIELDSTAR_DATABASE_URL",
+    "FIELDSTAR_BIND",
+    "FIELDSTAR_STORAGE_URL",
+    "FIELDSTAR_JWT_SECRET",
+    "FIELDSTAR_DATA_DIR",
+    "FIELDSTAR_TIMEZONE",
+    "FIELDSTAR_DEMO_PASSWORD",
+    "FIELDSTAR_LOG_FORMAT",
+    "FIELDSTAR_WEBHOOK_ALLOW_PRIVATE",
+    "FIELDSTAR_CLAIM_MINUTES",
+    "FIELDSTAR_PHOTO_MAX_BYTES",
+    "FIELDSTAR_JSON_MAX_BYTES",
+    "FIELDSTAR_PHOTO_BODY_TIMEOUT_SECS",
+    "FIELDSTAR_PHOTO_UPLOADS_PER_USER",
+    "FIELDSTAR_PHOTO_BYTES_PER_HOUR",
+    "FIELDSTAR_ORPHAN_MIN_AGE_SECS",
+    "FIELDSTAR_DB_POOL_SIZE",
+    "FIELDSTAR_WORKERS",
+    "FIELDSTAR_RENEWALS",
+    "FIELDSTAR_WEBHOOK_RETRY_BASE_MS",
+    "FIELDSTAR_WEBHOOK_POLL_MS",
+    "FIELDSTAR_WEBHOOK_RETENTION_DAYS",
+    "FIELDSTAR_TRUSTED_PROXIES",
+    "FIELDSTAR_HTTP_WORKERS",
+    "FIELDSTAR_METRICS_ADDR",
+];
+
+/// Variables of the project's own tooling (tests, CI, browser runners, the build), which may be
+/// set in the same environment without being meant for the server.
+const TOOL_VARIABLES: &[&str] = &[
+    "FIELDSTAR_TEST_POSTGRES_URL",
+    "FIELDSTAR_TEST_PHOTOS",
+    "FIELDSTAR_UPDATE_SPEC",
+    "FIELDSTAR_SHOTS",
+    "FIELDSTAR_NODE_HOME",
+    "FIELDSTAR_NODE_DIR",
+    "FIELDSTAR_URL",
+    "FIELDSTAR_CI_VENV",
+    "FIELDSTAR_CHROMIUM_PROFILE",
+    "FIELDSTAR_GIT_COMMIT",
+];
+
+/// A warning for each `FIELDSTAR_*` variable that nothing reads, naming the closest known one.
+pub fn unknown_variables<'a>(names: impl IntoIterator<Item = &'a String>) -> Vec<String> {
+    let mut out: Vec<String> = names
+        .into_iter()
+        .filter(|n| n.starts_with("FIELDSTAR_"))
+        .filter(|n| !KNOWN_VARIABLES.contains(&n.as_str()) && !TOOL_VARIABLES.contains(&n.as_str()))
+        .map(|n| {
+            let closest = KNOWN_VARIABLES
+                .iter()
+                .map(|k| (edit_distance(n, k), *k))
+                .min()
+                .filter(|(d, _)| *d <= 4);
+            match closest {
+                Some((_, k)) => {
+                    format!("{n} is not a fieldstar variable and is ignored (did you mean {k}?)")
+                }
+                None => format!("{n} is not a fieldstar variable and is ignored"),
+            }
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Levenshtein distance, for the "did you mean" of a misspelt variable.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +185,19 @@ impl Config {
             Some(url) => DatabaseUrl::parse(url).map_err(|m| err("FIELDSTAR_DATABASE_URL", m))?,
             None => DatabaseUrl::Sqlite(data_dir.join("fieldstar.db")),
         };
+        // SQLite would create a missing directory's file nowhere and report ready: refuse.
+        if let DatabaseUrl::Sqlite(path) = &database_url {
+            let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+            if let Some(dir) = dir.filter(|d| !d.is_dir()) {
+                return Err(err(
+                    "FIELDSTAR_DATABASE_URL",
+                    format!(
+                        "the directory {} of the SQLite file does not exist (create it or fix the path)",
+                        dir.display()
+                    ),
+                ));
+            }
+        }
 
         let bind = get("FIELDSTAR_BIND")
             .unwrap_or("127.0.0.1:8080")
@@ -262,6 +364,16 @@ impl Config {
             None => None,
         };
 
+        let metrics_addr = match get("FIELDSTAR_METRICS_ADDR") {
+            Some(v) => Some(v.parse::<SocketAddr>().map_err(|e| {
+                err(
+                    "FIELDSTAR_METRICS_ADDR",
+                    format!("expected HOST:PORT ({e})"),
+                )
+            })?),
+            None => None,
+        };
+
         Ok(Config {
             database_url,
             bind,
@@ -288,6 +400,8 @@ impl Config {
             trusted_proxies,
             http_workers,
             handle_signals: true,
+            metrics_addr,
+            warnings: unknown_variables(vars.keys()),
         })
     }
 }
@@ -405,10 +519,48 @@ mod tests {
             ("FIELDSTAR_ORPHAN_MIN_AGE_SECS", "-1"),
             ("FIELDSTAR_WEBHOOK_RETENTION_DAYS", "0"),
             ("FIELDSTAR_TRUSTED_PROXIES", "10.0.0.1,proxy.local"),
+            ("FIELDSTAR_METRICS_ADDR", "metrics"),
+            (
+                "FIELDSTAR_DATABASE_URL",
+                "sqlite:///nonexistent-dir/fieldstar.db",
+            ),
         ] {
             let e = Config::from_vars(&vars(dir.path(), &[(var, value)])).unwrap_err();
             assert_eq!(e.var, var, "{value}");
             assert!(e.to_string().starts_with(var));
+        }
+    }
+
+    #[test]
+    fn a_misspelt_variable_is_reported_with_the_closest_known_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Config::from_vars(&vars(
+            dir.path(),
+            &[
+                ("FIELDSTAR_DATABSE_URL", "x"),
+                ("FIELDSTAR_TEST_PHOTOS", "y"),
+            ],
+        ))
+        .unwrap();
+        assert_eq!(
+            c.warnings,
+            vec!["FIELDSTAR_DATABSE_URL is not a fieldstar variable and is ignored (did you mean FIELDSTAR_DATABASE_URL?)"]
+        );
+        assert!(
+            unknown_variables(&["FIELDSTAR_SOMETHING_ELSE_ENTIRELY".to_string()])[0]
+                .ends_with("is ignored")
+        );
+    }
+
+    #[test]
+    fn every_variable_this_file_reads_is_known() {
+        let source = include_str!("config.rs");
+        for part in source.split("get(\"").skip(1) {
+            let name = &part[..part.find('"').unwrap()];
+            assert!(
+                KNOWN_VARIABLES.contains(&name),
+                "{name} is missing from KNOWN_VARIABLES"
+            );
         }
     }
 }

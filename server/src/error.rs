@@ -52,7 +52,11 @@ pub struct ApiError {
     pub detail: String,
     pub errors: Vec<FieldError>,
     pub retry_after: Option<u64>,
-    pub allow: Option<String>,
+    pub allow: Option<Box<str>>,
+    /// For a 500: what went wrong and where (for the log only, never the body). Boxed like
+    /// `extensions`: one pointer keeps every `Result` small.
+    #[allow(clippy::box_collection)]
+    pub cause: Option<Box<String>>,
     /// Boxed: most errors have none, and every `Result` carries the error's size.
     pub extensions: Option<Box<serde_json::Map<String, serde_json::Value>>>,
 }
@@ -66,6 +70,7 @@ impl ApiError {
             errors: Vec::new(),
             retry_after: None,
             allow: None,
+            cause: None,
             extensions: None,
         }
     }
@@ -163,18 +168,35 @@ impl ApiError {
     /// (the caller's file and line), so that a 500 is never silent.
     #[track_caller]
     pub fn internal() -> Self {
+        Self::internal_because(None)
+    }
+
+    /// A 500 with what caused it (a database or I/O error): logged with the caller's file and
+    /// line, kept in `cause` for the access-log line, never shown to the client.
+    #[track_caller]
+    pub fn internal_because(cause: Option<String>) -> Self {
         let at = std::panic::Location::caller();
-        tracing::error!(at = %format_args!("{}:{}", at.file(), at.line()), "internal error");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "the server could not complete the request",
-        )
+        let at = format!("{}:{}", at.file(), at.line());
+        match &cause {
+            Some(c) => tracing::error!(at = %at, cause = %c, "internal error"),
+            None => tracing::error!(at = %at, "internal error"),
+        }
+        Self {
+            cause: Some(Box::new(match cause {
+                Some(c) => format!("{c} (at {at})"),
+                None => format!("at {at}"),
+            })),
+            ..Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the server could not complete the request",
+            )
+        }
     }
 
     pub fn method_not_allowed(allow: String) -> Self {
         Self {
-            allow: Some(allow),
+            allow: Some(allow.into_boxed_str()),
             ..Self::new(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
@@ -219,28 +241,26 @@ impl ResponseError for ApiError {
             res.insert_header((header::RETRY_AFTER, secs.to_string()));
         }
         if let Some(allow) = &self.allow {
-            res.insert_header((header::ALLOW, allow.clone()));
+            res.insert_header((header::ALLOW, allow.to_string()));
         }
         res.body(serde_json::to_string(&self.problem()).unwrap_or_default())
     }
 }
 
 impl From<diesel::result::Error> for ApiError {
+    #[track_caller]
     fn from(e: diesel::result::Error) -> Self {
         match e {
             diesel::result::Error::NotFound => Self::not_found("resource"),
-            other => {
-                tracing::error!(error = %other, "database error");
-                Self::internal()
-            }
+            other => Self::internal_because(Some(format!("database error: {other}"))),
         }
     }
 }
 
 impl From<std::io::Error> for ApiError {
+    #[track_caller]
     fn from(e: std::io::Error) -> Self {
-        tracing::error!(error = %e, "i/o error");
-        Self::internal()
+        Self::internal_because(Some(format!("i/o error: {e}")))
     }
 }
 

@@ -54,16 +54,41 @@ pub async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     }))
 }
 
-/// Prometheus text: requests by route and status, latency, pool state.
-#[utoipa::path(tag = "ops", responses((status = 200, content_type = "application/openmetrics-text", body = String)))]
+/// Prometheus text (OpenMetrics): requests by route and status, latency, pool state, process
+/// metrics, build info, and per county the review queue's depth and oldest wait, the webhook
+/// backlog and the renewals not verified this quarter. Served on `FIELDSTAR_METRICS_ADDR`
+/// instead of here when that is set.
+#[utoipa::path(tag = "ops", responses(
+    (status = 200, content_type = "application/openmetrics-text", body = String),
+    (status = 404, body = Problem, description = "Served on FIELDSTAR_METRICS_ADDR instead")))]
 #[get("/metrics")]
-pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+pub async fn metrics(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    if state.config.metrics_addr.is_some() {
+        return Err(ApiError::not_found("route"));
+    }
+    metrics_text(state).await
+}
+
+/// The metrics page, for the main address or the metrics address.
+pub async fn metrics_text(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let pool = state.db.state();
     state.metrics.pool_connections.set(pool.connections as i64);
     state.metrics.pool_idle.set(pool.idle_connections as i64);
-    HttpResponse::Ok()
+    let quarter = crate::quarter::Quarter::of_instant(chrono::Utc::now(), state.config.timezone);
+    let gauges = state
+        .db
+        .read(move |conn| {
+            Ok(crate::metrics::domain(
+                conn,
+                crate::now(),
+                &quarter.to_string(),
+            )?)
+        })
+        .await?;
+    state.metrics.set_domain(&gauges);
+    Ok(HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
-        .body(state.metrics.render())
+        .body(state.metrics.render()))
 }
 
 /// This document.

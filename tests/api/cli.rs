@@ -97,6 +97,49 @@ fn a_bad_configuration_value_names_the_variable() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("FIELDSTAR_TIMEZONE"));
 }
 
+#[test]
+fn a_sqlite_file_in_a_missing_directory_stops_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-dir").join("fieldstar.db");
+    for args in [&["migrate"][..], &["serve"][..]] {
+        let out = Command::new(env!("CARGO_BIN_EXE_fieldstar"))
+            .args(args)
+            .env("FIELDSTAR_DATA_DIR", dir.path())
+            .env("FIELDSTAR_BIND", "127.0.0.1:0")
+            .env(
+                "FIELDSTAR_DATABASE_URL",
+                format!("sqlite://{}", missing.display()),
+            )
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("FIELDSTAR_DATABASE_URL") && err.contains("does not exist"),
+            "{err}"
+        );
+        assert!(!missing.parent().unwrap().exists(), "nothing is created");
+    }
+}
+
+#[test]
+fn a_misspelt_variable_is_warned_about_with_the_closest_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_fieldstar"))
+        .arg("migrate")
+        .env("FIELDSTAR_DATA_DIR", dir.path())
+        .env("FIELDSTAR_DATABSE_URL", "postgres://nowhere/x")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "a warning, not a failure");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("FIELDSTAR_DATABSE_URL")
+            && err.contains("did you mean FIELDSTAR_DATABASE_URL?"),
+        "{err}"
+    );
+}
+
 both_backends! {
     async fn checklist_import_adds_a_version_and_refuses_a_bad_template_naming_the_item(app: TestApp) {
         let mut t: serde_json::Value = serde_json::from_str(include_str!("../../server/src/checklist/defaults/star-1.json")).unwrap();

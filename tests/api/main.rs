@@ -16,6 +16,7 @@ mod hostile;
 mod inspections;
 mod limits;
 mod mentoring;
+mod observability;
 mod ops;
 mod org_units;
 mod reports;

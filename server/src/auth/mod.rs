@@ -121,9 +121,13 @@ impl FromRequest for AuthUser {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let verified = verify_token(req);
+        let req = req.clone();
         Box::pin(async move {
             let (state, user) = verified?;
             still_current(&state, &user).await?;
+            // For the access log: who made the request (never the token).
+            req.extensions_mut()
+                .insert(crate::http::middleware::UserId(user.id.clone()));
             Ok(user)
         })
     }
