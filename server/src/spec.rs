@@ -227,13 +227,16 @@ fn tag_description(name: &str) -> Option<&'static str> {
         "org" => "Org units: county, township, village",
         "users" => "Users, their role and scope",
         "checklists" => "Versioned checklist templates per star level",
-        "declarations" => "Star-level declarations and the quarter's verification window",
+        "declarations" => {
+            "Star-level declarations, the township's pre-check and the quarter's verification window"
+        }
         "inspections" => "On-site inspections submitted from the phone",
         "photos" => "Photo evidence: upload and derivatives",
-        "review" => "The county review queue, claims and decisions",
+        "review" => "The county review queue, claims and decisions (joint approval)",
         "stars" => "Star status and the county's policy",
         "mentoring" => "Members, mentees and visits",
-        "reports" => "Quarterly reports (JSON or CSV)",
+        "benefits" => "The county's benefit catalogue, by star level",
+        "reports" => "Reports (JSON or CSV; the benefits report also XLSX)",
         "webhooks" => "Subscriptions and their delivery log",
         "audit" => "Who did what",
         "ops" => "Health, readiness, metrics and this document",
