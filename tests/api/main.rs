@@ -3,6 +3,7 @@
 mod flow;
 mod helpers;
 
+mod amplification;
 mod auth;
 mod authz;
 mod bench;

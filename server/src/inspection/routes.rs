@@ -171,8 +171,10 @@ pub struct InspectionSummary {
     pub revision: i32,
     pub score: f64,
     pub passed: bool,
+    /// One entry per flag code, worst first: `{code, severity, count}`. The details are on the
+    /// inspection's own page.
     #[schema(value_type = Vec<Object>)]
-    pub flags: Vec<super::flags::Flag>,
+    pub flags: Vec<super::flags::FlagCount>,
     pub submitted_at: Option<chrono::DateTime<chrono::Utc>>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
@@ -204,27 +206,29 @@ impl InspectionSummary {
     }
 }
 
-/// Each inspection's own flags and its current photos' flags, worst first, in the order of
-/// `rows`: one query for the whole page.
+/// Each inspection's own flags and its current photos' flags counted by code, worst first, in
+/// the order of `rows`: one query for the whole page, reading only the photos' flags.
 pub fn flags_for_page(
     conn: &mut crate::db::DbConn,
     rows: &[InspectionHead],
-) -> QueryResult<Vec<Vec<super::flags::Flag>>> {
+) -> QueryResult<Vec<Vec<super::flags::FlagCount>>> {
     use crate::db::schema::photos;
     let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
-    let all: Vec<PhotoRow> = photos::table
+    let all: Vec<(String, i32, String)> = photos::table
         .filter(photos::inspection_id.eq_any(&ids))
-        .select(PhotoRow::as_select())
+        .select((photos::inspection_id, photos::revision, photos::flags))
         .load(conn)?;
     Ok(rows
         .iter()
         .map(|r| {
-            let mine: Vec<PhotoRow> = all
+            let mut flags = parse_flags(&r.flags);
+            for (_, _, stored) in all
                 .iter()
-                .filter(|p| p.inspection_id == r.id && p.revision == r.revision)
-                .cloned()
-                .collect();
-            r.all_flags(&mine)
+                .filter(|(i, rev, _)| *i == r.id && *rev == r.revision)
+            {
+                flags.extend(parse_flags(stored));
+            }
+            super::flags::count_by_code(&flags)
         })
         .collect())
 }

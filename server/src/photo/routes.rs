@@ -431,10 +431,10 @@ fn record(
             severity: flags::Severity::Info,
             item: Some(photo.item.clone()),
             photo_id: Some(photo_id.to_owned()),
-            detail: format!(
+            detail: flags::bounded_detail(&format!(
                 "the photo's EXIF could not be read in full: {}",
                 p.exif.problems.join("; ")
-            ),
+            )),
         });
     }
     let t = now();
