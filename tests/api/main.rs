@@ -22,6 +22,7 @@ mod reports;
 mod review;
 mod schema;
 mod schema_fuzz;
+mod slow_bodies;
 mod spec;
 mod stars;
 mod tokens;

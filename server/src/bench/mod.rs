@@ -379,6 +379,9 @@ impl Bench {
         vars.insert("FIELDSTAR_BIND".into(), "127.0.0.1:0".into());
         vars.entry("FIELDSTAR_LOG_FORMAT".into())
             .or_insert_with(|| "text".into());
+        // The clients stand for many phones but all come from 127.0.0.1.
+        vars.entry("FIELDSTAR_CONNECTIONS_PER_ADDRESS".into())
+            .or_insert_with(|| (args.clients() * 2 + 64).to_string());
         if args.scenario == Scenario::Photos {
             // The clients stand for that many phones but share one inspector's login, so the
             // per-user upload quotas (4 at once, 2 GiB an hour) would refuse most of them.

@@ -622,13 +622,23 @@ mod tests {
         let bytes = fixtures::exif_flood_jpeg(4);
         assert!(bytes.len() > 65_000);
         let unbounded = read_unbounded(&bytes);
-        assert!(unbounded.problems.len() > 1000, "{}", unbounded.problems.len());
+        assert!(
+            unbounded.problems.len() > 1000,
+            "{}",
+            unbounded.problems.len()
+        );
         let info = read_exif(&bytes);
         assert!(info.present);
         assert_eq!(info.problems.len(), MAX_PROBLEMS);
-        assert!(info.problems.iter().all(|p| p.chars().count() <= MAX_TEXT_CHARS));
+        assert!(info
+            .problems
+            .iter()
+            .all(|p| p.chars().count() <= MAX_TEXT_CHARS));
         let more = unbounded.problems.len() - (MAX_PROBLEMS - 1);
-        assert_eq!(info.problems.last().unwrap(), &format!("{more} more problems"));
+        assert_eq!(
+            info.problems.last().unwrap(),
+            &format!("{more} more problems")
+        );
         assert!(serde_json::to_string(&info).unwrap().len() < 2_000);
     }
 

@@ -55,39 +55,27 @@ fn upload_error(e: PhotoError) -> ApiError {
     }
 }
 
-/// Reads the body into a temporary file under the size cap, hashing as it goes.
+/// Reads the body into a temporary file under the size cap, hashing as it goes. A body that
+/// stalls or trickles is cut off by the body pace of every route (`http::pace`, 408).
 async fn receive(
     payload: &mut web::Payload,
     max: usize,
     dir: &std::path::Path,
-    timeout: Duration,
 ) -> ApiResult<(std::fs::File, usize, String)> {
     let mut file = tempfile::tempfile_in(dir)?;
     let mut hasher = Sha256::new();
     let mut size = 0usize;
-    let read = async {
-        while let Some(chunk) = payload.next().await {
-            let chunk = chunk.map_err(|e| {
-                ApiError::bad_request("body_unreadable", format!("the upload broke off: {e}"))
-            })?;
-            size += chunk.len();
-            if size > max {
-                return Err(ApiError::too_large(format!(
-                    "photos are limited to {max} bytes"
-                )));
-            }
-            hasher.update(&chunk);
-            file.write_all(&chunk)?;
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| crate::http::pace::body_error(e, "the photo"))?;
+        size += chunk.len();
+        if size > max {
+            return Err(ApiError::too_large(format!(
+                "photos are limited to {max} bytes"
+            )));
         }
-        Ok::<_, ApiError>(())
-    };
-    tokio::time::timeout(timeout, read).await.map_err(|_| {
-        ApiError::new(
-            actix_web::http::StatusCode::REQUEST_TIMEOUT,
-            "body_timeout",
-            format!("the photo did not arrive within {} s", timeout.as_secs()),
-        )
-    })??;
+        hasher.update(&chunk);
+        file.write_all(&chunk)?;
+    }
     file.rewind()?;
     Ok((file, size, hex::encode(hasher.finalize())))
 }
@@ -176,7 +164,7 @@ pub async fn put_photo(
     }
     let tmp_dir = state.config.data_dir.join("tmp");
     std::fs::create_dir_all(&tmp_dir)?;
-    let received = receive(&mut payload, max, &tmp_dir, state.config.photo_body_timeout).await;
+    let received = receive(&mut payload, max, &tmp_dir).await;
     let (mut file, size, sha256) = received?;
     slot.charge(size);
     if photo.received {
