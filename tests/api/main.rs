@@ -27,4 +27,5 @@ mod spec;
 mod stars;
 mod tokens;
 mod users;
+mod village_view;
 mod webhooks;

@@ -496,6 +496,8 @@ pub async fn get_photo(
         Some(s) => Size::parse(s)
             .ok_or_else(|| ApiError::field("size", "must be thumb, display or original"))?,
     };
+    // Photos are evidence: the village inspected (secretary, members) sees none of them.
+    user.require(&[Role::Inspector, Role::Reviewer, Role::Admin])?;
     let photo_id = photo_id.into_inner().to_ascii_lowercase();
     let photo: PhotoRow = {
         let user = user.clone();
