@@ -231,13 +231,14 @@ impl Application {
             config.photo_uploads_per_user,
             config.photo_bytes_per_hour,
         );
+        let decoders = crate::photo::decoders::Decoders::start(cores, config.decode_budget_mib)?;
         let state = web::Data::new(AppState {
             tokens: TokenKeys::new(&config.jwt_secret),
             config: Arc::new(config),
             db,
             storage,
             metrics: Metrics::default(),
-            photo_decoders: crate::photo::decoders::Decoders::start(cores)?,
+            photo_decoders: decoders,
             upload_quota,
             webhooks: crate::webhooks::WorkerHandle::default(),
         });

@@ -35,6 +35,8 @@ pub struct Config {
     /// TCP connections one client address may hold at once (its peer address; not counted for
     /// trusted proxies).
     pub connections_per_address: usize,
+    /// MiB of memory the photo decodes in progress may take together (`photo/decoders.rs`).
+    pub decode_budget_mib: u32,
     /// Photo uploads one user may have in flight at once.
     pub photo_uploads_per_user: usize,
     /// Photo bytes one user may upload per hour (a bucket that refills continuously).
@@ -212,6 +214,13 @@ impl Config {
             1,
             100_000,
         )? as usize;
+        let decode_budget_mib = number(
+            get("FIELDSTAR_DECODE_BUDGET_MIB"),
+            "FIELDSTAR_DECODE_BUDGET_MIB",
+            512,
+            64,
+            1 << 20,
+        )? as u32;
         let photo_uploads_per_user = number(
             get("FIELDSTAR_PHOTO_UPLOADS_PER_USER"),
             "FIELDSTAR_PHOTO_UPLOADS_PER_USER",
@@ -303,6 +312,7 @@ impl Config {
             json_max_bytes,
             body_pace,
             connections_per_address,
+            decode_budget_mib,
             photo_uploads_per_user,
             photo_bytes_per_hour,
             orphan_min_age,
@@ -431,6 +441,7 @@ mod tests {
             ("FIELDSTAR_BODY_MIN_BYTES_PER_SEC", "slow"),
             ("FIELDSTAR_BODY_RATE_WINDOW_SECS", "0"),
             ("FIELDSTAR_CONNECTIONS_PER_ADDRESS", "0"),
+            ("FIELDSTAR_DECODE_BUDGET_MIB", "1"),
             ("FIELDSTAR_PHOTO_UPLOADS_PER_USER", "many"),
             ("FIELDSTAR_ORPHAN_MIN_AGE_SECS", "-1"),
             ("FIELDSTAR_WEBHOOK_RETENTION_DAYS", "0"),

@@ -26,6 +26,9 @@ use crate::inspection::submit;
 use crate::org::OrgUnit;
 use crate::{audit, now, scoped};
 
+/// The first bytes of a photo read to find its decoding cost (headers, EXIF and all).
+const HEADER_BYTES: usize = 256 << 10;
+
 /// How long one photo may take to decode; the limits make this a backstop, not a rule.
 pub const DECODE_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -207,9 +210,23 @@ pub async fn put_photo(
     }
     file.rewind()?;
 
+    // The memory this decode takes, from the header, reserved from the decoding budget before
+    // the bytes are even read into memory; held until the decode ends.
+    let mut head = vec![0u8; HEADER_BYTES.min(size)];
+    file.read_exact(&mut head)?;
+    file.rewind()?;
+    let cost = pipeline::decode_cost(&head, size as u64).unwrap_or(u64::MAX);
+    drop(head);
+    let reserved = state
+        .photo_decoders
+        .reserve(cost)
+        .await
+        .map_err(|_| ApiError::unavailable("photo decoding has stopped"))?;
+
     // Decode under the limits, on the decoding threads (one per core), off the async workers.
     // A decode that outlives its answer (the time limit) keeps its thread until it ends.
     let decode = state.photo_decoders.run(move || {
+        let _reserved = reserved;
         let mut bytes = Vec::with_capacity(size);
         file.read_to_end(&mut bytes)?;
         pipeline::process_hashed(&bytes, Some(sha256), &limits())
