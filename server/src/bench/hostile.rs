@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use image::ImageEncoder;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -34,8 +35,6 @@ fn flood_images() -> Result<(Vec<u8>, Vec<u8>), String> {
         .map_err(|e| e.to_string())?;
     Ok((png, webp))
 }
-
-use image::ImageEncoder;
 
 fn sha(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))

@@ -417,7 +417,7 @@ impl Bench {
         // The clients stand for many phones but all come from 127.0.0.1.
         vars.entry("FIELDSTAR_CONNECTIONS_PER_ADDRESS".into())
             .or_insert_with(|| (args.clients() * 2 + 64).to_string());
-        if args.scenario == Scenario::Photos {
+        if matches!(args.scenario, Scenario::Photos | Scenario::Pixels) {
             // The clients stand for that many phones but share one inspector's login, so the
             // per-user upload quotas (4 at once, 2 GiB an hour) would refuse most of them.
             vars.entry("FIELDSTAR_PHOTO_UPLOADS_PER_USER".into())
