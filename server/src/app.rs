@@ -254,13 +254,14 @@ impl Application {
             config.photo_uploads_per_user,
             config.photo_bytes_per_hour,
         );
+        let decoders = crate::photo::decoders::Decoders::start(cores, config.decode_budget_mib)?;
         let state = web::Data::new(AppState {
             tokens: TokenKeys::new(&config.jwt_secret),
             config: Arc::new(config),
             db,
             storage,
             metrics: Metrics::default(),
-            photo_decoders: crate::photo::decoders::Decoders::start(cores)?,
+            photo_decoders: decoders,
             upload_quota,
             webhooks: crate::webhooks::WorkerHandle::default(),
             metrics_address,
@@ -285,6 +286,10 @@ impl Application {
         let data = state.clone();
         let workers = state.config.http_workers;
         let handle_signals = state.config.handle_signals;
+        let connections = crate::http::pace::on_connect(
+            crate::http::pace::Connections::new(state.config.connections_per_address),
+            state.config.trusted_proxies.clone(),
+        );
         let mut server = actix_web::HttpServer::new(move || {
             let (app, _) =
                 App::new()
@@ -309,11 +314,13 @@ impl Application {
                 .wrap(Compress::default())
                 .wrap(security_headers())
                 .wrap(from_fn(observe))
+                .wrap(from_fn(crate::http::pace::pace))
                 .wrap(TracingLogger::<RequestSpan>::new())
         })
+        .on_connect(connections)
         .shutdown_timeout(20)
         // Slow clients hold a connection only so long: headers within 10 s, an idle
-        // keep-alive connection 30 s, a closing one 5 s (photo bodies have their own timeout).
+        // keep-alive connection 30 s, a closing one 5 s; bodies keep a pace (`http::pace`).
         .client_request_timeout(std::time::Duration::from_secs(10))
         .client_disconnect_timeout(std::time::Duration::from_secs(5))
         .keep_alive(std::time::Duration::from_secs(30));

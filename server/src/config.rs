@@ -30,8 +30,13 @@ pub struct Config {
     pub claim_minutes: i64,
     pub photo_max_bytes: usize,
     pub json_max_bytes: usize,
-    /// How long a client may take to send one photo's bytes.
-    pub photo_body_timeout: std::time::Duration,
+    /// How every request body must arrive: idle timeout and minimum rate over a window.
+    pub body_pace: crate::http::pace::Pace,
+    /// TCP connections one client address may hold at once (its peer address; not counted for
+    /// trusted proxies).
+    pub connections_per_address: usize,
+    /// MiB of memory the photo decodes in progress may take together (`photo/decoders.rs`).
+    pub decode_budget_mib: u32,
     /// Photo uploads one user may have in flight at once.
     pub photo_uploads_per_user: usize,
     /// Photo bytes one user may upload per hour (a bucket that refills continuously).
@@ -89,6 +94,11 @@ pub const KNOWN_VARIABLES: &[&str] = &[
     "FIELDSTAR_TRUSTED_PROXIES",
     "FIELDSTAR_HTTP_WORKERS",
     "FIELDSTAR_METRICS_ADDR",
+    "FIELDSTAR_BODY_IDLE_SECS",
+    "FIELDSTAR_BODY_MIN_BYTES_PER_SEC",
+    "FIELDSTAR_BODY_RATE_WINDOW_SECS",
+    "FIELDSTAR_CONNECTIONS_PER_ADDRESS",
+    "FIELDSTAR_DECODE_BUDGET_MIB",
 ];
 
 /// Variables of the project's own tooling (tests, CI, browser runners, the build), which may be
@@ -281,13 +291,43 @@ impl Config {
             1 << 10,
             64 << 20,
         )? as usize;
-        let photo_body_timeout = std::time::Duration::from_secs(number(
-            get("FIELDSTAR_PHOTO_BODY_TIMEOUT_SECS"),
-            "FIELDSTAR_PHOTO_BODY_TIMEOUT_SECS",
-            60,
+        let body_pace = crate::http::pace::Pace {
+            idle: std::time::Duration::from_secs(number(
+                get("FIELDSTAR_BODY_IDLE_SECS"),
+                "FIELDSTAR_BODY_IDLE_SECS",
+                30,
+                1,
+                3600,
+            )? as u64),
+            min_bytes_per_sec: number(
+                get("FIELDSTAR_BODY_MIN_BYTES_PER_SEC"),
+                "FIELDSTAR_BODY_MIN_BYTES_PER_SEC",
+                512,
+                1,
+                1 << 30,
+            )? as u64,
+            window: std::time::Duration::from_secs(number(
+                get("FIELDSTAR_BODY_RATE_WINDOW_SECS"),
+                "FIELDSTAR_BODY_RATE_WINDOW_SECS",
+                30,
+                1,
+                3600,
+            )? as u64),
+        };
+        let connections_per_address = number(
+            get("FIELDSTAR_CONNECTIONS_PER_ADDRESS"),
+            "FIELDSTAR_CONNECTIONS_PER_ADDRESS",
+            64,
             1,
-            3600,
-        )? as u64);
+            100_000,
+        )? as usize;
+        let decode_budget_mib = number(
+            get("FIELDSTAR_DECODE_BUDGET_MIB"),
+            "FIELDSTAR_DECODE_BUDGET_MIB",
+            512,
+            64,
+            1 << 20,
+        )? as u32;
         let photo_uploads_per_user = number(
             get("FIELDSTAR_PHOTO_UPLOADS_PER_USER"),
             "FIELDSTAR_PHOTO_UPLOADS_PER_USER",
@@ -387,7 +427,9 @@ impl Config {
             claim_minutes,
             photo_max_bytes,
             json_max_bytes,
-            photo_body_timeout,
+            body_pace,
+            connections_per_address,
+            decode_budget_mib,
             photo_uploads_per_user,
             photo_bytes_per_hour,
             orphan_min_age,
@@ -514,7 +556,11 @@ mod tests {
             ("FIELDSTAR_LOG_FORMAT", "xml"),
             ("FIELDSTAR_WEBHOOK_ALLOW_PRIVATE", "yes"),
             ("FIELDSTAR_CLAIM_MINUTES", "0"),
-            ("FIELDSTAR_PHOTO_BODY_TIMEOUT_SECS", "0"),
+            ("FIELDSTAR_BODY_IDLE_SECS", "0"),
+            ("FIELDSTAR_BODY_MIN_BYTES_PER_SEC", "slow"),
+            ("FIELDSTAR_BODY_RATE_WINDOW_SECS", "0"),
+            ("FIELDSTAR_CONNECTIONS_PER_ADDRESS", "0"),
+            ("FIELDSTAR_DECODE_BUDGET_MIB", "1"),
             ("FIELDSTAR_PHOTO_UPLOADS_PER_USER", "many"),
             ("FIELDSTAR_ORPHAN_MIN_AGE_SECS", "-1"),
             ("FIELDSTAR_WEBHOOK_RETENTION_DAYS", "0"),

@@ -427,6 +427,11 @@ const EXPECTED: &[(&str, &str, &str, u16)] = &[
     ("put", "/api/v1/inspections/{id}", "secretary1", 403),
     ("put", "/api/v1/inspections/{id}", "member1", 403),
     ("get", "/api/v1/inspections/{id}", "reviewer1", 200),
+    // The village reads its own view of an inspection (no evidence); members nothing.
+    ("get", "/api/v1/inspections/{id}", "secretary1", 200),
+    ("get", "/api/v1/inspections/{id}", "member1", 403),
+    ("get", "/api/v1/inspections", "secretary1", 200),
+    ("get", "/api/v1/inspections", "member1", 403),
     (
         "put",
         "/api/v1/inspections/{id}/photos/{photo_id}",

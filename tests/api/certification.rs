@@ -672,14 +672,19 @@ both_backends! {
             let view = inspection(&app, &reader.token, &s.id).await;
             assert_eq!(view["status"], "rejected");
             assert_eq!(view["village_name"], "Field Village One", "{view}");
-            assert_eq!(view["inspector_name"], "field-inspector", "{view}");
             let decided = view["decisions"].as_array().unwrap_or_else(|| panic!("no decisions: {view}"));
             assert_eq!(decided.len(), 1, "{decided:?}");
             assert_eq!((decided[0]["decision"].as_str(), decided[0]["comment"].as_str()), (Some("reject"), Some(comment)), "{}", reader.user);
             assert_eq!(decided[0]["consequence"], Value::Null);
-            assert_eq!(decided[0]["decided_by_name"], "field-reviewer");
             assert!(decided[0]["decided_at"].is_string());
         }
+        // The inspector reads who inspected and decided; the village reads the outcome only.
+        let view = inspection(&app, &f.inspector.token, &s.id).await;
+        assert_eq!(view["inspector_name"], "field-inspector", "{view}");
+        assert_eq!(view["decisions"][0]["decided_by_name"], "field-reviewer");
+        let view = inspection(&app, &f.secretary.token, &s.id).await;
+        assert!(view.get("inspector_name").is_none() && view.get("answers").is_none(), "{view}");
+        assert!(view["result"]["score"].is_number(), "{view}");
         assert_problem(app.get(&format!("/api/v1/inspections/{}", s.id), &other_secretary.token).await, 404).await;
     }
 

@@ -238,7 +238,7 @@ both_backends! {
 }
 
 both_backends_with! {
-    &[("FIELDSTAR_PHOTO_BODY_TIMEOUT_SECS", "2")];
+    &[("FIELDSTAR_BODY_IDLE_SECS", "2"), ("FIELDSTAR_BODY_RATE_WINDOW_SECS", "2")];
 
     async fn a_slow_sender_is_cut_off_by_the_body_timeout(app: TestApp) {
         let f = field_county(&app).await;

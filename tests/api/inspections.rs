@@ -96,12 +96,12 @@ both_backends! {
 
         // Derivatives carry no metadata; the thumbnail is at most 320 px.
         let photo = &s.photos[0].id;
-        let display = app.get(&format!("/api/v1/photos/{photo}?size=display"), &f.secretary.token).await;
+        let display = app.get(&format!("/api/v1/photos/{photo}?size=display"), &f.inspector.token).await;
         assert_eq!(display.headers()["content-type"], "image/jpeg");
         assert!(display.headers()["cache-control"].to_str().unwrap().contains("immutable"));
         let bytes = display.bytes().await.unwrap();
         assert!(!bytes.windows(4).any(|w| w == b"Exif"));
-        let thumb = app.get(&format!("/api/v1/photos/{photo}?size=thumb"), &f.secretary.token).await.bytes().await.unwrap();
+        let thumb = app.get(&format!("/api/v1/photos/{photo}?size=thumb"), &f.inspector.token).await.bytes().await.unwrap();
         let img = image::load_from_memory(&thumb).unwrap();
         assert!(img.width().max(img.height()) <= 320);
         // Originals: not for secretaries; byte for byte for reviewers; nothing for another county.

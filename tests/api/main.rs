@@ -3,6 +3,7 @@
 mod flow;
 mod helpers;
 
+mod amplification;
 mod auth;
 mod authz;
 mod bench;
@@ -23,9 +24,11 @@ mod reports;
 mod review;
 mod schema;
 mod schema_fuzz;
+mod slow_bodies;
 mod spec;
 mod stars;
 mod tokens;
 mod users;
 mod verifiers;
+mod village_view;
 mod webhooks;

@@ -1,6 +1,7 @@
 //! `fieldstar bench`: starts fieldstar in-process on a fresh temporary database, seeds what a
 //! scenario needs, drives load over real HTTP on loopback and prints one JSON line.
 
+mod hostile;
 mod scenarios;
 mod seed;
 
@@ -27,6 +28,11 @@ pub enum Scenario {
     Queue,
     /// A report as CSV (`--report`) for a county of `--rows` villages.
     Export,
+    /// 8000 × 8000 PNG and lossless WebP uploads at once: the decoding memory bound.
+    Pixels,
+    /// Normal inspection PUTs beside hostile clients (slow bodies, amplifying EXIF, parallel
+    /// wrong passwords, oversized manifests); bounded by `--max-p99-ms` and `--max-rss-mib`.
+    Soak,
 }
 
 impl Scenario {
@@ -38,6 +44,8 @@ impl Scenario {
             Scenario::Photos => 32,
             Scenario::Queue => 8,
             Scenario::Export => 4,
+            Scenario::Pixels => 8,
+            Scenario::Soak => 8,
         }
     }
 
@@ -47,6 +55,8 @@ impl Scenario {
             Scenario::Photos => "photos",
             Scenario::Queue => "queue",
             Scenario::Export => "export",
+            Scenario::Pixels => "pixels",
+            Scenario::Soak => "soak",
         }
     }
 }
@@ -78,6 +88,12 @@ pub struct BenchArgs {
     /// `mentoring`.
     #[arg(long, default_value = "stars", value_parser = ["stars", "mentoring"])]
     pub report: String,
+    /// Fail (exit 1) when the p99 latency is above this many milliseconds.
+    #[arg(long)]
+    pub max_p99_ms: Option<f64>,
+    /// Fail (exit 1) when the peak resident memory is above this many MiB.
+    #[arg(long)]
+    pub max_rss_mib: Option<f64>,
 }
 
 impl BenchArgs {
@@ -134,6 +150,8 @@ async fn run_on(args: &BenchArgs, target: &Target) -> Result<String, String> {
         Scenario::Photos => scenarios::photos(&bench, args).await,
         Scenario::Queue => scenarios::queue(&bench, args).await,
         Scenario::Export => scenarios::export(&bench, args).await,
+        Scenario::Pixels => hostile::pixels(&bench, args).await,
+        Scenario::Soak => hostile::soak(&bench, args).await,
     };
     bench.handle.stop(true).await;
     let report = report?;
@@ -145,7 +163,24 @@ async fn run_on(args: &BenchArgs, target: &Target) -> Result<String, String> {
         ));
     }
     let doc = line(args, target, &bench, report);
-    Ok(ordered(&doc))
+    let text = ordered(&doc);
+    let mut over = Vec::new();
+    let p99 = doc["p99_ms"].as_f64().unwrap_or(0.0);
+    let rss = doc["peak_rss_mib"].as_f64().unwrap_or(0.0);
+    if let Some(bound) = args.max_p99_ms.filter(|b| p99 > *b) {
+        over.push(format!("p99 {p99} ms is above --max-p99-ms {bound}"));
+    }
+    if let Some(bound) = args.max_rss_mib.filter(|b| rss > *b) {
+        over.push(format!("peak RSS {rss} MiB is above --max-rss-mib {bound}"));
+    }
+    if doc.get("healthz_status").is_some_and(|s| s != 200) {
+        over.push("/healthz did not answer 200 under the load".into());
+    }
+    if over.is_empty() {
+        Ok(text)
+    } else {
+        Err(format!("{text}\n{}", over.join("; ")))
+    }
 }
 
 /// The fields in a fixed order (the ones every scenario has first); serde_json sorts them.
@@ -379,7 +414,10 @@ impl Bench {
         vars.insert("FIELDSTAR_BIND".into(), "127.0.0.1:0".into());
         vars.entry("FIELDSTAR_LOG_FORMAT".into())
             .or_insert_with(|| "text".into());
-        if args.scenario == Scenario::Photos {
+        // The clients stand for many phones but all come from 127.0.0.1.
+        vars.entry("FIELDSTAR_CONNECTIONS_PER_ADDRESS".into())
+            .or_insert_with(|| (args.clients() * 2 + 64).to_string());
+        if matches!(args.scenario, Scenario::Photos | Scenario::Pixels) {
             // The clients stand for that many phones but share one inspector's login, so the
             // per-user upload quotas (4 at once, 2 GiB an hour) would refuse most of them.
             vars.entry("FIELDSTAR_PHOTO_UPLOADS_PER_USER".into())

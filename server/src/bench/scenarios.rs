@@ -25,7 +25,7 @@ async fn county(bench: &Bench, items: usize) -> Result<County, String> {
 
 /// The county, `villages` villages and `count` open declarations of the current quarter (and
 /// earlier ones when there are more declarations than villages).
-async fn county_with_declarations(
+pub(super) async fn county_with_declarations(
     bench: &Bench,
     items: usize,
     villages: u64,
@@ -46,7 +46,7 @@ async fn county_with_declarations(
 }
 
 /// An inspection body for a declaration, answering every item; `photos` is the manifest.
-fn inspection_body(
+pub(super) fn inspection_body(
     county: &County,
     declaration_id: &str,
     village: &Village,
@@ -65,7 +65,7 @@ fn inspection_body(
     )
 }
 
-async fn put_inspection(bench: &Bench, token: &str, id: &str, body: String) -> Outcome {
+pub(super) async fn put_inspection(bench: &Bench, token: &str, id: &str, body: String) -> Outcome {
     expect_success(
         bench
             .client
@@ -79,7 +79,7 @@ async fn put_inspection(bench: &Bench, token: &str, id: &str, body: String) -> O
     .await
 }
 
-fn seeded(report: &mut Report, key: &str, value: impl Into<Value>) {
+pub(super) fn seeded(report: &mut Report, key: &str, value: impl Into<Value>) {
     report.extra.insert(key.into(), value.into());
 }
 

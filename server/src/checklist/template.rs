@@ -12,6 +12,11 @@ pub const KNOWN_SOURCES: &[(&str, f64, f64)] = &[("mentoring.coverage", 0.0, 1.0
 /// The pass mark of a template that states none.
 pub const DEFAULT_PASS_SCORE: f64 = 60.0;
 pub const MAX_PHOTOS_MIN: u32 = 20;
+/// The most photos one inspection's manifest may list (the default checklists need 4 to 7):
+/// a template may not require more, so every template can be answered within the bound.
+pub const MAX_PHOTOS_PER_INSPECTION: usize = 60;
+/// The most photos a manifest may list for one item (twice the most a template may require).
+pub const MAX_PHOTOS_PER_ITEM: usize = 2 * MAX_PHOTOS_MIN as usize;
 pub const MAX_TEXT_LENGTH: u32 = 10_000;
 /// The length limit of a text answer whose item sets no `max_length`.
 pub const DEFAULT_TEXT_LENGTH: u32 = 2_000;
@@ -242,6 +247,13 @@ pub fn validate(t: &Template) -> Result<(), Vec<FieldError>> {
             }
             earlier.push(item);
         }
+    }
+    let photos_needed: usize = earlier.iter().map(|i| i.photos_min as usize).sum();
+    if photos_needed > MAX_PHOTOS_PER_INSPECTION {
+        err(
+            "sections".into(),
+            "the items together require more than 60 photos (photos_min), more than an inspection may carry",
+        );
     }
     if !earlier.is_empty() && total_weight <= 0.0 {
         err(

@@ -84,12 +84,7 @@ fn read_json_body(
         }
         let mut buf = BytesMut::new();
         while let Some(chunk) = payload.next().await {
-            let chunk = chunk.map_err(|e| {
-                ApiError::bad_request(
-                    "body_unreadable",
-                    format!("the body could not be read: {e}"),
-                )
-            })?;
+            let chunk = chunk.map_err(|e| super::pace::body_error(e, "the body"))?;
             if buf.len() + chunk.len() > limit {
                 return Err(too_large(limit));
             }

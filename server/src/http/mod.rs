@@ -4,6 +4,7 @@
 pub mod client;
 pub mod json;
 pub mod middleware;
+pub mod pace;
 pub mod paging;
 
 pub use json::{Json, RawJson};

@@ -66,6 +66,45 @@ pub struct Flag {
     pub detail: String,
 }
 
+/// A flag's detail is at most this many characters, whatever produced it (the EXIF problems
+/// of a hostile file included); a longer one is cut and ends with `…`.
+pub const MAX_DETAIL_CHARS: usize = 1_000;
+
+/// `detail` within [`MAX_DETAIL_CHARS`].
+pub fn bounded_detail(detail: &str) -> String {
+    crate::photo::exif::shorten(detail, MAX_DETAIL_CHARS)
+}
+
+/// What lists and the queue show of an inspection's flags: one entry per code, with its worst
+/// severity and how many times it was raised. The details are on the inspection's own page,
+/// so a list entry is bounded by the number of codes, however many photos were flagged.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlagCount {
+    pub code: String,
+    pub severity: Severity,
+    pub count: usize,
+}
+
+/// One [`FlagCount`] per code, worst first, then by code.
+pub fn count_by_code<'a>(flags: impl IntoIterator<Item = &'a Flag>) -> Vec<FlagCount> {
+    let mut counts: Vec<FlagCount> = Vec::new();
+    for f in flags {
+        match counts.iter_mut().find(|c| c.code == f.code) {
+            Some(c) => {
+                c.count += 1;
+                c.severity = c.severity.max(f.severity);
+            }
+            None => counts.push(FlagCount {
+                code: f.code.clone(),
+                severity: f.severity,
+                count: 1,
+            }),
+        }
+    }
+    counts.sort_by(|a, b| (Reverse(a.severity), &a.code).cmp(&(Reverse(b.severity), &b.code)));
+    counts
+}
+
 impl Flag {
     fn new(code: &str, severity: Severity, detail: String) -> Flag {
         Flag {
@@ -73,8 +112,16 @@ impl Flag {
             severity,
             item: None,
             photo_id: None,
-            detail,
+            detail: bounded_detail(&detail),
         }
+    }
+
+    /// The flag with its detail within [`MAX_DETAIL_CHARS`] (flags stored before the bound).
+    pub fn bounded(mut self) -> Flag {
+        if self.detail.len() > MAX_DETAIL_CHARS {
+            self.detail = bounded_detail(&self.detail);
+        }
+        self
     }
 
     fn on_photo(mut self, photo: &PhotoFacts) -> Flag {
@@ -1112,6 +1159,36 @@ mod tests {
                 .contains("Adobe Photoshop (EXIF software \"Adobe Photoshop 25.0 (Windows)\")"),
             "{}",
             flag.detail
+        );
+    }
+
+    #[test]
+    fn lists_count_flags_by_code_with_the_worst_severity() {
+        let flag = |code: &str, severity, photo: &str| Flag {
+            photo_id: Some(photo.to_owned()),
+            ..Flag::new(code, severity, "x".repeat(5_000))
+        };
+        assert!(flag("a", Severity::Info, "p").detail.chars().count() <= MAX_DETAIL_CHARS);
+        let mut flags: Vec<Flag> = (0..200)
+            .map(|i| flag(codes::PHOTO_NO_EXIF, Severity::Info, &format!("p{i}")))
+            .collect();
+        flags.push(flag(codes::PHOTO_NO_EXIF, Severity::Warning, "q"));
+        flags.push(flag(codes::PHOTO_GPS_FAR, Severity::Alert, "q"));
+        let counts = count_by_code(&flags);
+        assert_eq!(
+            counts,
+            vec![
+                FlagCount {
+                    code: codes::PHOTO_GPS_FAR.into(),
+                    severity: Severity::Alert,
+                    count: 1
+                },
+                FlagCount {
+                    code: codes::PHOTO_NO_EXIF.into(),
+                    severity: Severity::Warning,
+                    count: 201
+                },
+            ]
         );
     }
 

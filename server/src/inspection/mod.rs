@@ -5,3 +5,4 @@ pub mod flags;
 pub mod model;
 pub mod routes;
 pub mod submit;
+pub mod village;

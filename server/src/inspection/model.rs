@@ -185,11 +185,26 @@ impl InspectionBody {
                 ));
             }
         }
-        if self.photos.len() > 200 {
+        use crate::checklist::template::{MAX_PHOTOS_PER_INSPECTION, MAX_PHOTOS_PER_ITEM};
+        if self.photos.len() > MAX_PHOTOS_PER_INSPECTION {
             errors.push(FieldError::new(
                 "photos",
-                "at most 200 photos per inspection",
+                format!(
+                    "at most {MAX_PHOTOS_PER_INSPECTION} photos per inspection; the manifest lists {}",
+                    self.photos.len()
+                ),
             ));
+        }
+        let mut per_item: std::collections::HashMap<&str, usize> = Default::default();
+        for (i, p) in self.photos.iter().enumerate() {
+            let n = per_item.entry(p.item.as_str()).or_default();
+            *n += 1;
+            if *n == MAX_PHOTOS_PER_ITEM + 1 {
+                errors.push(FieldError::new(
+                    format!("photos[{i}].item"),
+                    format!("at most {MAX_PHOTOS_PER_ITEM} photos per item"),
+                ));
+            }
         }
         errors
     }
@@ -258,8 +273,17 @@ impl InspectionHead {
     }
 }
 
+/// Stored flags, each detail within its bound (rows written before the bound may hold more).
+pub fn parse_flags(stored: &str) -> Vec<Flag> {
+    serde_json::from_str::<Vec<Flag>>(stored)
+        .unwrap_or_default()
+        .into_iter()
+        .map(Flag::bounded)
+        .collect()
+}
+
 fn merged_flags(own: &str, photos: &[PhotoRow]) -> Vec<Flag> {
-    let mut all: Vec<Flag> = serde_json::from_str(own).unwrap_or_default();
+    let mut all: Vec<Flag> = parse_flags(own);
     for p in photos {
         all.extend(p.flags());
     }
@@ -326,7 +350,7 @@ impl PhotoRow {
     }
 
     pub fn flags(&self) -> Vec<Flag> {
-        serde_json::from_str(&self.flags).unwrap_or_default()
+        parse_flags(&self.flags)
     }
 }
 

@@ -7,6 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::model::*;
 use super::submit::{self, Put, RETRY};
+use super::village::{self, InspectionRead, VillageInspectionView};
 use crate::app::AppState;
 use crate::auth::{AuthUser, Role};
 use crate::checklist::store::ChecklistVersion;
@@ -89,11 +90,15 @@ pub struct InspectionDetail {
 }
 
 /// An inspection, for anyone whose scope holds its village: reviewers and admins of the
-/// county, the inspector who submitted it and the village's secretary, who read its decisions.
+/// county and inspectors read it whole; the village's secretary reads the village's view
+/// (status, decisions, and the checklist result once decided; no evidence); members none (403).
 #[utoipa::path(
     tag = "inspections",
     params(("id" = String, Path)),
-    responses((status = 200, body = InspectionDetail), (status = 404, body = Problem)),
+    responses(
+        (status = 200, body = InspectionRead, description = "`InspectionDetail`, or `VillageInspectionView` for a secretary"),
+        (status = 403, body = Problem), (status = 404, body = Problem)
+    ),
     security(("bearer" = []))
 )]
 #[get("/api/v1/inspections/{id}")]
@@ -102,12 +107,19 @@ pub async fn get_inspection(
     user: AuthUser,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
+    village::refuse_members(&user)?;
     let id = id.into_inner();
     let view = state
         .db
         .read(move |conn| {
             let ins = Inspection::find_scoped(conn, &user.scope, &id)?;
-            Ok(InspectionDetail::of(conn, &ins)?)
+            if user.role == Role::Secretary {
+                let view = VillageInspectionView::of(conn, &ins)?;
+                return Ok(InspectionRead::Village(Box::new(view)));
+            }
+            Ok(InspectionRead::Full(Box::new(InspectionDetail::of(
+                conn, &ins,
+            )?)))
         })
         .await?;
     Ok(HttpResponse::Ok().json(view))
@@ -179,10 +191,13 @@ pub struct InspectionSummary {
     pub inspector_id: String,
     pub status: String,
     pub revision: i32,
-    pub score: f64,
-    pub passed: bool,
+    /// Null for a village's secretary until the inspection is approved or rejected.
+    pub score: Option<f64>,
+    pub passed: Option<bool>,
+    /// One entry per flag code, worst first: `{code, severity, count}`. The details are on the
+    /// inspection's own page.
     #[schema(value_type = Vec<Object>)]
-    pub flags: Vec<super::flags::Flag>,
+    pub flags: Vec<super::flags::FlagCount>,
     pub submitted_at: Option<chrono::DateTime<chrono::Utc>>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
@@ -205,8 +220,8 @@ impl InspectionSummary {
                 inspector_id: r.inspector_id,
                 status: r.status,
                 revision: r.revision,
-                score: r.score,
-                passed: r.passed,
+                score: Some(r.score),
+                passed: Some(r.passed),
                 submitted_at: r.submitted_at.map(|t| t.and_utc()),
                 updated_at: r.updated_at.and_utc(),
             })
@@ -214,27 +229,29 @@ impl InspectionSummary {
     }
 }
 
-/// Each inspection's own flags and its current photos' flags, worst first, in the order of
-/// `rows`: one query for the whole page.
+/// Each inspection's own flags and its current photos' flags counted by code, worst first, in
+/// the order of `rows`: one query for the whole page, reading only the photos' flags.
 pub fn flags_for_page(
     conn: &mut crate::db::DbConn,
     rows: &[InspectionHead],
-) -> QueryResult<Vec<Vec<super::flags::Flag>>> {
+) -> QueryResult<Vec<Vec<super::flags::FlagCount>>> {
     use crate::db::schema::photos;
     let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
-    let all: Vec<PhotoRow> = photos::table
+    let all: Vec<(String, i32, String)> = photos::table
         .filter(photos::inspection_id.eq_any(&ids))
-        .select(PhotoRow::as_select())
+        .select((photos::inspection_id, photos::revision, photos::flags))
         .load(conn)?;
     Ok(rows
         .iter()
         .map(|r| {
-            let mine: Vec<PhotoRow> = all
+            let mut flags = parse_flags(&r.flags);
+            for (_, _, stored) in all
                 .iter()
-                .filter(|p| p.inspection_id == r.id && p.revision == r.revision)
-                .cloned()
-                .collect();
-            r.all_flags(&mine)
+                .filter(|(i, rev, _)| *i == r.id && *rev == r.revision)
+            {
+                flags.extend(parse_flags(stored));
+            }
+            super::flags::count_by_code(&flags)
         })
         .collect())
 }
@@ -248,11 +265,12 @@ pub struct InspectionFilter {
     pub quarter: Option<String>,
 }
 
-/// Inspections in the caller's scope, newest first.
+/// Inspections in the caller's scope, newest first. A village's secretary gets no flags, and
+/// the score only once decided; members none (403).
 #[utoipa::path(
     tag = "inspections",
     params(InspectionFilter, PageParams),
-    responses((status = 200, body = Page<InspectionSummary>), (status = 422, body = Problem)),
+    responses((status = 200, body = Page<InspectionSummary>), (status = 403, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = []))
 )]
 #[get("/api/v1/inspections")]
@@ -262,6 +280,7 @@ pub async fn list_inspections(
     filter: web::Query<InspectionFilter>,
     page: web::Query<PageParams>,
 ) -> ApiResult<HttpResponse> {
+    village::refuse_members(&user)?;
     let limit = page.limit()?;
     let cursor: Option<String> = page.cursor()?;
     let filter = filter.into_inner();
@@ -297,8 +316,15 @@ pub async fn list_inspections(
                 .limit(limit + 1)
                 .load(conn)?;
             let page = Page::from_rows(rows, limit, |r: &InspectionHead| r.id.clone(), |r| r);
+            let mut items = InspectionSummary::for_page(conn, page.items)?;
+            if user.role == Role::Secretary {
+                items = items
+                    .into_iter()
+                    .map(village::summary_for_village)
+                    .collect();
+            }
             Ok(Page {
-                items: InspectionSummary::for_page(conn, page.items)?,
+                items,
                 next_cursor: page.next_cursor,
             })
         })

@@ -19,8 +19,50 @@ pub struct ExifInfo {
     pub problems: Vec<String>,
 }
 
-/// Reads EXIF from a JPEG, PNG or WebP file (or a bare TIFF/EXIF block).
+/// At most this many problems are kept per photo; the rest are counted in one last line. A
+/// hostile EXIF block can hold thousands of broken entries, and every one would otherwise
+/// travel into the photo's flag, its stored EXIF and every list that shows them.
+pub const MAX_PROBLEMS: usize = 8;
+/// Each kept problem, and each text read from EXIF (make, model, software), at most this long.
+pub const MAX_TEXT_CHARS: usize = 160;
+
+/// Reads EXIF from a JPEG, PNG or WebP file (or a bare TIFF/EXIF block). What it returns is
+/// bounded whatever the file holds: [`MAX_PROBLEMS`] problems and [`MAX_TEXT_CHARS`] a text.
 pub fn read_exif(bytes: &[u8]) -> ExifInfo {
+    let mut info = read_unbounded(bytes);
+    info.bound();
+    info
+}
+
+impl ExifInfo {
+    /// Keeps the first [`MAX_PROBLEMS`] − 1 problems (each shortened) and counts the others.
+    pub fn bound(&mut self) {
+        for text in [&mut self.make, &mut self.model, &mut self.software]
+            .into_iter()
+            .flatten()
+        {
+            *text = shorten(text, MAX_TEXT_CHARS);
+        }
+        if self.problems.len() > MAX_PROBLEMS {
+            let more = self.problems.len() - (MAX_PROBLEMS - 1);
+            self.problems.truncate(MAX_PROBLEMS - 1);
+            self.problems.push(format!("{more} more problems"));
+        }
+        for p in &mut self.problems {
+            *p = shorten(p, MAX_TEXT_CHARS);
+        }
+    }
+}
+
+/// `text` cut to at most `max` characters, on a character boundary, with `…` when cut.
+pub fn shorten(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max.saturating_sub(1)) {
+        Some((i, _)) if text[i..].chars().nth(1).is_some() => format!("{}…", &text[..i]),
+        _ => text.to_owned(),
+    }
+}
+
+fn read_unbounded(bytes: &[u8]) -> ExifInfo {
     let mut info = ExifInfo::default();
     let raw = match exif_block(bytes) {
         Block::Absent => return info,
@@ -573,5 +615,43 @@ mod tests {
         let info = read_fixture(&exif);
         assert_eq!(info.orientation, None);
         assert!(info.problems.iter().any(|p| p.contains("Orientation 9")));
+    }
+
+    #[test]
+    fn thousands_of_broken_entries_make_a_bounded_list_of_problems() {
+        let bytes = fixtures::exif_flood_jpeg(4);
+        assert!(bytes.len() > 65_000);
+        let unbounded = read_unbounded(&bytes);
+        assert!(
+            unbounded.problems.len() > 1000,
+            "{}",
+            unbounded.problems.len()
+        );
+        let info = read_exif(&bytes);
+        assert!(info.present);
+        assert_eq!(info.problems.len(), MAX_PROBLEMS);
+        assert!(info
+            .problems
+            .iter()
+            .all(|p| p.chars().count() <= MAX_TEXT_CHARS));
+        let more = unbounded.problems.len() - (MAX_PROBLEMS - 1);
+        assert_eq!(
+            info.problems.last().unwrap(),
+            &format!("{more} more problems")
+        );
+        assert!(serde_json::to_string(&info).unwrap().len() < 2_000);
+    }
+
+    #[test]
+    fn long_texts_are_shortened_on_a_character_boundary() {
+        assert_eq!(shorten("abc", 3), "abc");
+        assert_eq!(shorten("abcd", 3), "ab…");
+        assert_eq!(shorten("验收验收", 3), "验收…");
+        let exif = FixtureExif {
+            software: Some("编辑".repeat(500)),
+            ..FixtureExif::default()
+        };
+        let info = read_fixture(&exif);
+        assert_eq!(info.software.unwrap().chars().count(), MAX_TEXT_CHARS);
     }
 }

@@ -282,6 +282,28 @@ fn crc32(bytes: &[u8]) -> u32 {
     !crc
 }
 
+/// A TIFF block (little-endian) whose one IFD holds `entries` fields, each pointing its value
+/// outside the file: an EXIF reader that reports each broken field reports `entries` problems.
+/// 5,459 entries fill one APP1 segment.
+pub fn exif_flood_tiff(entries: u16) -> Vec<u8> {
+    let mut out = b"II*\0\x08\0\0\0".to_vec();
+    out.extend_from_slice(&entries.to_le_bytes());
+    for i in 0..entries {
+        // A private tag per entry, type LONG, 64 values (more than fit inline), far away.
+        out.extend_from_slice(&(0xC000u16.wrapping_add(i)).to_le_bytes());
+        out.extend_from_slice(&4u16.to_le_bytes());
+        out.extend_from_slice(&64u32.to_le_bytes());
+        out.extend_from_slice(&0x7FFF_FF00u32.wrapping_add(u32::from(i)).to_le_bytes());
+    }
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out
+}
+
+/// A small JPEG carrying [`exif_flood_tiff`] with as many entries as one APP1 segment holds.
+pub fn exif_flood_jpeg(seed: u64) -> Vec<u8> {
+    with_app1(&jpeg(320, 240, seed, None), &exif_flood_tiff(5459))
+}
+
 /// A small real JPEG whose SOF header is patched to declare `declared_w` x `declared_h`.
 pub fn lying_jpeg(declared_w: u16, declared_h: u16) -> Vec<u8> {
     let mut bytes = jpeg(16, 16, 7, None);

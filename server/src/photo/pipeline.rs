@@ -397,8 +397,87 @@ fn decode_with_image(
     Ok((flatten(img), (width, height)))
 }
 
+/// Memory a decode takes besides the decoded pixels: the original bytes are counted apart;
+/// this is the display copy, the thumbnail and their JPEG encodings (1600 × 1200 × 3 ≈ 6 MB).
+const DERIVATIVES_BYTES: u64 = 16 << 20;
+
+/// The most memory decoding this photo takes, in bytes, from its header (`head`, the file's
+/// first bytes) and its length: the decoded pixels (a JPEG at its reduced DCT scale, with a
+/// progressive JPEG's coefficients), any conversion copy to 8-bit RGB, the original bytes and
+/// the derivatives. `None` when the header does not tell: the caller assumes the worst.
+pub fn decode_cost(head: &[u8], file_len: u64) -> Option<u64> {
+    let pixels_and_copies = match sniff(head).ok()? {
+        Format::Jpeg => {
+            let mut decoder = jpeg_decoder::Decoder::new(head);
+            decoder.read_info().ok()?;
+            let info = decoder.info()?;
+            let channels = info.pixel_format.pixel_bytes() as u64;
+            let full = u64::from(info.width) * u64::from(info.height);
+            let coefficients = match info.coding_process {
+                jpeg_decoder::CodingProcess::DctProgressive => full * channels * 2,
+                _ => 0,
+            };
+            let (w, h) = decoder
+                .scale(DISPLAY_SIDE as u16, DISPLAY_SIDE as u16)
+                .ok()?;
+            // CMYK and 16-bit gray are converted to a second buffer.
+            let output = u64::from(w) * u64::from(h) * channels;
+            coefficients + output * 2
+        }
+        format @ (Format::Png | Format::WebP) => {
+            let format = match format {
+                Format::Png => image::ImageFormat::Png,
+                _ => image::ImageFormat::WebP,
+            };
+            let decoder = ImageReader::with_format(Cursor::new(head), format)
+                .into_decoder()
+                .ok()?;
+            let (w, h) = decoder.dimensions();
+            let pixels = u64::from(w) * u64::from(h);
+            let copies = match decoder.color_type() {
+                // Kept as decoded, or flattened in place.
+                image::ColorType::Rgb8 | image::ColorType::L8 | image::ColorType::Rgba8 => 0,
+                // Converted to 8-bit RGBA, then flattened in place.
+                _ => pixels * 4,
+            };
+            decoder.total_bytes() + copies
+        }
+    };
+    Some(pixels_and_copies + file_len + DERIVATIVES_BYTES)
+}
+
 /// 8-bit gray or RGB; transparency is composited over white, as a viewer shows it.
 fn flatten(img: DynamicImage) -> DynamicImage {
+    let color = img.color();
+    match (color.has_alpha(), color.has_color()) {
+        (false, false) => DynamicImage::ImageLuma8(img.into_luma8()),
+        (false, true) => DynamicImage::ImageRgb8(img.into_rgb8()),
+        (true, _) => {
+            // In place: a 64 MP RGBA image and an RGB copy of it would hold 448 MB at once.
+            let rgba = img.into_rgba8();
+            let (width, height) = rgba.dimensions();
+            let mut buf = rgba.into_raw();
+            let pixels = buf.len() / 4;
+            for i in 0..pixels {
+                let a = u32::from(buf[i * 4 + 3]);
+                for c in 0..3 {
+                    let v = u32::from(buf[i * 4 + c]);
+                    buf[i * 3 + c] = ((v * a + 255 * (255 - a)) / 255) as u8;
+                }
+            }
+            buf.truncate(pixels * 3);
+            buf.shrink_to_fit();
+            match RgbImage::from_raw(width, height, buf) {
+                Some(rgb) => DynamicImage::ImageRgb8(rgb),
+                None => DynamicImage::new_rgb8(width, height),
+            }
+        }
+    }
+}
+
+/// The straightforward flatten, which the in-place one must equal.
+#[cfg(test)]
+fn flatten_by_copy(img: DynamicImage) -> DynamicImage {
     let color = img.color();
     match (color.has_alpha(), color.has_color()) {
         (false, false) => DynamicImage::ImageLuma8(img.into_luma8()),
@@ -1059,5 +1138,31 @@ mod tests {
                 p.display
             );
         }
+    }
+
+    #[test]
+    fn flattening_in_place_equals_compositing_over_white_by_copy() {
+        let rgba = image::RgbaImage::from_fn(37, 23, |x, y| {
+            image::Rgba([
+                (x * 7) as u8,
+                (y * 11) as u8,
+                (x * y) as u8,
+                ((x + y) * 9) as u8,
+            ])
+        });
+        let img = DynamicImage::ImageRgba8(rgba);
+        assert_eq!(flatten(img.clone()), flatten_by_copy(img));
+    }
+
+    #[test]
+    fn the_decode_cost_is_read_from_the_header() {
+        let png = fixtures::pixel_flood_png(8_000, 8_000);
+        let cost = decode_cost(&png, png.len() as u64).expect("a PNG header");
+        assert!(cost >= 8_000 * 8_000 * 3, "{cost}");
+        let jpeg = fixtures::jpeg(4000, 3000, 1, None);
+        let cost = decode_cost(&jpeg, jpeg.len() as u64).expect("a JPEG header");
+        // Decoded at 1/2 scale (2000 × 1500), far below the full 36 MB.
+        assert!(cost < 40 << 20, "{cost}");
+        assert_eq!(decode_cost(b"GIF89a", 6), None);
     }
 }

@@ -26,6 +26,9 @@ use crate::inspection::submit;
 use crate::org::OrgUnit;
 use crate::{audit, now, scoped};
 
+/// The first bytes of a photo read to find its decoding cost (headers, EXIF and all).
+const HEADER_BYTES: usize = 256 << 10;
+
 /// How long one photo may take to decode; the limits make this a backstop, not a rule.
 pub const DECODE_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -55,39 +58,27 @@ fn upload_error(e: PhotoError) -> ApiError {
     }
 }
 
-/// Reads the body into a temporary file under the size cap, hashing as it goes.
+/// Reads the body into a temporary file under the size cap, hashing as it goes. A body that
+/// stalls or trickles is cut off by the body pace of every route (`http::pace`, 408).
 async fn receive(
     payload: &mut web::Payload,
     max: usize,
     dir: &std::path::Path,
-    timeout: Duration,
 ) -> ApiResult<(std::fs::File, usize, String)> {
     let mut file = tempfile::tempfile_in(dir)?;
     let mut hasher = Sha256::new();
     let mut size = 0usize;
-    let read = async {
-        while let Some(chunk) = payload.next().await {
-            let chunk = chunk.map_err(|e| {
-                ApiError::bad_request("body_unreadable", format!("the upload broke off: {e}"))
-            })?;
-            size += chunk.len();
-            if size > max {
-                return Err(ApiError::too_large(format!(
-                    "photos are limited to {max} bytes"
-                )));
-            }
-            hasher.update(&chunk);
-            file.write_all(&chunk)?;
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| crate::http::pace::body_error(e, "the photo"))?;
+        size += chunk.len();
+        if size > max {
+            return Err(ApiError::too_large(format!(
+                "photos are limited to {max} bytes"
+            )));
         }
-        Ok::<_, ApiError>(())
-    };
-    tokio::time::timeout(timeout, read).await.map_err(|_| {
-        ApiError::new(
-            actix_web::http::StatusCode::REQUEST_TIMEOUT,
-            "body_timeout",
-            format!("the photo did not arrive within {} s", timeout.as_secs()),
-        )
-    })??;
+        hasher.update(&chunk);
+        file.write_all(&chunk)?;
+    }
     file.rewind()?;
     Ok((file, size, hex::encode(hasher.finalize())))
 }
@@ -176,7 +167,7 @@ pub async fn put_photo(
     }
     let tmp_dir = state.config.data_dir.join("tmp");
     std::fs::create_dir_all(&tmp_dir)?;
-    let received = receive(&mut payload, max, &tmp_dir, state.config.photo_body_timeout).await;
+    let received = receive(&mut payload, max, &tmp_dir).await;
     let (mut file, size, sha256) = received?;
     slot.charge(size);
     if photo.received {
@@ -219,9 +210,23 @@ pub async fn put_photo(
     }
     file.rewind()?;
 
+    // The memory this decode takes, from the header, reserved from the decoding budget before
+    // the bytes are even read into memory; held until the decode ends.
+    let mut head = vec![0u8; HEADER_BYTES.min(size)];
+    file.read_exact(&mut head)?;
+    file.rewind()?;
+    let cost = pipeline::decode_cost(&head, size as u64).unwrap_or(u64::MAX);
+    drop(head);
+    let reserved = state
+        .photo_decoders
+        .reserve(cost)
+        .await
+        .map_err(|_| ApiError::unavailable("photo decoding has stopped"))?;
+
     // Decode under the limits, on the decoding threads (one per core), off the async workers.
     // A decode that outlives its answer (the time limit) keeps its thread until it ends.
     let decode = state.photo_decoders.run(move || {
+        let _reserved = reserved;
         let mut bytes = Vec::with_capacity(size);
         file.read_to_end(&mut bytes)?;
         pipeline::process_hashed(&bytes, Some(sha256), &limits())
@@ -431,10 +436,10 @@ fn record(
             severity: flags::Severity::Info,
             item: Some(photo.item.clone()),
             photo_id: Some(photo_id.to_owned()),
-            detail: format!(
+            detail: flags::bounded_detail(&format!(
                 "the photo's EXIF could not be read in full: {}",
                 p.exif.problems.join("; ")
-            ),
+            )),
         });
     }
     let t = now();
@@ -508,6 +513,8 @@ pub async fn get_photo(
         Some(s) => Size::parse(s)
             .ok_or_else(|| ApiError::field("size", "must be thumb, display or original"))?,
     };
+    // Photos are evidence: the village inspected (secretary, members) sees none of them.
+    user.require(&[Role::Inspector, Role::Reviewer, Role::Admin])?;
     let photo_id = photo_id.into_inner().to_ascii_lowercase();
     let photo: PhotoRow = {
         let user = user.clone();

@@ -187,7 +187,7 @@ pub fn report(
             .count() as u32;
         for flags in flags_for_page(conn, &rows)? {
             for f in flags {
-                *flag_counts.entry(f.code).or_default() += 1;
+                *flag_counts.entry(f.code).or_default() += f.count as u32;
             }
         }
         if !full {

@@ -13,7 +13,7 @@ use crate::db::schema::{declarations, inspections, org_units, users};
 use crate::declarations::Declaration;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::{Json, Page, PageParams};
-use crate::inspection::flags::Flag;
+use crate::inspection::flags::FlagCount;
 use crate::inspection::model::{InspectionHead, AWAITING_SECOND_APPROVAL, SUBMITTED};
 use crate::inspection::routes::{flags_for_page, InspectionDetail};
 use crate::org::OrgUnit;
@@ -61,9 +61,10 @@ pub struct QueueEntry {
     pub revision: i32,
     pub score: f64,
     pub passed: bool,
-    /// Worst first.
+    /// One entry per flag code, worst first: `{code, severity, count}` (details on the
+    /// inspection's page).
     #[schema(value_type = Vec<Object>)]
-    pub flags: Vec<Flag>,
+    pub flags: Vec<FlagCount>,
     pub submitted_at: Option<DateTime<Utc>>,
     /// Seconds since the submission was complete.
     pub waiting_seconds: i64,

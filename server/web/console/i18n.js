@@ -177,6 +177,10 @@ const zh = {
   'inspection.cancel_confirm': '确认取消这次验收？',
   'inspection.cancelled': '已取消这次验收，申报回到待验收。',
   'inspection.back_village': '本村星级',
+  'village_ins.pending': '审核中：审核决定后公布验收结果。',
+  'village_ins.failing': '不合格项目',
+  'village_ins.no_failing': '所有项目合格。',
+  'village_ins.no_evidence': '验收的回答、位置、照片和疑点只供县里审核使用。',
 
   'photo.viewer': '照片',
   'photo.original': '查看原图',
@@ -745,6 +749,10 @@ const en = {
   'inspection.cancel_confirm': 'Really cancel this inspection?',
   'inspection.cancelled': 'Inspection cancelled; the declaration awaits inspection again.',
   'inspection.back_village': 'Our village',
+  'village_ins.pending': 'Under review: the result is shown once it is decided.',
+  'village_ins.failing': 'Items that failed',
+  'village_ins.no_failing': 'Every item passed.',
+  'village_ins.no_evidence': "The inspection's answers, position, photos and flags are for the county's reviewers only.",
 
   'photo.viewer': 'Photo',
   'photo.original': 'View the original',

@@ -53,8 +53,10 @@ export function stars(level, text = false) {
     text ? h('span', { class: 'level-text' }, ' ', t('level.n', { n })) : h('span', { class: 'sr-only' }, t('level.n', { n })));
 }
 
+/** A flag: on the inspection's page with its detail; in lists counted by code (`count`). */
 export function flagChip(flag) {
-  return h('span', { class: ['chip', `sev-${flag.severity}`], title: flag.detail }, flagName(flag.code));
+  const times = flag.count > 1 ? ` ×${flag.count}` : '';
+  return h('span', { class: ['chip', `sev-${flag.severity}`], title: flag.detail }, flagName(flag.code) + times);
 }
 
 export function severityBadge(severity) {

@@ -123,10 +123,39 @@ function alertCodes(ins) {
   return [...new Set(ins.flags.filter((f) => f.severity === 'alert').map((f) => f.code))];
 }
 
+/** The village's view (a secretary): where the inspection stands and, once decided, the
+ * decisions and the checklist result; the server sends no evidence to the village. */
+async function villageInspection(root, ins) {
+  const template = await api.get(`/api/v1/checklists/${encodeURIComponent(ins.checklist.code)}/versions/${ins.checklist.version}`).catch(() => null);
+  root.querySelector('.loading')?.remove();
+  const labels = new Map();
+  for (const sec of template?.sections ?? []) for (const it of sec.items) labels.set(it.id, label(it.label));
+  const r = ins.result;
+  append(root, [
+    h('div', { class: 'ins-head' },
+      title(ins.village_name || t('inspection.title')),
+      ins.star_level ? stars(ins.star_level) : null,
+      h('span', {}, statusBadge(ins.status))),
+    h('dl', { class: 'facts' },
+      fact(t('inspection.quarter'), ins.quarter ?? '—'),
+      fact(t('inspection.submitted_at'), ins.submitted_at ? fmtDateTime(ins.submitted_at) : '—'),
+      fact(t('inspection.revision'), String(ins.revision)),
+      fact(t('inspection.score'), r
+        ? [fmtNumber(r.score, 1), ' ', h('span', { class: ['badge', r.passed ? 'pass' : 'fail'] }, r.passed ? t('common.passed') : t('common.failed'))]
+        : h('span', { class: 'muted' }, t('village_ins.pending')))),
+    r ? h('section', { class: 'card', 'aria-labelledby': 'failing-h' }, h('h2', { id: 'failing-h' }, t('village_ins.failing')),
+      r.failing_items.length
+        ? h('ul', {}, r.failing_items.map((id) => h('li', { dataset: { item: id } }, labels.get(id) ?? id)))
+        : h('p', { class: 'muted' }, t('village_ins.no_failing'))) : null,
+    h('section', { class: 'card decisions', 'aria-labelledby': 'decisions-h' }, h('h2', { id: 'decisions-h' }, t('decisions.title')), decisionList(ins.decisions ?? [])),
+    h('p', { class: 'muted small' }, t('village_ins.no_evidence'))]);
+}
+
 export async function inspectionView(root, ctx) {
   const id = ctx.params.id;
   root.append(h('p', {}, backLink(ctx.role)), loading());
   const ins = await api.get(`/api/v1/inspections/${encodeURIComponent(id)}`);
+  if (ctx.role === 'secretary' || !('answers' in ins)) return villageInspection(root, ins);
   const [template, village, declaration] = await Promise.all([
     api.get(`/api/v1/checklists/${encodeURIComponent(ins.checklist.code)}/versions/${ins.checklist.version}`),
     api.get(`/api/v1/org-units/${encodeURIComponent(ins.village_id)}`).catch(() => null),
@@ -260,7 +289,7 @@ function decisionList(decisions) {
   if (!decisions.length) return h('p', { class: 'muted small' }, t('decisions.none'));
   return h('ol', { class: 'decision-list' }, decisions.map((d) => h('li', { dataset: { decision: d.decision, reopened: d.reopened_at ? '1' : '0' }, class: d.reopened_at ? 'reopened' : '' },
     h('div', {}, h('span', { class: ['badge', `status-${d.decision === 'approve' ? 'approved' : d.decision === 'reject' ? 'rejected' : 'returned'}`] }, t(`decision.${d.decision}`)),
-      ' ', h('span', { class: 'small muted' }, t('decisions.by', { user: d.decided_by_name ?? d.decided_by, time: fmtDateTime(d.decided_at) }))),
+      ' ', h('span', { class: 'small muted' }, (d.decided_by_name ?? d.decided_by) ? t('decisions.by', { user: d.decided_by_name ?? d.decided_by, time: fmtDateTime(d.decided_at) }) : fmtDateTime(d.decided_at))),
     d.consequence ? h('p', { class: 'small' }, t('decisions.consequence', { v: t(`decision.${d.consequence}`) })) : null,
     d.comment ? h('p', { class: 'small comment' }, t('decisions.comment', { comment: d.comment })) : null,
     d.acknowledged_flags?.length ? h('p', { class: 'small' }, t('decisions.acknowledged', { flags: d.acknowledged_flags.map(flagName).join('、') })) : null,

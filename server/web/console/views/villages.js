@@ -163,7 +163,9 @@ export async function myVillageView(root, ctx) {
         d?.quarter ?? '—',
         d ? stars(d.star_level, true) : '—',
         statusBadge(i.status),
-        [fmtNumber(i.score, 1), ' ', h('span', { class: ['badge', i.passed ? 'pass' : 'fail'] }, i.passed ? t('common.passed') : t('common.failed'))],
+        // The village reads the result once the inspection is decided (null before).
+        i.score === null || i.score === undefined ? h('span', { class: 'muted' }, '—')
+          : [fmtNumber(i.score, 1), ' ', h('span', { class: ['badge', i.passed ? 'pass' : 'fail'] }, i.passed ? t('common.passed') : t('common.failed'))],
         when,
         h('a', { class: 'button', href: `#/inspection/${i.id}`, 'aria-label': t('village.open_label', { time: when }) }, t('village.open')),
       ], { dataset: { inspection: i.id, status: i.status } }));
