@@ -3,5 +3,6 @@
 
 pub mod flags;
 pub mod model;
+pub mod record;
 pub mod routes;
 pub mod submit;
