@@ -58,7 +58,23 @@ test('the reviewer reads the sketch and grouped flags, approves from the keyboar
     // The decision panel stays in view beside the evidence.
     assert.equal(await page.locator('.ins-side').evaluate((e) => getComputedStyle(e).position), 'sticky');
     await page.locator('.claim-info[data-claim="mine"]').waitFor();
+    await page.evaluate(() => window.scrollTo(0, 0));
     await shot(page, 'desk');
+
+    // The printable record opens in a new tab, styled by its own stylesheet, images inline.
+    const [record] = await Promise.all([
+      page.context().waitForEvent('page'),
+      page.getByRole('button', { name: '打印核查记录' }).click(),
+    ]);
+    await record.waitForURL(/^blob:/);
+    await record.getByRole('heading', { level: 1, name: /星级村核查记录/ }).waitFor();
+    assert.match(await record.locator('.village-name').innerText(), new RegExp(seeded.villageName));
+    assert.equal(await record.locator('svg.sketch circle.geofence').count(), 1);
+    assert.ok(await record.locator('.photo-grid img[src^="data:image/jpeg;base64,"]').count() >= 4);
+    assert.equal(await record.locator('h1').evaluate((e) => getComputedStyle(e).borderBottomStyle), 'solid', 'record.css applies');
+    await record.setViewportSize({ width: 900, height: 1270 });
+    await shot(record, 'record');
+    await record.close();
 
     // `?` lists the shortcuts; `j` opens the first photo.
     await page.locator('h1').click();
