@@ -147,3 +147,28 @@ test('axe-core finds no serious or critical problem on the inspection page', asy
     await close();
   }
 });
+
+test('on a phone the decision panel follows the evidence, pinned to the bottom of the screen', async () => {
+  assert.ok(seeded, 'the first test seeded the inspection');
+  const { page, check, close } = await openPage({ width: 390, height: 844 });
+  try {
+    await consoleLogin(page, 'admin');
+    await page.goto(`${BASE}/#/inspection/${seeded.inspectionId}`);
+    const card = page.locator('.decide-card');
+    await card.waitFor();
+    const style = await card.evaluate((e) => ({ position: getComputedStyle(e).position, bottom: getComputedStyle(e).bottom }));
+    assert.deepEqual(style, { position: 'sticky', bottom: '0px' });
+    // After the evidence in the page, yet on the screen while the evidence is read.
+    await page.locator('.village-card').waitFor();
+    // Reading the checklist, half-way down the evidence: the panel is on the screen's bottom.
+    await page.locator('.checklist-item').nth(3).scrollIntoViewIfNeeded();
+    const cardBox = await card.boundingBox();
+    assert.ok(cardBox.y >= 0 && Math.abs(cardBox.y + cardBox.height - 844) <= 2, `pinned to the bottom: ${JSON.stringify(cardBox)}`);
+    const village = await page.locator('.village-card').boundingBox();
+    assert.ok(village.y > 844, 'the evidence goes on below it');
+    await shot(page, 'desk-phone');
+    await check();
+  } finally {
+    await close();
+  }
+});
