@@ -242,8 +242,22 @@ fn recipe(c: &Ctx, method: &str, template: &str, n: usize, caller: &str) -> Opti
             | "/api/v1/reports/stars"
             | "/api/v1/reports/reviews"
             | "/api/v1/reports/unverified"
-            | "/api/v1/reports/benefits",
+            | "/api/v1/reports/benefits"
+            | "/api/v1/reports/inspections",
         ) => call(format!("{template}?org_unit={}", c.county), none(), Demo),
+        // The printable record: county staff and the inspector who submitted it.
+        ("get", "/api/v1/inspections/{id}/record") => call(
+            format!("/api/v1/inspections/{}/record", c.inspection),
+            none(),
+            Demo,
+        ),
+        // An id nobody has: approving the real inspection would end it for the routes called
+        // after; each id's refusal is in the answer (and the desk tests cover real approvals).
+        ("post", "/api/v1/review/bulk-approve") => call(
+            template.into(),
+            Body::Json(json!({"inspection_ids": [uuid::Uuid::new_v4().to_string()]})),
+            Own,
+        ),
         // Review, stars and webhooks (design.md's contract).
         ("get", "/api/v1/review-queue") => call(template.into(), none(), Own),
         ("post", "/api/v1/inspections/{id}/claim") => call(
@@ -333,6 +347,23 @@ fn this_quarter() -> fieldstar::quarter::Quarter {
 
 /// The answers that matter most, for DEMO's own roles (`(method, template, caller, status)`).
 const EXPECTED: &[(&str, &str, &str, u16)] = &[
+    // The record and the export are for county staff: villagers and township staff are out.
+    ("get", "/api/v1/inspections/{id}/record", "admin", 200),
+    ("get", "/api/v1/inspections/{id}/record", "reviewer1", 200),
+    ("get", "/api/v1/inspections/{id}/record", "township1", 403),
+    ("get", "/api/v1/inspections/{id}/record", "secretary1", 403),
+    ("get", "/api/v1/inspections/{id}/record", "member1", 403),
+    ("get", "/api/v1/reports/inspections", "admin", 200),
+    ("get", "/api/v1/reports/inspections", "reviewer1", 200),
+    ("get", "/api/v1/reports/inspections", "inspector1", 200),
+    ("get", "/api/v1/reports/inspections", "township1", 403),
+    ("get", "/api/v1/reports/inspections", "secretary1", 403),
+    ("get", "/api/v1/reports/inspections", "member1", 403),
+    ("post", "/api/v1/review/bulk-approve", "reviewer1", 200),
+    ("post", "/api/v1/review/bulk-approve", "admin", 403),
+    ("post", "/api/v1/review/bulk-approve", "inspector1", 403),
+    ("post", "/api/v1/review/bulk-approve", "secretary1", 403),
+    ("post", "/api/v1/review/bulk-approve", "member1", 403),
     ("post", "/api/v1/inspections/{id}/claim", "admin", 403),
     ("post", "/api/v1/inspections/{id}/reopen", "reviewer1", 403),
     ("post", "/api/v1/inspections/{id}/reopen", "inspector1", 403),

@@ -12,6 +12,7 @@ mod certification;
 mod checklist_rules;
 mod cli;
 mod crash;
+mod desk;
 mod errors;
 mod hostile;
 mod inspections;

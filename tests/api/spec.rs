@@ -84,7 +84,7 @@ fn every_report_documents_json_and_csv() {
         .iter()
         .filter(|(p, _)| p.starts_with("/api/v1/reports/"))
         .collect();
-    assert_eq!(reports.len(), 5);
+    assert_eq!(reports.len(), 6);
     for (path, item) in reports {
         let get = item.get.as_ref().unwrap();
         let ok = match get.responses.responses.get("200") {
@@ -96,6 +96,14 @@ fn every_report_documents_json_and_csv() {
         let mut expected = vec!["application/json", "text/csv"];
         if path == "/api/v1/reports/benefits" {
             expected.push("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet");
+        }
+        if path == "/api/v1/reports/inspections" {
+            expected = vec![
+                "application/json",
+                "text/csv",
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                "application/zip",
+            ];
         }
         expected.sort_unstable();
         assert_eq!(types, expected, "{path}");

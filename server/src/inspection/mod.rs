@@ -3,6 +3,7 @@
 
 pub mod flags;
 pub mod model;
+pub mod record;
 pub mod routes;
 pub mod submit;
 pub mod village;

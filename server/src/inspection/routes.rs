@@ -200,6 +200,23 @@ pub struct InspectionSummary {
     pub flags: Vec<super::flags::FlagCount>,
     pub submitted_at: Option<chrono::DateTime<chrono::Utc>>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
+    /// With `?decided_by=me`: the caller's last decision or approval on the inspection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub my_decision: Option<MyDecision>,
+}
+
+/// What the caller decided on an inspection (`?decided_by=me`), and on which village.
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
+pub struct MyDecision {
+    /// `approve` (a decision, or one body's approval of two), `reject` or `return`.
+    pub decision: String,
+    /// True for a body's approval that did not (yet) take the decision.
+    pub approval_only: bool,
+    pub decided_at: chrono::DateTime<chrono::Utc>,
+    pub revision: i32,
+    pub comment: String,
+    pub village_code: String,
+    pub village_name: String,
 }
 
 impl InspectionSummary {
@@ -224,6 +241,7 @@ impl InspectionSummary {
                 passed: Some(r.passed),
                 submitted_at: r.submitted_at.map(|t| t.and_utc()),
                 updated_at: r.updated_at.and_utc(),
+                my_decision: None,
             })
             .collect())
     }
@@ -263,6 +281,9 @@ pub struct InspectionFilter {
     pub village: Option<String>,
     /// `YYYY-Qn`: inspections of declarations for that quarter.
     pub quarter: Option<String>,
+    /// `me` (the only value): the inspections the caller decided, approved as one body of two,
+    /// or returned, in their present state, each with `my_decision`.
+    pub decided_by: Option<String>,
 }
 
 /// Inspections in the caller's scope, newest first. A village's secretary gets no flags, and
@@ -287,6 +308,11 @@ pub async fn list_inspections(
     if let Some(q) = &filter.quarter {
         Quarter::parse(q).map_err(|m| ApiError::field("quarter", m))?;
     }
+    let mine = match filter.decided_by.as_deref() {
+        None => false,
+        Some("me") => true,
+        Some(_) => return Err(ApiError::field("decided_by", "must be me")),
+    };
     let page = state
         .db
         .read(move |conn| {
@@ -307,6 +333,22 @@ pub async fn list_inspections(
                     ),
                 );
             }
+            if mine {
+                use crate::db::schema::{approvals, decisions};
+                q = q.filter(
+                    inspections::id
+                        .eq_any(
+                            decisions::table
+                                .filter(decisions::actor_id.eq(user.id.clone()))
+                                .select(decisions::inspection_id),
+                        )
+                        .or(inspections::id.eq_any(
+                            approvals::table
+                                .filter(approvals::actor_id.eq(user.id.clone()))
+                                .select(approvals::inspection_id),
+                        )),
+                );
+            }
             if let Some(c) = cursor {
                 q = q.filter(inspections::id.lt(c));
             }
@@ -323,6 +365,9 @@ pub async fn list_inspections(
                     .map(village::summary_for_village)
                     .collect();
             }
+            if mine {
+                my_decisions(conn, &user.id, &mut items)?;
+            }
             Ok(Page {
                 items,
                 next_cursor: page.next_cursor,
@@ -330,6 +375,70 @@ pub async fn list_inspections(
         })
         .await?;
     Ok(HttpResponse::Ok().json(page))
+}
+
+/// Fills `my_decision` of a page: the caller's latest decision or approval on each inspection,
+/// and its village. Three queries for the page.
+fn my_decisions(
+    conn: &mut crate::db::DbConn,
+    me: &str,
+    items: &mut [InspectionSummary],
+) -> QueryResult<()> {
+    use crate::db::schema::{approvals, decisions};
+    let ids: Vec<String> = items.iter().map(|i| i.id.clone()).collect();
+    let decided: Vec<(String, String, chrono::NaiveDateTime, i32, String)> = decisions::table
+        .filter(decisions::inspection_id.eq_any(&ids))
+        .filter(decisions::actor_id.eq(me))
+        .select((
+            decisions::inspection_id,
+            decisions::decision,
+            decisions::decided_at,
+            decisions::revision,
+            decisions::comment,
+        ))
+        .load(conn)?;
+    let approved: Vec<(String, chrono::NaiveDateTime, i32, String)> = approvals::table
+        .filter(approvals::inspection_id.eq_any(&ids))
+        .filter(approvals::actor_id.eq(me))
+        .select((
+            approvals::inspection_id,
+            approvals::approved_at,
+            approvals::revision,
+            approvals::comment,
+        ))
+        .load(conn)?;
+    let village_ids: Vec<String> = items.iter().map(|i| i.village_id.clone()).collect();
+    let villages: Vec<(String, String, String)> = org_units::table
+        .filter(org_units::id.eq_any(&village_ids))
+        .select((org_units::id, org_units::code, org_units::name))
+        .load(conn)?;
+    for item in items.iter_mut() {
+        // The latest of her acts on it: a decision, or an approval that did not decide.
+        let d = decided
+            .iter()
+            .filter(|d| d.0 == item.id)
+            .map(|d| (d.2, d.1.clone(), false, d.3, d.4.clone()));
+        let a = approved
+            .iter()
+            .filter(|a| a.0 == item.id)
+            .map(|a| (a.1, "approve".to_string(), true, a.2, a.3.clone()));
+        let Some((at, decision, approval_only, revision, comment)) =
+            d.chain(a).max_by(|x, y| (x.0, !x.2).cmp(&(y.0, !y.2)))
+        else {
+            continue;
+        };
+        let village = villages.iter().find(|v| v.0 == item.village_id);
+        item.my_decision = Some(MyDecision {
+            decision,
+            approval_only,
+            decided_at: at.and_utc(),
+            revision,
+            comment,
+            village_code: village.map(|v| v.1.clone()).unwrap_or_default(),
+            village_name: village.map(|v| v.2.clone()).unwrap_or_default(),
+        });
+    }
+    Ok(())
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]

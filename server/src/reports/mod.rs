@@ -6,6 +6,7 @@
 //! text and which the code writes itself (see [`Kind`]).
 
 pub mod benefits;
+pub mod inspections;
 pub mod reviews;
 pub mod routes;
 pub mod stars;
@@ -163,7 +164,7 @@ where
         .streaming(stream)
 }
 
-fn encode_header(columns: &[Column]) -> Bytes {
+pub fn encode_header(columns: &[Column]) -> Bytes {
     let mut w = csv::Writer::from_writer(Vec::new());
     let _ = w.write_record(columns.iter().map(|c| c.name));
     Bytes::from(w.into_inner().unwrap_or_default())

@@ -300,3 +300,28 @@ where
         )),
     }
 }
+
+/// A quarter's inspections for the archive: JSON, CSV or XLSX (one row per inspection, no
+/// photos), or `?format=zip` — a streamed ZIP holding the CSV, the XLSX and every current photo
+/// at display size, named `photos/{village_code}/{item}-{n}.jpg`. County admins and reviewers;
+/// an inspector exports her own inspections; township staff, secretaries and members get 403.
+#[utoipa::path(
+    tag = "reports",
+    params(super::inspections::InspectionsQuery),
+    responses(
+        (status = 200, description = "The inspections: JSON, CSV, XLSX or ZIP",
+            content((Object = "application/json"), (String = "text/csv"),
+                (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+                (String = "application/zip"))),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)
+    ),
+    security(("bearer" = []))
+)]
+#[get("/api/v1/reports/inspections")]
+pub async fn inspections_report(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    query: web::Query<super::inspections::InspectionsQuery>,
+) -> ApiResult<HttpResponse> {
+    super::inspections::answer(state, user, query.into_inner()).await
+}

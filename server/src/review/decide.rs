@@ -104,7 +104,7 @@ pub fn claim(conn: &mut DbConn, user: &AuthUser, id: &str, minutes: i64) -> ApiR
 
 /// The caller's verifying body; 403 for a reviewer who has none (made before bodies existed
 /// and not yet given one by an admin).
-fn body_of(conn: &mut DbConn, user: &AuthUser) -> ApiResult<ReviewBody> {
+pub fn body_of(conn: &mut DbConn, user: &AuthUser) -> ApiResult<ReviewBody> {
     let body: Option<String> = users::table
         .find(&user.id)
         .select(users::body)

@@ -6,6 +6,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::bulk::{self, BulkApproveBody, BulkApproveView, BulkOutcome};
 use super::decide::{self, ClaimView, DecisionBody, DecisionView, ReopenBody};
 use crate::app::AppState;
 use crate::auth::{AuthUser, Role};
@@ -387,5 +388,56 @@ pub async fn reopen(
             Ok(InspectionDetail::of(conn, &ins)?)
         })
         .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// Approves a batch of renewals that passed with no flag (a reviewer's quarterly renewals):
+/// each inspection is claimed and decided with the same rules as a single decision, in its own
+/// transaction and audited on its own; the answer says per id what happened — approved,
+/// approved by the caller's body and awaiting the other body, or refused with the problem code
+/// a single decision would have answered (`bulk.not_eligible` for an inspection that is not a
+/// renewal, did not pass or has any flag). At most 100 ids.
+#[utoipa::path(
+    tag = "review",
+    request_body = BulkApproveBody,
+    responses(
+        (status = 200, body = BulkApproveView, description = "One result per id, in order"),
+        (status = 403, body = Problem, description = "Not a reviewer, or a reviewer without a verifying body (`reviewer.no_body`)"),
+        (status = 422, body = Problem, description = "No ids, more than 100, an id twice, or a comment over 2,000 characters")
+    ),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/review/bulk-approve")]
+pub async fn bulk_approve(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    Json(body): Json<BulkApproveBody>,
+) -> ApiResult<HttpResponse> {
+    user.require(&[Role::Reviewer])?;
+    bulk::check(&body)?;
+    {
+        let user = user.clone();
+        state
+            .db
+            .read(move |conn| decide::body_of(conn, &user).map(|_| ()))
+            .await?;
+    }
+    let (tz, minutes) = (state.config.timezone, state.config.claim_minutes);
+    let mut results = Vec::with_capacity(body.inspection_ids.len());
+    for id in body.inspection_ids {
+        let (user, comment, one) = (user.clone(), body.comment.clone(), id.clone());
+        let r = state
+            .db
+            .write(move |conn| bulk::approve_one(conn, &user, &one, &comment, minutes, tz))
+            .await;
+        results.push(bulk::result_of(id, r));
+    }
+    let count = |o: BulkOutcome| results.iter().filter(|r| r.outcome == o).count();
+    let view = BulkApproveView {
+        approved: count(BulkOutcome::Approved),
+        awaiting_other_body: count(BulkOutcome::AwaitingOtherBody),
+        refused: count(BulkOutcome::Refused),
+        results,
+    };
     Ok(HttpResponse::Ok().json(view))
 }

@@ -175,6 +175,12 @@ export async function all(path, params = {}, max = 2000) {
   return items;
 }
 
+/** The text of an authorised page (the printable record). */
+export async function text(path) {
+  const res = await send('GET', path);
+  return res.text();
+}
+
 /** A blob: URL for an authorised binary (photos, CSV exports); the caller revokes it. */
 export async function blobUrl(path) {
   const res = await send('GET', path);

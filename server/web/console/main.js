@@ -5,6 +5,7 @@ import { h, field } from './dom.js';
 import { t, getLang, setLang, roleName } from './i18n.js';
 import { errorBox, formErrors } from './ui.js';
 import { queueView } from './views/queue.js';
+import { myDecisionsView } from './views/decisions.js';
 import { inspectionView } from './views/inspection.js';
 import { villagesView, myVillageView } from './views/villages.js';
 import { usersView } from './views/users.js';
@@ -24,6 +25,7 @@ const STAFF = [...COUNTY, 'township'];
 /** path pattern, view, roles, nav label key (routes without one are not in the menu). */
 const ROUTES = [
   { path: 'queue', view: queueView, roles: ['reviewer', 'admin'], nav: 'nav.queue' },
+  { path: 'decided', view: myDecisionsView, roles: ['reviewer'], nav: 'nav.decided' },
   { path: 'inspection/:id', view: inspectionView, roles: ['reviewer', 'admin', 'inspector', 'township', 'secretary'] },
   { path: 'declarations', view: declarationsView, roles: ['township', 'admin'], nav: 'nav.declarations' },
   { path: 'members', view: membersView, roles: ['secretary'], nav: 'nav.members' },
@@ -44,6 +46,8 @@ const HOME = { reviewer: 'queue', admin: 'dashboard', inspector: 'dashboard', to
 const shell = document.getElementById('shell');
 const main = document.getElementById('main');
 let blobs = [];
+/** Clean-ups the current page registered (ctx.onLeave), run when the next one renders. */
+const leaving = [];
 let loginNotice = null;
 
 function parseHash() {
@@ -133,6 +137,14 @@ async function render() {
   const focusedId = document.activeElement?.id && main.contains(document.activeElement) ? document.activeElement.id : null;
   for (const url of blobs) URL.revokeObjectURL(url);
   blobs = [];
+  // What the last page left behind (key listeners, dialogs).
+  for (const leave of leaving.splice(0)) {
+    try {
+      leave();
+    } catch {
+      // A page's clean-up never stops the next page.
+    }
+  }
   document.title = t('app.title');
   const session = api.current();
   if (!session) {
@@ -166,6 +178,7 @@ async function render() {
     me: session.me,
     role,
     navigate,
+    onLeave: (fn) => leaving.push(fn),
     keepBlob: (url) => {
       blobs.push(url);
       return url;

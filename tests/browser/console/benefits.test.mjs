@@ -21,6 +21,7 @@ test('an admin saves the benefit catalogue as a new version, errors shown in pla
     await page.getByRole('link', { name: '优惠目录' }).click();
     await page.getByRole('heading', { level: 1, name: '星级优惠目录' }).waitFor();
     const form = page.locator('form.benefits-form');
+    await form.locator('fieldset.benefit').first().waitFor();
     const before = await form.locator('fieldset.benefit').count();
     assert.ok(before >= 8, `the seeded catalogue: ${before}`);
     assert.equal(await form.locator('fieldset.benefit').first().getByLabel('中文名称').inputValue(), '新农合、新城合投保费用由县财政负担');

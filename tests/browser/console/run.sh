@@ -20,6 +20,10 @@ if [ ! -f "$FIELDSTAR_NODE_HOME/node_modules/playwright-core/package.json" ]; th
   (cd "$FIELDSTAR_NODE_HOME" && { [ -f package.json ] || npm init -y >/dev/null; } \
     && npm install --no-audit --no-fund --silent playwright-core@1)
 fi
+# axe-core for the accessibility scan (desk.test.mjs), injected into the page from this file.
+if [ ! -f "$FIELDSTAR_NODE_HOME/node_modules/axe-core/axe.min.js" ]; then
+  (cd "$FIELDSTAR_NODE_HOME" && npm install --no-audit --no-fund --silent axe-core@4)
+fi
 
 # The server, built with the caller's target folder.
 target="${CARGO_TARGET_DIR:-target}"
@@ -58,12 +62,15 @@ for _ in $(seq 1 100); do
 done
 
 # One at a time, in this order: the reviewer's approval comes before the dashboard's screenshots.
-specs=(static i18n reviewer admin secretary session dashboard)
+# FIELDSTAR_SPECS="reviewer desk" runs only those specs, in that order (while iterating).
+specs=(${FIELDSTAR_SPECS:-static i18n reviewer admin secretary session dashboard})
 files=()
 for s in "${specs[@]}"; do files+=("tests/browser/console/$s.test.mjs"); done
-for f in tests/browser/console/*.test.mjs; do
-  case " ${files[*]} " in *" $f "*) ;; *) files+=("$f") ;; esac
-done
+if [ -z "${FIELDSTAR_SPECS:-}" ]; then
+  for f in tests/browser/console/*.test.mjs; do
+    case " ${files[*]} " in *" $f "*) ;; *) files+=("$f") ;; esac
+  done
+fi
 # (node --test sorts the files it is given, so each file gets its own run.)
 status=0
 for f in "${files[@]}"; do

@@ -11,6 +11,7 @@ import { t, label, flagName, fmtDateTime, fmtDuration, fmtNumber } from '../i18n
 import { title, loading, stars, severityBadge, statusBadge, errorBox, formErrors, percent } from '../ui.js';
 import { seen } from './queue.js';
 import { starStatusCard } from './villages.js';
+import { sketch } from './sketch.js';
 
 /** The other inspection and photo a duplicate flag names (the server's detail says which). */
 export function duplicateOf(flag) {
@@ -193,6 +194,10 @@ export async function inspectionView(root, ctx) {
     flashes.has(id) ? h('p', { class: 'notice ok', role: 'status' }, flashes.get(id)) : null,
     ins.return_comment && ins.status === 'returned' ? h('p', { class: 'notice info' }, t('inspection.return_comment', { comment: ins.return_comment })) : null]);
   flashes.delete(id);
+  if (['admin', 'reviewer'].includes(ctx.role) || (ctx.role === 'inspector' && ins.inspector_id === ctx.me.id)) {
+    root.append(h('p', { class: 'ins-tools' }, recordButton(ins), ' ',
+      REVIEWABLE.includes(ins.status) && ctx.role === 'reviewer' ? h('button', { type: 'button', class: 'link', onclick: () => help.showModal() }, t('keys.help_link')) : null));
+  }
 
   // The checklist with the answers beside each item.
   const checklist = h('section', { class: 'card', 'aria-labelledby': 'checklist-h' }, h('h2', { id: 'checklist-h' }, t('inspection.checklist_answers')));
@@ -242,25 +247,56 @@ export async function inspectionView(root, ctx) {
     return button;
   }
 
-  // Flags, each explained, with the photo or the other inspection one click away.
-  const flagsCard = h('section', { class: 'card', 'aria-labelledby': 'flags-h' }, h('h2', { id: 'flags-h' }, t('inspection.flags', { n: ins.flags.length })));
+  // Flags grouped by code, at the top: how many, why, and the photos they concern.
+  const photoNo = new Map(ins.photos.map((p, i) => [p.id, i + 1]));
+  const flagsCard = h('section', { class: 'card flags-card', 'aria-labelledby': 'flags-h' }, h('h2', { id: 'flags-h' }, t('inspection.flags', { n: ins.flags.length })));
   if (!ins.flags.length) flagsCard.append(h('p', { class: 'muted' }, t('inspection.no_flags')));
-  const flagList = h('ul', { class: 'flag-list' });
-  for (const f of ins.flags) {
-    const photo = f.photo_id ? ins.photos.find((p) => p.id === f.photo_id) : null;
-    const dup = f.code === 'photo.duplicate' || f.code === 'photo.near_duplicate' ? duplicateOf(f) : null;
-    const itemLabel = f.item ? itemLabels.get(f.item) ?? f.item : null;
-    flagList.append(h('li', { dataset: { flag: f.code } },
-      h('div', {}, severityBadge(f.severity), ' ', h('span', { class: 'what' }, flagName(f.code))),
+  const flagList = h('ul', { class: 'flag-list flag-groups' });
+  for (const group of flagGroups(ins.flags)) {
+    const f = group.flags[0];
+    const photos = [...new Set(group.flags.map((x) => x.photo_id).filter(Boolean))].map((pid) => ins.photos.find((p) => p.id === pid)).filter(Boolean);
+    const items = [...new Set(group.flags.map((x) => x.item).filter(Boolean))].map((it) => itemLabels.get(it) ?? it);
+    // One link (and one comparison) per other inspection the duplicates come from.
+    const dups = [...new Map(group.flags.map((x) => (x.code === 'photo.duplicate' || x.code === 'photo.near_duplicate' ? [x, duplicateOf(x)] : null))
+      .filter((d) => d && d[1]).map((d) => [d[1].inspectionId, d])).values()];
+    flagList.append(h('li', { dataset: { flag: f.code, count: String(group.flags.length) } },
+      h('div', {}, severityBadge(group.severity), ' ', h('span', { class: 'what' }, flagName(f.code)), ' ', h('span', { class: 'count' }, `×${group.flags.length}`)),
       h('p', { class: 'small' }, t(`flag.${f.code}.why`)),
-      h('p', { class: 'small muted' }, t('inspection.flag_detail'), ' ', h('span', { lang: 'en' }, f.detail)),
-      itemLabel ? h('p', { class: 'small' }, t('inspection.flag_item', { item: itemLabel })) : null,
-      h('p', { class: 'small' },
-        photo ? h('button', { type: 'button', class: 'link', onclick: () => viewer.show(photo, itemLabel ?? '') }, t('inspection.view_photo')) : null,
-        dup ? [' · ', h('a', { href: `#/inspection/${dup.inspectionId}` }, t('inspection.other_inspection')),
-          photo ? [' · ', h('button', { type: 'button', class: 'link', onclick: () => viewer.compare(photo, dup, itemLabel ?? '') }, t('photo.compare'))] : null] : null)));
+      items.length ? h('p', { class: 'small' }, t('inspection.flag_items', { items: items.join('、') })) : null,
+      photos.length ? h('p', { class: 'small flag-photos' }, t('inspection.flag_photos'), ' ', photos.map((p) => [h('button', { type: 'button', class: 'link', onclick: () => viewer.show(p, itemLabels.get(p.item) ?? p.item) }, t('sketch.photo_short', { n: photoNo.get(p.id) })), ' '])) : null,
+      dups.length ? h('p', { class: 'small' }, dups.map(([x, dup]) => {
+        const photo = x.photo_id ? ins.photos.find((p) => p.id === x.photo_id) : null;
+        return [h('a', { href: `#/inspection/${dup.inspectionId}` }, t('inspection.other_inspection')),
+          photo ? [' · ', h('button', { type: 'button', class: 'link', onclick: () => viewer.compare(photo, dup, itemLabels.get(photo.item) ?? '') }, t('photo.compare'))] : null, ' '];
+      })) : null,
+      h('details', { class: 'small muted' }, h('summary', {}, t('inspection.flag_details', { n: group.flags.length })),
+        h('ul', {}, group.flags.map((x) => h('li', {}, x.photo_id && photoNo.has(x.photo_id) ? `${t('sketch.photo_short', { n: photoNo.get(x.photo_id) })}: ` : '', h('span', { lang: 'en' }, x.detail)))))));
   }
   flagsCard.append(flagList);
+
+  // Where: the sketch of the geofence, the phone and the photos, with the distances.
+  const where = h('section', { class: 'card where-card', 'aria-labelledby': 'where-h' }, h('h2', { id: 'where-h' }, t('sketch.heading')));
+  const drawn = sketch(village ?? {}, ins.location ?? null, ins.photos.map((p, i) => ({ lat: p.lat, lon: p.lon, n: i + 1, label: itemLabels.get(p.item) ?? p.item })));
+  where.append(drawn ?? h('p', { class: 'muted' }, t('sketch.no_village_position')));
+  if (drawn) where.append(h('p', { class: 'small muted legend' }, t('sketch.legend')));
+
+  // The village: its earlier inspections and its star history.
+  const villageCard = h('section', { class: 'card village-card', 'aria-labelledby': 'village-h' }, h('h2', { id: 'village-h' }, t('inspection.village_history')));
+  const earlier = h('div', {}, loading());
+  villageCard.append(h('h3', {}, t('inspection.previous')), earlier,
+    h('details', { class: 'star-history', ontoggle: async (e) => {
+      const d = e.currentTarget;
+      if (!d.open || d.dataset.loaded) return;
+      d.dataset.loaded = '1';
+      d.append(await starStatusCard(ins.village_id));
+    } }, h('summary', {}, t('inspection.star_history'))));
+  api.get(`/api/v1/inspections${api.qs({ village: ins.village_id, limit: 50 })}`).then((page) => {
+    const others = page.items.filter((x) => x.id !== ins.id).sort((a, b) => (b.submitted_at ?? b.updated_at).localeCompare(a.submitted_at ?? a.updated_at));
+    earlier.replaceChildren(others.length ? h('ul', { class: 'previous-list' }, others.map((x) => h('li', {},
+      h('a', { href: `#/inspection/${x.id}` }, fmtDateTime(x.submitted_at ?? x.updated_at)), ' ', statusBadge(x.status), ' ',
+      h('span', { class: 'muted small' }, t('inspection.score_short', { n: fmtNumber(x.score, 1) })),
+      x.flags.length ? [' ', groupChips(x.flags)] : null))) : h('p', { class: 'muted small' }, t('inspection.no_previous')));
+  }).catch((err) => earlier.replaceChildren(errorBox(err)));
 
   const history = h('section', { class: 'card decisions', 'aria-labelledby': 'decisions-h' });
   const showHistory = (decisions) => history.replaceChildren(h('h2', { id: 'decisions-h' }, t('decisions.title')), decisionList(decisions));
@@ -276,9 +312,130 @@ export async function inspectionView(root, ctx) {
     if (message) flashes.set(id, message);
     ctx.navigate(`inspection/${id}`);
   };
-  const side = h('div', { class: 'ins-side' },
-    decisionCard(ins, declaration, entry, ctx, { statusSlot, itemLabels, refreshHistory, rerender }), history, flagsCard);
-  root.append(h('div', { class: 'ins-layout' }, checklist, side));
+  const page = { statusSlot, itemLabels, refreshHistory, rerender, shortcuts: null };
+  const decide = decisionCard(ins, declaration, entry, ctx, page);
+  decide.classList.add('decide-card');
+  const side = h('aside', { class: 'ins-side', 'aria-label': t('decision.title') }, decide, history);
+  root.append(h('div', { class: 'ins-layout' }, h('div', { class: 'ins-evidence' }, flagsCard, where, checklist, villageCard), side));
+
+  // The keyboard: photos, the decision, the next inspection, and `?` for the list.
+  const help = helpDialog();
+  const received = ins.photos.filter((p) => p.received);
+  let current = -1;
+  const showPhoto = (step) => {
+    if (!received.length) return;
+    current = (current + step + received.length) % received.length;
+    const p = received[current];
+    viewer.show(p, `${t('sketch.photo_short', { n: photoNo.get(p.id) })} · ${itemLabels.get(p.item) ?? p.item}`);
+  };
+  const onKey = (e) => {
+    if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey) return;
+    const tag = e.target?.tagName;
+    if (tag === 'INPUT' || tag === 'TEXTAREA' || tag === 'SELECT' || e.target?.isContentEditable) return;
+    const key = e.key;
+    if (key === '?') {
+      if (!help.open) help.showModal();
+    } else if (key === 'j' || key === 'ArrowRight') {
+      showPhoto(1);
+    } else if (key === 'k' || key === 'ArrowLeft') {
+      showPhoto(-1);
+    } else if (key === 'n' && ctx.role === 'reviewer') {
+      openNext(ctx, ins.id);
+    } else if (['a', 'x', 'r'].includes(key) && page.shortcuts) {
+      if (viewer.dialog.open) viewer.dialog.close();
+      page.shortcuts.choose({ a: 'approve', x: 'reject', r: 'return' }[key]);
+    } else {
+      return;
+    }
+    e.preventDefault();
+  };
+  document.addEventListener('keydown', onKey);
+  ctx.onLeave?.(() => {
+    document.removeEventListener('keydown', onKey);
+    help.remove();
+    viewer.dialog.remove();
+  });
+}
+
+/** The flags grouped by code, worst first: [{code, severity, flags}]. */
+export function flagGroups(flags) {
+  const rank = { alert: 3, warning: 2, info: 1 };
+  const groups = new Map();
+  for (const f of flags) {
+    const g = groups.get(f.code) ?? { code: f.code, severity: f.severity, flags: [] };
+    if ((rank[f.severity] ?? 0) > (rank[g.severity] ?? 0)) g.severity = f.severity;
+    g.flags.push(f);
+    groups.set(f.code, g);
+  }
+  return [...groups.values()].sort((a, b) => (rank[b.severity] ?? 0) - (rank[a.severity] ?? 0) || b.flags.length - a.flags.length);
+}
+
+/** One chip per flag code with its count ("重复照片 ×3"). */
+export function groupChips(flags, max = 4) {
+  const groups = flagGroups(flags);
+  const chips = groups.slice(0, max).map((g) => h('span', { class: ['chip', `sev-${g.severity}`], dataset: { flag: g.code }, title: g.flags.map((f) => f.detail).join('\n') },
+    flagName(g.code), g.flags.length > 1 ? ` ×${g.flags.length}` : ''));
+  if (groups.length > max) chips.push(h('span', { class: 'muted small' }, t('queue.more_kinds', { n: groups.length - max })));
+  return h('span', { class: 'chips' }, chips);
+}
+
+/** The next queue entry the reviewer may take (not this one, not held by another). */
+async function nextEntry(ctx, currentId) {
+  const page = await api.get(`/api/v1/review-queue${api.qs({ limit: 50 })}`);
+  for (const e of page.items) seen.set(e.id, e);
+  return page.items.find((e) => e.id !== currentId && !(e.claimed_by && e.claimed_by.id !== ctx.me.id)) ?? null;
+}
+
+async function openNext(ctx, currentId, message) {
+  try {
+    const next = await nextEntry(ctx, currentId);
+    if (next) {
+      if (message) flashes.set(next.id, message);
+      ctx.navigate(`inspection/${next.id}`);
+      return true;
+    }
+  } catch {
+    // The queue is one click away.
+  }
+  return false;
+}
+
+/** The printable record, opened in a new tab (fetched with the token, shown as a blob: page). */
+function recordButton(ins) {
+  const msg = h('span', { 'aria-live': 'polite' });
+  const button = h('button', { type: 'button', class: 'record-button', onclick: async () => {
+    // Opened before the fetch, so that no popup blocker stops it.
+    const w = window.open('', '_blank');
+    button.disabled = true;
+    try {
+      const html = (await api.text(`/api/v1/inspections/${encodeURIComponent(ins.id)}/record`))
+        .replace('href="/app/record.css"', `href="${location.origin}/app/record.css"`);
+      const url = URL.createObjectURL(new Blob([html], { type: 'text/html' }));
+      setTimeout(() => URL.revokeObjectURL(url), 60_000);
+      if (w) w.location.href = url;
+      else msg.replaceChildren(' ', h('a', { href: url, target: '_blank', rel: 'noopener' }, t('record.open')));
+    } catch (err) {
+      w?.close();
+      msg.replaceChildren(errorBox(err));
+    }
+    button.disabled = false;
+  } }, t('record.print'));
+  return [button, msg];
+}
+
+const SHORTCUTS = [
+  ['j / →', 'keys.next_photo'], ['k / ←', 'keys.prev_photo'], ['a', 'keys.approve'], ['x', 'keys.reject'],
+  ['r', 'keys.return'], ['Ctrl + Enter', 'keys.submit'], ['n', 'keys.next_inspection'], ['?', 'keys.help'],
+];
+
+function helpDialog() {
+  const dialog = h('dialog', { class: 'help-dialog', 'aria-labelledby': 'keys-h' },
+    h('div', { class: 'dialog-body' },
+      h('div', { class: 'dialog-head' }, h('h2', { id: 'keys-h' }, t('keys.title')), h('button', { type: 'button', onclick: () => dialog.close() }, t('common.close'))),
+      h('table', { class: 'keys' }, h('tbody', {}, SHORTCUTS.map(([k, what]) => h('tr', {}, h('th', { scope: 'row' }, h('kbd', {}, k)), h('td', {}, t(what)))))),
+      h('p', { class: 'small muted' }, t('keys.note'))));
+  document.body.append(dialog);
+  return dialog;
 }
 
 function fact(dt, dd) {
@@ -295,6 +452,9 @@ function decisionList(decisions) {
     d.acknowledged_flags?.length ? h('p', { class: 'small' }, t('decisions.acknowledged', { flags: d.acknowledged_flags.map(flagName).join('、') })) : null,
     d.reopened_at ? h('p', { class: 'small notice info' }, t('decisions.reopened', { user: d.reopened_by_name ?? '—', time: fmtDateTime(d.reopened_at), reason: d.reopen_reason ?? '' })) : null)));
 }
+
+/** Where "decide and open the next" is remembered. */
+const OPEN_NEXT_KEY = 'fieldstar.console.open_next';
 
 /** Statuses in which a reviewer decides. */
 const REVIEWABLE = ['submitted', 'awaiting_second_approval'];
@@ -441,6 +601,31 @@ function decisionCard(ins, declaration, entry, ctx, page) {
     acknowledge,
     field(t('decision.comment'), comment, { name: 'comment', hint: t('decision.comment_hint') }),
     submit);
+  // Decide and open the next queue entry: her choice, remembered on this computer.
+  const nextBox = h('input', { type: 'checkbox', id: nextId('next'), class: 'open-next', checked: globalThis.localStorage?.getItem(OPEN_NEXT_KEY) === '1' });
+  nextBox.addEventListener('change', () => globalThis.localStorage?.setItem(OPEN_NEXT_KEY, nextBox.checked ? '1' : '0'));
+  form.insertBefore(h('div', { class: 'field' }, h('label', { class: 'check', for: nextBox.id }, nextBox, t('decision.open_next'))), submit);
+  comment.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
+      e.preventDefault();
+      form.requestSubmit();
+    }
+  });
+  page.shortcuts = {
+    choose(value) {
+      const input = form.querySelector(`input[name="${name}"][value="${value}"]`);
+      if (!input || input.disabled) {
+        (blockedNote ?? form).scrollIntoView({ block: 'nearest' });
+        blockedNote?.focus?.();
+        return;
+      }
+      input.checked = true;
+      form.dispatchEvent(new Event('change'));
+      const target = value === 'approve' && !alerts.length ? submit : value === 'approve' ? ackBoxes[0]?.querySelector('input') ?? comment : comment;
+      target.focus();
+      target.scrollIntoView({ block: 'nearest' });
+    },
+  };
   const chosen = () => form.querySelector(`input[name="${name}"]:checked`)?.value;
   form.addEventListener('change', () => {
     const d = chosen();
@@ -471,6 +656,8 @@ function decisionCard(ins, declaration, entry, ctx, page) {
       formErrors(form, null);
       page.statusSlot.replaceChildren(statusBadge(d.inspection_status));
       const done = d.awaiting_body ? t('decision.done_first', { other: t(`body.${d.awaiting_body}`) }) : t(`decision.done_${d.decision}`);
+      page.shortcuts = null;
+      if (nextBox.checked && await openNext(ctx, ins.id, t('decision.done_next', { done }))) return;
       form.replaceWith(h('p', { class: 'notice ok', role: 'status' }, done));
       claimButton.remove();
       claimInfo.remove();

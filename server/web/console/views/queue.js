@@ -5,7 +5,8 @@
 import * as api from '../api.js';
 import { h, field, select } from '../dom.js';
 import { t, fmtDuration, fmtDateTime, fmtNumber } from '../i18n.js';
-import { title, loading, empty, stars, flagChip, pager, table } from '../ui.js';
+import { title, loading, empty, stars, pager, table, errorBox } from '../ui.js';
+import { groupChips } from './inspection.js';
 
 /** Queue entries seen last, so the inspection page can show the claim holder and village. */
 export const seen = new Map();
@@ -59,14 +60,12 @@ export async function queueView(root, ctx) {
     for (const e of page.items) {
       seen.set(e.id, e);
       count += 1;
-      const flags = e.flags.slice(0, 3).map(flagChip);
-      if (e.flags.length > 3) flags.push(h('span', { class: 'muted small' }, t('queue.more_flags', { n: e.flags.length - 3 })));
       list.body.append(list.row([
         [h('a', { href: `#/inspection/${e.id}` }, e.village.name), h('div', { class: 'muted small' }, e.village.code)],
         e.township?.name ?? '—',
         [stars(e.declared_level), ' ', h('span', { class: 'badge' }, t(`kind.${e.kind}`)), h('div', { class: 'muted small' }, e.quarter)],
         [fmtNumber(e.score, 1), ' ', h('span', { class: ['badge', e.passed ? 'pass' : 'fail'] }, e.passed ? t('common.passed') : t('common.failed'))],
-        e.flags.length ? h('div', { class: 'chips' }, flags) : h('span', { class: 'muted' }, t('queue.no_flags')),
+        e.flags.length ? groupChips(e.flags) : h('span', { class: 'muted' }, t('queue.no_flags')),
         h('span', { class: 'nowrap', title: fmtDateTime(e.submitted_at) }, fmtDuration(e.waiting_seconds)),
         missing(e),
         e.claimed_by ? [e.claimed_by.username, h('div', { class: 'muted small' }, t('queue.claim_until', { time: fmtDateTime(e.claimed_by.until) }))] : h('span', { class: 'muted' }, t('queue.unclaimed')),
@@ -78,6 +77,47 @@ export async function queueView(root, ctx) {
     return page.next_cursor;
   });
   root.append(more.el);
+  // Bulk approval: the renewals that passed with no flag, each still checked by the server.
+  const clean = new Map();
+  const bulk = h('section', { class: 'card bulk hidden', 'aria-labelledby': 'bulk-h' });
+  const showBulk = () => {
+    if (ctx.role !== 'reviewer' || !ctx.me.body) return;
+    const ids = [...clean.keys()];
+    bulk.classList.toggle('hidden', ids.length === 0);
+    if (!ids.length) return;
+    const result = h('div', { 'aria-live': 'polite' });
+    const comment = h('input', { type: 'text', maxlength: '2000', id: 'bulk-comment' });
+    const button = h('button', { type: 'button', class: 'primary bulk-approve', onclick: async () => {
+      if (button.dataset.armed !== '1') {
+        button.dataset.armed = '1';
+        button.textContent = t('bulk.confirm', { n: ids.length });
+        return;
+      }
+      button.disabled = true;
+      try {
+        const r = await api.post('/api/v1/review/bulk-approve', { inspection_ids: ids.slice(0, 100), comment: comment.value.trim() });
+        result.replaceChildren(h('p', { class: 'notice ok', role: 'status' }, t('bulk.done', { approved: r.approved, awaiting: r.awaiting_other_body, refused: r.refused })),
+          r.refused ? h('ul', { class: 'small' }, r.results.filter((x) => x.outcome === 'refused').map((x) => h('li', {},
+            clean.get(x.inspection_id)?.village.name ?? x.inspection_id, ': ', x.detail ?? x.code))) : null,
+          h('p', {}, h('button', { type: 'button', onclick: () => ctx.navigate('queue', ctx.query) }, t('bulk.reload'))));
+        button.remove();
+      } catch (err) {
+        result.replaceChildren(errorBox(err));
+        button.disabled = false;
+      }
+    } }, t('bulk.approve', { n: ids.length }));
+    bulk.replaceChildren(h('h2', { id: 'bulk-h' }, t('bulk.title')), h('p', { class: 'small muted' }, t('bulk.intro')),
+      h('ul', { class: 'small bulk-list' }, [...clean.values()].map((e) => h('li', {}, e.village.name, ' ', h('span', { class: 'muted' }, e.village.code)))),
+      h('div', { class: 'field' }, h('label', { for: 'bulk-comment' }, t('bulk.comment')), comment), h('p', {}, button), result);
+  };
+  root.insertBefore(bulk, status);
+  const take = (items) => {
+    for (const e of items) {
+      if (e.kind === 'renewal' && e.passed && !e.flags.length && !(e.claimed_by && e.claimed_by.id !== ctx.me.id) && clean.size < 100) clean.set(e.id, e);
+    }
+    showBulk();
+  };
   await more.start();
+  take([...seen.values()].filter((e) => list.body.querySelector(`[data-inspection="${e.id}"]`)));
   if (status.querySelector('.loading')) status.replaceChildren();
 }
