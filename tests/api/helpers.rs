@@ -333,6 +333,7 @@ impl TestApp {
             fieldstar::org::import::import(
                 &mut conn,
                 csv.as_bytes(),
+                None,
                 &fieldstar::auth::Actor::cli(),
             )
             .map_err(|e| fieldstar::error::ApiError::unprocessable("import", e.to_string()))
@@ -528,6 +529,7 @@ impl TestApp {
             Ok(fieldstar::stars::import::import(
                 &mut conn,
                 csv.as_bytes(),
+                None,
                 fieldstar::stars::today(tz),
                 &fieldstar::auth::Actor::cli(),
             )
