@@ -412,6 +412,15 @@ impl TestApp {
     }
 }
 
+/// A CSV export's text: it must start with a UTF-8 byte-order mark, which is taken off.
+pub async fn csv_text(res: Response) -> String {
+    let text = res.text().await.unwrap();
+    match text.strip_prefix('\u{FEFF}') {
+        Some(rest) => rest.to_string(),
+        None => panic!("a CSV without a byte-order mark: {text}"),
+    }
+}
+
 pub async fn json_of(res: Response) -> Value {
     res.json().await.unwrap()
 }

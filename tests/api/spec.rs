@@ -76,7 +76,7 @@ fn every_routed_path_is_in_the_spec() {
 /// Found by schemathesis: two `200` entries in one annotation keep only the last, so a report
 /// answered JSON while the spec said CSV. Every report documents both.
 #[test]
-fn every_report_documents_json_and_csv() {
+fn every_report_documents_json_csv_and_xlsx() {
     let api = fieldstar::app::openapi();
     let reports: Vec<_> = api
         .paths
@@ -92,10 +92,12 @@ fn every_report_documents_json_and_csv() {
             _ => panic!("{path} has no 200"),
         };
         let types: Vec<&String> = ok.content.keys().collect();
-        let mut expected = vec!["application/json", "text/csv"];
-        if path == "/api/v1/reports/benefits" {
-            expected.push("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet");
-        }
+        // Every report: JSON, CSV and XLSX.
+        let expected = vec![
+            "application/json",
+            "text/csv",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ];
         assert_eq!(types, expected, "{path}");
     }
 }

@@ -78,6 +78,10 @@ pub struct BenchArgs {
     /// `mentoring`.
     #[arg(long, default_value = "stars", value_parser = ["stars", "mentoring"])]
     pub report: String,
+    /// The `export` scenario's format: `csv` (streamed) or `xlsx` (one workbook per request,
+    /// rows written through a temporary file).
+    #[arg(long, default_value = "csv", value_parser = ["csv", "xlsx"])]
+    pub format: String,
 }
 
 impl BenchArgs {
