@@ -80,6 +80,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(crate::auth::routes::me)
         .service(crate::org::routes::list_org_units)
         .service(crate::org::routes::create_org_unit)
+        .service(crate::org::routes::import_org_units)
         .service(crate::org::routes::get_org_unit)
         .service(crate::org::routes::update_org_unit)
         .service(crate::users::routes::list_users)

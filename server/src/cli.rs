@@ -12,6 +12,11 @@ use crate::auth::Actor;
 use crate::config::Config;
 use crate::db::{Db, DbConn};
 use crate::error::ApiError;
+use crate::org::decode::Encoding;
+
+fn parse_encoding(s: &str) -> Result<Encoding, String> {
+    Encoding::parse(s)
+}
 
 #[derive(Parser)]
 #[command(
@@ -93,13 +98,23 @@ enum PhotoCommand {
 #[derive(Subcommand)]
 enum StarsCommand {
     /// Import the levels villages held before fieldstar: village_code,level,since_quarter.
-    Import { file: PathBuf },
+    Import {
+        file: PathBuf,
+        /// utf-8 or gb18030 (what Excel and WPS save on a Chinese Windows); detected when absent.
+        #[arg(long, value_parser = parse_encoding)]
+        encoding: Option<Encoding>,
+    },
 }
 
 #[derive(Subcommand)]
 enum OrgCommand {
     /// Import org units from CSV: code,name,level,parent_code,lat,lon,radius_m.
-    Import { file: PathBuf },
+    Import {
+        file: PathBuf,
+        /// utf-8 or gb18030 (what Excel and WPS save on a Chinese Windows); detected when absent.
+        #[arg(long, value_parser = parse_encoding)]
+        encoding: Option<Encoding>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -199,15 +214,14 @@ fn run(cli: Cli) -> Result<(), String> {
             with_conn(&config, |conn| seed_demo(conn, &config))
         }
         Command::Org {
-            command: OrgCommand::Import { file },
+            command: OrgCommand::Import { file, encoding },
         } => {
             let config = config()?;
             let input = std::fs::File::open(&file)
                 .map_err(|e| format!("cannot open {}: {e}", file.display()))?;
             with_conn(&config, |conn| {
-                let summary =
-                    crate::org::import::import(conn, std::io::BufReader::new(input), &Actor::cli())
-                        .map_err(|e| format!("{}: {e}", file.display()))?;
+                let summary = crate::org::import::import(conn, input, encoding, &Actor::cli())
+                    .map_err(|e| format!("{}: {e}", file.display()))?;
                 println!(
                     "{}: {} created, {} updated, {} unchanged",
                     file.display(),
@@ -228,20 +242,16 @@ fn run(cli: Cli) -> Result<(), String> {
             command: PhotoCommand::Inspect { file, out },
         } => inspect_photo(&file, out.as_ref()),
         Command::Stars {
-            command: StarsCommand::Import { file },
+            command: StarsCommand::Import { file, encoding },
         } => {
             let config = config()?;
             let input = std::fs::File::open(&file)
                 .map_err(|e| format!("cannot open {}: {e}", file.display()))?;
             let today = crate::stars::today(config.timezone);
             with_conn(&config, |conn| {
-                let summary = crate::stars::import::import(
-                    conn,
-                    std::io::BufReader::new(input),
-                    today,
-                    &Actor::cli(),
-                )
-                .map_err(|e| format!("{}: {e}", file.display()))?;
+                let summary =
+                    crate::stars::import::import(conn, input, encoding, today, &Actor::cli())
+                        .map_err(|e| format!("{}: {e}", file.display()))?;
                 println!(
                     "{}: {} created, {} updated, {} unchanged",
                     file.display(),

@@ -113,6 +113,17 @@ fn recipe(c: &Ctx, method: &str, template: &str, n: usize, caller: &str) -> Opti
             ),
             Demo,
         ),
+        ("post", "/api/v1/org-units/import") => call(
+            format!("{template}?dry_run=true"),
+            Body::Bytes(
+                format!(
+                    "code,name,level,parent_code,lat,lon,radius_m\nAZ-I{n},导入村,village,DEMO-T01,36.3,114.3,\n"
+                )
+                .into_bytes(),
+                "text/csv",
+            ),
+            Own,
+        ),
         ("get", "/api/v1/org-units/{id}") => {
             call(format!("/api/v1/org-units/{}", c.org_unit), none(), Demo)
         }
@@ -394,6 +405,10 @@ const EXPECTED: &[(&str, &str, &str, u16)] = &[
     ("post", "/api/v1/org-units", "inspector1", 403),
     ("post", "/api/v1/org-units", "secretary1", 403),
     ("patch", "/api/v1/org-units/{id}", "admin", 200),
+    ("post", "/api/v1/org-units/import", "admin", 200),
+    ("post", "/api/v1/org-units/import", "inspector1", 403),
+    ("post", "/api/v1/org-units/import", "township1", 403),
+    ("post", "/api/v1/org-units/import", "secretary1", 403),
     ("patch", "/api/v1/org-units/{id}", "inspector1", 403),
     ("get", "/api/v1/org-units/{id}", "inspector1", 200),
     ("post", "/api/v1/checklists", "admin", 201),

@@ -198,7 +198,7 @@ both_backends! {
         assert_eq!(res.status(), 200);
         assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
         assert!(res.headers()["content-disposition"].to_str().unwrap().contains(".csv"));
-        let text = res.text().await.unwrap();
+        let text = csv_text(res).await;
         let mut reader = csv::Reader::from_reader(text.as_bytes());
         let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
         assert_eq!(header, ["township_code", "township_name", "village_code", "village_name", "level", "since_quarter", "since", "banned", "banned_until", "in_rectification", "rectification_deadline", "benefits", "benefit_names"]);
@@ -289,7 +289,7 @@ both_backends! {
         assert!(r["changes"].as_array().unwrap().is_empty());
 
         let res = app.get(&format!("/api/v1/reports/benefits?from={month}&to={today}&format=csv"), &f.admin.token).await;
-        let text = res.text().await.unwrap();
+        let text = csv_text(res).await;
         let mut reader = csv::Reader::from_reader(text.as_bytes());
         assert_eq!(reader.headers().unwrap().iter().collect::<Vec<_>>(), ["township_code", "township_name", "village_code", "village_name", "level_from", "level_to", "gained", "lost"]);
         let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();

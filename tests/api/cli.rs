@@ -82,6 +82,41 @@ both_backends! {
         let out = fieldstar(&app, &["user", "create", "--username", "c9-admin", "--role", "admin", "--org", "C9"], None);
         assert!(text(&out).contains("no org unit has code C9"), "{}", text(&out));
     }
+
+    async fn org_and_stars_imports_read_gb18030_and_refuse_what_does_not_decode(app: TestApp) {
+        let units = "code,name,level,parent_code,lat,lon,radius_m\nGB,新县,county,,,,\nGB-T1,新镇,township,GB,,,\nGB-V1,王家庄村,village,GB-T1,36.1,114.2,\n";
+        let gbk = encoding_rs::GB18030.encode(units).0.into_owned();
+        let csv = app.data_dir.path().join("gbk.csv");
+        // Stated as UTF-8, a GB18030 file is refused with its line and a hint.
+        std::fs::write(&csv, &gbk).unwrap();
+        let out = fieldstar(&app, &["org", "import", csv.to_str().unwrap(), "--encoding", "utf-8"], None);
+        assert!(!out.status.success());
+        assert!(text(&out).contains("line 2: not UTF-8") && text(&out).contains("gb18030"), "{}", text(&out));
+        let out = fieldstar(&app, &["org", "import", csv.to_str().unwrap(), "--encoding", "latin1"], None);
+        assert!(!out.status.success() && text(&out).contains("--encoding"), "{}", text(&out));
+        // Detected, the names arrive intact.
+        let out = fieldstar(&app, &["org", "import", csv.to_str().unwrap()], None);
+        assert!(out.status.success(), "{}", text(&out));
+        assert!(text(&out).contains("3 created"), "{}", text(&out));
+        let out = fieldstar(&app, &["user", "create", "--username", "gb-admin", "--role", "admin", "--org", "GB", "--password-stdin"], Some("gb-password-1\n"));
+        assert!(out.status.success(), "{}", text(&out));
+        let admin = app.login_raw("gb-admin", "gb-password-1").await.json::<serde_json::Value>().await.unwrap();
+        let token = admin["access_token"].as_str().unwrap();
+        let page = json_of(app.get("/api/v1/org-units?code=GB-V1", token).await).await;
+        assert_eq!(page["items"][0]["name"], "王家庄村");
+        // The same file as UTF-8 with a byte-order mark changes nothing.
+        std::fs::write(&csv, [b"\xEF\xBB\xBF".as_slice(), units.as_bytes()].concat()).unwrap();
+        let out = fieldstar(&app, &["org", "import", csv.to_str().unwrap(), "--encoding", "utf-8"], None);
+        assert!(text(&out).contains("0 created, 0 updated, 3 unchanged"), "{}", text(&out));
+        // Bytes that are neither UTF-8 nor GB18030 are refused with their line.
+        std::fs::write(&csv, b"village_code,level,since_quarter\nGB-V1,1,2025-Q1\nGB-V1\xFF,1,2025-Q1\n").unwrap();
+        let out = fieldstar(&app, &["stars", "import", csv.to_str().unwrap()], None);
+        assert!(!out.status.success());
+        assert!(text(&out).contains("line 3: neither UTF-8 nor GB18030"), "{}", text(&out));
+        std::fs::write(&csv, encoding_rs::GB18030.encode("village_code,level,since_quarter\nGB-V1,1,2025-Q1\n").0).unwrap();
+        let out = fieldstar(&app, &["stars", "import", csv.to_str().unwrap(), "--encoding", "gb18030"], None);
+        assert!(out.status.success() && text(&out).contains("1 created"), "{}", text(&out));
+    }
 }
 
 #[test]

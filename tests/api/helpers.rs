@@ -333,6 +333,7 @@ impl TestApp {
             fieldstar::org::import::import(
                 &mut conn,
                 csv.as_bytes(),
+                None,
                 &fieldstar::auth::Actor::cli(),
             )
             .map_err(|e| fieldstar::error::ApiError::unprocessable("import", e.to_string()))
@@ -408,6 +409,15 @@ impl TestApp {
             .as_str()
             .unwrap_or_else(|| panic!("no unit {code}: {body}"))
             .to_string()
+    }
+}
+
+/// A CSV export's text: it must start with a UTF-8 byte-order mark, which is taken off.
+pub async fn csv_text(res: Response) -> String {
+    let text = res.text().await.unwrap();
+    match text.strip_prefix('\u{FEFF}') {
+        Some(rest) => rest.to_string(),
+        None => panic!("a CSV without a byte-order mark: {text}"),
     }
 }
 
@@ -528,6 +538,7 @@ impl TestApp {
             Ok(fieldstar::stars::import::import(
                 &mut conn,
                 csv.as_bytes(),
+                None,
                 fieldstar::stars::today(tz),
                 &fieldstar::auth::Actor::cli(),
             )

@@ -233,7 +233,7 @@ both_backends! {
         let res = app.get(&format!("/api/v1/reports/mentoring?quarter={q}&format=csv"), &v.admin.token).await;
         assert_eq!(res.status(), 200);
         assert_eq!(res.headers()["content-type"], "text/csv; charset=utf-8");
-        let csv = res.text().await.unwrap();
+        let csv = csv_text(res).await;
         let mut lines = csv.lines();
         assert_eq!(lines.next(), Some("quarter,township_code,township_name,village_code,village_name,mentees,covered,coverage,overdue,members_without_mentees"));
         let row = csv.lines().find(|l| l.contains("DEMO-T01-V002")).expect("the village's row");
@@ -478,7 +478,7 @@ both_backends! {
         assert_eq!(report["members_without_mentees"], 1);
         let own = json_of(app.get(&format!("/api/v1/reports/mentoring?quarter={q}&org_unit={}", v.id), &v.admin.token).await).await;
         assert_eq!(own["members_without_mentees"], 1);
-        let csv = app.get(&format!("/api/v1/reports/mentoring?quarter={q}&format=csv"), &v.admin.token).await.text().await.unwrap();
+        let csv = csv_text(app.get(&format!("/api/v1/reports/mentoring?quarter={q}&format=csv"), &v.admin.token).await).await;
         let row = csv.lines().find(|l| l.contains("DEMO-T01-V002")).expect("the village's row");
         assert!(row.ends_with(",1,0,0.0000,1,1"), "{row}");
     }

@@ -29,7 +29,7 @@ both_backends! {
         assert_eq!(stars["townships"][0]["code"], "FIELD-T1");
         let res = app.get("/api/v1/reports/stars?format=csv", &f.reviewer.token).await;
         assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
-        let csv = res.text().await.unwrap();
+        let csv = csv_text(res).await;
         let lines: Vec<&str> = csv.lines().collect();
         assert_eq!(lines[0], "township_code,township_name,village_code,village_name,level,previous_level,change,renewal_unverified");
         assert_eq!(lines.len(), 4);
@@ -41,7 +41,7 @@ both_backends! {
         assert_eq!(reviews["approval_rate"], 0.5);
         assert!(reviews["turnaround_hours"]["median"].as_f64().unwrap() >= 0.0);
         assert!(reviews["flags"].as_array().unwrap().iter().any(|f| f["code"] == "location.outside_geofence"));
-        let csv = app.get("/api/v1/reports/reviews?format=csv", &f.admin.token).await.text().await.unwrap();
+        let csv = csv_text(app.get("/api/v1/reports/reviews?format=csv", &f.admin.token).await).await;
         assert!(csv.starts_with("inspection_id,revision,township_code,village_code,decision"));
         assert_eq!(csv.lines().count(), 3);
 
@@ -53,6 +53,36 @@ both_backends! {
         assert_problem(app.get("/api/v1/reports/stars?quarter=2026-Q9", &f.admin.token).await, 422).await;
         assert_problem(app.get("/api/v1/reports/stars?format=xml", &f.admin.token).await, 422).await;
     }
+    async fn every_report_is_a_csv_with_a_bom_and_an_xlsx_with_chinese_headers_when_asked(app: TestApp) {
+        let f = field_county(&app).await;
+        let token = &f.admin.token;
+        for report in ["stars", "reviews", "unverified", "mentoring", "benefits"] {
+            let res = app.get(&format!("/api/v1/reports/{report}?format=csv"), token).await;
+            assert_eq!(res.status(), 200, "{report}");
+            let bytes = res.bytes().await.unwrap();
+            assert_eq!(&bytes[..3], b"\xEF\xBB\xBF", "{report}: a UTF-8 byte-order mark first");
+            let english = String::from_utf8(bytes[3..].to_vec()).unwrap();
+            assert!(english.starts_with(|c: char| c.is_ascii_lowercase()), "{report}: {english}");
+            // Chinese when asked: ?lang=zh, or Accept-Language preferring zh.
+            let zh = app.get(&format!("/api/v1/reports/{report}?format=csv&lang=zh"), token).await.bytes().await.unwrap();
+            let zh = String::from_utf8(zh[3..].to_vec()).unwrap();
+            let header = zh.lines().next().unwrap().to_string();
+            assert!(header.contains("村代码") || header.contains("验收编号"), "{report}: {header}");
+            assert_eq!(zh.lines().skip(1).collect::<Vec<_>>(), english.lines().skip(1).collect::<Vec<_>>(), "{report}: only the header changes");
+            let res = app.request(reqwest::Method::GET, &format!("/api/v1/reports/{report}?format=csv"), Some(token))
+                .header("accept-language", "en;q=0.5, zh-CN").send().await.unwrap();
+            let by_header = res.bytes().await.unwrap();
+            assert_eq!(String::from_utf8(by_header[3..].to_vec()).unwrap().lines().next().unwrap(), header, "{report}");
+            let res = app.get(&format!("/api/v1/reports/{report}?format=xlsx&lang=zh"), token).await;
+            assert_eq!(res.status(), 200, "{report}");
+            assert_eq!(res.headers()["content-type"], "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet");
+            assert!(res.headers()["content-disposition"].to_str().unwrap().contains(".xlsx"));
+            assert_eq!(&res.bytes().await.unwrap()[..2], b"PK", "{report}");
+        }
+        let body = assert_problem(app.get("/api/v1/reports/stars?format=csv&lang=fr", token).await, 422).await;
+        assert_eq!(body["errors"][0]["field"], "lang");
+    }
+
     async fn exported_names_that_look_like_formulas_are_inert(app: TestApp) {
         let f = field_county(&app).await;
         let tz = app.state.config.timezone;
@@ -69,7 +99,7 @@ both_backends! {
 
         let res = app.get("/api/v1/reports/stars?format=csv", &f.admin.token).await;
         assert_eq!(res.status(), 200);
-        let text = res.text().await.unwrap();
+        let text = csv_text(res).await;
         assert!(text.contains(r#"'=HYPERLINK(""http://x"")"#), "{text}");
         let mut reader = csv::Reader::from_reader(text.as_bytes());
         let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
@@ -92,7 +122,7 @@ both_backends! {
         // The mentoring report names the same villages through the same encoder.
         let res = app.get("/api/v1/reports/mentoring?format=csv", &f.admin.token).await;
         assert_eq!(res.status(), 200);
-        let text = res.text().await.unwrap();
+        let text = csv_text(res).await;
         assert!(text.contains(r#"'=HYPERLINK(""http://x"")"#), "{text}");
         assert!(text.contains(",'@SUM(1+1),"), "{text}");
         assert!(!text.contains(",=") && !text.contains(",@"), "{text}");

@@ -94,6 +94,10 @@ pub struct BenchArgs {
     /// Fail (exit 1) when the peak resident memory is above this many MiB.
     #[arg(long)]
     pub max_rss_mib: Option<f64>,
+    /// The `export` scenario's format: `csv` (streamed) or `xlsx` (one workbook per request,
+    /// rows written through a temporary file).
+    #[arg(long, default_value = "csv", value_parser = ["csv", "xlsx"])]
+    pub format: String,
 }
 
 impl BenchArgs {

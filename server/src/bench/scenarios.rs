@@ -406,8 +406,8 @@ pub async fn export(bench: &Rc<Bench>, args: &BenchArgs) -> Result<Report, Strin
     let seed_secs = seed_start.elapsed().as_secs_f64();
     reset_peak_rss();
     let path = format!(
-        "/api/v1/reports/{}?format=csv&quarter={quarter}",
-        args.report
+        "/api/v1/reports/{}?format={}&quarter={quarter}",
+        args.report, args.format
     );
     let token = Rc::new(county.admin.token.clone());
     let bench_ref = bench.clone();
@@ -419,11 +419,21 @@ pub async fn export(bench: &Rc<Bench>, args: &BenchArgs) -> Result<Report, Strin
     let secs = report.elapsed.as_secs_f64();
     seeded(&mut report, "rows", rows);
     seeded(&mut report, "report", args.report.clone());
+    seeded(&mut report, "format", args.format.clone());
+    // An XLSX answer is compressed, not lines: `lines` is its KiB, and every answer has `rows`.
+    let (rows_read, kib) = if args.format == "xlsx" {
+        (report.requests * rows, Some(lines / report.requests.max(1)))
+    } else {
+        (lines, None)
+    };
     seeded(
         &mut report,
         "rows_per_second",
-        super::round(lines as f64 / secs, 0),
+        super::round(rows_read as f64 / secs, 0),
     );
+    if let Some(kib) = kib {
+        seeded(&mut report, "xlsx_kib", kib);
+    }
     seeded(&mut report, "seed_seconds", super::round(seed_secs, 1));
     Ok(report)
 }
@@ -442,9 +452,15 @@ async fn csv_rows(bench: &Bench, path: &str, token: &str) -> Outcome {
         let text = res.text().await.unwrap_or_default();
         return Err(format!("{status}: {}", &text[..text.len().min(400)]));
     }
-    let mut newlines = 0u64;
+    let xlsx = path.contains("format=xlsx");
+    let (mut newlines, mut bytes) = (0u64, 0u64);
     while let Some(chunk) = res.chunk().await.map_err(|e| e.to_string())? {
         newlines += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
+        bytes += chunk.len() as u64;
+    }
+    if xlsx {
+        // A workbook is compressed: its rows are not lines; answer its size in KiB.
+        return Ok(bytes / 1024);
     }
     Ok(newlines.saturating_sub(1))
 }

@@ -500,8 +500,9 @@ pub use crate::reports::ReportQuery;
     tag = "mentoring",
     params(ReportQuery),
     responses(
-        (status = 200, description = "The report: JSON, or CSV with `?format=csv`",
-            content((MentoringReport = "application/json"), (String = "text/csv"))),
+        (status = 200, description = "The report: JSON, CSV with `?format=csv`, XLSX with `?format=xlsx`",
+            content((MentoringReport = "application/json"), (String = "text/csv"),
+                (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
         (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 422, body = Problem)
     ),
@@ -511,16 +512,14 @@ pub use crate::reports::ReportQuery;
 pub async fn mentoring_report(
     state: web::Data<AppState>,
     user: AuthUser,
+    req: actix_web::HttpRequest,
     query: web::Query<ReportQuery>,
 ) -> ApiResult<HttpResponse> {
     user.require(&READERS)?;
     let query = query.into_inner();
     let quarter = quarter_or_current(query.quarter.as_deref(), state.config.timezone)?;
-    let csv = match query.format.as_deref() {
-        None | Some("") | Some("json") => false,
-        Some("csv") => true,
-        Some(_) => return Err(ApiError::field("format", "must be json or csv")),
-    };
+    let format = query.format()?;
+    let lang = crate::reports::lang_of(&req, query.lang.as_deref())?;
     let unit = state
         .db
         .read(move |conn| {
@@ -531,13 +530,28 @@ pub async fn mentoring_report(
             OrgUnit::find_scoped(conn, &user.scope, &unit_id)
         })
         .await?;
-    if csv {
-        return Ok(crate::reports::csv_stream(
-            state.db.clone(),
-            format!("mentoring-{quarter}.csv"),
-            report::CSV_COLUMNS,
-            move |conn, after| report::csv_page(conn, &unit, quarter, after),
-        ));
+    match format {
+        crate::reports::Format::Csv => {
+            return Ok(crate::reports::csv_stream(
+                state.db.clone(),
+                format!("mentoring-{quarter}.csv"),
+                report::CSV_COLUMNS,
+                lang,
+                move |conn, after| report::csv_page(conn, &unit, quarter, after),
+            ))
+        }
+        crate::reports::Format::Xlsx => {
+            return crate::reports::xlsx::response(
+                &state.db,
+                format!("mentoring-{quarter}.xlsx"),
+                "mentoring",
+                report::CSV_COLUMNS,
+                lang,
+                move |conn, after| report::csv_page(conn, &unit, quarter, after),
+            )
+            .await
+        }
+        crate::reports::Format::Json => {}
     }
     let report = state
         .db

@@ -7,7 +7,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::Actor;
-use crate::db::schema::org_units;
+use crate::db::schema::{
+    decisions, declarations, inspections, members, mentees, org_units, photos, users, visits,
+    webhooks,
+};
 use crate::db::DbConn;
 use crate::error::{ApiError, ApiResult, FieldError, OrNotFound};
 use crate::scope::{OrgLevel, Placement, Scope};
@@ -367,4 +370,84 @@ pub fn update(
         ),
     )?;
     OrgUnit::find(conn, &unit.id)?.ok_or_else(|| ApiError::internal())
+}
+
+/// Moves a village to another township of its county, in the caller's transaction. Refused
+/// (409) once the village has declarations, inspections or decisions: that history was
+/// pre-checked and verified under its township and stays there. Otherwise every row placed in
+/// the village (its users, members, mentees, visits, photos, webhooks) follows it, so scoped
+/// reads stay consistent. Moving to the parent it has changes nothing.
+pub fn move_village(
+    conn: &mut DbConn,
+    unit: &OrgUnit,
+    parent: &OrgUnit,
+    actor: &Actor,
+) -> ApiResult<OrgUnit> {
+    if unit.parent_id.as_deref() == Some(parent.id.as_str()) {
+        return Ok(unit.clone());
+    }
+    if unit.level() != OrgLevel::Village {
+        return Err(ApiError::field(
+            "parent_id",
+            "only a village moves (to another township of its county)",
+        ));
+    }
+    if parent.level() != OrgLevel::Township || parent.county_id != unit.county_id {
+        return Err(ApiError::field(
+            "parent_id",
+            "must be a township of the village's county",
+        ));
+    }
+    let id = unit.id.as_str();
+    let history: i64 = declarations::table
+        .filter(declarations::village_id.eq(id))
+        .count()
+        .get_result::<i64>(conn)?
+        + inspections::table
+            .filter(inspections::village_id.eq(id))
+            .count()
+            .get_result::<i64>(conn)?
+        + decisions::table
+            .filter(decisions::village_id.eq(id))
+            .count()
+            .get_result::<i64>(conn)?;
+    if history > 0 {
+        return Err(ApiError::conflict(
+            "village_has_history",
+            format!(
+                "{} has declarations or inspections under its township; a village with a \
+                 verification history does not move",
+                unit.name
+            ),
+        ));
+    }
+    let to = Some(parent.id.clone());
+    macro_rules! follow {
+        ($($t:ident),*) => {$(
+            diesel::update($t::table.filter($t::village_id.eq(id)))
+                .set($t::township_id.eq(&to))
+                .execute(conn)?;
+        )*};
+    }
+    follow!(users, members, mentees, visits, photos, webhooks);
+    diesel::update(org_units::table.find(id))
+        .set((
+            org_units::parent_id.eq(&to),
+            org_units::township_id.eq(&to),
+            org_units::updated_at.eq(now()),
+        ))
+        .execute(conn)?;
+    audit::record(
+        conn,
+        actor,
+        "org_unit.moved",
+        "org_unit",
+        id,
+        Some(&unit.county_id),
+        format!(
+            "{} ({}) moved from {:?} to {} ({})",
+            unit.code, unit.name, unit.township_id, parent.code, parent.name
+        ),
+    )?;
+    OrgUnit::find(conn, id)?.ok_or_else(|| ApiError::internal())
 }

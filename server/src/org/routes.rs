@@ -1,15 +1,18 @@
 //! `/api/v1/org-units`: admins create, read and update org units inside their scope.
 
-use actix_web::{get, patch, post, web, HttpResponse};
+use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 use diesel::prelude::*;
+use futures_util::StreamExt;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
+use super::decode::Encoding;
+use super::import::{ImportError, ImportReport};
 use super::model::{self, NewOrgUnit, OrgUnit, OrgUnitView};
 use crate::app::AppState;
 use crate::auth::{AuthUser, Role};
 use crate::db::schema::org_units;
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{ApiError, ApiResult, FieldError, Problem};
 use crate::http::{Json, Page, PageParams};
 use crate::scope::OrgLevel;
 use crate::scoped;
@@ -154,6 +157,9 @@ pub async fn get_org_unit(
 #[serde(deny_unknown_fields)]
 pub struct UpdateOrgUnit {
     pub name: Option<String>,
+    /// Moves a village to another township of its county (refused with 409 once the village
+    /// has declarations, inspections or decisions).
+    pub parent_id: Option<String>,
     pub lat: Option<f64>,
     pub lon: Option<f64>,
     pub radius_m: Option<f64>,
@@ -165,7 +171,8 @@ pub struct UpdateOrgUnit {
     request_body = UpdateOrgUnit,
     responses(
         (status = 200, body = OrgUnitView), (status = 403, body = Problem),
-        (status = 404, body = Problem), (status = 422, body = Problem)
+        (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)
     ),
     security(("bearer" = []))
 )]
@@ -180,8 +187,18 @@ pub async fn update_org_unit(
     let unit = state
         .db
         .write(move |conn| {
-            let unit = OrgUnit::find_scoped(conn, &user.scope, &id)?;
+            let mut unit = OrgUnit::find_scoped(conn, &user.scope, &id)?;
             user.require(&[Role::Admin])?;
+            if let Some(parent_id) = &body.parent_id {
+                let parent = OrgUnit::find_scoped(conn, &user.scope, parent_id).map_err(|e| {
+                    if e.status == actix_web::http::StatusCode::NOT_FOUND {
+                        ApiError::field("parent_id", "no such township in your scope")
+                    } else {
+                        e
+                    }
+                })?;
+                unit = model::move_village(conn, &unit, &parent, &user.actor())?;
+            }
             model::update(
                 conn,
                 &unit,
@@ -194,4 +211,131 @@ pub async fn update_org_unit(
         })
         .await?;
     Ok(HttpResponse::Ok().json(unit.view()))
+}
+
+/// The largest import file: some 40,000 lines, more than a county's org units.
+pub const MAX_IMPORT_BYTES: usize = 4 * 1024 * 1024;
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ImportQuery {
+    /// Answer what would be created, updated, unchanged and refused, and write nothing.
+    pub dry_run: Option<bool>,
+    /// `utf-8` or `gb18030` (what Excel and WPS save on a Chinese Windows); else the
+    /// Content-Type's charset; else detected (valid UTF-8 is UTF-8, anything else GB18030).
+    pub encoding: Option<String>,
+}
+
+/// Imports org units from a CSV (`code,name,level,parent_code,lat,lon,radius_m`), the same
+/// import as `fieldstar org import`: all lines or none, idempotent by code. With
+/// `?dry_run=true`, the answer says line by line what would happen and nothing is written.
+/// Without it, a file with any refused line is refused (422, each line named) and nothing is
+/// written. Townships and villages only: counties come from the command line.
+#[utoipa::path(
+    tag = "org",
+    params(ImportQuery),
+    request_body(content = String, content_type = "text/csv",
+        description = "The CSV file: UTF-8 (a byte-order mark is fine) or GB18030"),
+    responses(
+        (status = 200, body = ImportReport, description = "The dry run's answer, or what was imported"),
+        (status = 403, body = Problem), (status = 413, body = Problem),
+        (status = 415, body = Problem), (status = 422, body = Problem)
+    ),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/org-units/import")]
+pub async fn import_org_units(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    query: web::Query<ImportQuery>,
+    req: HttpRequest,
+    mut payload: web::Payload,
+) -> ApiResult<HttpResponse> {
+    user.require(&[Role::Admin])?;
+    let content_type = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let mime = content_type.split(';').next().unwrap_or("").trim();
+    if mime != "text/csv" {
+        return Err(ApiError::unsupported_media(
+            "send the CSV file with Content-Type: text/csv",
+        ));
+    }
+    let charset = content_type
+        .split(';')
+        .skip(1)
+        .filter_map(|p| p.trim().strip_prefix("charset="))
+        .map(|c| c.trim_matches('"').to_string())
+        .next();
+    let encoding = match query.encoding.as_deref().filter(|e| !e.is_empty()) {
+        Some(e) => Some(Encoding::parse(e).map_err(|m| ApiError::field("encoding", m))?),
+        None => match charset {
+            Some(c) => Some(Encoding::parse(&c).map_err(|m| ApiError::field("charset", m))?),
+            None => None,
+        },
+    };
+    let mut bytes = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::bad_request("body_unreadable", format!("the file broke off: {e}"))
+        })?;
+        if bytes.len() + chunk.len() > MAX_IMPORT_BYTES {
+            return Err(ApiError::too_large(format!(
+                "an import file is limited to {MAX_IMPORT_BYTES} bytes"
+            )));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    let dry_run = query.dry_run.unwrap_or(false);
+    let report = state
+        .db
+        .write(move |conn| {
+            super::import::run(
+                conn,
+                &bytes,
+                encoding,
+                &user.actor(),
+                Some(&user.scope),
+                dry_run,
+            )
+            .map_err(import_problem)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(report))
+}
+
+/// An import that cannot be read (422 naming the file and line) or has refused lines (422
+/// naming each line).
+fn import_problem(e: ImportError) -> ApiError {
+    match e {
+        ImportError::Read(m) => {
+            let mut e = ApiError::unprocessable("import_unreadable", m.clone());
+            e.errors = vec![FieldError::new("file", m)];
+            e
+        }
+        ImportError::Rows(rows) => {
+            let mut e = ApiError::unprocessable(
+                "import_refused",
+                format!(
+                    "{} line(s) refused; nothing was imported (try ?dry_run=true)",
+                    rows.len()
+                ),
+            );
+            e.errors = rows
+                .iter()
+                .map(|r| match r.split_once(": ") {
+                    Some((line, m)) => FieldError::new(line, m),
+                    None => FieldError::new("file", r.as_str()),
+                })
+                .collect();
+            e
+        }
+        ImportError::Database(m) => {
+            tracing::error!(error = %m, "an org import failed");
+            ApiError::internal()
+        }
+    }
 }

@@ -33,6 +33,8 @@ pub struct BenefitsQuery {
     pub org_unit: Option<String>,
     /// `json` (default), `csv` or `xlsx`.
     pub format: Option<String>,
+    /// `zh` or `en`: the language of a CSV's or XLSX's header; else `Accept-Language`; else en.
+    pub lang: Option<String>,
 }
 
 /// What the query asks for.
@@ -577,6 +579,7 @@ mod tests {
             to: to.map(Into::into),
             org_unit: None,
             format: None,
+            lang: None,
         }
     }
 

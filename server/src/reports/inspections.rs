@@ -41,6 +41,8 @@ pub struct InspectionsQuery {
     pub org_unit: Option<String>,
     /// `json` (default), `csv`, `xlsx`, or `zip` (the CSV, the XLSX and the photos).
     pub format: Option<String>,
+    /// `zh` or `en`: the language of the CSV and XLSX headers (default from `Accept-Language`).
+    pub lang: Option<String>,
 }
 
 pub enum ExportFormat {
@@ -347,6 +349,7 @@ async fn write_zip(
     unit: OrgUnit,
     quarter: Quarter,
     inspector: Option<String>,
+    lang: super::Lang,
     base: String,
     tx: Tx,
 ) -> ApiResult<()> {
@@ -366,7 +369,7 @@ async fn write_zip(
     // The CSV, page by page.
     zip.start_file(format!("{base}.csv"), deflated)
         .map_err(zip_failed)?;
-    zip.write_all(&super::encode_header(CSV_COLUMNS))
+    zip.write_all(&super::encode_header(CSV_COLUMNS, lang))
         .map_err(zip_failed)?;
     let mut after: Option<String> = None;
     loop {
@@ -389,7 +392,7 @@ async fn write_zip(
     let book = state
         .db
         .read(move |conn| {
-            super::xlsx::workbook(conn, "inspections", CSV_COLUMNS, |conn, after| {
+            super::xlsx::workbook(conn, "inspections", CSV_COLUMNS, lang, |conn, after| {
                 csv_page(conn, &u, quarter, i.as_deref(), after)
             })
         })
@@ -480,13 +483,14 @@ pub fn zip_response(
     unit: OrgUnit,
     quarter: Quarter,
     inspector: Option<String>,
+    lang: super::Lang,
 ) -> HttpResponse {
     let base = format!("inspections-{}-{quarter}", segment(&unit.code));
     let filename = format!("{base}.zip");
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Bytes, actix_web::Error>>(2);
     actix_web::rt::spawn(async move {
         let err_tx = tx.clone();
-        if let Err(e) = write_zip(state, unit, quarter, inspector, base, tx).await {
+        if let Err(e) = write_zip(state, unit, quarter, inspector, lang, base, tx).await {
             tracing::error!(error = %e, "a ZIP export stopped part way");
             let _ = err_tx
                 .send(Err(actix_web::error::ErrorInternalServerError(
@@ -510,6 +514,7 @@ pub async fn answer(
     state: actix_web::web::Data<AppState>,
     user: AuthUser,
     query: InspectionsQuery,
+    lang: super::Lang,
 ) -> ApiResult<HttpResponse> {
     user.require(&ROLES)?;
     let tz = state.config.timezone;
@@ -540,6 +545,7 @@ pub async fn answer(
             state.db.clone(),
             format!("{base}.csv"),
             CSV_COLUMNS,
+            lang,
             move |conn, after| csv_page(conn, &unit, quarter, inspector.as_deref(), after),
         )),
         ExportFormat::Xlsx => {
@@ -548,10 +554,11 @@ pub async fn answer(
                 format!("{base}.xlsx"),
                 "inspections",
                 CSV_COLUMNS,
+                lang,
                 move |conn, after| csv_page(conn, &unit, quarter, inspector.as_deref(), after),
             )
             .await
         }
-        ExportFormat::Zip => Ok(zip_response(state, unit, quarter, inspector)),
+        ExportFormat::Zip => Ok(zip_response(state, unit, quarter, inspector, lang)),
     }
 }

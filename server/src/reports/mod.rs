@@ -1,5 +1,9 @@
-//! Reports for county leaders: star levels, review turnaround, mentoring coverage. JSON, or
-//! CSV (`?format=csv`) streamed page by page so that a large export runs in constant memory.
+//! Reports for county leaders: star levels, review turnaround, mentoring coverage. JSON, CSV
+//! (`?format=csv`) streamed page by page so that a large export runs in constant memory, or
+//! XLSX (`?format=xlsx`, [`xlsx`]). A CSV starts with a UTF-8 byte-order mark, so that Excel
+//! and WPS on a Chinese Windows read it as UTF-8; its header (and an XLSX's) is in Chinese when
+//! asked in Chinese (`?lang=zh`, or an `Accept-Language` that prefers zh), in the glossary's
+//! words (docs/glossary.md).
 //!
 //! Every CSV goes through [`encode`], which keeps a spreadsheet from running what people typed
 //! (CSV formula injection): each report declares, column by column, which cells are people's
@@ -31,8 +35,116 @@ pub struct ReportQuery {
     pub quarter: Option<String>,
     /// A county, township or village in the caller's scope; the caller's own scope when absent.
     pub org_unit: Option<String>,
-    /// `json` (default) or `csv`.
+    /// `json` (default), `csv` or `xlsx`.
     pub format: Option<String>,
+    /// `zh` or `en`: the language of a CSV's or XLSX's header; else `Accept-Language`; else en.
+    pub lang: Option<String>,
+}
+
+/// The language of a CSV's or XLSX's header row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lang {
+    En,
+    Zh,
+}
+
+/// `?lang=zh|en`, else the language `Accept-Language` prefers most (zh or not), else English.
+pub fn lang_of(req: &actix_web::HttpRequest, lang: Option<&str>) -> ApiResult<Lang> {
+    match lang.map(str::trim).filter(|l| !l.is_empty()) {
+        Some(l) if l.eq_ignore_ascii_case("zh") || l.to_ascii_lowercase().starts_with("zh-") => {
+            return Ok(Lang::Zh)
+        }
+        Some(l) if l.eq_ignore_ascii_case("en") || l.to_ascii_lowercase().starts_with("en-") => {
+            return Ok(Lang::En)
+        }
+        Some(_) => return Err(ApiError::field("lang", "must be zh or en")),
+        None => {}
+    }
+    let accept = req
+        .headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    Ok(preferred(accept))
+}
+
+/// The language an `Accept-Language` value prefers most: zh when its highest-weighted range is
+/// a Chinese one.
+fn preferred(accept: &str) -> Lang {
+    let mut best: Option<(f32, bool)> = None;
+    for part in accept.split(',') {
+        let mut it = part.split(';');
+        let range = it.next().unwrap_or("").trim().to_ascii_lowercase();
+        if range.is_empty() {
+            continue;
+        }
+        let q = it
+            .filter_map(|p| p.trim().strip_prefix("q="))
+            .find_map(|q| q.trim().parse::<f32>().ok())
+            .unwrap_or(1.0);
+        let zh = range == "zh" || range.starts_with("zh-");
+        if best.is_none_or(|(bq, _)| q > bq) {
+            best = Some((q, zh));
+        }
+    }
+    match best {
+        Some((q, true)) if q > 0.0 => Lang::Zh,
+        _ => Lang::En,
+    }
+}
+
+/// A column's header in `lang`: its name, or its Chinese name from the glossary's words.
+pub fn header_of(name: &'static str, lang: Lang) -> &'static str {
+    if lang == Lang::En {
+        return name;
+    }
+    match name {
+        "township_code" => "乡镇代码",
+        "township_name" => "乡镇",
+        "village_code" => "村代码",
+        "village_name" => "村",
+        "level" => "星级",
+        "previous_level" => "上季度星级",
+        "change" => "变化",
+        "renewal_unverified" => "复核未验收",
+        "inspection_id" => "验收编号",
+        "revision" => "版本",
+        "decision" => "审核决定",
+        "consequence" => "星级结果",
+        "submitted_at" => "提交时间",
+        "decided_at" => "决定时间",
+        "turnaround_hours" => "审核用时（小时）",
+        "declaration_status" => "申报状态",
+        "since_quarter" => "起始季度",
+        "since" => "起始日期",
+        "banned" => "禁止申报",
+        "banned_until" => "禁止申报至",
+        "in_rectification" => "整改期",
+        "rectification_deadline" => "整改期限",
+        "benefits" => "优惠代码",
+        "benefit_names" => "优惠",
+        "level_from" => "原星级",
+        "level_to" => "新星级",
+        "gained" => "新增优惠",
+        "lost" => "取消优惠",
+        "quarter" => "季度",
+        "mentees" => "帮带对象",
+        "covered" => "已督促",
+        "coverage" => "帮带覆盖率",
+        "overdue" => "本季未督促",
+        "members_without_mentees" => "未帮带的会员",
+        "star_level" => "申报星级",
+        "kind" => "申报类型",
+        "status" => "状态",
+        "inspector" => "验收员",
+        "score" => "得分",
+        "passed" => "合格",
+        "flags" => "疑点",
+        "photos" => "照片",
+        "decided_by" => "审核员",
+        "body_sha256" => "提交内容哈希 (SHA-256)",
+        other => other,
+    }
 }
 
 pub enum Format {
@@ -62,7 +174,7 @@ impl ReportQuery {
     }
 
     pub fn format(&self) -> ApiResult<Format> {
-        parse_format(self.format.as_deref(), false)
+        parse_format(self.format.as_deref(), true)
     }
 }
 
@@ -120,7 +232,13 @@ pub fn neutralise(cell: &str) -> Cow<'_, str> {
 
 /// A CSV response whose rows are fetched `PAGE` at a time as the client reads: memory stays
 /// constant whatever the number of rows. `fetch(conn, after)` returns a page and its next key.
-pub fn csv_stream<F>(db: Db, filename: String, columns: &'static [Column], fetch: F) -> HttpResponse
+pub fn csv_stream<F>(
+    db: Db,
+    filename: String,
+    columns: &'static [Column],
+    lang: Lang,
+    fetch: F,
+) -> HttpResponse
 where
     F: Fn(&mut DbConn, Option<String>) -> ApiResult<CsvPage> + Send + Sync + Clone + 'static,
 {
@@ -134,7 +252,9 @@ where
         async move {
             let after = match state {
                 State::Done => return None,
-                State::Header => return Some((Ok(encode_header(columns)), State::After(None))),
+                State::Header => {
+                    return Some((Ok(encode_header(columns, lang)), State::After(None)))
+                }
                 State::After(after) => after,
             };
             match db.read(move |conn| fetch(conn, after)).await {
@@ -164,9 +284,13 @@ where
         .streaming(stream)
 }
 
-pub fn encode_header(columns: &[Column]) -> Bytes {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let _ = w.write_record(columns.iter().map(|c| c.name));
+/// The UTF-8 byte-order mark a CSV starts with: without it Excel and WPS on a Chinese Windows
+/// read the file as GB18030 and show mojibake.
+pub const BOM: &str = "\u{FEFF}";
+
+pub fn encode_header(columns: &[Column], lang: Lang) -> Bytes {
+    let mut w = csv::Writer::from_writer(BOM.as_bytes().to_vec());
+    let _ = w.write_record(columns.iter().map(|c| header_of(c.name, lang)));
     Bytes::from(w.into_inner().unwrap_or_default())
 }
 
@@ -255,7 +379,39 @@ mod tests {
     }
 
     #[test]
-    fn the_header_is_written_as_declared() {
-        assert_eq!(&encode_header(COLUMNS)[..], b"name,change,comment\n");
+    fn the_header_is_written_as_declared_after_a_bom_in_either_language() {
+        assert_eq!(
+            &encode_header(COLUMNS, Lang::En)[..],
+            "\u{FEFF}name,change,comment\n".as_bytes()
+        );
+        assert_eq!(
+            &encode_header(COLUMNS, Lang::Zh)[..],
+            "\u{FEFF}name,变化,comment\n".as_bytes()
+        );
+    }
+
+    #[test]
+    fn every_report_column_has_a_chinese_header() {
+        for columns in [
+            stars::CSV_COLUMNS,
+            reviews::CSV_COLUMNS,
+            unverified::CSV_COLUMNS,
+            benefits::CSV_COLUMNS,
+            benefits::CHANGE_COLUMNS,
+            crate::mentoring::report::CSV_COLUMNS,
+        ] {
+            for c in columns {
+                assert_ne!(header_of(c.name, Lang::Zh), c.name, "{}", c.name);
+            }
+        }
+    }
+
+    #[test]
+    fn accept_language_picks_the_most_preferred() {
+        assert_eq!(preferred("zh-CN,zh;q=0.9,en;q=0.8"), Lang::Zh);
+        assert_eq!(preferred("en-US,en;q=0.9,zh-CN;q=0.8"), Lang::En);
+        assert_eq!(preferred("en;q=0.5, zh-Hans"), Lang::Zh);
+        assert_eq!(preferred(""), Lang::En);
+        assert_eq!(preferred("zh;q=0"), Lang::En);
     }
 }

@@ -1,10 +1,11 @@
 //! `/api/v1/reports/stars` and `/api/v1/reports/reviews` (mentoring's is with mentoring).
 
-use actix_web::{get, web, HttpResponse};
+use actix_web::{get, web, HttpRequest, HttpResponse};
 
 use super::benefits::{self, BenefitsQuery, Mode};
 use super::{
-    csv_stream, parse_format, reviews, stars, unverified, xlsx, CsvPage, Format, ReportQuery,
+    csv_stream, lang_of, parse_format, reviews, stars, unverified, xlsx, CsvPage, Format, Lang,
+    ReportQuery,
 };
 use crate::app::AppState;
 use crate::auth::{AuthUser, Role};
@@ -31,9 +32,11 @@ async fn unit_of(state: &AppState, user: &AuthUser, org_unit: Option<&str>) -> A
 
 /// The one shape of every report handler: check the role, parse the query, resolve the
 /// org unit, then answer the JSON report or stream its CSV rows.
+#[allow(clippy::too_many_arguments)]
 async fn answer<R, J, C>(
     state: web::Data<AppState>,
     user: AuthUser,
+    req: HttpRequest,
     query: ReportQuery,
     name: &'static str,
     csv_columns: &'static [super::Column],
@@ -61,6 +64,7 @@ where
     let tz = state.config.timezone;
     let quarter = query.quarter(tz)?;
     let format = query.format()?;
+    let lang = lang_of(&req, query.lang.as_deref())?;
     let unit = unit_of(&state, &user, query.org_unit.as_deref()).await?;
     match format {
         Format::Json => {
@@ -74,15 +78,16 @@ where
             state.db.clone(),
             format!("{name}-{}-{quarter}.csv", unit.code),
             csv_columns,
+            lang,
             move |conn, after| csv_page(conn, &unit, quarter, tz, after),
         )),
-        // Ready for the reports whose query accepts `xlsx` (none of these yet).
         Format::Xlsx => {
             xlsx::response(
                 &state.db,
                 format!("{name}-{}-{quarter}.xlsx", unit.code),
                 name,
                 csv_columns,
+                lang,
                 move |conn, after| csv_page(conn, &unit, quarter, tz, after),
             )
             .await
@@ -96,8 +101,9 @@ where
     tag = "reports",
     params(ReportQuery),
     responses(
-        (status = 200, description = "The report: JSON, or CSV with `?format=csv`",
-            content((stars::StarsReport = "application/json"), (String = "text/csv"))),
+        (status = 200, description = "The report: JSON, CSV with `?format=csv`, XLSX with `?format=xlsx`",
+            content((stars::StarsReport = "application/json"), (String = "text/csv"),
+                (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
         (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)
     ),
     security(("bearer" = []))
@@ -106,11 +112,13 @@ where
 pub async fn stars_report(
     state: web::Data<AppState>,
     user: AuthUser,
+    req: HttpRequest,
     query: web::Query<ReportQuery>,
 ) -> ApiResult<HttpResponse> {
     answer(
         state,
         user,
+        req,
         query.into_inner(),
         "stars",
         stars::CSV_COLUMNS,
@@ -128,8 +136,9 @@ pub async fn stars_report(
     tag = "reports",
     params(ReportQuery),
     responses(
-        (status = 200, description = "The report: JSON, or CSV with `?format=csv`",
-            content((reviews::ReviewsReport = "application/json"), (String = "text/csv"))),
+        (status = 200, description = "The report: JSON, CSV with `?format=csv`, XLSX with `?format=xlsx`",
+            content((reviews::ReviewsReport = "application/json"), (String = "text/csv"),
+                (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
         (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)
     ),
     security(("bearer" = []))
@@ -138,11 +147,13 @@ pub async fn stars_report(
 pub async fn reviews_report(
     state: web::Data<AppState>,
     user: AuthUser,
+    req: HttpRequest,
     query: web::Query<ReportQuery>,
 ) -> ApiResult<HttpResponse> {
     answer(
         state,
         user,
+        req,
         query.into_inner(),
         "reviews",
         reviews::CSV_COLUMNS,
@@ -159,8 +170,9 @@ pub async fn reviews_report(
     tag = "reports",
     params(ReportQuery),
     responses(
-        (status = 200, description = "The report: JSON, or CSV with `?format=csv`",
-            content((unverified::UnverifiedReport = "application/json"), (String = "text/csv"))),
+        (status = 200, description = "The report: JSON, CSV with `?format=csv`, XLSX with `?format=xlsx`",
+            content((unverified::UnverifiedReport = "application/json"), (String = "text/csv"),
+                (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
         (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)
     ),
     security(("bearer" = []))
@@ -169,11 +181,13 @@ pub async fn reviews_report(
 pub async fn unverified_report(
     state: web::Data<AppState>,
     user: AuthUser,
+    req: HttpRequest,
     query: web::Query<ReportQuery>,
 ) -> ApiResult<HttpResponse> {
     answer(
         state,
         user,
+        req,
         query.into_inner(),
         "unverified",
         unverified::CSV_COLUMNS,
@@ -203,11 +217,13 @@ pub async fn unverified_report(
 pub async fn benefits_report(
     state: web::Data<AppState>,
     user: AuthUser,
+    req: HttpRequest,
     query: web::Query<BenefitsQuery>,
 ) -> ApiResult<HttpResponse> {
     user.require(&COUNTY_ROLES)?;
     let mode = query.mode(crate::stars::today(state.config.timezone))?;
     let format = parse_format(query.format.as_deref(), true)?;
+    let lang = lang_of(&req, query.lang.as_deref())?;
     let unit = unit_of(&state, &user, query.org_unit.as_deref()).await?;
     match mode {
         Mode::AsOf(day) => {
@@ -230,7 +246,7 @@ pub async fn benefits_report(
             let fetch = move |conn: &mut crate::db::DbConn, after| {
                 benefits::csv_page(conn, &unit, day, &catalogue, after)
             };
-            tabular(&state, format, name, benefits::CSV_COLUMNS, fetch).await
+            tabular(&state, format, lang, name, benefits::CSV_COLUMNS, fetch).await
         }
         Mode::Changes { from, to } => {
             if let Format::Json = format {
@@ -261,7 +277,7 @@ pub async fn benefits_report(
                     after,
                 )
             };
-            tabular(&state, format, name, benefits::CHANGE_COLUMNS, fetch).await
+            tabular(&state, format, lang, name, benefits::CHANGE_COLUMNS, fetch).await
         }
     }
 }
@@ -270,6 +286,7 @@ pub async fn benefits_report(
 async fn tabular<F>(
     state: &AppState,
     format: Format,
+    lang: Lang,
     name: String,
     columns: &'static [super::Column],
     fetch: F,
@@ -288,6 +305,7 @@ where
                 format!("{name}.xlsx"),
                 "benefits",
                 columns,
+                lang,
                 fetch,
             )
             .await
@@ -296,6 +314,7 @@ where
             state.db.clone(),
             format!("{name}.csv"),
             columns,
+            lang,
             fetch,
         )),
     }
@@ -319,9 +338,11 @@ where
 )]
 #[get("/api/v1/reports/inspections")]
 pub async fn inspections_report(
+    req: actix_web::HttpRequest,
     state: web::Data<AppState>,
     user: AuthUser,
     query: web::Query<super::inspections::InspectionsQuery>,
 ) -> ApiResult<HttpResponse> {
-    super::inspections::answer(state, user, query.into_inner()).await
+    let lang = lang_of(&req, query.lang.as_deref())?;
+    super::inspections::answer(state, user, query.into_inner(), lang).await
 }

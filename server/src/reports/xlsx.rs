@@ -9,7 +9,7 @@ use actix_web::http::header;
 use actix_web::HttpResponse;
 use rust_xlsxwriter::{Format, Workbook, XlsxError};
 
-use super::{Column, CsvPage, Kind};
+use super::{header_of, Column, CsvPage, Kind, Lang};
 use crate::db::{Db, DbConn};
 use crate::error::{ApiError, ApiResult};
 
@@ -30,6 +30,7 @@ pub fn workbook<F>(
     conn: &mut DbConn,
     sheet: &str,
     columns: &[Column],
+    lang: Lang,
     fetch: F,
 ) -> ApiResult<Vec<u8>>
 where
@@ -40,7 +41,7 @@ where
     ws.set_name(sheet).map_err(failed)?;
     let bold = Format::new().set_bold();
     for (c, col) in columns.iter().enumerate() {
-        ws.write_string_with_format(0, c as u16, col.name, &bold)
+        ws.write_string_with_format(0, c as u16, header_of(col.name, lang), &bold)
             .map_err(failed)?;
     }
     let mut row: u32 = 1;
@@ -83,13 +84,14 @@ pub async fn response<F>(
     filename: String,
     sheet: &'static str,
     columns: &'static [Column],
+    lang: Lang,
     fetch: F,
 ) -> ApiResult<HttpResponse>
 where
     F: Fn(&mut DbConn, Option<String>) -> ApiResult<CsvPage> + Send + 'static,
 {
     let bytes = db
-        .read(move |conn| workbook(conn, sheet, columns, fetch))
+        .read(move |conn| workbook(conn, sheet, columns, lang, fetch))
         .await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, CONTENT_TYPE))
@@ -133,6 +135,6 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let url = crate::db::DatabaseUrl::Sqlite(dir.path().join("t.db"));
         let mut conn = crate::db::ConnManager::new(url).establish().unwrap();
-        workbook(&mut conn, "test", columns, fetch).unwrap()
+        workbook(&mut conn, "test", columns, Lang::Zh, fetch).unwrap()
     }
 }

@@ -13,6 +13,7 @@ use super::engine::MAX_LEVEL;
 use crate::auth::Actor;
 use crate::db::schema::{decisions, star_baselines};
 use crate::db::{write_tx, DbConn};
+use crate::org::decode::{decode, Encoding};
 use crate::org::import::{ImportError, ImportSummary};
 use crate::org::OrgUnit;
 use crate::quarter::Quarter;
@@ -105,11 +106,17 @@ enum Outcome {
 /// village whose baseline changes gets a `star_status.changed` event for its status `today`.
 pub fn import(
     conn: &mut DbConn,
-    input: impl Read,
+    mut input: impl Read,
+    encoding: Option<Encoding>,
     today: NaiveDate,
     actor: &Actor,
 ) -> Result<ImportSummary, ImportError> {
-    let rows = parse_rows(input)?;
+    let mut bytes = Vec::new();
+    input
+        .read_to_end(&mut bytes)
+        .map_err(|e| ImportError::Read(format!("cannot read the file: {e}")))?;
+    let (text, _) = decode(&bytes, encoding).map_err(ImportError::Read)?;
+    let rows = parse_rows(text.as_bytes())?;
     write_tx(conn, |conn| {
         let mut summary = ImportSummary::default();
         let mut bad = Vec::new();

@@ -120,7 +120,10 @@ export async function send(method, path, body, headers = {}) {
   }
   const attempt = () => {
     const init = { method, headers: { Authorization: `Bearer ${session.access}`, ...headers } };
-    if (body !== undefined) {
+    if (body instanceof Blob) {
+      init.headers['Content-Type'] = body.type || 'application/octet-stream';
+      init.body = body;
+    } else if (body !== undefined) {
       init.headers['Content-Type'] = 'application/json';
       init.body = JSON.stringify(body);
     }
@@ -150,6 +153,8 @@ export async function request(method, path, body) {
 export const get = (path) => request('GET', path);
 export const post = (path, body) => request('POST', path, body ?? {});
 export const patch = (path, body) => request('PATCH', path, body);
+/** POSTs a file (a Blob, sent as it is with its type) and answers the JSON reply. */
+export const postFile = async (path, blob) => (await send('POST', path, blob)).json();
 export const put = (path, body) => request('PUT', path, body);
 export const del = (path) => request('DELETE', path);
 

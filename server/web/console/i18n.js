@@ -8,7 +8,7 @@ const zh = {
   'nav.label': '主菜单',
   'nav.queue': '审核队列',
   'nav.members': '会员与帮带',
-  'nav.overdue': '本季随访',
+  'nav.overdue': '本季督促',
   'nav.village': '本村星级',
   'nav.villages': '村庄星级',
   'nav.dashboard': '统计看板',
@@ -48,7 +48,7 @@ const zh = {
   'status.awaiting_township': '待乡镇初审',
   'status.sent_back': '乡镇已退回',
   'declarations.title': '申报初审',
-  'declarations.intro': '本乡镇各村的升星申报。待初审的申报由您转报县里或退回村里；您也可以代村申报。',
+  'declarations.intro': '本乡镇各村的升级申报。待初审的申报由您转报县里或退回村里；您也可以代村申报。',
   'declarations.precheck_off': '本县未开启乡镇初审：村的申报直接报到县里。',
   'declarations.empty': '没有符合条件的申报。',
   'declarations.comment': '乡镇意见：{comment}',
@@ -98,8 +98,8 @@ const zh = {
 
   'level.n': '{n} 星',
   'level.short': '{n} 星',
-  'kind.upgrade': '申报升星',
-  'kind.renewal': '季度复核',
+  'kind.upgrade': '升级申报',
+  'kind.renewal': '复核',
   'status.awaiting_photos': '等待照片',
   'status.submitted': '待审核',
   'status.approved': '已通过',
@@ -122,7 +122,7 @@ const zh = {
   'queue.sort': '排序',
   'queue.sort_oldest': '等待最久的在前',
   'queue.sort_flags': '疑点最严重的在前',
-  'queue.flagged_only': '只看有警告的',
+  'queue.flagged_only': '只看有警告级疑点的',
   'queue.village': '村庄',
   'queue.declared': '申报',
   'queue.score': '得分',
@@ -205,7 +205,7 @@ const zh = {
   'inspection.location': '位置',
   'inspection.location_value': '{lat}, {lon}（精度 {acc} 米）',
   'inspection.no_location': '没有位置',
-  'inspection.revision': '修订版次',
+  'inspection.revision': '版本',
   'inspection.return_comment': '退回意见：{comment}',
   'inspection.checklist_answers': '验收表与回答',
   'inspection.no_answer': '未回答',
@@ -270,7 +270,7 @@ const zh = {
   'decision.comment_hint': '写明理由；退回时写明需要补充的内容。',
   'decision.submit': '提交决定',
   'decision.pick_one': '请选择一个决定。',
-  'decision.upgrade_note': '这是升星申报：不通过不影响村庄现有星级。',
+  'decision.upgrade_note': '这是升级申报：不通过不影响村庄现有星级。',
   'decision.not_open': '这次验收{status}，不能再作决定。',
   'decision.done_approve': '已通过。',
   'decision.done_reject': '已作出不通过的决定。',
@@ -315,7 +315,7 @@ const zh = {
   'stars.event_baseline': '原有星级',
   'stars.event_granted': '授予',
   'stars.event_renewed': '复核通过',
-  'stars.event_upgrade_rejected': '升星未通过',
+  'stars.event_upgrade_rejected': '升级申报未通过',
   'stars.event_downgraded': '降级',
   'stars.event_revoked': '取消资格',
   'stars.event_regained': '整改后恢复',
@@ -332,12 +332,19 @@ const zh = {
   'villages.show_status_of': '{name} 的星级状态',
   'villages.count': '已显示 {n} 个村',
   'villages.empty': '没有符合条件的村庄。',
+  'villages.edit': '修改',
+  'villages.edit_of': '修改 {name}',
+  'villages.lat': '纬度',
+  'villages.lon': '经度',
+  'villages.radius': '地理围栏半径（米）',
+  'villages.move_hint': '改到本县另一个乡镇；已有申报或验收记录的村不能改。',
+  'villages.saved': '已保存。',
 
   'village.title': '{village}：星级与验收',
   'village.intro': '本村的星级、申报和每次验收的审核结果。点“查看”阅读审核意见。',
   'village.declarations': '申报',
   'village.no_declarations': '还没有申报。',
-  'village.declare_intro': '本季度申报：每季度最多升一星；持有星级的村每季度自动生成季度复核，无需申报。',
+  'village.declare_intro': '本季度申报：每季度最多升一星；持有星级的村每季度自动生成复核，无需申报。',
   'village.declare_level': '申报星级',
   'village.declare_submit': '提交申报',
   'village.declared': '已提交申报，等待县里验收。',
@@ -378,22 +385,23 @@ const zh = {
   'users.empty': '没有用户。',
 
   'import.title': '导入组织单位',
-  'import.intro': '上传或粘贴 CSV（UTF-8，首行为表头）。按顺序逐行创建，上级须在下级之前；已存在的代码会跳过。',
+  'import.intro': '上传或粘贴 CSV（首行为表头）。Excel、WPS 保存的 GB18030（GBK）文件和 UTF-8 文件都可以。先检查：逐行显示将新建、更新、不变和被拒绝的行；没有被拒绝的行时才能导入，整个文件一次导入，要么全部成功，要么一行也不写入。',
   'import.file': 'CSV 文件',
   'import.text': 'CSV 内容',
-  'import.run': '开始导入',
-  'import.bad_header': '第 1 行：表头必须是 {header}',
+  'import.check': '检查',
+  'import.run': '导入',
   'import.empty': '没有内容。',
-  'import.progress': '正在导入第 {n} / {total} 行…',
-  'import.results': '导入结果',
+  'import.sending': '正在处理…',
+  'import.results': '逐行结果',
   'import.line': '行',
   'import.result': '结果',
-  'import.created': '已创建',
-  'import.exists': '已存在，跳过',
-  'import.no_parent': '找不到上级单位 {code}',
-  'import.not_number': '不是数字',
-  'import.columns': '应有 {n} 列',
-  'import.done': '完成：创建 {ok} 行，跳过 {skipped} 行，出错 {failed} 行。',
+  'import.created': '新建',
+  'import.updated': '更新',
+  'import.unchanged': '不变',
+  'import.refused': '拒绝',
+  'import.would': '检查通过：将新建 {created} 个，更新 {updated} 个，{unchanged} 个不变。确认后点击“导入”。',
+  'import.refused_lines': '有 {refused} 行被拒绝，整个文件不会导入。请改正后重新检查。',
+  'import.done': '已导入：新建 {created} 个，更新 {updated} 个，{unchanged} 个不变。',
 
   'policy.title': '星级规则',
   'policy.intro': '本县的升降星规则。',
@@ -418,7 +426,7 @@ const zh = {
   'policy.changed_at': '修改时间',
 
   'window.title': '季度验收期',
-  'window.intro': '每季度的申报须在该季度的验收期内现场验收。默认从季度第一天到季度结束后 15 天。验收期结束时，仍未验收的升星申报作废（已过期，下季度可再申报）；未验收的复核记为未复核，星级保留。',
+  'window.intro': '每季度的申报须在该季度的验收期内现场验收。默认从季度第一天到季度结束后 15 天。验收期结束时，仍未验收的升级申报作废（已过期，下季度可再申报）；未验收的复核记为未复核，星级保留。',
   'window.quarter': '季度',
   'window.opens_on': '开始日期',
   'window.closes_on': '结束日期',
@@ -488,7 +496,7 @@ const zh = {
   'visit.saved': '已记录对 {code} 的走访。',
   'visit.logged_on': '（{date} {kind}）',
 
-  'overdue.title': '本季随访',
+  'overdue.title': '本季督促',
   'overdue.coverage': '覆盖率',
   'overdue.covered': '已督促',
   'overdue.mentees': '帮带对象',
@@ -507,6 +515,7 @@ const zh = {
   'dashboard.title': '统计看板',
   'dashboard.intro': '全县星级分布、帮带覆盖率和审核情况。选择季度查看历史。',
   'dashboard.csv': '下载 CSV',
+  'dashboard.xlsx': '下载 Excel',
   'dashboard.stars': '各乡镇星级分布',
   'dashboard.coverage': '各乡镇帮带覆盖率',
   'dashboard.reviews': '审核情况',
@@ -724,7 +733,7 @@ const en = {
   'error.forbidden_title': 'Not allowed',
   'error.forbidden': 'Your role cannot use this page.',
 
-  'level.n': '{n} star(s)',
+  'level.n': '{n} {n:star|stars}',
   'level.short': '{n}★',
   'kind.upgrade': 'Upgrade',
   'kind.renewal': 'Renewal',
@@ -841,9 +850,9 @@ const en = {
   'inspection.unavailable': 'No data',
   'inspection.reason_no_mentees': 'no mentees registered: coverage counts as 0',
   'inspection.required': 'Required',
-  'inspection.photos_min': 'at least {n} photo(s)',
+  'inspection.photos_min': 'at least {n} {n:photo|photos}',
   'inspection.weight': 'weight {n}',
-  'inspection.photo_count': '{n} photo(s)',
+  'inspection.photo_count': '{n} {n:photo|photos}',
   'inspection.rule_equals': 'passes with: {v}',
   'inspection.rule_in': 'passes with: {v}',
   'inspection.rule_between': 'passes with {min}–{max}',
@@ -935,11 +944,11 @@ const en = {
   'stars.title': 'Star status',
   'stars.current': 'Current level:',
   'stars.since': 'since {quarter}',
-  'stars.rectification': 'Rectification: must regain {level} star(s) before {deadline}.',
+  'stars.rectification': 'Rectification: must regain {level} {level:star|stars} before {deadline}.',
   'stars.banned': 'Banned from declaring until {date}.',
   'stars.history': 'History',
   'stars.no_history': 'No star history yet.',
-  'stars.from_to': '{from} → {to} star(s)',
+  'stars.from_to': '{from} → {to} {to:star|stars}',
   'stars.event_baseline': 'Baseline',
   'stars.event_granted': 'Granted',
   'stars.event_renewed': 'Renewed',
@@ -960,6 +969,13 @@ const en = {
   'villages.show_status_of': 'Star status of {name}',
   'villages.count': '{n} villages shown',
   'villages.empty': 'No village matches.',
+  'villages.edit': 'Edit',
+  'villages.edit_of': 'Edit {name}',
+  'villages.lat': 'Latitude',
+  'villages.lon': 'Longitude',
+  'villages.radius': 'Geofence radius (m)',
+  'villages.move_hint': 'Move to another township of the county; a village with declarations or inspections cannot move.',
+  'villages.saved': 'Saved.',
 
   'village.title': '{village}: stars and inspections',
   'village.intro': "Your village's star level, its declarations and the outcome of each inspection. \"Open\" shows the reviewer's comment.",
@@ -1006,22 +1022,23 @@ const en = {
   'users.empty': 'No users.',
 
   'import.title': 'Import org units',
-  'import.intro': 'Upload or paste a CSV (UTF-8, with a header row). Rows are created one by one in order, parents before children; codes that exist are skipped.',
+  'import.intro': 'Upload or paste a CSV (with a header row). Files saved by Excel or WPS in GB18030 (GBK) and UTF-8 files both work. Check first: each line shows whether it would be created, updated, unchanged or refused; only a file with no refused line can be imported, all at once: every line or none.',
   'import.file': 'CSV file',
   'import.text': 'CSV text',
+  'import.check': 'Check',
   'import.run': 'Import',
-  'import.bad_header': 'Line 1: the header must be {header}',
   'import.empty': 'Nothing to import.',
-  'import.progress': 'Importing line {n} of {total}…',
-  'import.results': 'Results',
+  'import.sending': 'Working…',
+  'import.results': 'Line by line',
   'import.line': 'Line',
   'import.result': 'Result',
-  'import.created': 'Created',
-  'import.exists': 'Exists, skipped',
-  'import.no_parent': 'No parent unit {code}',
-  'import.not_number': 'not a number',
-  'import.columns': 'expected {n} columns',
-  'import.done': 'Done: {ok} created, {skipped} skipped, {failed} failed.',
+  'import.created': 'New',
+  'import.updated': 'Updated',
+  'import.unchanged': 'Unchanged',
+  'import.refused': 'Refused',
+  'import.would': 'Check passed: {created} would be created, {updated} updated, {unchanged} unchanged. Press “Import” to go ahead.',
+  'import.refused_lines': '{refused} {refused:line|lines} refused: the file will not be imported. Correct them and check again.',
+  'import.done': 'Imported: {created} created, {updated} updated, {unchanged} unchanged.',
 
   'policy.title': 'Star policy',
   'policy.intro': "The county's rules for levels.",
@@ -1124,7 +1141,7 @@ const en = {
   'overdue.list': 'Mentees without a follow-up this quarter',
   'overdue.none': 'Every mentee has had a follow-up this quarter.',
   'overdue.no_mentees': 'No mentees yet.',
-  'overdue.idle_members': '{n} member(s) mentor no one yet (each member mentors 1–3 people).',
+  'overdue.idle_members': '{n} {n:member mentors|members mentor} no one yet (each member mentors 1–3 people).',
   'overdue.no_mentee': 'no mentee',
   'overdue.mentor': 'Mentor',
   'overdue.last_visit': 'Last visit',
@@ -1135,6 +1152,7 @@ const en = {
   'dashboard.title': 'Dashboard',
   'dashboard.intro': 'Star levels, mentoring coverage and reviews across the county. Pick a quarter to look back.',
   'dashboard.csv': 'Download CSV',
+  'dashboard.xlsx': 'Download Excel',
   'dashboard.stars': 'Star levels per township',
   'dashboard.coverage': 'Mentoring coverage per township',
   'dashboard.reviews': 'Reviews',
@@ -1281,14 +1299,18 @@ export function setLang(next) {
   }
 }
 
-/** The string for `key` in the current language, with `{name}` placeholders filled. */
+/** The string for `key` in the current language, with `{name}` placeholders filled and
+ * `{name:one|other}` choosing the singular when `name` is 1 ("1 star", "2 stars"). */
 export function t(key, vars) {
   let s = STRINGS[lang][key];
   if (s === undefined) {
     console.error(`i18n: no "${key}" in ${lang}`);
     s = key;
   }
-  return vars ? s.replace(/\{(\w+)\}/g, (m, k) => (vars[k] === undefined ? m : String(vars[k]))) : s;
+  if (!vars) return s;
+  return s
+    .replace(/\{(\w+):([^|}]*)\|([^}]*)\}/g, (m, k, one, other) => (vars[k] === undefined ? m : Number(vars[k]) === 1 ? one : other))
+    .replace(/\{(\w+)\}/g, (m, k) => (vars[k] === undefined ? m : String(vars[k])));
 }
 
 /** A template's {zh, en} label in the current language (falling back to the other one). */
@@ -1324,6 +1346,21 @@ export function fmtDate(ymd) {
   const [y, m, d] = ymd.split('-').map(Number);
   if (!y || !m || !d) return ymd;
   return new Intl.DateTimeFormat(locale(), { year: 'numeric', month: '2-digit', day: '2-digit', timeZone: 'UTC' }).format(Date.UTC(y, m - 1, d));
+}
+
+/** A distance in metres: "350 米" / "1.2 公里" in Chinese, "350 m" / "1.2 km" in English. */
+export function fmtDistance(metres) {
+  const m = Number(metres);
+  if (!Number.isFinite(m)) return '—';
+  const [value, unit] = m >= 1000 ? [fmtNumber(m / 1000, 1), lang === 'zh' ? '公里' : 'km'] : [fmtNumber(Math.round(m), 0), lang === 'zh' ? '米' : 'm'];
+  return `${value} ${unit}`;
+}
+
+/** A quarter ("2026-Q4") as "2026年第4季度" / "Q4 2026"; anything else as given. */
+export function fmtQuarter(q) {
+  const m = /^(\d{4})-Q([1-4])$/.exec(q ?? '');
+  if (!m) return q ?? '—';
+  return lang === 'zh' ? `${m[1]}年第${m[2]}季度` : `Q${m[2]} ${m[1]}`;
 }
 
 /** Waiting times: "3 天 4 小时" / "3 d 4 h", down to minutes. */

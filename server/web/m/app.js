@@ -7,7 +7,7 @@ import * as queue from './queue.js';
 import * as cl from './checklist.js';
 import { positionWarnings, haversine, locationOf, captureWarnings } from './geo.js';
 import { readExif } from './exif.js';
-import { t, label, language, setLanguage, errorText, fmtTime } from './i18n.js';
+import { t, label, language, setLanguage, errorText, fmtTime, fmtQuarter } from './i18n.js';
 
 const ACCEPT = 'image/jpeg,image/png,image/webp';
 const main = document.getElementById('main');
@@ -207,7 +207,7 @@ async function renderHome() {
       const d = entry.declaration;
       worklist.append(h('article', { class: 'card entry', 'data-declaration': d.id },
         h('h3', null, entry.village.name),
-        h('p', { class: 'muted' }, `${entry.village.code} · ${t('level', d.star_level)} · ${d.quarter} · ${t(d.kind)}`,
+        h('p', { class: 'muted' }, `${entry.village.code} · ${t('level', d.star_level)} · ${fmtQuarter(d.quarter)} · ${t(d.kind)}`,
           entry.checklist ? ` · ${entry.checklist.code} v${entry.checklist.version}` : ''),
         !entry.checklist ? h('p', { class: 'warn' }, t('no_checklist'))
           : local && local.state !== queue.DRAFT ? h('p', { class: 'muted' }, t(`state_${local.state}`))

@@ -5,16 +5,16 @@ export const WORDS = {
     app: '星级验收', login: '登录', username: '用户名', password: '密码', logout: '退出',
     lang: 'English', online: '在线', offline: '离线', worklist: '待验收', none: '暂无',
     outbox: '提交记录', returned: '退回修改', inspect: '开始验收', revise: '修改后重新提交',
-    level: (n) => `${n}星`, quarter: '季度', renewal: '复核', upgrade: '升级申报',
-    no_checklist: '该星级尚无发布的检查表', back: '返回', submit: '提交', saved: '已保存在手机上',
+    level: (n) => `${n} 星`, quarter: '季度', renewal: '复核', upgrade: '升级申报',
+    no_checklist: '该星级尚无发布的验收表', back: '返回', submit: '提交', saved: '已保存在手机上',
     required: '必填', yes: '是', no: '否', computed: '由服务器计算填写', photos: '照片',
     take_photo: '拍照', photos_min: (n) => `至少 ${n} 张`, remove: '删除',
     position: '位置', locating: '正在定位…', no_position: '无法获取位置',
-    accuracy: (m) => `精度 ±${Math.round(m)} 米`, distance: (m) => `距村中心 ${fmtM(m)}`,
-    poor_accuracy: (m) => `定位精度差（±${Math.round(m)} 米，超过 100 米）`,
+    accuracy: (m) => `精度 ±${fmtM(m)}`, distance: (m) => `距村中心 ${fmtM(m)}`,
+    poor_accuracy: (m) => `定位精度差（±${fmtM(m)}，超过 ${fmtM(100)}）`,
     outside_village: (d, r) => `不在村范围内：距村中心 ${fmtM(d)}，范围 ${fmtM(r)}`,
     state_draft: '草稿', state_queued: '等待发送', state_sending: '正在发送', state_sent: '已发送',
-    state_error: '出错', retry: '重试', discard: '放弃', edit: '继续填写', flags: '提示',
+    state_error: '出错', retry: '重试', discard: '放弃', edit: '继续填写', flags: '疑点',
     status: '状态', score: '得分', revision: '版本', comment: '审核意见',
     fix_errors: '请先改正标出的问题', offline_copy: '离线副本', login_again: '请重新登录以发送',
     wrong_role: '此应用供验收人员使用', login_failed: '用户名或密码错误', network: '网络不可用',
@@ -33,7 +33,7 @@ export const WORDS = {
     cancel: '取消这次验收', cancel_confirm: '确定取消这次验收？申报回到待验收，已上传的照片保留在服务器上。',
     cancel_yes: '确定取消', cancel_no: '不取消', cancelled: '已取消这次验收。',
     err_outside_window: '不在本季验收期内：这份申报的验收期未开始或已结束，服务器不接收。请联系县审核员。',
-    err_checklist_version: '检查表已有新版本，旧版本不再接收。请按新版本重新填写。',
+    err_checklist_version: '验收表已有新版本，旧版本不再接收。请按新版本重新填写。',
     err_declaration_inspected: '这份申报已有别人正在验收。',
     err_awaiting_township: '这份申报还在等待乡镇初审，转报县里后才能验收。请联系乡镇。',
     use_new_version: '按新版本重新填写',
@@ -56,13 +56,13 @@ export const WORDS = {
     app: 'Star inspections', login: 'Log in', username: 'Username', password: 'Password', logout: 'Log out',
     lang: '中文', online: 'Online', offline: 'Offline', worklist: 'To inspect', none: 'Nothing here',
     outbox: 'Sent from this phone', returned: 'Returned for changes', inspect: 'Inspect', revise: 'Revise and resubmit',
-    level: (n) => `${n} star`, quarter: 'Quarter', renewal: 'renewal', upgrade: 'upgrade',
+    level: (n) => `${n} ${n === 1 ? 'star' : 'stars'}`, quarter: 'Quarter', renewal: 'renewal', upgrade: 'upgrade',
     no_checklist: 'No published checklist for this level yet', back: 'Back', submit: 'Submit', saved: 'Saved on this phone',
     required: 'required', yes: 'Yes', no: 'No', computed: 'filled by the server', photos: 'Photos',
     take_photo: 'Take photo', photos_min: (n) => `at least ${n}`, remove: 'Remove',
     position: 'Position', locating: 'Finding position…', no_position: 'No position available',
-    accuracy: (m) => `accuracy ±${Math.round(m)} m`, distance: (m) => `${fmtM(m)} from the village centre`,
-    poor_accuracy: (m) => `Poor accuracy (±${Math.round(m)} m, worse than 100 m)`,
+    accuracy: (m) => `accuracy ±${fmtM(m)}`, distance: (m) => `${fmtM(m)} from the village centre`,
+    poor_accuracy: (m) => `Poor accuracy (±${fmtM(m)}, worse than ${fmtM(100)})`,
     outside_village: (d, r) => `Outside the village: ${fmtM(d)} from its centre, radius ${fmtM(r)}`,
     state_draft: 'draft', state_queued: 'waiting', state_sending: 'sending', state_sent: 'sent',
     state_error: 'error', retry: 'Retry', discard: 'Discard', edit: 'Continue', flags: 'Flags',
@@ -73,7 +73,7 @@ export const WORDS = {
     err_range: (lo, hi) => `must be between ${lo ?? '-∞'} and ${hi ?? '∞'}`, err_choice: 'choose one option',
     err_multi: 'invalid options', err_twice: 'chosen twice', err_multi_required: 'choose at least one option',
     err_text_long: (n) => `at most ${n} characters`, err_string: 'enter text', err_hidden: 'hidden; must not be answered',
-    err_photos_min: (n, got) => `needs at least ${n} photo(s), has ${got}`,
+    err_photos_min: (n, got) => `needs at least ${n} ${n === 1 ? 'photo' : 'photos'}, has ${got}`,
     err_photo_hidden: 'hidden: its photos are not sent', not_a_photo: 'Only JPEG, PNG or WebP photos can be added', chars: (n, max) => `${n}/${max}`,
     status_awaiting_photos: 'awaiting photos', status_submitted: 'submitted', status_approved: 'approved',
     status_rejected: 'rejected', status_returned: 'returned', status_cancelled: 'cancelled',
@@ -105,8 +105,27 @@ export const WORDS = {
   },
 };
 
-function fmtM(m) {
-  return m >= 1000 ? `${(m / 1000).toFixed(1)} km` : `${Math.round(m)} m`;
+/** A distance in metres: 米/公里 in Chinese, m/km in English (the glossary's units). */
+export function fmtM(m) {
+  const zh = lang === 'zh';
+  return m >= 1000 ? `${(m / 1000).toFixed(1)} ${zh ? '公里' : 'km'}` : `${Math.round(m)} ${zh ? '米' : 'm'}`;
+}
+
+/** A quarter ("2026-Q4") as "2026年第4季度" / "Q4 2026". */
+export function fmtQuarter(q) {
+  const m = /^(\d{4})-Q([1-4])$/.exec(q ?? '');
+  if (!m) return q ?? '';
+  return lang === 'zh' ? `${m[1]}年第${m[2]}季度` : `Q${m[2]} ${m[1]}`;
+}
+
+/** A duration in seconds: 分钟/小时/天 in Chinese, min/h/d in English. */
+export function fmtDuration(seconds) {
+  const s = Math.max(0, Math.round(Number(seconds) || 0));
+  const [d, h, min] = [Math.floor(s / 86400), Math.floor((s % 86400) / 3600), Math.floor((s % 3600) / 60)];
+  const u = lang === 'zh' ? [' 天', ' 小时', ' 分钟'] : [' d', ' h', ' min'];
+  if (d) return `${d}${u[0]} ${h}${u[1]}`;
+  if (h) return `${h}${u[1]} ${min}${u[2]}`;
+  return `${min}${u[2]}`;
 }
 
 let lang = (typeof localStorage !== 'undefined' && localStorage.getItem('fieldstar.lang')) || 'zh';

@@ -133,26 +133,57 @@ test('an admin subscribes a webhook, sees its secret once and its delivery log',
   }
 });
 
-test('an admin imports org units from CSV and sees each bad line named', async () => {
-  const { page, check, close, allow } = await openPage();
-  allow(422, /^\/api\/v1\/org-units$/);
+test('an admin checks an org-unit CSV line by line, then imports it all at once', async () => {
+  const { page, check, close } = await openPage();
   try {
     await consoleLogin(page, 'admin');
     await page.getByRole('link', { name: '导入组织' }).click();
-    await page.getByLabel('CSV 内容').fill([
-      'code,name,level,parent_code,lat,lon,radius_m',
+    const header = 'code,name,level,parent_code,lat,lon,radius_m';
+    const good = [
       'DEMO-T01-V901,城关新村,village,DEMO-T01,36.41,114.52,1200',
-      'DEMO-T01-V902,城关北村,hamlet,DEMO-T01,36.42,114.52,',
-      'DEMO-T99-V001,无主村,village,DEMO-T99,36.4,114.5,',
       '"DEMO-T01-V903","城关""东""村",village,DEMO-T01,36.43,114.53,1500',
-    ].join('\n'));
-    await page.getByRole('button', { name: '开始导入' }).click();
-    await page.getByText('完成：创建 2 行，跳过 0 行，出错 2 行。').waitFor();
-    assert.equal(await page.locator('tr[data-result="ok"]').count(), 2);
-    const bad = page.locator('tr[data-result="fail"]');
+    ];
+    await page.getByLabel('CSV 内容').fill([header, good[0],
+      'DEMO-T01-V902,城关北村,hamlet,DEMO-T01,36.42,114.52,',
+      'DEMO-T99-V001,无主村,village,DEMO-T99,36.4,114.5,', good[1]].join('\n'));
+    await page.getByRole('button', { name: '检查' }).click();
+    await page.getByText('有 2 行被拒绝，整个文件不会导入。').waitFor();
+    assert.equal(await page.getByRole('button', { name: '导入', exact: true }).isVisible(), false);
+    assert.equal(await page.locator('tr[data-result="created"]').count(), 2);
+    const bad = page.locator('tr[data-result="refused"]');
     assert.deepEqual(await bad.evaluateAll((rows) => rows.map((r) => r.dataset.line)), ['3', '4']);
     assert.match(await bad.nth(1).innerText(), /DEMO-T99/);
+    // Nothing was written by the check.
+    const none = await api('GET', '/api/v1/org-units?code=DEMO-T01-V901', await login('admin'));
+    assert.equal(none.json.items.length, 0);
     await shot(page, 'import');
+
+    await page.getByLabel('CSV 内容').fill([header, ...good].join('\n'));
+    await page.getByRole('button', { name: '检查' }).click();
+    await page.getByText('检查通过：将新建 2 个').waitFor();
+    await page.getByRole('button', { name: '导入', exact: true }).click();
+    await page.getByText('已导入：新建 2 个，更新 0 个，0 个不变。').waitFor();
+
+    // A file saved by Excel on a Chinese Windows (GB18030) keeps its names.
+    const gbk = Buffer.concat([Buffer.from(`${header}\nDEMO-T01-V904,`), Buffer.from('cdf5bcd2d7afb4e5', 'hex'), Buffer.from(',village,DEMO-T01,36.44,114.5,\n')]);
+    await page.getByLabel('CSV 文件').setInputFiles({ name: 'units.csv', mimeType: 'text/csv', buffer: gbk });
+    await page.getByRole('button', { name: '检查' }).click();
+    await page.locator('tr[data-result="created"]', { hasText: '王家庄村' }).waitFor();
+
+    // Rename a village and move it to another township.
+    await page.getByRole('link', { name: '村庄星级' }).click();
+    await page.getByLabel('代码').fill('DEMO-T01-V901');
+    await page.getByRole('button', { name: '查找' }).click();
+    await page.getByRole('button', { name: '修改 城关新村' }).click();
+    const form = page.locator('form.edit-unit');
+    await form.getByLabel('名称').fill('城关西村');
+    await form.getByLabel('乡镇').selectOption({ index: 1 });
+    await form.getByRole('button', { name: '保存' }).click();
+    await page.getByText('已保存。').waitFor();
+    const moved = await api('GET', '/api/v1/org-units?code=DEMO-T01-V901', await login('admin'));
+    assert.equal(moved.json.items[0].name, '城关西村');
+    const t01 = await api('GET', '/api/v1/org-units?code=DEMO-T01', await login('admin'));
+    assert.notEqual(moved.json.items[0].parent_id, t01.json.items[0].id);
 
     await page.getByRole('link', { name: '村庄星级' }).click();
     await page.getByLabel('代码').fill('DEMO-T01-V903');

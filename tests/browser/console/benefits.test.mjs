@@ -78,7 +78,7 @@ test('the eligibility page lists a village granted a star, its change, and downl
       page.locator('.eligibility-day').getByRole('button', { name: '下载 CSV' }).click(),
     ]);
     const text = await readFile(await csv.path(), 'utf8');
-    assert.match(text.split('\n')[0], /^township_code,township_name,village_code,/);
+    assert.match(text.split('\n')[0], /^\uFEFF乡镇代码,乡镇,村代码,/);
     assert.ok(text.includes(`${VILLAGE},`), 'the village is in the CSV');
     const [xlsx] = await Promise.all([
       page.waitForEvent('download'),

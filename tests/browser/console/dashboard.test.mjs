@@ -32,7 +32,8 @@ test('the dashboard draws star levels, coverage and reviews as SVG charts', asyn
       coverage.getByRole('button', { name: '下载 CSV' }).click(),
     ]);
     const csv = await readFile(await download.path(), 'utf8');
-    assert.match(csv.split('\n')[0], /^quarter,township_code,/);
+    // A byte-order mark for Excel and WPS, and the header in the console's language.
+    assert.match(csv.split('\n')[0], /^\uFEFF季度,乡镇代码,/);
     await check();
   } finally {
     await close();

@@ -49,8 +49,8 @@ test('a secretary adds a member and a mentee, logs visits and works down the ove
     await page.getByRole('button', { name: '新增', exact: true }).click();
     await page.locator('section[data-member="钱秀芳"]').waitFor();
 
-    await page.getByRole('link', { name: '本季随访' }).click();
-    await page.getByRole('heading', { level: 1, name: '本季随访' }).waitFor();
+    await page.getByRole('link', { name: '本季督促' }).click();
+    await page.getByRole('heading', { level: 1, name: '本季督促' }).waitFor();
     const idle = page.locator('p[data-idle]');
     await idle.waitFor();
     assert.ok(Number(await idle.getAttribute('data-idle')) >= 1, 'members without mentees are counted');

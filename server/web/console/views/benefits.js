@@ -4,7 +4,7 @@
 
 import * as api from '../api.js';
 import { h, field, select } from '../dom.js';
-import { t, label, fmtDate, fmtDateTime } from '../i18n.js';
+import { t, label, fmtDate, fmtDateTime, getLang } from '../i18n.js';
 import { title, formErrors, table, empty, errorBox, download, stars, loading } from '../ui.js';
 
 const LEVELS = [1, 2, 3, 4, 5];
@@ -121,7 +121,7 @@ function downloadButton(ctx, query, format, text) {
   const button = h('button', { type: 'button', class: `download-${format}`, onclick: async () => {
     button.disabled = true;
     try {
-      const url = ctx.keepBlob(await api.blobUrl(`/api/v1/reports/benefits${api.qs({ ...query, format })}`));
+      const url = ctx.keepBlob(await api.blobUrl(`/api/v1/reports/benefits${api.qs({ ...query, format, lang: getLang() })}`));
       const stamp = query.as_of ?? `${query.from}-${query.to}`;
       download(url, `benefits-${stamp || 'today'}.${format}`);
     } catch (err) {

@@ -3,7 +3,7 @@
 
 import * as api from '../api.js';
 import { h, field, select } from '../dom.js';
-import { t, flagName, fmtNumber } from '../i18n.js';
+import { t, flagName, fmtNumber, getLang } from '../i18n.js';
 import { title, loading, empty, errorBox, percent, download, table, stars as starLevel, statusBadge } from '../ui.js';
 import { stackedBars, bars } from '../charts.js';
 import { quarterChoices, currentQuarter } from './overdue.js';
@@ -20,23 +20,30 @@ async function report(name, params) {
 
 function section(heading, csvName, params, ctx) {
   const body = h('div', {}, loading());
-  const csv = h('button', { type: 'button', onclick: async () => {
-    csv.disabled = true;
-    try {
-      const url = ctx.keepBlob(await api.blobUrl(`/api/v1/reports/${csvName}${api.qs({ ...params, format: 'csv' })}`));
-      download(url, `${csvName}-${params.quarter ?? 'current'}.csv`);
-    } catch (err) {
-      body.prepend(errorBox(err));
-    }
-    csv.disabled = false;
-  } }, t('dashboard.csv'));
+  // The file's header row is in the console's language (?lang=); a CSV starts with a BOM.
+  const file = (format, text) => {
+    const button = h('button', { type: 'button', class: `download-${format}`, onclick: async () => {
+      button.disabled = true;
+      try {
+        const url = ctx.keepBlob(await api.blobUrl(`/api/v1/reports/${csvName}${api.qs({ ...params, format, lang: getLang() })}`));
+        download(url, `${csvName}-${params.quarter ?? 'current'}.${format}`);
+      } catch (err) {
+        body.prepend(errorBox(err));
+      }
+      button.disabled = false;
+    } }, text);
+    return button;
+  };
+  const csv = file('csv', t('dashboard.csv'));
+  const xlsx = file('xlsx', t('dashboard.xlsx'));
   const el = h('section', { class: 'card chart', dataset: { report: csvName } },
-    h('div', { class: 'dialog-head' }, h('h2', {}, heading), csv), body);
-  return { el, body, csv };
+    h('div', { class: 'dialog-head' }, h('h2', {}, heading), h('span', {}, csv, ' ', xlsx)), body);
+  return { el, body, csv, xlsx };
 }
 
 function unavailable(part, res) {
   part.csv.disabled = true;
+  part.xlsx.disabled = true;
   part.body.replaceChildren(res.error ? errorBox(res.error) : empty(t('dashboard.not_available')));
 }
 

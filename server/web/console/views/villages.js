@@ -4,14 +4,14 @@
 
 import * as api from '../api.js';
 import { h, append, field, select } from '../dom.js';
-import { t, fmtDate, fmtDateTime, fmtNumber } from '../i18n.js';
+import { t, fmtDate, fmtDateTime, fmtNumber, fmtQuarter } from '../i18n.js';
 import { title, loading, empty, stars, pager, table, errorBox, statusBadge, formErrors } from '../ui.js';
 import { loadTownships } from './queue.js';
 
 function historyList(history) {
   if (!history.length) return h('p', { class: 'muted small' }, t('stars.no_history'));
   return h('ol', { class: 'history' }, history.map((e) => h('li', {},
-    h('span', { class: 'nowrap' }, fmtDate(e.on)), ' ', h('span', { class: 'muted' }, e.quarter ?? ''), ' · ',
+    h('span', { class: 'nowrap' }, fmtDate(e.on)), ' ', h('span', { class: 'muted' }, e.quarter ? fmtQuarter(e.quarter) : ''), ' · ',
     h('strong', {}, t(`stars.event_${e.event}`)), ' · ',
     t('stars.from_to', { from: e.from_level, to: e.to_level }))));
 }
@@ -19,7 +19,7 @@ function historyList(history) {
 function statusLines(st) {
   return [
     h('p', { class: 'star-level', dataset: { level: st.level } }, t('stars.current'), ' ', h('strong', {}, stars(st.level, true)),
-      st.since_quarter ? h('span', { class: 'muted' }, ' · ', t('stars.since', { quarter: st.since_quarter })) : null),
+      st.since_quarter ? h('span', { class: 'muted' }, ' · ', t('stars.since', { quarter: fmtQuarter(st.since_quarter) })) : null),
     st.rectification ? h('p', { class: 'notice info' }, t('stars.rectification', { level: st.rectification.from_level, deadline: fmtDate(st.rectification.deadline) })) : null,
     st.banned_until ? h('p', { class: 'notice error' }, t('stars.banned', { date: fmtDate(st.banned_until) })) : null,
     st.unverified_quarters?.length ? h('p', { class: 'notice info unverified' }, t('stars.unverified', { quarters: st.unverified_quarters.join('、') })) : null,
@@ -34,6 +34,45 @@ export async function starStatusCard(villageId) {
   } catch (err) {
     return errorBox(err);
   }
+}
+
+/** The admin's form to rename a village, move it to another township or correct its position.
+ * A village with declarations or inspections does not move: the server says so (409). */
+function editForm(v, towns, onSaved) {
+  const name = h('input', { value: v.name, required: true });
+  const township = select(towns.map((u) => [u.id, u.name]), v.parent_id);
+  const lat = h('input', { value: v.lat ?? '', inputmode: 'decimal' });
+  const lon = h('input', { value: v.lon ?? '', inputmode: 'decimal' });
+  const radius = h('input', { value: v.radius_m ?? '', inputmode: 'numeric' });
+  const save = h('button', { type: 'submit', class: 'primary' }, t('common.save'));
+  const note = h('div', { 'aria-live': 'polite' });
+  const form = h('form', { class: 'edit-unit', novalidate: true },
+    h('div', { class: 'inline-fields' },
+      field(t('villages.name'), name, { name: 'name' }), field(t('queue.township'), township, { name: 'parent_id', hint: t('villages.move_hint') }),
+      field(t('villages.lat'), lat, { name: 'lat' }), field(t('villages.lon'), lon, { name: 'lon' }), field(t('villages.radius'), radius, { name: 'radius_m' })),
+    save, note);
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const body = {};
+    if (name.value.trim() !== v.name) body.name = name.value.trim();
+    if (township.value !== v.parent_id) body.parent_id = township.value;
+    for (const [key, input] of [['lat', lat], ['lon', lon], ['radius_m', radius]]) {
+      if (input.value.trim() !== '' && Number(input.value) !== v[key]) body[key] = Number(input.value);
+    }
+    save.disabled = true;
+    try {
+      const unit = await api.patch(`/api/v1/org-units/${encodeURIComponent(v.id)}`, body);
+      formErrors(form, null);
+      Object.assign(v, unit);
+      note.replaceChildren(h('p', { class: 'notice ok', role: 'status' }, t('villages.saved')));
+      onSaved(unit);
+    } catch (err) {
+      note.replaceChildren();
+      formErrors(form, err);
+    }
+    save.disabled = false;
+  });
+  return form;
 }
 
 export async function villagesView(root, ctx) {
@@ -81,7 +120,18 @@ export async function villagesView(root, ctx) {
         }
         button.disabled = false;
       } }, t('villages.show_status'));
-      list.body.append(list.row([h('span', { class: 'mono' }, v.code), v.name, townName.get(v.parent_id) ?? '—', [cell, button]], { dataset: { village: v.id } }), detail);
+      const nameCell = h('span', {}, v.name);
+      const townCell = h('span', {}, townName.get(v.parent_id) ?? '—');
+      const edit = ctx.role === 'admin' ? h('button', { type: 'button', 'aria-label': t('villages.edit_of', { name: v.name }), onclick: () => {
+        const td = detail.firstChild;
+        td.replaceChildren(editForm(v, towns, (unit) => {
+          nameCell.textContent = unit.name;
+          townCell.textContent = townName.get(unit.parent_id) ?? '—';
+        }));
+        detail.classList.remove('hidden');
+        button.setAttribute('aria-expanded', 'false');
+      } }, t('villages.edit')) : null;
+      list.body.append(list.row([h('span', { class: 'mono' }, v.code), nameCell, townCell, [cell, button, edit]], { dataset: { village: v.id } }), detail);
     }
     status.replaceChildren(count ? h('p', { class: 'muted', role: 'status' }, t('villages.count', { n: count }), page.next_cursor ? '+' : '') : empty(t('villages.empty')));
     return page.next_cursor;
@@ -143,7 +193,7 @@ export async function myVillageView(root, ctx) {
     const list = table([{ label: t('common.quarter') }, { label: t('village.level') }, { label: t('village.kind') }, { label: t('village.status') }, { label: t('village.declared_at') }], { caption: t('village.declarations') });
     const sorted = [...declarations].sort((a, b) => (b.created_at ?? '').localeCompare(a.created_at ?? ''));
     for (const d of sorted) {
-      list.body.append(list.row([d.quarter, stars(d.star_level, true), t(`kind.${d.kind}`), [statusBadge(d.status), declarationNote(d.status), d.check_comment ? h('div', { class: 'small comment' }, t('declarations.comment', { comment: d.check_comment })) : null], fmtDateTime(d.created_at)],
+      list.body.append(list.row([fmtQuarter(d.quarter), stars(d.star_level, true), t(`kind.${d.kind}`), [statusBadge(d.status), declarationNote(d.status), d.check_comment ? h('div', { class: 'small comment' }, t('declarations.comment', { comment: d.check_comment })) : null], fmtDateTime(d.created_at)],
         { dataset: { declaration: d.id, status: d.status } }));
     }
     root.append(list.el);
