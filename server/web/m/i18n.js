@@ -41,7 +41,7 @@ export const WORDS = {
     summary_title: '提交前核对', summary_missing: '未完成的必填项', summary_failing: '不合格的项目', summary_fix: '要改正的回答',
     rule_is: (v) => `合格：${v}`, rule_between: (lo, hi) => `合格：${lo}–${hi}`, rule_min: (n) => `合格：至少 ${n}`, rule_max: (n) => `合格：至多 ${n}`,
     summary_no_missing: '必填项都已完成。', summary_no_failing: '没有不合格的项目。',
-    summary_failing_hint: '这些项目按检查表的规则不合格，会计入得分和验收结果。',
+    summary_failing_hint: '这些项目按验收表的规则不合格，会计入得分和验收结果。',
     summary_blocked: '还有未完成的必填项或要改正的问题，服务器不会接收。点项目名称可直接跳过去。',
     missing_answer: '未回答', missing_photos: (n) => `照片不够（至少 ${n} 张）`,
     confirm_submit: '确认提交', keep_editing: '返回修改',

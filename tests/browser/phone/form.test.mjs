@@ -203,7 +203,7 @@ test('a photo taken years ago or far away is questioned at capture, and removing
   const warned = item('ledgers_kept').locator('.photo-warnings');
   await warned.locator('[data-photo-warning="exif_old"]').waitFor();
   assert.match(await warned.innerText(), /第 1 张照片的拍摄时间是 2008\/05\/12 20:28/);
-  assert.match(await warned.innerText(), /距手机现在的位置 \d+(\.\d)? km（超过 5 公里）/);
+  assert.match(await warned.innerText(), /距手机现在的位置 \d+(\.\d)? 公里（超过 5 公里）/);
   assert.match(await warned.innerText(), /距村中心/);
   // The photo is kept (the server decides): the inspector can remove it, after a second tap.
   const figure = item('ledgers_kept').locator('.photo');

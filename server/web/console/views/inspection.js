@@ -373,8 +373,10 @@ export function flagGroups(flags) {
 /** One chip per flag code with its count ("重复照片 ×3"). */
 export function groupChips(flags, max = 4) {
   const groups = flagGroups(flags);
-  const chips = groups.slice(0, max).map((g) => h('span', { class: ['chip', `sev-${g.severity}`], dataset: { flag: g.code }, title: g.flags.map((f) => f.detail).join('\n') },
-    flagName(g.code), g.flags.length > 1 ? ` ×${g.flags.length}` : ''));
+  // Lists carry flags already counted by code (`{code, severity, count}`); pages, one per flag.
+  const total = (g) => g.flags.reduce((n, f) => n + (f.count ?? 1), 0);
+  const chips = groups.slice(0, max).map((g) => h('span', { class: ['chip', `sev-${g.severity}`], dataset: { flag: g.code }, title: g.flags.map((f) => f.detail).filter(Boolean).join('\n') },
+    flagName(g.code), total(g) > 1 ? ` ×${total(g)}` : ''));
   if (groups.length > max) chips.push(h('span', { class: 'muted small' }, t('queue.more_kinds', { n: groups.length - max })));
   return h('span', { class: 'chips' }, chips);
 }
