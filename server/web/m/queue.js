@@ -16,6 +16,7 @@ const listeners = new Set();
 let timer = null;
 let running = false;
 let again = false;
+let againForce = false;
 
 export function onChange(fn) {
   listeners.add(fn);
@@ -210,7 +211,10 @@ export function setUser(username) {
 export function kick({ force = false } = {}) {
   if (!who) return Promise.resolve();
   if (running) {
+    // A pass is under way (perhaps failing for want of a network): run again after it, and
+    // keep the force, so that coming back online never waits out a backoff.
     again = true;
+    againForce = againForce || force;
     return Promise.resolve();
   }
   running = true;
@@ -232,8 +236,10 @@ export function kick({ force = false } = {}) {
     .finally(() => {
       running = false;
       if (again) {
+        const forced = againForce;
         again = false;
-        kick();
+        againForce = false;
+        kick({ force: forced });
       } else {
         schedule(username);
       }

@@ -2,7 +2,7 @@
 // the worklist and checklist templates from the network when it answers (revalidated with
 // their ETags) and from the cache when it does not. Nothing else is stored here.
 
-const SHELL_CACHE = 'fieldstar-shell-v3';
+const SHELL_CACHE = 'fieldstar-shell-v4';
 const API_CACHE = 'fieldstar-api';
 const SHELL = [
   '/m/', '/m/app.js', '/m/api.js', '/m/db.js', '/m/queue.js', '/m/checklist.js', '/m/geo.js',
