@@ -2,23 +2,19 @@
 //! the benefits that level brings under the catalogue in force that day; or, between two dates,
 //! the villages whose benefits started or stopped. Villages are walked a page at a time.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
-use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{text, value, Column, CsvPage, PAGE};
 use crate::benefits::{eligibility, store, Benefit};
-use crate::db::schema::org_units;
 use crate::db::DbConn;
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::org::OrgUnit;
-use crate::scope::OrgLevel;
-use crate::scoped;
 use crate::stars::engine::{self, PolicyTimeline, StarStatus};
-use crate::stars::status::{inputs_of, EngineInputs, RectificationView};
+use crate::stars::status::RectificationView;
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -252,46 +248,7 @@ pub const CHANGE_COLUMNS: &[Column] = &[
 
 /// One page of villages under `unit` after code `after`, with their townships and the star
 /// engine's inputs.
-struct VillagePage {
-    villages: Vec<OrgUnit>,
-    townships: HashMap<String, OrgUnit>,
-    inputs: HashMap<String, EngineInputs>,
-}
-
-fn village_page(conn: &mut DbConn, unit: &OrgUnit, after: Option<&str>) -> ApiResult<VillagePage> {
-    let q = org_units::table
-        .filter(org_units::level.eq(OrgLevel::Village.as_str()))
-        .into_boxed();
-    let mut q = scoped!(q, org_units, &unit.subtree());
-    if let Some(a) = after {
-        q = q.filter(org_units::code.gt(a.to_string()));
-    }
-    let villages: Vec<OrgUnit> = q
-        .select(OrgUnit::as_select())
-        .order(org_units::code.asc())
-        .limit(PAGE)
-        .load(conn)?;
-    let township_ids: Vec<String> = villages
-        .iter()
-        .filter_map(|v| v.township_id.clone())
-        .collect();
-    let townships = org_units::table
-        .filter(org_units::id.eq_any(&township_ids))
-        .select(OrgUnit::as_select())
-        .load(conn)?
-        .into_iter()
-        .map(|t: OrgUnit| (t.id.clone(), t))
-        .collect();
-    let ids: Vec<String> = villages.iter().map(|v| v.id.clone()).collect();
-    let inputs = inputs_of(conn, &ids)?;
-    Ok(VillagePage {
-        villages,
-        townships,
-        inputs,
-    })
-}
-
-impl VillagePage {
+impl super::VillagePage {
     fn next(&self) -> Option<String> {
         (self.villages.len() as i64 == PAGE)
             .then(|| self.villages.last().map(|v| v.code.clone()))
@@ -325,7 +282,7 @@ fn level_since(status: &StarStatus) -> Option<NaiveDate> {
 }
 
 fn village_line(
-    page: &VillagePage,
+    page: &super::VillagePage,
     v: &OrgUnit,
     status: StarStatus,
     benefits: &[Benefit],
@@ -358,7 +315,7 @@ pub fn lines(
     after: Option<String>,
 ) -> ApiResult<(Vec<VillageBenefits>, Option<String>)> {
     let policy = crate::stars::policy::timeline_of(conn, &unit.county_id)?;
-    let page = village_page(conn, unit, after.as_deref())?;
+    let page = super::village_page(conn, unit, after.as_deref(), PAGE)?;
     let out = page
         .villages
         .iter()
@@ -462,7 +419,7 @@ pub fn change_lines(
 ) -> ApiResult<(Vec<BenefitChange>, Option<String>)> {
     let policy = crate::stars::policy::timeline_of(conn, &unit.county_id)?;
     loop {
-        let page = village_page(conn, unit, after.as_deref())?;
+        let page = super::village_page(conn, unit, after.as_deref(), PAGE)?;
         let mut out = Vec::new();
         for v in &page.villages {
             let (was, is) = (

@@ -314,6 +314,55 @@ pub fn encode(columns: &[Column], rows: &[Vec<String>]) -> Bytes {
 /// Rows per page of a streamed export.
 pub const PAGE: i64 = 1000;
 
+/// One page of the villages under `unit` (by code, after `after`), with their townships by id
+/// and the star engine's inputs of each: what every per-village report reads.
+pub struct VillagePage {
+    pub villages: Vec<crate::org::OrgUnit>,
+    pub townships: std::collections::HashMap<String, crate::org::OrgUnit>,
+    pub inputs: std::collections::HashMap<String, crate::stars::status::EngineInputs>,
+}
+
+pub fn village_page(
+    conn: &mut DbConn,
+    unit: &crate::org::OrgUnit,
+    after: Option<&str>,
+    limit: i64,
+) -> ApiResult<VillagePage> {
+    use crate::db::schema::org_units;
+    use crate::org::OrgUnit;
+    use diesel::prelude::*;
+    let q = org_units::table
+        .filter(org_units::level.eq(crate::scope::OrgLevel::Village.as_str()))
+        .into_boxed();
+    let mut q = crate::scoped!(q, org_units, &unit.subtree());
+    if let Some(a) = after {
+        q = q.filter(org_units::code.gt(a.to_string()));
+    }
+    let villages: Vec<OrgUnit> = q
+        .select(OrgUnit::as_select())
+        .order(org_units::code.asc())
+        .limit(limit)
+        .load(conn)?;
+    let township_ids: Vec<String> = villages
+        .iter()
+        .filter_map(|v| v.township_id.clone())
+        .collect();
+    let townships = org_units::table
+        .filter(org_units::id.eq_any(&township_ids))
+        .select(OrgUnit::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(|t: OrgUnit| (t.id.clone(), t))
+        .collect();
+    let ids: Vec<String> = villages.iter().map(|v| v.id.clone()).collect();
+    let inputs = crate::stars::status::inputs_of(conn, &ids)?;
+    Ok(VillagePage {
+        villages,
+        townships,
+        inputs,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

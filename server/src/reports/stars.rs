@@ -1,7 +1,7 @@
 //! The star report: each village's level at the end of the quarter and of the one before,
 //! counted per township. Villages are walked a page at a time, so memory stays constant.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use diesel::prelude::*;
@@ -9,14 +9,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{text, value, Column, CsvPage, PAGE};
-use crate::db::schema::{declarations, org_units};
+use crate::db::schema::declarations;
 use crate::db::DbConn;
 use crate::error::ApiResult;
 use crate::org::OrgUnit;
 use crate::quarter::Quarter;
-use crate::scope::OrgLevel;
+use crate::stars;
 use crate::stars::engine;
-use crate::{scoped, stars};
 
 pub const CSV_COLUMNS: &[Column] = &[
     text("township_code"),
@@ -107,31 +106,12 @@ pub fn page(
     after: Option<&str>,
     limit: i64,
 ) -> ApiResult<Vec<VillageStars>> {
-    let q = org_units::table
-        .filter(org_units::level.eq(OrgLevel::Village.as_str()))
-        .into_boxed();
-    let mut q = scoped!(q, org_units, &unit.subtree());
-    if let Some(a) = after {
-        q = q.filter(org_units::code.gt(a.to_string()));
-    }
-    let villages: Vec<OrgUnit> = q
-        .select(OrgUnit::as_select())
-        .order(org_units::code.asc())
-        .limit(limit)
-        .load(conn)?;
-    let township_ids: Vec<String> = villages
-        .iter()
-        .filter_map(|v| v.township_id.clone())
-        .collect();
-    let townships: HashMap<String, OrgUnit> = org_units::table
-        .filter(org_units::id.eq_any(&township_ids))
-        .select(OrgUnit::as_select())
-        .load(conn)?
-        .into_iter()
-        .map(|t| (t.id.clone(), t))
-        .collect();
+    let super::VillagePage {
+        villages,
+        townships,
+        inputs,
+    } = super::village_page(conn, unit, after, limit)?;
     let ids: Vec<String> = villages.iter().map(|v| v.id.clone()).collect();
-    let inputs = stars::status::inputs_of(conn, &ids)?;
     let policy = stars::policy::timeline_of(conn, &unit.county_id)?;
     let unverified: std::collections::HashSet<String> = declarations::table
         .filter(declarations::village_id.eq_any(&ids))

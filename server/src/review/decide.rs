@@ -813,6 +813,19 @@ type RecordRow = (
     Option<String>,
 );
 
+/// The usernames of `ids`, by id: one query for a whole list.
+fn usernames(
+    conn: &mut DbConn,
+    ids: &[String],
+) -> QueryResult<std::collections::HashMap<String, String>> {
+    Ok(users::table
+        .filter(users::id.eq_any(ids))
+        .select((users::id, users::username))
+        .load::<(String, String)>(conn)?
+        .into_iter()
+        .collect())
+}
+
 /// Every decision taken on the inspection, oldest first, reopened ones included.
 pub fn records_of(conn: &mut DbConn, inspection_id: &str) -> QueryResult<Vec<DecisionRecord>> {
     let rows: Vec<RecordRow> = decisions::table
@@ -834,12 +847,7 @@ pub fn records_of(conn: &mut DbConn, inspection_id: &str) -> QueryResult<Vec<Dec
         .load(conn)?;
     let mut ids: Vec<String> = rows.iter().map(|r| r.6.clone()).collect();
     ids.extend(rows.iter().filter_map(|r| r.9.clone()));
-    let names: std::collections::HashMap<String, String> = users::table
-        .filter(users::id.eq_any(&ids))
-        .select((users::id, users::username))
-        .load::<(String, String)>(conn)?
-        .into_iter()
-        .collect();
+    let names = usernames(conn, &ids)?;
     Ok(rows
         .into_iter()
         .filter_map(|row| {
@@ -910,12 +918,7 @@ pub fn approvals_of(conn: &mut DbConn, inspection_id: &str) -> QueryResult<Vec<A
         ))
         .load(conn)?;
     let ids: Vec<String> = rows.iter().map(|r| r.3.clone()).collect();
-    let names: std::collections::HashMap<String, String> = users::table
-        .filter(users::id.eq_any(&ids))
-        .select((users::id, users::username))
-        .load::<(String, String)>(conn)?
-        .into_iter()
-        .collect();
+    let names = usernames(conn, &ids)?;
     Ok(rows
         .into_iter()
         .filter_map(|(id, revision, body, actor, comment, ack, at, withdrawn)| {
