@@ -10,101 +10,169 @@ fn claims_of(token: &str) -> Value {
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(body).unwrap()).unwrap()
 }
 
-both_backends! {
-    async fn login_gives_a_short_lived_token_naming_iss_and_aud(app: TestApp) {
-        app.seed_demo().await;
-        let res = app.login_raw("admin", PASSWORD).await;
-        assert_eq!(res.status(), 200);
-        let body: Value = res.json().await.unwrap();
-        assert_eq!(body["token_type"], "Bearer");
-        assert_eq!(body["expires_in"], 900);
-        assert_eq!(body["user"]["role"], "admin");
-        let c = claims_of(body["access_token"].as_str().unwrap());
-        assert_eq!((c["iss"].as_str(), c["aud"].as_str()), (Some("fieldstar"), Some("fieldstar-api")));
-        let ttl = c["exp"].as_i64().unwrap() - c["iat"].as_i64().unwrap();
-        assert!(ttl <= 3600, "{ttl}");
-        let me = json_of(app.get("/api/v1/me", body["access_token"].as_str().unwrap()).await).await;
-        assert_eq!(me["username"], "admin");
-        assert_eq!(me["org_unit"]["code"], "DEMO");
-    }
+both_backends!(
+    login_gives_a_short_lived_token_naming_iss_and_aud,
+    a_wrong_password_and_an_unknown_user_get_the_same_answer,
+    login_returns_429_with_retry_after_after_repeated_failures,
+    forged_none_and_expired_tokens_are_401,
+    refresh_rotates_and_reuse_revokes_the_family,
+    logout_revokes_the_refresh_token,
+    a_deactivated_user_cannot_refresh_or_log_in
+);
 
-    async fn a_wrong_password_and_an_unknown_user_get_the_same_answer(app: TestApp) {
-        app.seed_demo().await;
-        let a = assert_problem(app.login_raw("admin", "wrong-password-1").await, 401).await;
-        let b = assert_problem(app.login_raw("nobody-here", "wrong-password-1").await, 401).await;
-        assert_eq!(a["detail"], b["detail"]);
-        assert_eq!(a["code"], b["code"]);
-    }
+async fn login_gives_a_short_lived_token_naming_iss_and_aud(app: TestApp) {
+    app.seed_demo().await;
+    let res = app.login_raw("admin", PASSWORD).await;
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["expires_in"], 900);
+    assert_eq!(body["user"]["role"], "admin");
+    let c = claims_of(body["access_token"].as_str().unwrap());
+    assert_eq!(
+        (c["iss"].as_str(), c["aud"].as_str()),
+        (Some("fieldstar"), Some("fieldstar-api"))
+    );
+    let ttl = c["exp"].as_i64().unwrap() - c["iat"].as_i64().unwrap();
+    assert!(ttl <= 3600, "{ttl}");
+    let me = json_of(
+        app.get("/api/v1/me", body["access_token"].as_str().unwrap())
+            .await,
+    )
+    .await;
+    assert_eq!(me["username"], "admin");
+    assert_eq!(me["org_unit"]["code"], "DEMO");
+}
 
-    async fn login_returns_429_with_retry_after_after_repeated_failures(app: TestApp) {
-        app.seed_demo().await;
-        for _ in 0..5 {
-            assert_problem(app.login_raw("inspector1", "wrong-password-1").await, 401).await;
-        }
-        let res = app.login_raw("inspector1", PASSWORD).await;
-        let retry: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
-        assert!(retry > 0 && retry <= 15 * 60, "{retry}");
-        assert_problem(res, 429).await;
-        // Another account from the same address is not throttled by one account's failures.
-        assert_eq!(app.login_raw("inspector2", PASSWORD).await.status(), 200);
-    }
+async fn a_wrong_password_and_an_unknown_user_get_the_same_answer(app: TestApp) {
+    app.seed_demo().await;
+    let a = assert_problem(app.login_raw("admin", "wrong-password-1").await, 401).await;
+    let b = assert_problem(app.login_raw("nobody-here", "wrong-password-1").await, 401).await;
+    assert_eq!(a["detail"], b["detail"]);
+    assert_eq!(a["code"], b["code"]);
+}
 
-    async fn forged_none_and_expired_tokens_are_401(app: TestApp) {
-        app.seed_demo().await;
-        let s = app.login("admin").await;
-        let mut parts: Vec<String> = s.token.split('.').map(str::to_string).collect();
-        // alg: none, same claims, no signature
-        parts[0] = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
-        let none = format!("{}.{}.", parts[0], parts[1]);
-        assert_problem(app.get("/api/v1/me", &none).await, 401).await;
-        // a forged signature
-        let mut forged: Vec<&str> = s.token.split('.').collect();
-        forged[2] = "c2lnbmF0dXJl";
-        assert_problem(app.get("/api/v1/me", &forged.join(".")).await, 401).await;
-        // claims changed under the old signature
-        let mut c = claims_of(&s.token);
-        c["role"] = json!("admin");
-        c["exp"] = json!(1);
-        let tampered = format!("{}.{}.{}", s.token.split('.').next().unwrap(), URL_SAFE_NO_PAD.encode(c.to_string()), s.token.split('.').nth(2).unwrap());
-        assert_problem(app.get("/api/v1/me", &tampered).await, 401).await;
-        let res = app.client.get(app.url("/api/v1/me")).send().await.unwrap();
-        assert_problem(res, 401).await;
+async fn login_returns_429_with_retry_after_after_repeated_failures(app: TestApp) {
+    app.seed_demo().await;
+    for _ in 0..5 {
+        assert_problem(app.login_raw("inspector1", "wrong-password-1").await, 401).await;
     }
+    let res = app.login_raw("inspector1", PASSWORD).await;
+    let retry: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry > 0 && retry <= 15 * 60, "{retry}");
+    assert_problem(res, 429).await;
+    // Another account from the same address is not throttled by one account's failures.
+    assert_eq!(app.login_raw("inspector2", PASSWORD).await.status(), 200);
+}
 
-    async fn refresh_rotates_and_reuse_revokes_the_family(app: TestApp) {
-        app.seed_demo().await;
-        let s = app.login("reviewer1").await;
-        let first = json_of(app.client.post(app.url("/api/v1/auth/refresh")).json(&json!({"refresh_token": s.refresh})).send().await.unwrap()).await;
-        let second_token = first["refresh_token"].as_str().unwrap().to_string();
-        assert_ne!(second_token, s.refresh);
-        assert!(first["access_token"].is_string());
-        // The spent token is presented again: 401, and the whole family is revoked.
-        let res = app.client.post(app.url("/api/v1/auth/refresh")).json(&json!({"refresh_token": s.refresh})).send().await.unwrap();
-        assert_problem(res, 401).await;
-        let res = app.client.post(app.url("/api/v1/auth/refresh")).json(&json!({"refresh_token": second_token})).send().await.unwrap();
-        assert_problem(res, 401).await;
-    }
+async fn forged_none_and_expired_tokens_are_401(app: TestApp) {
+    app.seed_demo().await;
+    let s = app.login("admin").await;
+    let mut parts: Vec<String> = s.token.split('.').map(str::to_string).collect();
+    // alg: none, same claims, no signature
+    parts[0] = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
+    let none = format!("{}.{}.", parts[0], parts[1]);
+    assert_problem(app.get("/api/v1/me", &none).await, 401).await;
+    // a forged signature
+    let mut forged: Vec<&str> = s.token.split('.').collect();
+    forged[2] = "c2lnbmF0dXJl";
+    assert_problem(app.get("/api/v1/me", &forged.join(".")).await, 401).await;
+    // claims changed under the old signature
+    let mut c = claims_of(&s.token);
+    c["role"] = json!("admin");
+    c["exp"] = json!(1);
+    let tampered = format!(
+        "{}.{}.{}",
+        s.token.split('.').next().unwrap(),
+        URL_SAFE_NO_PAD.encode(c.to_string()),
+        s.token.split('.').nth(2).unwrap()
+    );
+    assert_problem(app.get("/api/v1/me", &tampered).await, 401).await;
+    let res = app.client.get(app.url("/api/v1/me")).send().await.unwrap();
+    assert_problem(res, 401).await;
+}
 
-    async fn logout_revokes_the_refresh_token(app: TestApp) {
-        app.seed_demo().await;
-        let s = app.login("secretary1").await;
-        let res = app.client.post(app.url("/api/v1/auth/logout")).json(&json!({"refresh_token": s.refresh})).send().await.unwrap();
-        assert_eq!(res.status(), 204);
-        let res = app.client.post(app.url("/api/v1/auth/refresh")).json(&json!({"refresh_token": s.refresh})).send().await.unwrap();
-        assert_problem(res, 401).await;
-    }
+async fn refresh_rotates_and_reuse_revokes_the_family(app: TestApp) {
+    app.seed_demo().await;
+    let s = app.login("reviewer1").await;
+    let first = json_of(
+        app.client
+            .post(app.url("/api/v1/auth/refresh"))
+            .json(&json!({"refresh_token": s.refresh}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let second_token = first["refresh_token"].as_str().unwrap().to_string();
+    assert_ne!(second_token, s.refresh);
+    assert!(first["access_token"].is_string());
+    // The spent token is presented again: 401, and the whole family is revoked.
+    let res = app
+        .client
+        .post(app.url("/api/v1/auth/refresh"))
+        .json(&json!({"refresh_token": s.refresh}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 401).await;
+    let res = app
+        .client
+        .post(app.url("/api/v1/auth/refresh"))
+        .json(&json!({"refresh_token": second_token}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 401).await;
+}
 
-    async fn a_deactivated_user_cannot_refresh_or_log_in(app: TestApp) {
-        app.seed_demo().await;
-        let admin = app.login("admin").await;
-        let inspector = app.login("inspector2").await;
-        let id = inspector.user["id"].as_str().unwrap();
-        let res = app.patch(&format!("/api/v1/users/{id}"), &admin.token, &json!({"active": false})).await;
-        assert_eq!(json_of(res).await["active"], false);
-        let res = app.client.post(app.url("/api/v1/auth/refresh")).json(&json!({"refresh_token": inspector.refresh})).send().await.unwrap();
-        assert_problem(res, 401).await;
-        assert_problem(app.login_raw("inspector2", PASSWORD).await, 401).await;
-    }
+async fn logout_revokes_the_refresh_token(app: TestApp) {
+    app.seed_demo().await;
+    let s = app.login("secretary1").await;
+    let res = app
+        .client
+        .post(app.url("/api/v1/auth/logout"))
+        .json(&json!({"refresh_token": s.refresh}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    let res = app
+        .client
+        .post(app.url("/api/v1/auth/refresh"))
+        .json(&json!({"refresh_token": s.refresh}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 401).await;
+}
+
+async fn a_deactivated_user_cannot_refresh_or_log_in(app: TestApp) {
+    app.seed_demo().await;
+    let admin = app.login("admin").await;
+    let inspector = app.login("inspector2").await;
+    let id = inspector.user["id"].as_str().unwrap();
+    let res = app
+        .patch(
+            &format!("/api/v1/users/{id}"),
+            &admin.token,
+            &json!({"active": false}),
+        )
+        .await;
+    assert_eq!(json_of(res).await["active"], false);
+    let res = app
+        .client
+        .post(app.url("/api/v1/auth/refresh"))
+        .json(&json!({"refresh_token": inspector.refresh}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 401).await;
+    assert_problem(app.login_raw("inspector2", PASSWORD).await, 401).await;
 }
 
 /// A failed login from `forwarded` (as a proxy reports it), for a fresh unknown account so the
@@ -123,31 +191,36 @@ async fn fail_from(app: &TestApp, n: usize, forwarded: &str) -> u16 {
         .as_u16()
 }
 
-both_backends! {
-    async fn x_forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy(app: TestApp) {
-        app.seed_demo().await;
-        // Every request claims another address; the server still counts them as the peer's.
-        for n in 0..31 {
-            assert_eq!(fail_from(&app, n, &format!("198.51.100.{n}")).await, 401);
-        }
-        assert_eq!(fail_from(&app, 31, "198.51.100.200").await, 429);
+both_backends!(x_forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy);
+
+async fn x_forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy(app: TestApp) {
+    app.seed_demo().await;
+    // Every request claims another address; the server still counts them as the peer's.
+    for n in 0..31 {
+        assert_eq!(fail_from(&app, n, &format!("198.51.100.{n}")).await, 401);
     }
+    assert_eq!(fail_from(&app, 31, "198.51.100.200").await, 429);
 }
 
-both_backends_with! {
+both_backends_with!(
     &[("FIELDSTAR_TRUSTED_PROXIES", "127.0.0.1, ::1")];
+    behind_a_trusted_proxy_each_client_address_is_throttled_alone,
+);
 
-    async fn behind_a_trusted_proxy_each_client_address_is_throttled_alone(app: TestApp) {
-        app.seed_demo().await;
-        // More than thirty failures from one client behind the proxy, a forged first entry or not...
-        for n in 0..31 {
-            let forwarded = if n % 2 == 0 { "203.0.113.7".to_string() } else { format!("10.9.9.{n}, 203.0.113.7") };
-            assert_eq!(fail_from(&app, n, &forwarded).await, 401);
-        }
-        // ...throttle that client...
-        assert_eq!(fail_from(&app, 31, "203.0.113.7").await, 429);
-        // ...and nobody else behind the same proxy.
-        assert_eq!(fail_from(&app, 32, "203.0.113.8").await, 401);
-        assert_eq!(app.login_raw("inspector1", PASSWORD).await.status(), 200);
+async fn behind_a_trusted_proxy_each_client_address_is_throttled_alone(app: TestApp) {
+    app.seed_demo().await;
+    // More than thirty failures from one client behind the proxy, a forged first entry or not...
+    for n in 0..31 {
+        let forwarded = if n % 2 == 0 {
+            "203.0.113.7".to_string()
+        } else {
+            format!("10.9.9.{n}, 203.0.113.7")
+        };
+        assert_eq!(fail_from(&app, n, &forwarded).await, 401);
     }
+    // ...throttle that client...
+    assert_eq!(fail_from(&app, 31, "203.0.113.7").await, 429);
+    // ...and nobody else behind the same proxy.
+    assert_eq!(fail_from(&app, 32, "203.0.113.8").await, 401);
+    assert_eq!(app.login_raw("inspector1", PASSWORD).await.status(), 200);
 }

@@ -708,88 +708,107 @@ async fn send(app: &TestApp, method: &str, call: &Call, token: Option<&str>) -> 
     (status, res.text().await.unwrap_or_default())
 }
 
-both_backends! {
-    async fn every_route_answers_every_role_of_both_counties_as_the_matrix_expects(app: TestApp) {
-        let ctx = demo_objects(&app).await;
-        let ops = operations();
-        let unknown: Vec<String> = ops
-            .iter()
-            .filter(|(m, p, _)| recipe(&ctx, m, p, 0, "admin").is_none())
-            .map(|(m, p, _)| format!("{} {p}", m.to_uppercase()))
-            .collect();
-        assert!(
-            unknown.is_empty(),
-            "the authorization matrix does not know how to call {unknown:?}: add them to `recipe` in tests/api/authz.rs"
-        );
-        for (m, p, _, _) in EXPECTED {
-            assert!(ops.iter().any(|(om, op, _)| om == m && op == p), "EXPECTED names {m} {p}, which is not in the spec");
-        }
+both_backends!(every_route_answers_every_role_of_both_counties_as_the_matrix_expects);
 
-        let mut sessions = Vec::new();
-        // DEMO's roles first: an EAST role may get 403 where the same DEMO role does (a role
-        // check before any loading says nothing about DEMO's objects).
-        for u in DEMO_CALLERS.iter().chain(EAST_CALLERS.iter()) {
-            sessions.push((*u, app.login(u).await.token));
-        }
-        let secrets = ctx.secrets();
-        let mut n = 0;
-        let mut failures = Vec::new();
-        for (method, template, secured) in &ops {
-            // Anonymous first: a secured route answers 401 before anything else.
-            n += 1;
-            let call = recipe(&ctx, method, template, n, "nobody").unwrap();
-            let (status, body) = send(&app, method, &call, None).await;
-            if *secured && status != 401 {
-                failures.push(format!("anonymous {method} {}: {status} (expected 401) {body}", call.path));
-            }
-            if status >= 500 {
-                failures.push(format!("anonymous {method} {}: {status} {body}", call.path));
-            }
-            let mut demo_status = std::collections::HashMap::new();
-            for (caller, token) in &sessions {
-                n += 1;
-                let call = recipe(&ctx, method, template, n, caller).unwrap();
-                let (status, body) = send(&app, method, &call, Some(token)).await;
-                let who = format!("{caller} {} {}", method.to_uppercase(), call.path);
-                if status >= 500 {
-                    failures.push(format!("{who}: {status} {body}"));
-                    continue;
-                }
-                let east = caller.starts_with("east-");
-                if !east {
-                    demo_status.insert(DEMO_CALLERS.iter().position(|c| c == caller), status);
-                }
-                let same_role_in_demo = EAST_CALLERS
-                    .iter()
-                    .position(|c| c == caller)
-                    .and_then(|i| demo_status.get(&Some(i)).copied());
-                if east && call.kind == Kind::Demo {
-                    if (200..300).contains(&status) {
-                        failures.push(format!("{who}: {status} for a DEMO object {body}"));
-                    } else if method == "get" && status == 403 && same_role_in_demo == Some(403) {
-                        // refused by role before loading: nothing learnt
-                    } else if method == "get" && status != 404 {
-                        failures.push(format!("{who}: {status}, expected 404 for a DEMO object"));
-                    } else if ![403, 404, 409, 422].contains(&status) {
-                        failures.push(format!("{who}: {status}, expected a refusal"));
-                    }
-                }
-                if east && call.kind != Kind::Demo {
-                    if let Some(s) = secrets.iter().find(|s| body.contains(**s)) {
-                        failures.push(format!("{who}: {status}, the answer names DEMO's {s}"));
-                    }
-                }
-                if let Some((.., want)) = EXPECTED
-                    .iter()
-                    .find(|(m, p, c, _)| m == method && p == template && c == caller)
-                {
-                    if status != *want {
-                        failures.push(format!("{who}: {status}, expected {want} {body}"));
-                    }
-                }
-            }
-        }
-        assert!(failures.is_empty(), "{} failure(s):\n{}", failures.len(), failures.join("\n"));
-        assert_eq!(app.client.get(app.url("/readyz")).send().await.unwrap().status(), 200);
+async fn every_route_answers_every_role_of_both_counties_as_the_matrix_expects(app: TestApp) {
+    let ctx = demo_objects(&app).await;
+    let ops = operations();
+    let unknown: Vec<String> = ops
+        .iter()
+        .filter(|(m, p, _)| recipe(&ctx, m, p, 0, "admin").is_none())
+        .map(|(m, p, _)| format!("{} {p}", m.to_uppercase()))
+        .collect();
+    assert!(
+        unknown.is_empty(),
+        "the authorization matrix does not know how to call {unknown:?}: add them to `recipe` in tests/api/authz.rs"
+    );
+    for (m, p, _, _) in EXPECTED {
+        assert!(
+            ops.iter().any(|(om, op, _)| om == m && op == p),
+            "EXPECTED names {m} {p}, which is not in the spec"
+        );
     }
+
+    let mut sessions = Vec::new();
+    // DEMO's roles first: an EAST role may get 403 where the same DEMO role does (a role
+    // check before any loading says nothing about DEMO's objects).
+    for u in DEMO_CALLERS.iter().chain(EAST_CALLERS.iter()) {
+        sessions.push((*u, app.login(u).await.token));
+    }
+    let secrets = ctx.secrets();
+    let mut n = 0;
+    let mut failures = Vec::new();
+    for (method, template, secured) in &ops {
+        // Anonymous first: a secured route answers 401 before anything else.
+        n += 1;
+        let call = recipe(&ctx, method, template, n, "nobody").unwrap();
+        let (status, body) = send(&app, method, &call, None).await;
+        if *secured && status != 401 {
+            failures.push(format!(
+                "anonymous {method} {}: {status} (expected 401) {body}",
+                call.path
+            ));
+        }
+        if status >= 500 {
+            failures.push(format!("anonymous {method} {}: {status} {body}", call.path));
+        }
+        let mut demo_status = std::collections::HashMap::new();
+        for (caller, token) in &sessions {
+            n += 1;
+            let call = recipe(&ctx, method, template, n, caller).unwrap();
+            let (status, body) = send(&app, method, &call, Some(token)).await;
+            let who = format!("{caller} {} {}", method.to_uppercase(), call.path);
+            if status >= 500 {
+                failures.push(format!("{who}: {status} {body}"));
+                continue;
+            }
+            let east = caller.starts_with("east-");
+            if !east {
+                demo_status.insert(DEMO_CALLERS.iter().position(|c| c == caller), status);
+            }
+            let same_role_in_demo = EAST_CALLERS
+                .iter()
+                .position(|c| c == caller)
+                .and_then(|i| demo_status.get(&Some(i)).copied());
+            if east && call.kind == Kind::Demo {
+                if (200..300).contains(&status) {
+                    failures.push(format!("{who}: {status} for a DEMO object {body}"));
+                } else if method == "get" && status == 403 && same_role_in_demo == Some(403) {
+                    // refused by role before loading: nothing learnt
+                } else if method == "get" && status != 404 {
+                    failures.push(format!("{who}: {status}, expected 404 for a DEMO object"));
+                } else if ![403, 404, 409, 422].contains(&status) {
+                    failures.push(format!("{who}: {status}, expected a refusal"));
+                }
+            }
+            if east && call.kind != Kind::Demo {
+                if let Some(s) = secrets.iter().find(|s| body.contains(**s)) {
+                    failures.push(format!("{who}: {status}, the answer names DEMO's {s}"));
+                }
+            }
+            if let Some((.., want)) = EXPECTED
+                .iter()
+                .find(|(m, p, c, _)| m == method && p == template && c == caller)
+            {
+                if status != *want {
+                    failures.push(format!("{who}: {status}, expected {want} {body}"));
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failure(s):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert_eq!(
+        app.client
+            .get(app.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 }

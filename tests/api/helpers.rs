@@ -228,34 +228,14 @@ pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> Option<
     Some(start_on(backend, database_url, data_dir, extra).await)
 }
 
-/// Declares each test once and runs it on SQLite and on PostgreSQL.
+/// Runs each named test function (`async fn name(app: TestApp)`, an ordinary function that
+/// rustfmt formats) once on SQLite and once on PostgreSQL:
+/// `both_backends!(first_test, second_test);` makes `first_test::sqlite` and
+/// `first_test::postgres`.
 #[macro_export]
 macro_rules! both_backends {
-    ($(async fn $name:ident($app:ident: TestApp) $body:block)*) => {
-        $(
-            mod $name {
-                #[allow(unused_imports)]
-                use super::*;
-                async fn run($app: $crate::helpers::TestApp) $body
-
-                #[actix_web::test]
-                async fn sqlite() {
-                    let app = $crate::helpers::spawn_app($crate::helpers::Backend::Sqlite).await.unwrap();
-                    let handle = app.stop_handle();
-                    run(app).await;
-                    handle.stop(false).await;
-                }
-
-                #[actix_web::test]
-                async fn postgres() {
-                    if let Some(app) = $crate::helpers::spawn_app($crate::helpers::Backend::Postgres).await {
-                        let handle = app.stop_handle();
-                        run(app).await;
-                        handle.stop(false).await;
-                    }
-                }
-            }
-        )*
+    ($($name:ident),+ $(,)?) => {
+        $crate::both_backends_with!(&[]; $($name),+);
     };
 }
 
@@ -568,34 +548,38 @@ where
     }
 }
 
-/// Like `both_backends!`, with extra configuration variables for the server.
+/// Like `both_backends!`, with extra configuration variables for the server:
+/// `both_backends_with!(&[("FIELDSTAR_X", "1")]; some_test);`.
 #[macro_export]
 macro_rules! both_backends_with {
-    ($env:expr; $(async fn $name:ident($app:ident: TestApp) $body:block)*) => {
+    ($env:expr; $($name:ident),+ $(,)?) => {
         $(
             mod $name {
                 #[allow(unused_imports)]
                 use super::*;
-                async fn run($app: $crate::helpers::TestApp) $body
 
                 #[actix_web::test]
                 async fn sqlite() {
-                    let app = $crate::helpers::spawn_app_with($crate::helpers::Backend::Sqlite, $env).await.unwrap();
+                    let app = $crate::helpers::spawn_app_with($crate::helpers::Backend::Sqlite, $env)
+                        .await
+                        .unwrap();
                     let handle = app.stop_handle();
-                    run(app).await;
+                    super::$name(app).await;
                     handle.stop(false).await;
                 }
 
                 #[actix_web::test]
                 async fn postgres() {
-                    if let Some(app) = $crate::helpers::spawn_app_with($crate::helpers::Backend::Postgres, $env).await {
+                    if let Some(app) =
+                        $crate::helpers::spawn_app_with($crate::helpers::Backend::Postgres, $env).await
+                    {
                         let handle = app.stop_handle();
-                        run(app).await;
+                        super::$name(app).await;
                         handle.stop(false).await;
                     }
                 }
             }
-        )*
+        )+
     };
 }
 

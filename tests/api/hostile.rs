@@ -117,172 +117,281 @@ fn heic() -> Vec<u8> {
     .concat()
 }
 
-both_backends! {
-    async fn hostile_files_get_a_clear_4xx_within_seconds_and_leave_nothing(app: TestApp) {
-        let f = field_county(&app).await;
-        let good = fixtures::jpeg(800, 600, 3, None);
-        let mut truncated = good.clone();
-        truncated.truncate(good.len() * 2 / 5);
-        let mut corrupt = vec![0xFF, 0xD8, 0xFF, 0xDB, 0x00, 0x43];
-        corrupt.extend((0..4000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8));
-        let mut bmp = b"BM".to_vec();
-        bmp.extend([0u8; 200]);
-        let cases: Vec<(&str, Vec<u8>, &[u16])> = vec![
-            ("pixel flood PNG 60000x60000", fixtures::pixel_flood_png(60000, 60000), &[422]),
-            ("JPEG declaring 60000x60000", fixtures::lying_jpeg(60000, 60000), &[422]),
-            ("JPEG declaring 65535x1", fixtures::lying_jpeg(65535, 1), &[201, 422]),
-            ("truncated JPEG", truncated, &[201, 422]),
-            ("corrupt JPEG", corrupt, &[422]),
-            ("JPEG header only", vec![0xFF, 0xD8, 0xFF], &[422]),
-            ("PNG signature only", b"\x89PNG\r\n\x1a\n".to_vec(), &[422]),
-            ("GIF", [&b"GIF89a"[..], &[1, 0, 1, 0, 0, 0, 0, 0x3B][..]].concat(), &[415]),
-            ("BMP", bmp, &[415]),
-            ("HEIC", heic(), &[415]),
-            ("text", b"hello, this is not a photo".to_vec(), &[415]),
-            ("empty", Vec::new(), &[422]),
-        ];
-        let files: Vec<Vec<u8>> = cases.iter().map(|c| c.1.clone()).collect();
-        let (s, ids) = inspection_with(&app, &f, &files).await;
-        let mut stored = 0;
-        for ((name, bytes, allowed), id) in cases.into_iter().zip(&ids) {
-            let (status, body, took) = upload(&app, &f.inspector.token, &s.id, id, bytes, "image/jpeg").await;
-            assert!(allowed.contains(&status), "{name}: {status} {body}");
-            assert!(took < Duration::from_secs(10), "{name} took {took:?}");
-            if status == 201 {
-                stored += 1;
-            } else {
-                assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()), "{name}: {body}");
-            }
-            if status == 415 {
-                assert!(body["detail"].as_str().unwrap().contains("JPEG"), "{name}: {body}");
-            }
-        }
-        ready(&app).await;
-        let ins = inspection(&app, &f.inspector.token, &s.id).await;
-        assert_eq!(ins["status"], "awaiting_photos");
-        let received_count = ids.iter().filter(|id| received(&ins, id)).count();
-        assert_eq!(received_count, stored);
-        assert_eq!(originals(&app), stored, "a blob for each stored photo, none for the refused");
-    }
+both_backends!(
+    hostile_files_get_a_clear_4xx_within_seconds_and_leave_nothing,
+    the_bytes_decide_the_format_not_the_content_type_header,
+    malformed_exif_never_fails_an_upload_and_is_flagged,
+    a_polyglot_is_stored_and_only_its_reencoded_copies_are_served_inline
+);
 
-    async fn the_bytes_decide_the_format_not_the_content_type_header(app: TestApp) {
-        let f = field_county(&app).await;
-        let jpeg = phone_photo(11, VILLAGE.0, VILLAGE.1, 10);
-        let png = fixtures::png(300, 200, 12);
-        let jpeg2 = phone_photo(13, VILLAGE.0, VILLAGE.1, 10);
-        let (s, ids) = inspection_with(&app, &f, &[jpeg.clone(), png.clone(), jpeg2.clone()]).await;
-        for ((bytes, label), id) in [(jpeg, "text/plain"), (png, "image/jpeg"), (jpeg2, "application/octet-stream")].into_iter().zip(&ids) {
-            let (status, body, _) = upload(&app, &f.inspector.token, &s.id, id, bytes, label).await;
-            assert_eq!(status, 201, "labelled {label}: {body}");
+async fn hostile_files_get_a_clear_4xx_within_seconds_and_leave_nothing(app: TestApp) {
+    let f = field_county(&app).await;
+    let good = fixtures::jpeg(800, 600, 3, None);
+    let mut truncated = good.clone();
+    truncated.truncate(good.len() * 2 / 5);
+    let mut corrupt = vec![0xFF, 0xD8, 0xFF, 0xDB, 0x00, 0x43];
+    corrupt.extend((0..4000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8));
+    let mut bmp = b"BM".to_vec();
+    bmp.extend([0u8; 200]);
+    let cases: Vec<(&str, Vec<u8>, &[u16])> = vec![
+        (
+            "pixel flood PNG 60000x60000",
+            fixtures::pixel_flood_png(60000, 60000),
+            &[422],
+        ),
+        (
+            "JPEG declaring 60000x60000",
+            fixtures::lying_jpeg(60000, 60000),
+            &[422],
+        ),
+        (
+            "JPEG declaring 65535x1",
+            fixtures::lying_jpeg(65535, 1),
+            &[201, 422],
+        ),
+        ("truncated JPEG", truncated, &[201, 422]),
+        ("corrupt JPEG", corrupt, &[422]),
+        ("JPEG header only", vec![0xFF, 0xD8, 0xFF], &[422]),
+        ("PNG signature only", b"\x89PNG\r\n\x1a\n".to_vec(), &[422]),
+        (
+            "GIF",
+            [&b"GIF89a"[..], &[1, 0, 1, 0, 0, 0, 0, 0x3B][..]].concat(),
+            &[415],
+        ),
+        ("BMP", bmp, &[415]),
+        ("HEIC", heic(), &[415]),
+        ("text", b"hello, this is not a photo".to_vec(), &[415]),
+        ("empty", Vec::new(), &[422]),
+    ];
+    let files: Vec<Vec<u8>> = cases.iter().map(|c| c.1.clone()).collect();
+    let (s, ids) = inspection_with(&app, &f, &files).await;
+    let mut stored = 0;
+    for ((name, bytes, allowed), id) in cases.into_iter().zip(&ids) {
+        let (status, body, took) =
+            upload(&app, &f.inspector.token, &s.id, id, bytes, "image/jpeg").await;
+        assert!(allowed.contains(&status), "{name}: {status} {body}");
+        assert!(took < Duration::from_secs(10), "{name} took {took:?}");
+        if status == 201 {
+            stored += 1;
+        } else {
+            assert!(
+                body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+                "{name}: {body}"
+            );
         }
-        let ins = inspection(&app, &f.inspector.token, &s.id).await;
-        assert!(ids.iter().all(|id| received(&ins, id)));
+        if status == 415 {
+            assert!(
+                body["detail"].as_str().unwrap().contains("JPEG"),
+                "{name}: {body}"
+            );
+        }
     }
+    ready(&app).await;
+    let ins = inspection(&app, &f.inspector.token, &s.id).await;
+    assert_eq!(ins["status"], "awaiting_photos");
+    let received_count = ids.iter().filter(|id| received(&ins, id)).count();
+    assert_eq!(received_count, stored);
+    assert_eq!(
+        originals(&app),
+        stored,
+        "a blob for each stored photo, none for the refused"
+    );
+}
 
-    async fn malformed_exif_never_fails_an_upload_and_is_flagged(app: TestApp) {
-        let f = field_county(&app).await;
-        let mut deep = b"II*\0\x08\0\0\0".to_vec();
-        deep.extend([0xFF, 0xFF]); // 65535 entries announced, none there
-        deep.extend([0x01, 0x01, 0x04, 0x00]);
-        let tiffs: Vec<Vec<u8>> = vec![
-            b"this is not a TIFF header at all".to_vec(),
-            b"II*\0\xF0\xFF\xFF\xFF".to_vec(),
-            deep,
-            b"MM\0*\0\0\0\x08\0\x05\x01".to_vec(),
-            [&b"II*\0\x08\0\0\0\x01\0"[..], &[0x25, 0x88, 0x04, 0x00, 0xFF, 0xFF, 0xFF, 0x0F, 0x40, 0, 0, 0][..], &[0u8; 4][..]].concat(),
-            Vec::new(),
-        ];
-        let files: Vec<Vec<u8>> = tiffs
+async fn the_bytes_decide_the_format_not_the_content_type_header(app: TestApp) {
+    let f = field_county(&app).await;
+    let jpeg = phone_photo(11, VILLAGE.0, VILLAGE.1, 10);
+    let png = fixtures::png(300, 200, 12);
+    let jpeg2 = phone_photo(13, VILLAGE.0, VILLAGE.1, 10);
+    let (s, ids) = inspection_with(&app, &f, &[jpeg.clone(), png.clone(), jpeg2.clone()]).await;
+    for ((bytes, label), id) in [
+        (jpeg, "text/plain"),
+        (png, "image/jpeg"),
+        (jpeg2, "application/octet-stream"),
+    ]
+    .into_iter()
+    .zip(&ids)
+    {
+        let (status, body, _) = upload(&app, &f.inspector.token, &s.id, id, bytes, label).await;
+        assert_eq!(status, 201, "labelled {label}: {body}");
+    }
+    let ins = inspection(&app, &f.inspector.token, &s.id).await;
+    assert!(ids.iter().all(|id| received(&ins, id)));
+}
+
+async fn malformed_exif_never_fails_an_upload_and_is_flagged(app: TestApp) {
+    let f = field_county(&app).await;
+    let mut deep = b"II*\0\x08\0\0\0".to_vec();
+    deep.extend([0xFF, 0xFF]); // 65535 entries announced, none there
+    deep.extend([0x01, 0x01, 0x04, 0x00]);
+    let tiffs: Vec<Vec<u8>> = vec![
+        b"this is not a TIFF header at all".to_vec(),
+        b"II*\0\xF0\xFF\xFF\xFF".to_vec(),
+        deep,
+        b"MM\0*\0\0\0\x08\0\x05\x01".to_vec(),
+        [
+            &b"II*\0\x08\0\0\0\x01\0"[..],
+            &[
+                0x25, 0x88, 0x04, 0x00, 0xFF, 0xFF, 0xFF, 0x0F, 0x40, 0, 0, 0,
+            ][..],
+            &[0u8; 4][..],
+        ]
+        .concat(),
+        Vec::new(),
+    ];
+    let files: Vec<Vec<u8>> = tiffs
+        .iter()
+        .enumerate()
+        .map(|(i, t)| fixtures::with_app1(&fixtures::jpeg(400, 300, 60 + i as u64, None), t))
+        .collect();
+    let (s, ids) = inspection_with(&app, &f, &files).await;
+    for (i, (bytes, id)) in files.into_iter().zip(&ids).enumerate() {
+        let (status, body, _) =
+            upload(&app, &f.inspector.token, &s.id, id, bytes, "image/jpeg").await;
+        assert_eq!(status, 201, "malformed EXIF #{i}: {body}");
+    }
+    let ins = inspection(&app, &f.inspector.token, &s.id).await;
+    for id in &ids {
+        assert!(received(&ins, id));
+        let flagged = ins["flags"]
+            .as_array()
+            .unwrap()
             .iter()
-            .enumerate()
-            .map(|(i, t)| fixtures::with_app1(&fixtures::jpeg(400, 300, 60 + i as u64, None), t))
-            .collect();
-        let (s, ids) = inspection_with(&app, &f, &files).await;
-        for (i, (bytes, id)) in files.into_iter().zip(&ids).enumerate() {
-            let (status, body, _) = upload(&app, &f.inspector.token, &s.id, id, bytes, "image/jpeg").await;
-            assert_eq!(status, 201, "malformed EXIF #{i}: {body}");
-        }
-        let ins = inspection(&app, &f.inspector.token, &s.id).await;
-        for id in &ids {
-            assert!(received(&ins, id));
-            let flagged = ins["flags"].as_array().unwrap().iter().any(|fl| fl["photo_id"] == id.as_str() && fl["code"] == "photo.no_exif");
-            assert!(flagged, "photo {id} is not flagged: {}", ins["flags"]);
-        }
+            .any(|fl| fl["photo_id"] == id.as_str() && fl["code"] == "photo.no_exif");
+        assert!(flagged, "photo {id} is not flagged: {}", ins["flags"]);
     }
+}
 
-    async fn a_polyglot_is_stored_and_only_its_reencoded_copies_are_served_inline(app: TestApp) {
-        let f = field_county(&app).await;
-        let mut polyglot = phone_photo(21, VILLAGE.0, VILLAGE.1, 10);
-        polyglot.extend_from_slice(b"<html><body><script>alert(document.cookie)</script></body></html>");
-        let (s, ids) = inspection_with(&app, &f, std::slice::from_ref(&polyglot)).await;
-        let (status, body, _) = upload(&app, &f.inspector.token, &s.id, &ids[0], polyglot.clone(), "text/html").await;
-        assert_eq!(status, 201, "{body}");
-        let res = app.get(&format!("/api/v1/photos/{}?size=original", ids[0]), &f.reviewer.token).await;
+async fn a_polyglot_is_stored_and_only_its_reencoded_copies_are_served_inline(app: TestApp) {
+    let f = field_county(&app).await;
+    let mut polyglot = phone_photo(21, VILLAGE.0, VILLAGE.1, 10);
+    polyglot
+        .extend_from_slice(b"<html><body><script>alert(document.cookie)</script></body></html>");
+    let (s, ids) = inspection_with(&app, &f, std::slice::from_ref(&polyglot)).await;
+    let (status, body, _) = upload(
+        &app,
+        &f.inspector.token,
+        &s.id,
+        &ids[0],
+        polyglot.clone(),
+        "text/html",
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let res = app
+        .get(
+            &format!("/api/v1/photos/{}?size=original", ids[0]),
+            &f.reviewer.token,
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let h = res.headers().clone();
+    assert!(h["content-disposition"]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment"));
+    assert!(h["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .starts_with("sandbox"));
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["content-type"], "image/jpeg");
+    assert_eq!(
+        res.bytes().await.unwrap().to_vec(),
+        polyglot,
+        "the original is kept byte for byte"
+    );
+    for size in ["display", "thumb"] {
+        let res = app
+            .get(
+                &format!("/api/v1/photos/{}?size={size}", ids[0]),
+                &f.reviewer.token,
+            )
+            .await;
         assert_eq!(res.status(), 200);
-        let h = res.headers().clone();
-        assert!(h["content-disposition"].to_str().unwrap().starts_with("attachment"));
-        assert!(h["content-security-policy"].to_str().unwrap().starts_with("sandbox"));
-        assert_eq!(h["x-content-type-options"], "nosniff");
-        assert_eq!(h["content-type"], "image/jpeg");
-        assert_eq!(res.bytes().await.unwrap().to_vec(), polyglot, "the original is kept byte for byte");
-        for size in ["display", "thumb"] {
-            let res = app.get(&format!("/api/v1/photos/{}?size={size}", ids[0]), &f.reviewer.token).await;
-            assert_eq!(res.status(), 200);
-            assert_eq!(res.headers()["content-type"], "image/jpeg");
-            assert!(res.headers().get("content-disposition").is_none());
-            let bytes = res.bytes().await.unwrap();
-            assert!(!bytes.windows(7).any(|w| w == b"<script"), "{size} carries the script");
-            assert!(image::load_from_memory(&bytes).is_ok());
-        }
+        assert_eq!(res.headers()["content-type"], "image/jpeg");
+        assert!(res.headers().get("content-disposition").is_none());
+        let bytes = res.bytes().await.unwrap();
+        assert!(
+            !bytes.windows(7).any(|w| w == b"<script"),
+            "{size} carries the script"
+        );
+        assert!(image::load_from_memory(&bytes).is_ok());
     }
 }
 
-both_backends_with! {
+both_backends_with!(
     &[("FIELDSTAR_BODY_IDLE_SECS", "2"), ("FIELDSTAR_BODY_RATE_WINDOW_SECS", "2")];
+    a_slow_sender_is_cut_off_by_the_body_timeout,
+);
 
-    async fn a_slow_sender_is_cut_off_by_the_body_timeout(app: TestApp) {
-        let f = field_county(&app).await;
-        let (s, ids) = inspection_with(&app, &f, &[vec![0xFF; 1 << 20]]).await;
-        let (addr, path, token) = (host(&app), format!("/api/v1/inspections/{}/photos/{}", s.id, ids[0]), f.inspector.token.clone());
-        let (status, took) = tokio::task::spawn_blocking(move || {
-            let started = Instant::now();
-            let mut stream = raw_put(&addr, &path, &token, 1 << 20);
-            let mut writer = stream.try_clone().unwrap();
-            std::thread::spawn(move || {
-                // One byte every 100 ms: a megabyte would take more than a day.
-                for _ in 0..200 {
-                    if writer.write_all(&[0xFF]).is_err() {
-                        break;
-                    }
-                    std::thread::sleep(Duration::from_millis(100));
+async fn a_slow_sender_is_cut_off_by_the_body_timeout(app: TestApp) {
+    let f = field_county(&app).await;
+    let (s, ids) = inspection_with(&app, &f, &[vec![0xFF; 1 << 20]]).await;
+    let (addr, path, token) = (
+        host(&app),
+        format!("/api/v1/inspections/{}/photos/{}", s.id, ids[0]),
+        f.inspector.token.clone(),
+    );
+    let (status, took) = tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
+        let mut stream = raw_put(&addr, &path, &token, 1 << 20);
+        let mut writer = stream.try_clone().unwrap();
+        std::thread::spawn(move || {
+            // One byte every 100 ms: a megabyte would take more than a day.
+            for _ in 0..200 {
+                if writer.write_all(&[0xFF]).is_err() {
+                    break;
                 }
-            });
-            stream.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
-            let mut buf = [0u8; 1024];
-            let n = stream.read(&mut buf).unwrap_or(0);
-            let head = String::from_utf8_lossy(&buf[..n]).to_string();
-            (head.split(' ').nth(1).map(str::to_string), started.elapsed())
-        })
-        .await
-        .unwrap();
-        assert!(took < Duration::from_secs(8), "the server waited {took:?}");
-        assert!(took >= Duration::from_millis(1500), "cut off after {took:?}, before the timeout");
-        // It answers 408, or at least closes the connection.
-        assert!(status.is_none() || status.as_deref() == Some("408"), "{status:?}");
-        ready(&app).await;
-        assert!(!received(&inspection(&app, &f.inspector.token, &s.id).await, &ids[0]));
-    }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+        stream
+            .set_read_timeout(Some(Duration::from_secs(15)))
+            .unwrap();
+        let mut buf = [0u8; 1024];
+        let n = stream.read(&mut buf).unwrap_or(0);
+        let head = String::from_utf8_lossy(&buf[..n]).to_string();
+        (
+            head.split(' ').nth(1).map(str::to_string),
+            started.elapsed(),
+        )
+    })
+    .await
+    .unwrap();
+    assert!(took < Duration::from_secs(8), "the server waited {took:?}");
+    assert!(
+        took >= Duration::from_millis(1500),
+        "cut off after {took:?}, before the timeout"
+    );
+    // It answers 408, or at least closes the connection.
+    assert!(
+        status.is_none() || status.as_deref() == Some("408"),
+        "{status:?}"
+    );
+    ready(&app).await;
+    assert!(!received(
+        &inspection(&app, &f.inspector.token, &s.id).await,
+        &ids[0]
+    ));
 }
 
-both_backends_with! {
+both_backends_with!(
     &[("FIELDSTAR_PHOTO_UPLOADS_PER_USER", "100")];
+    twenty_clients_vanishing_mid_body_leave_no_row_blob_or_held_connection,
+);
 
-    async fn twenty_clients_vanishing_mid_body_leave_no_row_blob_or_held_connection(app: TestApp) {
-        let f = field_county(&app).await;
-        let files: Vec<Vec<u8>> = (0..20).map(|i| phone_photo(300 + i, VILLAGE.0, VILLAGE.1, 10)).collect();
-        let (s, ids) = inspection_with(&app, &f, &files).await;
-        let addr = host(&app);
-        let jobs: Vec<_> = files.iter().zip(&ids).map(|(bytes, id)| {
+async fn twenty_clients_vanishing_mid_body_leave_no_row_blob_or_held_connection(app: TestApp) {
+    let f = field_county(&app).await;
+    let files: Vec<Vec<u8>> = (0..20)
+        .map(|i| phone_photo(300 + i, VILLAGE.0, VILLAGE.1, 10))
+        .collect();
+    let (s, ids) = inspection_with(&app, &f, &files).await;
+    let addr = host(&app);
+    let jobs: Vec<_> = files
+        .iter()
+        .zip(&ids)
+        .map(|(bytes, id)| {
             let (addr, token, bytes) = (addr.clone(), f.inspector.token.clone(), bytes.clone());
             let path = format!("/api/v1/inspections/{}/photos/{id}", s.id);
             tokio::task::spawn_blocking(move || {
@@ -291,28 +400,40 @@ both_backends_with! {
                 std::thread::sleep(Duration::from_millis(200));
                 drop(stream);
             })
-        }).collect();
-        for j in jobs {
-            j.await.unwrap();
-        }
-        // Give the server a moment to notice the hang-ups.
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let t = Instant::now();
-        ready(&app).await;
-        let ins = inspection(&app, &f.inspector.token, &s.id).await;
-        assert!(t.elapsed() < Duration::from_secs(2), "the pool answers at once: {:?}", t.elapsed());
-        assert!(ids.iter().all(|id| !received(&ins, id)), "no photo row was completed");
-        assert_eq!(originals(&app), 0, "no blob was written");
-        assert_eq!(count_files(&app.data_dir.path().join("tmp")), 0, "no temporary file is left");
-        // The pool and the decode slots are all free: every photo now goes through.
-        let t = Instant::now();
-        for (bytes, id) in files.into_iter().zip(&ids) {
-            let (status, body, _) = upload(&app, &f.inspector.token, &s.id, id, bytes, "image/jpeg").await;
-            assert_eq!(status, 201, "{body}");
-        }
-        assert!(t.elapsed() < Duration::from_secs(30), "{:?}", t.elapsed());
-        assert_eq!(originals(&app), 20);
+        })
+        .collect();
+    for j in jobs {
+        j.await.unwrap();
     }
+    // Give the server a moment to notice the hang-ups.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let t = Instant::now();
+    ready(&app).await;
+    let ins = inspection(&app, &f.inspector.token, &s.id).await;
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "the pool answers at once: {:?}",
+        t.elapsed()
+    );
+    assert!(
+        ids.iter().all(|id| !received(&ins, id)),
+        "no photo row was completed"
+    );
+    assert_eq!(originals(&app), 0, "no blob was written");
+    assert_eq!(
+        count_files(&app.data_dir.path().join("tmp")),
+        0,
+        "no temporary file is left"
+    );
+    // The pool and the decode slots are all free: every photo now goes through.
+    let t = Instant::now();
+    for (bytes, id) in files.into_iter().zip(&ids) {
+        let (status, body, _) =
+            upload(&app, &f.inspector.token, &s.id, id, bytes, "image/jpeg").await;
+        assert_eq!(status, 201, "{body}");
+    }
+    assert!(t.elapsed() < Duration::from_secs(30), "{:?}", t.elapsed());
+    assert_eq!(originals(&app), 20);
 }
 
 /// The real phone photos of `FIELDSTAR_TEST_PHOTOS` (see its README.md), when CI provides them.
@@ -335,42 +456,73 @@ const GPS: [(&str, f64, f64); 5] = [
     ("DSCN0027.jpg", 43.468442, 11.881515),
 ];
 
-both_backends! {
-    async fn real_broken_malformed_unsupported_and_gps_photos_get_sound_answers(app: TestApp) {
-        let Some(dir) = real_photos() else { return };
-        let mut files: Vec<(String, Vec<u8>)> = Vec::new();
-        for sub in ["broken", "malformed-exif", "unsupported", "gps"] {
-            let mut names: Vec<_> = std::fs::read_dir(dir.join(sub)).unwrap().filter_map(Result::ok).map(|e| e.path()).filter(|p| p.is_file() && p.extension().is_some_and(|e| e != "md")).collect();
-            names.sort();
-            for p in names {
-                files.push((format!("{sub}/{}", p.file_name().unwrap().to_string_lossy()), std::fs::read(&p).unwrap()));
-            }
+both_backends!(real_broken_malformed_unsupported_and_gps_photos_get_sound_answers);
+
+async fn real_broken_malformed_unsupported_and_gps_photos_get_sound_answers(app: TestApp) {
+    let Some(dir) = real_photos() else { return };
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    for sub in ["broken", "malformed-exif", "unsupported", "gps"] {
+        let mut names: Vec<_> = std::fs::read_dir(dir.join(sub))
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.is_file() && p.extension().is_some_and(|e| e != "md"))
+            .collect();
+        names.sort();
+        for p in names {
+            files.push((
+                format!("{sub}/{}", p.file_name().unwrap().to_string_lossy()),
+                std::fs::read(&p).unwrap(),
+            ));
         }
-        assert!(files.len() >= 10, "{} files", files.len());
-        let f = field_county(&app).await;
-        let bytes: Vec<Vec<u8>> = files.iter().map(|(_, b)| b.clone()).collect();
-        let (s, ids) = inspection_with(&app, &f, &bytes).await;
-        let mut report = Vec::new();
-        for ((name, bytes), id) in files.iter().zip(&ids) {
-            let (status, body, took) = upload(&app, &f.inspector.token, &s.id, id, bytes.clone(), "image/jpeg").await;
-            report.push(format!("{name}: {status} in {took:?}"));
-            assert!(status < 500, "{name}: {status} {body}");
-            assert!(took < Duration::from_secs(10), "{name} took {took:?}");
-            if name.starts_with("unsupported/") {
-                assert_eq!(status, 415, "{name}: {body}");
-            }
-            if name.starts_with("malformed-exif/") || name.starts_with("gps/") {
-                assert_eq!(status, 201, "{name}: {body}");
-            }
-        }
-        loud(&format!("real photos ({:?}):\n  {}", app.backend, report.join("\n  ")));
-        let ins = inspection(&app, &f.inspector.token, &s.id).await;
-        for (file, lat, lon) in GPS {
-            let i = files.iter().position(|(n, _)| n == &format!("gps/{file}")).unwrap();
-            let p = ins["photos"].as_array().unwrap().iter().find(|p| p["id"] == ids[i].as_str()).unwrap();
-            let (plat, plon) = (p["lat"].as_f64().unwrap(), p["lon"].as_f64().unwrap());
-            assert!((plat - lat).abs() < 1e-4 && (plon - lon).abs() < 1e-4, "{file}: {plat},{plon}");
-        }
-        ready(&app).await;
     }
+    assert!(files.len() >= 10, "{} files", files.len());
+    let f = field_county(&app).await;
+    let bytes: Vec<Vec<u8>> = files.iter().map(|(_, b)| b.clone()).collect();
+    let (s, ids) = inspection_with(&app, &f, &bytes).await;
+    let mut report = Vec::new();
+    for ((name, bytes), id) in files.iter().zip(&ids) {
+        let (status, body, took) = upload(
+            &app,
+            &f.inspector.token,
+            &s.id,
+            id,
+            bytes.clone(),
+            "image/jpeg",
+        )
+        .await;
+        report.push(format!("{name}: {status} in {took:?}"));
+        assert!(status < 500, "{name}: {status} {body}");
+        assert!(took < Duration::from_secs(10), "{name} took {took:?}");
+        if name.starts_with("unsupported/") {
+            assert_eq!(status, 415, "{name}: {body}");
+        }
+        if name.starts_with("malformed-exif/") || name.starts_with("gps/") {
+            assert_eq!(status, 201, "{name}: {body}");
+        }
+    }
+    loud(&format!(
+        "real photos ({:?}):\n  {}",
+        app.backend,
+        report.join("\n  ")
+    ));
+    let ins = inspection(&app, &f.inspector.token, &s.id).await;
+    for (file, lat, lon) in GPS {
+        let i = files
+            .iter()
+            .position(|(n, _)| n == &format!("gps/{file}"))
+            .unwrap();
+        let p = ins["photos"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == ids[i].as_str())
+            .unwrap();
+        let (plat, plon) = (p["lat"].as_f64().unwrap(), p["lon"].as_f64().unwrap());
+        assert!(
+            (plat - lat).abs() < 1e-4 && (plon - lon).abs() < 1e-4,
+            "{file}: {plat},{plon}"
+        );
+    }
+    ready(&app).await;
 }

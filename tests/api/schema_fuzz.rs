@@ -47,17 +47,32 @@ fn reports_and_metrics_document_the_types_they_send() {
     );
 }
 
-both_backends! {
-    async fn removing_a_member_while_linking_an_unknown_login_is_422_not_500(app: TestApp) {
-        app.seed_demo().await;
-        let secretary = app.login("secretary1").await;
-        let village = app.unit_id(&secretary.token, "DEMO-T01-V001").await;
-        let res = app.post(&format!("/api/v1/villages/{village}/members"), &secretary.token, &json!({"name": "Temporary"})).await;
-        let member = json_of(res).await["id"].as_str().unwrap().to_string();
-        let res = app.patch(&format!("/api/v1/members/{member}"), &secretary.token, &json!({"active": false, "name": null, "user_id": "__main__"})).await;
-        let body = assert_problem(res, 422).await;
-        assert_eq!(body["errors"][0]["field"], "user_id", "{body}");
-        let res = app.client.get(app.url("/metrics")).send().await.unwrap();
-        assert!(res.headers()["content-type"].to_str().unwrap().starts_with("application/openmetrics-text"));
-    }
+both_backends!(removing_a_member_while_linking_an_unknown_login_is_422_not_500);
+
+async fn removing_a_member_while_linking_an_unknown_login_is_422_not_500(app: TestApp) {
+    app.seed_demo().await;
+    let secretary = app.login("secretary1").await;
+    let village = app.unit_id(&secretary.token, "DEMO-T01-V001").await;
+    let res = app
+        .post(
+            &format!("/api/v1/villages/{village}/members"),
+            &secretary.token,
+            &json!({"name": "Temporary"}),
+        )
+        .await;
+    let member = json_of(res).await["id"].as_str().unwrap().to_string();
+    let res = app
+        .patch(
+            &format!("/api/v1/members/{member}"),
+            &secretary.token,
+            &json!({"active": false, "name": null, "user_id": "__main__"}),
+        )
+        .await;
+    let body = assert_problem(res, 422).await;
+    assert_eq!(body["errors"][0]["field"], "user_id", "{body}");
+    let res = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/openmetrics-text"));
 }
