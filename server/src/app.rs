@@ -19,24 +19,9 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::error::ApiError;
 use crate::http::middleware::{created_location, observe, security_headers, Metrics};
+use crate::state::AppState;
 use crate::storage::Storage;
 use crate::telemetry::RequestSpan;
-
-pub struct AppState {
-    pub config: Arc<Config>,
-    pub db: Db,
-    pub tokens: TokenKeys,
-    pub storage: Storage,
-    pub metrics: Metrics,
-    /// The photo decoding threads, one per core, so uploads cannot exhaust CPU or memory.
-    pub photo_decoders: crate::photo::decoders::Decoders,
-    /// Per-user photo upload limits (in flight, bytes per hour).
-    pub upload_quota: crate::photo::quota::UploadQuota,
-    /// The webhook delivery worker of this process (running when `config.run_workers`).
-    pub webhooks: crate::webhooks::WorkerHandle,
-    /// Where `/metrics` is served when `FIELDSTAR_METRICS_ADDR` is set (the bound address).
-    pub metrics_address: Option<std::net::SocketAddr>,
-}
 
 #[derive(OpenApi)]
 #[openapi(

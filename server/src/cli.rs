@@ -247,7 +247,7 @@ fn run(cli: Cli) -> Result<(), String> {
             let config = config()?;
             let input = std::fs::File::open(&file)
                 .map_err(|e| format!("cannot open {}: {e}", file.display()))?;
-            let today = crate::stars::today(config.timezone);
+            let today = crate::clock::today(config.timezone);
             with_conn(&config, |conn| {
                 let summary =
                     crate::stars::import::import(conn, input, encoding, today, &Actor::cli())

@@ -239,8 +239,10 @@ impl Config {
         };
 
         let timezone = get("FIELDSTAR_TIMEZONE")
-            .unwrap_or("Asia/Shanghai")
-            .parse::<chrono_tz::Tz>()
+            .map_or(
+                Ok(crate::clock::DEFAULT_TIMEZONE),
+                str::parse::<chrono_tz::Tz>,
+            )
             .map_err(|_| {
                 err(
                     "FIELDSTAR_TIMEZONE",

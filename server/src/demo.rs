@@ -166,7 +166,7 @@ pub fn seed(conn: &mut DbConn, password: Option<&str>) -> Result<DemoSummary, Ap
             conn,
             &county.id,
             &actor,
-            chrono::Utc::now().date_naive(),
+            crate::clock::today(crate::clock::DEFAULT_TIMEZONE),
         )?;
 
         let missing: Vec<_> = USERS

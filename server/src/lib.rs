@@ -8,6 +8,7 @@ pub mod bench;
 pub mod benefits;
 pub mod checklist;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod declarations;
@@ -15,6 +16,7 @@ pub mod demo;
 pub mod error;
 pub mod http;
 pub mod inspection;
+mod layering;
 pub mod mentoring;
 pub mod metrics;
 pub mod ops;
@@ -26,6 +28,7 @@ pub mod review;
 pub mod scope;
 pub mod spec;
 pub mod stars;
+pub mod state;
 pub mod storage;
 pub mod telemetry;
 pub mod users;
@@ -34,12 +37,3 @@ pub mod webhooks;
 
 pub use app::Application;
 pub use config::Config;
-
-/// The current time as stored: UTC, without zone, to the microsecond (both backends keep it).
-pub fn now() -> chrono::NaiveDateTime {
-    let t = chrono::Utc::now().naive_utc();
-    t.with_nanosecond((t.and_utc().timestamp_subsec_micros()) * 1000)
-        .unwrap_or(t)
-}
-
-use chrono::Timelike;

@@ -5,8 +5,8 @@ use actix_web::{get, web, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::app::AppState;
 use crate::error::{ApiError, ApiResult, Problem};
+use crate::state::AppState;
 
 #[derive(Serialize, ToSchema)]
 pub struct Health {
@@ -80,7 +80,7 @@ pub async fn metrics_text(state: web::Data<AppState>) -> ApiResult<HttpResponse>
         .read(move |conn| {
             Ok(crate::metrics::domain(
                 conn,
-                crate::now(),
+                crate::clock::now(),
                 &quarter.to_string(),
             )?)
         })

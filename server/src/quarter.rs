@@ -63,7 +63,7 @@ impl Quarter {
 
     /// The quarter an instant falls in, as seen on the county's wall clock.
     pub fn of_instant(instant: DateTime<Utc>, tz: Tz) -> Quarter {
-        Quarter::containing(instant.with_timezone(&tz).date_naive())
+        Quarter::containing(crate::clock::day_at(instant, tz))
     }
 
     pub fn year(self) -> i32 {
@@ -151,7 +151,7 @@ fn local_day_start_utc(date: NaiveDate, tz: Tz) -> DateTime<Utc> {
 /// The quarters a village may declare for at `now`: the current quarter in the county's time
 /// zone and, during its last [`DECLARE_AHEAD_DAYS`] days, also the next one.
 pub fn declarable_quarters(now: DateTime<Utc>, tz: Tz) -> Vec<Quarter> {
-    let today = now.with_timezone(&tz).date_naive();
+    let today = crate::clock::day_at(now, tz);
     let current = Quarter::containing(today);
     let next = current.next();
     let days_left = (current.last_day() - today).num_days();

@@ -18,7 +18,7 @@ const LEVEL_1: [&str; 4] = [
 ];
 
 fn county_today(app: &TestApp) -> NaiveDate {
-    fieldstar::stars::today(app.state.config.timezone)
+    fieldstar::clock::today(app.state.config.timezone)
 }
 
 fn codes(v: &Value) -> Vec<String> {

@@ -20,7 +20,7 @@ const NORTH: (f64, f64) = (43.5575, 11.8840);
 
 /// Today on the county's wall clock.
 fn county_today(app: &TestApp) -> NaiveDate {
-    fieldstar::stars::today(app.state.config.timezone)
+    fieldstar::clock::today(app.state.config.timezone)
 }
 
 fn strings(v: &Value) -> Vec<String> {
@@ -174,7 +174,7 @@ async fn declaration_row(
         let mut conn = db.get()?;
         let v = fieldstar::org::OrgUnit::find_by_code(&mut conn, &code)?.expect("village");
         let id = uuid::Uuid::now_v7().to_string();
-        let at = fieldstar::now();
+        let at = fieldstar::clock::now();
         diesel::insert_into(declarations::table)
             .values((
                 declarations::id.eq(&id),
@@ -680,7 +680,10 @@ async fn deciding_without_the_claim_is_409_and_an_admin_cannot_claim(app: TestAp
     fieldstar::db::blocking(move || {
         let mut conn = db.get()?;
         diesel::update(inspections::table.find(&id))
-            .set(inspections::claim_expires_at.eq(fieldstar::now() - chrono::Duration::minutes(1)))
+            .set(
+                inspections::claim_expires_at
+                    .eq(fieldstar::clock::now() - chrono::Duration::minutes(1)),
+            )
             .execute(&mut conn)?;
         Ok(())
     })

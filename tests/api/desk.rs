@@ -51,7 +51,7 @@ async fn renewals(app: &TestApp) {
                     b::county_id.eq(&v.county_id),
                     b::level.eq(1),
                     b::since_quarter.eq(&last_year),
-                    b::created_at.eq(fieldstar::now()),
+                    b::created_at.eq(fieldstar::clock::now()),
                 ))
                 .execute(&mut conn)?;
         }

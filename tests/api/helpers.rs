@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use fieldstar::app::AppState;
+use fieldstar::state::AppState;
 use fieldstar::Application;
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{json, Value};
@@ -519,7 +519,7 @@ impl TestApp {
                 &mut conn,
                 csv.as_bytes(),
                 None,
-                fieldstar::stars::today(tz),
+                fieldstar::clock::today(tz),
                 &fieldstar::auth::Actor::cli(),
             )
             .map(|s| (s.created, s.updated, s.unchanged))

@@ -209,7 +209,7 @@ async fn every_report_is_a_csv_with_a_bom_and_an_xlsx_with_chinese_headers_when_
 async fn exported_names_that_look_like_formulas_are_inert(app: TestApp) {
     let f = field_county(&app).await;
     let tz = app.state.config.timezone;
-    let quarter = fieldstar::quarter::Quarter::containing(fieldstar::stars::today(tz));
+    let quarter = fieldstar::quarter::Quarter::containing(fieldstar::clock::today(tz));
     let (v1, t1) = (
         app.unit_id(&f.admin.token, "FIELD-V1").await,
         app.unit_id(&f.admin.token, "FIELD-T1").await,

@@ -40,7 +40,7 @@ async fn baseline(app: &TestApp, code: &str, level: i32, quarter: &str) {
                 b::county_id.eq(&v.county_id),
                 b::level.eq(level),
                 b::since_quarter.eq(&quarter),
-                b::created_at.eq(fieldstar::now()),
+                b::created_at.eq(fieldstar::clock::now()),
             ))
             .execute(&mut conn)?;
         Ok(())
@@ -473,7 +473,7 @@ async fn claims_expire_and_can_be_released(app: TestApp) {
         use fieldstar::db::schema::inspections as i;
         let mut conn = db.get()?;
         diesel::update(i::table.find(&id))
-            .set(i::claim_expires_at.eq(fieldstar::now() - Duration::minutes(1)))
+            .set(i::claim_expires_at.eq(fieldstar::clock::now() - Duration::minutes(1)))
             .execute(&mut conn)?;
         Ok(())
     })

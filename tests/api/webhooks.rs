@@ -530,7 +530,7 @@ both_backends_with! { FAST,
             async move {
                 db.write(move |conn| {
                     Ok(diesel::update(webhook_jobs::table)
-                        .set(webhook_jobs::locked_until.eq(fieldstar::now() + chrono::TimeDelta::seconds(seconds)))
+                        .set(webhook_jobs::locked_until.eq(fieldstar::clock::now() + chrono::TimeDelta::seconds(seconds)))
                         .execute(conn)?)
                 })
                 .await
@@ -581,11 +581,11 @@ both_backends_with! { FAST,
                 .unwrap()
             }
         };
-        let cutoff = fieldstar::now() - chrono::TimeDelta::days(30);
+        let cutoff = fieldstar::clock::now() - chrono::TimeDelta::days(30);
         assert_eq!(prune(&app.state, cutoff).await.unwrap(), Pruned::default(), "nothing is old yet");
 
         // Forty days later.
-        let old = fieldstar::now() - chrono::TimeDelta::days(40);
+        let old = fieldstar::clock::now() - chrono::TimeDelta::days(40);
         app.state.db.write(move |conn| {
             diesel::update(webhook_deliveries::table).set(webhook_deliveries::at.eq(old)).execute(conn)?;
             diesel::update(webhook_jobs::table).set(webhook_jobs::created_at.eq(old)).execute(conn)?;

@@ -7,14 +7,14 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::app::AppState;
 use crate::auth::{Actor, AuthUser, Role};
+use crate::clock::now;
 use crate::db::schema::audit_log;
 use crate::db::DbConn;
 use crate::error::ApiResult;
 use crate::http::{Page, PageParams};
-use crate::now;
 use crate::scope::OrgLevel;
+use crate::state::AppState;
 
 /// Appends one entry. `county_id` places it for scoped reads (`None`: visible to no county).
 pub fn record(

@@ -16,10 +16,10 @@ use serde::{Deserialize, Serialize};
 use tracing_actix_web::RequestId;
 use utoipa::ToSchema;
 
-use crate::app::AppState;
 use crate::db::schema::users;
 use crate::error::{ApiError, ApiResult};
 use crate::scope::{OrgLevel, Scope};
+use crate::state::AppState;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]

@@ -8,14 +8,14 @@ use utoipa::ToSchema;
 
 use super::token::{self, ACCESS_TTL_SECS, REFRESH_TTL_DAYS};
 use super::{password, throttle, Actor, AuthUser};
-use crate::app::AppState;
 use crate::db::schema::refresh_tokens;
 use crate::db::DbConn;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::Json;
 use crate::org::{OrgUnit, OrgUnitView};
+use crate::state::AppState;
 use crate::users::{User, UserView};
-use crate::{audit, now};
+use crate::{audit, clock::now};
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

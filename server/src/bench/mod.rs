@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use clap::{Args, ValueEnum};
 use serde_json::{json, Map, Value};
 
-use crate::app::AppState;
 use crate::db::DatabaseUrl;
+use crate::state::AppState;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Scenario {

@@ -220,7 +220,7 @@ pub fn county(conn: &mut DbConn, items: usize, tokens: &TokenIssuer) -> Result<C
 }
 
 /// Mints access tokens the way the login route does, from the server's own keys.
-pub struct TokenIssuer(pub actix_web::web::Data<crate::app::AppState>);
+pub struct TokenIssuer(pub actix_web::web::Data<crate::state::AppState>);
 
 impl TokenIssuer {
     fn issue(&self, id: &str, name: &str, role: Role, county: &OrgUnit) -> String {
@@ -246,7 +246,7 @@ pub struct Village {
 
 /// `count` villages in townships of `VILLAGES_PER_TOWNSHIP`, spread around the centre.
 pub fn villages(conn: &mut DbConn, county: &OrgUnit, count: u64) -> Result<Vec<Village>, String> {
-    let t = crate::now();
+    let t = crate::clock::now();
     let mut out = Vec::with_capacity(count as usize);
     let townships = count.div_ceil(VILLAGES_PER_TOWNSHIP as u64);
     let cols = [
@@ -345,7 +345,7 @@ pub fn declarations(
     quarter: Quarter,
     status: &str,
 ) -> Result<Vec<SeededDeclaration>, String> {
-    let t = crate::now();
+    let t = crate::clock::now();
     let per_quarter = villages.len() as u64;
     let quarters: Vec<String> = std::iter::successors(Some(quarter), |q| Some(q.prev()))
         .take(count.div_ceil(per_quarter.max(1)) as usize)
@@ -422,7 +422,7 @@ pub fn inspections(
     declarations: &[SeededDeclaration],
     sample: &crate::inspection::model::Inspection,
 ) -> Result<(), String> {
-    let now = crate::now();
+    let now = crate::clock::now();
     let total = declarations.len() as u64;
     let span = Duration::days(90).num_milliseconds() as f64;
     let (body, evaluation, flags) = (q(&sample.body), q(&sample.evaluation), q(&sample.flags));
@@ -499,7 +499,7 @@ pub fn mentoring(
     villages: &[Village],
     quarter: Quarter,
 ) -> Result<(), String> {
-    let t = crate::now();
+    let t = crate::clock::now();
     let day = quarter.first_day();
     in_transactions(conn, villages.len() as u64, 10_000, |conn, range| {
         let mut members = Bulk::new(

@@ -7,11 +7,11 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::store::{self, Catalogue, VersionSummary};
 use super::BenefitInput;
-use crate::app::AppState;
 use crate::auth::{AuthUser, Role};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::{Json, Page, PageParams};
 use crate::stars::routes::parse_date;
+use crate::state::AppState;
 
 /// Who reads the catalogue: the county's roles (the report's readers).
 pub const READERS: [Role; 4] = [Role::Admin, Role::Reviewer, Role::Inspector, Role::Township];
@@ -53,7 +53,7 @@ pub async fn get_catalogue(
     user.require(&READERS)?;
     let day = match query.as_of.as_deref().filter(|d| !d.is_empty()) {
         Some(text) => parse_date("as_of", text)?,
-        None => crate::stars::today(state.config.timezone),
+        None => crate::clock::today(state.config.timezone),
     };
     let county = user.scope.county_id.clone();
     let view = state
@@ -86,7 +86,7 @@ pub async fn save_catalogue(
     user.require(&[Role::Admin])?;
     let benefits = super::parse_catalogue(&body.benefits).map_err(ApiError::validation)?;
     let county = user.scope.county_id.clone();
-    let today = crate::stars::today(state.config.timezone);
+    let today = crate::clock::today(state.config.timezone);
     let base = body.base_version;
     let view = state
         .db

@@ -12,7 +12,7 @@ use crate::auth::Actor;
 use crate::db::schema::benefit_catalogues as bc;
 use crate::db::DbConn;
 use crate::error::{ApiError, ApiResult};
-use crate::{audit, now};
+use crate::{audit, clock::now};
 
 /// A county's benefit catalogue, one version of it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

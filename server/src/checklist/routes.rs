@@ -9,11 +9,11 @@ use utoipa::ToSchema;
 
 use super::store::{self, ChecklistVersion, PUBLISHED};
 use super::template::{Label, Template};
-use crate::app::AppState;
 use crate::auth::{AuthUser, Role};
 use crate::db::schema::checklist_versions;
 use crate::error::{ApiError, ApiResult, OrNotFound, Problem};
 use crate::http::{Json, Page, PageParams};
+use crate::state::AppState;
 
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct ChecklistSummary {

@@ -11,7 +11,7 @@ use crate::auth::Actor;
 use crate::db::schema::checklist_versions;
 use crate::db::{is_unique_violation, DbConn};
 use crate::error::{ApiError, ApiResult};
-use crate::{audit, now};
+use crate::{audit, clock::now};
 
 pub const DRAFT: &str = "draft";
 pub const PUBLISHED: &str = "published";

@@ -152,7 +152,7 @@ impl Declaration {
         diesel::update(declarations::table.find(id))
             .set((
                 declarations::status.eq(status),
-                declarations::updated_at.eq(crate::now()),
+                declarations::updated_at.eq(crate::clock::now()),
             ))
             .execute(conn)
     }

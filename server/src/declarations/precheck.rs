@@ -11,14 +11,14 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::{Declaration, DeclarationStatus, DeclarationView, AWAITING_TOWNSHIP};
-use crate::app::AppState;
 use crate::auth::{AuthUser, Role};
 use crate::db::schema::declarations;
 use crate::db::DbConn;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::Json;
+use crate::state::AppState;
 use crate::webhooks::outbox;
-use crate::{audit, now};
+use crate::{audit, clock::now};
 
 pub const MAX_COMMENT: usize = 2000;
 

@@ -75,13 +75,13 @@ pub fn ensure(conn: &mut DbConn, quarter: Quarter, today: NaiveDate) -> ApiResul
 }
 
 /// Runs `ensure` for the current quarter now and then every hour.
-pub fn spawn(state: actix_web::web::Data<crate::app::AppState>) {
+pub fn spawn(state: actix_web::web::Data<crate::state::AppState>) {
     actix_web::rt::spawn(async move {
         loop {
             let tz = state.config.timezone;
             let now = chrono::Utc::now();
             let quarter = Quarter::of_instant(now, tz);
-            let today = now.with_timezone(&tz).date_naive();
+            let today = crate::clock::day_at(now, tz);
             let db = state.db.clone();
             match db
                 .write(move |conn| super::window::close_due(conn, None, today, &system()))

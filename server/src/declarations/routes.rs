@@ -11,7 +11,6 @@ use super::{
     Declaration, DeclarationStatus, DeclarationView, APPROVED, AWAITING_TOWNSHIP, INSPECTING,
     PENDING, REJECTED,
 };
-use crate::app::AppState;
 use crate::auth::{AuthUser, Role};
 use crate::db::schema::declarations;
 use crate::db::{is_unique_violation, DbConn};
@@ -20,7 +19,8 @@ use crate::http::{Json, Page, PageParams};
 use crate::org::OrgUnit;
 use crate::quarter::{declarable_quarters, Quarter};
 use crate::stars::engine::{check_declaration, DeclarationKind, Refusal};
-use crate::{audit, now, scoped, stars};
+use crate::state::AppState;
+use crate::{audit, clock::now, scoped, stars};
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -173,7 +173,7 @@ pub async fn create_declaration(
             q
         }
     };
-    let today = now_utc.with_timezone(&tz).date_naive();
+    let today = crate::clock::day_at(now_utc, tz);
     let declaration = state
         .db
         .write(move |conn| {
@@ -284,7 +284,7 @@ pub async fn get_quarter_window(
     quarter: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let quarter = parse_quarter(&quarter)?;
-    let today = stars::today(state.config.timezone);
+    let today = crate::clock::today(state.config.timezone);
     let view = state
         .db
         .read(move |conn| Ok(window::view(conn, &user.scope.county_id, quarter, today)?))
@@ -318,7 +318,7 @@ pub async fn put_quarter_window(
     let quarter = parse_quarter(&quarter)?;
     let window =
         Window::new(quarter, body.opens_on, body.closes_on).map_err(ApiError::validation)?;
-    let today = stars::today(state.config.timezone);
+    let today = crate::clock::today(state.config.timezone);
     let view = state
         .db
         .write(move |conn| {

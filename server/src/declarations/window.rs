@@ -17,7 +17,7 @@ use crate::inspection::model as im;
 use crate::quarter::Quarter;
 use crate::stars::engine::DeclarationKind;
 use crate::webhooks::outbox;
-use crate::{audit, now};
+use crate::{audit, clock::now};
 
 /// Days after a quarter's last day that its default window stays open.
 pub const GRACE_DAYS: u64 = 15;

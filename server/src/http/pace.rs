@@ -20,8 +20,8 @@ use actix_web::{HttpMessage, ResponseError};
 use futures_util::Stream;
 use tokio::time::{Instant, Sleep};
 
-use crate::app::AppState;
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// How a request body must arrive.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -14,7 +14,6 @@ use serde_json::Value;
 
 use super::flags::{haversine_m, Flag};
 use super::model::{Inspection, PhotoRow};
-use crate::app::AppState;
 use crate::auth::{AuthUser, Role};
 use crate::checklist::store::ChecklistVersion;
 use crate::checklist::template::{Item, ItemKind, Template};
@@ -26,6 +25,7 @@ use crate::photo::store::{self, Size};
 use crate::review::decide::{self, ApprovalRecord, DecisionRecord};
 use crate::review::rules::{DecisionKind, ReviewBody};
 use crate::stars::engine::Consequence;
+use crate::state::AppState;
 
 /// The record's own CSP: nothing runs, images only from the page itself, the served stylesheet.
 const CSP: &str = "default-src 'none'; img-src data:; style-src 'self'; base-uri 'none'; \

@@ -8,7 +8,6 @@ use utoipa::{IntoParams, ToSchema};
 use super::model::*;
 use super::submit::{self, Put, RETRY};
 use super::village::{self, InspectionRead, VillageInspectionView};
-use crate::app::AppState;
 use crate::auth::{AuthUser, Role};
 use crate::checklist::store::ChecklistVersion;
 use crate::db::schema::{declarations, inspections, org_units};
@@ -18,6 +17,7 @@ use crate::http::{Page, PageParams, RawJson};
 use crate::org::{OrgUnit, OrgUnitView};
 use crate::quarter::Quarter;
 use crate::scoped;
+use crate::state::AppState;
 
 /// Creates or replays an inspection under a client-chosen UUID.
 ///

@@ -18,7 +18,7 @@ use crate::error::{ApiError, ApiResult, FieldError};
 use crate::org::OrgUnit;
 use crate::quarter::Quarter;
 use crate::webhooks::outbox;
-use crate::{audit, now};
+use crate::{audit, clock::now};
 
 pub enum Put {
     Created(Stored),
@@ -240,7 +240,7 @@ fn check_window(
 ) -> ApiResult<()> {
     let quarter = Quarter::parse(&declaration.quarter).map_err(|_| ApiError::internal())?;
     let (window, _) = declarations::window::window_of(conn, &declaration.county_id, quarter)?;
-    let started_on = started_at.with_timezone(&tz).date_naive();
+    let started_on = crate::clock::day_at(started_at, tz);
     if window.contains(started_on) {
         return Ok(());
     }

@@ -106,7 +106,7 @@ pub fn seed_demo(
     }
     let actor = Actor::cli();
     // The demo county keeps the default time zone.
-    let today = model::today(chrono_tz::Asia::Shanghai);
+    let today = crate::clock::today(crate::clock::DEFAULT_TIMEZONE);
     let quarter = Quarter::containing(today);
     let registered = quarter.first_day() - Days::new(30);
     let login = match member1_user_id {
@@ -184,7 +184,7 @@ pub fn seed_demo(
                 visits::lon.eq(body.location.map(|l| l.lon)),
                 visits::body_hash.eq(body.hash()),
                 visits::created_by.eq("cli"),
-                visits::created_at.eq(crate::now()),
+                visits::created_at.eq(crate::clock::now()),
             ))
             .execute(conn)?;
     }

@@ -14,7 +14,7 @@ use crate::db::{is_unique_violation, DbConn};
 use crate::error::{ApiError, ApiResult, FieldError, OrNotFound};
 use crate::org::OrgUnit;
 use crate::users::User;
-use crate::{audit, now, scoped};
+use crate::{audit, clock::now, scoped};
 
 /// A member mentors one to three people.
 pub const MAX_MENTEES_PER_MEMBER: i64 = 3;
@@ -56,11 +56,6 @@ fn lock_user(conn: &mut DbConn, id: &str) -> QueryResult<usize> {
     diesel::update(users::table.find(id))
         .set(users::active.eq(users::active))
         .execute(conn)
-}
-
-/// Today's date on the county's wall clock.
-pub fn today(tz: chrono_tz::Tz) -> NaiveDate {
-    Utc::now().with_timezone(&tz).date_naive()
 }
 
 fn chars(s: &str) -> usize {

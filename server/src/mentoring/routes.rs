@@ -13,7 +13,6 @@ use super::model::{
     Recorded, Visit, VisitBody, VisitView, MANAGERS,
 };
 use super::report::{self, MentoringReport};
-use crate::app::AppState;
 use crate::auth::{AuthUser, Role};
 use crate::db::schema::{members, mentees, visits};
 use crate::error::{ApiError, ApiResult, Problem};
@@ -21,6 +20,7 @@ use crate::http::{Json, Page, PageParams};
 use crate::org::OrgUnit;
 use crate::quarter::Quarter;
 use crate::scoped;
+use crate::state::AppState;
 
 /// Everyone but members reads a whole village's mentoring (members see only their own mentees).
 const READERS: [Role; 5] = [
@@ -35,7 +35,7 @@ const READERS: [Role; 5] = [
 fn quarter_or_current(quarter: Option<&str>, tz: chrono_tz::Tz) -> ApiResult<Quarter> {
     match quarter.filter(|q| !q.is_empty()) {
         Some(q) => Quarter::parse(q).map_err(|m| ApiError::field("quarter", m)),
-        None => Ok(Quarter::containing(model::today(tz))),
+        None => Ok(Quarter::containing(crate::clock::today(tz))),
     }
 }
 
@@ -261,7 +261,7 @@ pub async fn create_mentee(
 ) -> ApiResult<HttpResponse> {
     user.require(&MANAGERS)?;
     let new = NewMentee::parse(&body.code, &body.display_name).map_err(ApiError::validation)?;
-    let today = model::today(state.config.timezone);
+    let today = crate::clock::today(state.config.timezone);
     let id = id.into_inner();
     let mentee = state
         .db
@@ -347,7 +347,7 @@ pub async fn put_visit(
         .map_err(|_| ApiError::field("id", "must be a UUID chosen by the client"))?
         .to_string();
     body.check()?;
-    let today = model::today(state.config.timezone);
+    let today = crate::clock::today(state.config.timezone);
     let mut retried = false;
     // Two simultaneous first PUTs of one id: the loser's insert fails on the primary key; its
     // second attempt reads the winner's row and answers as a replay or a conflict.

@@ -14,7 +14,7 @@ use crate::db::schema::{
 use crate::db::DbConn;
 use crate::error::{ApiError, ApiResult, FieldError, OrNotFound};
 use crate::scope::{OrgLevel, Placement, Scope};
-use crate::{audit, now, scoped};
+use crate::{audit, clock::now, scoped};
 
 pub const DEFAULT_RADIUS_M: f64 = 1500.0;
 pub const MIN_RADIUS_M: f64 = 50.0;

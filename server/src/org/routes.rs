@@ -9,13 +9,13 @@ use utoipa::{IntoParams, ToSchema};
 use super::decode::Encoding;
 use super::import::{ImportError, ImportReport};
 use super::model::{self, NewOrgUnit, OrgUnit, OrgUnitView};
-use crate::app::AppState;
 use crate::auth::{AuthUser, Role};
 use crate::db::schema::org_units;
 use crate::error::{ApiError, ApiResult, FieldError, Problem};
 use crate::http::{Json, Page, PageParams};
 use crate::scope::OrgLevel;
 use crate::scoped;
+use crate::state::AppState;
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -16,7 +16,6 @@ use utoipa::{IntoParams, ToSchema};
 use super::decoders::Failed;
 use super::pipeline::{self, Limits, PhotoError, Processed};
 use super::store::{self, Size};
-use crate::app::AppState;
 use crate::auth::{AuthUser, Role};
 use crate::db::schema::{inspections, photos};
 use crate::error::{ApiError, ApiResult, OrNotFound, Problem};
@@ -24,7 +23,8 @@ use crate::inspection::flags::{self, Match, PhotoFacts};
 use crate::inspection::model::{Inspection, PhotoRow, PhotoView, AWAITING_PHOTOS, AWAITING_REVIEW};
 use crate::inspection::submit;
 use crate::org::OrgUnit;
-use crate::{audit, now, scoped};
+use crate::state::AppState;
+use crate::{audit, clock::now, scoped};
 
 /// The first bytes of a photo read to find its decoding cost (headers, EXIF and all).
 const HEADER_BYTES: usize = 256 << 10;

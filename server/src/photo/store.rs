@@ -62,7 +62,7 @@ pub async fn delete_all(storage: &Storage, sha256: &str) {
 
 /// Deletes blobs that no committed row references: left by a crash between the blob write and
 /// the database commit, or by an interrupted temporary write. Run at start-up.
-pub async fn sweep_orphans(state: &crate::app::AppState) -> Result<usize, String> {
+pub async fn sweep_orphans(state: &crate::state::AppState) -> Result<usize, String> {
     // Uploads in flight write their blobs before they commit: leave anything recent alone.
     let min_age = chrono::Duration::from_std(state.config.orphan_min_age)
         .unwrap_or_else(|_| chrono::Duration::minutes(10));

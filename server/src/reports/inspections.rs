@@ -20,7 +20,6 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::{text, value, Column, CsvPage, PAGE};
-use crate::app::AppState;
 use crate::auth::{AuthUser, Role};
 use crate::db::schema::{decisions, declarations, inspections, org_units, photos, users};
 use crate::db::DbConn;
@@ -31,6 +30,7 @@ use crate::org::OrgUnit;
 use crate::photo::store::{self, Size};
 use crate::quarter::Quarter;
 use crate::scoped;
+use crate::state::AppState;
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

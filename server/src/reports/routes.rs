@@ -7,11 +7,11 @@ use super::{
     csv_stream, lang_of, parse_format, reviews, stars, unverified, xlsx, CsvPage, Format, Lang,
     ReportQuery,
 };
-use crate::app::AppState;
 use crate::auth::{AuthUser, Role};
 use crate::error::{ApiResult, Problem};
 use crate::org::OrgUnit;
 use crate::quarter::Quarter;
+use crate::state::AppState;
 
 /// Who reads reports: the county's staff, and township staff for their township.
 const COUNTY_ROLES: [Role; 4] = [Role::Admin, Role::Reviewer, Role::Inspector, Role::Township];
@@ -122,9 +122,9 @@ pub async fn stars_report(
         query.into_inner(),
         "stars",
         stars::CSV_COLUMNS,
-        |conn, unit, quarter, tz| stars::report(conn, unit, quarter, crate::stars::today(tz)),
+        |conn, unit, quarter, tz| stars::report(conn, unit, quarter, crate::clock::today(tz)),
         |conn, unit, quarter, tz, after| {
-            stars::csv_page(conn, unit, quarter, crate::stars::today(tz), after)
+            stars::csv_page(conn, unit, quarter, crate::clock::today(tz), after)
         },
     )
     .await
@@ -221,7 +221,7 @@ pub async fn benefits_report(
     query: web::Query<BenefitsQuery>,
 ) -> ApiResult<HttpResponse> {
     user.require(&COUNTY_ROLES)?;
-    let mode = query.mode(crate::stars::today(state.config.timezone))?;
+    let mode = query.mode(crate::clock::today(state.config.timezone))?;
     let format = parse_format(query.format.as_deref(), true)?;
     let lang = lang_of(&req, query.lang.as_deref())?;
     let unit = unit_of(&state, &user, query.org_unit.as_deref()).await?;

@@ -18,7 +18,7 @@ use crate::inspection::model::{self as im, Inspection};
 use crate::org::OrgUnit;
 use crate::stars::engine::{Consequence, DeclarationKind};
 use crate::webhooks::outbox;
-use crate::{audit, now, stars};
+use crate::{audit, clock::now, stars};
 
 pub const MAX_COMMENT: usize = 2000;
 
@@ -362,7 +362,7 @@ pub fn decide(
     };
     let acknowledged_json = serde_json::to_string(&acknowledged).unwrap_or_else(|_| "[]".into());
     let village = OrgUnit::find(conn, &ins.village_id)?.ok_or_else(|| ApiError::internal())?;
-    let today = Utc::now().with_timezone(&tz).date_naive();
+    let today = crate::clock::today(tz);
     let before = stars::status_of(conn, &village, today)?;
     if decision == DecisionKind::Approve {
         let joint = stars::policy::procedure_of(conn, &ins.county_id)?.joint_approval;
@@ -716,7 +716,7 @@ pub fn reopen(
         ));
     }
     let village = OrgUnit::find(conn, &ins.village_id)?.ok_or_else(|| ApiError::internal())?;
-    let today = Utc::now().with_timezone(&tz).date_naive();
+    let today = crate::clock::today(tz);
     let before = stars::status_of(conn, &village, today)?;
     diesel::update(decisions::table.find(&decision_id))
         .set((

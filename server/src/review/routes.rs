@@ -8,7 +8,6 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::bulk::{self, BulkApproveBody, BulkApproveView, BulkOutcome};
 use super::decide::{self, ClaimView, DecisionBody, DecisionView, ReopenBody};
-use crate::app::AppState;
 use crate::auth::{AuthUser, Role};
 use crate::db::schema::{declarations, inspections, org_units, users};
 use crate::declarations::Declaration;
@@ -20,6 +19,7 @@ use crate::inspection::routes::{flags_for_page, InspectionDetail};
 use crate::org::OrgUnit;
 use crate::review::rules::ReviewBody;
 use crate::scoped;
+use crate::state::AppState;
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -232,7 +232,7 @@ fn entries(
             name: u.name.clone(),
         })
     };
-    let now = crate::now();
+    let now = crate::clock::now();
     let flags = flags_for_page(conn, &rows)?;
     Ok(rows
         .into_iter()

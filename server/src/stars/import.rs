@@ -19,7 +19,7 @@ use crate::org::OrgUnit;
 use crate::quarter::Quarter;
 use crate::scope::OrgLevel;
 use crate::webhooks::outbox;
-use crate::{audit, now};
+use crate::{audit, clock::now};
 
 const HEADER: [&str; 3] = ["village_code", "level", "since_quarter"];
 

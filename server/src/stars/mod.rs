@@ -8,4 +8,4 @@ pub mod routes;
 pub mod status;
 
 pub use policy::policy_of;
-pub use status::{status_of, today, StarStatusView};
+pub use status::{status_of, StarStatusView};

@@ -12,7 +12,7 @@ use crate::auth::Actor;
 use crate::db::schema::{county_policies, policy_changes};
 use crate::db::DbConn;
 use crate::error::{ApiError, ApiResult, FieldError};
-use crate::{audit, now};
+use crate::{audit, clock::now};
 
 pub const MAX_STEP: std::ops::RangeInclusive<i64> = 1..=3;
 pub const RECTIFY_MONTHS: std::ops::RangeInclusive<i64> = 1..=60;

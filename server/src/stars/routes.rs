@@ -7,12 +7,12 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::policy::{self, PolicyChange, PolicyView};
-use super::status::{status_of, today, StarStatusView};
-use crate::app::AppState;
+use super::status::{status_of, StarStatusView};
 use crate::auth::{AuthUser, Role};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::Json;
 use crate::org::OrgUnit;
+use crate::state::AppState;
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -53,7 +53,7 @@ pub async fn get_star_status(
 ) -> ApiResult<HttpResponse> {
     let as_of = match query.as_of.as_deref() {
         Some(text) => parse_date("as_of", text)?,
-        None => today(state.config.timezone),
+        None => crate::clock::today(state.config.timezone),
     };
     let id = id.into_inner();
     let view = state
@@ -105,7 +105,7 @@ pub async fn update_policy(
 ) -> ApiResult<HttpResponse> {
     user.require(&[Role::Admin])?;
     let county = user.scope.county_id.clone();
-    let today = super::today(state.config.timezone);
+    let today = crate::clock::today(state.config.timezone);
     let view = state
         .db
         .write(move |conn| policy::update(conn, &county, &change, &user.actor(), today))

@@ -15,11 +15,6 @@ use crate::org::OrgUnit;
 use crate::quarter::Quarter;
 use crate::review::rules::DecisionKind;
 
-/// The county's calendar date now: the default `as_of` and the day a change takes effect.
-pub fn today(tz: chrono_tz::Tz) -> NaiveDate {
-    chrono::Utc::now().with_timezone(&tz).date_naive()
-}
-
 /// The level a village held before the county used fieldstar, if one was imported.
 pub fn baseline_of(conn: &mut DbConn, village_id: &str) -> QueryResult<Option<Baseline>> {
     let row: Option<(i32, String)> = star_baselines::table

@@ -12,7 +12,7 @@ use crate::error::{ApiError, ApiResult, FieldError, OrNotFound};
 use crate::org::OrgUnit;
 use crate::review::rules::ReviewBody;
 use crate::scope::{OrgLevel, Placement, Scope};
-use crate::{audit, now, scoped};
+use crate::{audit, clock::now, scoped};
 
 #[derive(Queryable, Selectable, Clone, Debug)]
 #[diesel(table_name = users)]

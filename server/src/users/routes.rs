@@ -6,13 +6,13 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::model::{self, NewUser, User, UserView};
-use crate::app::AppState;
 use crate::auth::{AuthUser, Role};
 use crate::db::schema::users;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::{Json, Page, PageParams};
 use crate::org::OrgUnit;
 use crate::scoped;
+use crate::state::AppState;
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -3,9 +3,9 @@
 
 use diesel::prelude::*;
 
+use crate::clock::now;
 use crate::db::schema::outbox_events;
 use crate::db::DbConn;
-use crate::now;
 
 pub const INSPECTION_SUBMITTED: &str = "inspection.submitted";
 pub const INSPECTION_DECIDED: &str = "inspection.decided";

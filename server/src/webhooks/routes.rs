@@ -10,12 +10,12 @@ use super::subscription::{
     CreatedWebhook, DeliveryRow, DeliveryView, NewWebhook, Webhook, WebhookView,
 };
 use super::target;
-use crate::app::AppState;
 use crate::auth::{AuthUser, Role};
 use crate::db::schema::{webhook_deliveries, webhooks};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::{Json, Page, PageParams};
 use crate::scoped;
+use crate::state::AppState;
 
 /// The county's webhook subscriptions, oldest first (secrets are never listed).
 #[utoipa::path(

@@ -14,7 +14,7 @@ use crate::db::schema::{webhook_deliveries, webhooks};
 use crate::db::DbConn;
 use crate::error::{ApiError, ApiResult, FieldError, OrNotFound};
 use crate::scope::Scope;
-use crate::{audit, now, scoped};
+use crate::{audit, clock::now, scoped};
 
 #[derive(Queryable, Selectable, Clone, Debug)]
 #[diesel(table_name = webhooks)]

@@ -15,12 +15,12 @@ use sha2::Sha256;
 
 use super::subscription::Webhook;
 use super::target;
-use crate::app::AppState;
+use crate::clock::now;
 use crate::db::schema::{outbox_events, webhook_deliveries, webhook_jobs};
 use crate::db::DbConn;
 use crate::error::ApiResult;
 use crate::http::middleware::RequestLabels;
-use crate::now;
+use crate::state::AppState;
 
 /// How long a claimed job is ours; a process that dies holding it lets it go after this.
 pub const LOCK_SECS: i64 = 60;
