@@ -176,7 +176,7 @@ pub fn domain(
         Some(out.entry(code.clone()).or_default())
     }
     let queue: Vec<(String, i64, Option<NaiveDateTime>)> = inspections::table
-        .filter(inspections::status.eq(crate::inspection::model::SUBMITTED))
+        .filter(inspections::status.eq(crate::inspection::model::InspectionStatus::Submitted))
         .group_by(inspections::county_id)
         .select((
             inspections::county_id,

@@ -70,6 +70,15 @@ impl DeclarationStatus {
             .into_iter()
             .find(|s| s.as_str() == text)
     }
+
+    /// A stored status. Only `as_str` values are ever written; anything else is a damaged row,
+    /// logged and treated as expired so that nothing inspects or decides it.
+    pub fn stored(text: &str) -> DeclarationStatus {
+        DeclarationStatus::parse(text).unwrap_or_else(|| {
+            tracing::error!(status = text, "a declaration row holds an unknown status");
+            DeclarationStatus::Expired
+        })
+    }
 }
 
 pub const AWAITING_TOWNSHIP: &str = DeclarationStatus::AwaitingTownship.as_str();
@@ -122,7 +131,17 @@ pub struct DeclarationView {
     pub check_comment: Option<String>,
 }
 
+impl std::fmt::Display for DeclarationStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl Declaration {
+    pub fn status(&self) -> DeclarationStatus {
+        DeclarationStatus::stored(&self.status)
+    }
+
     pub fn view(&self) -> DeclarationView {
         DeclarationView {
             id: self.id.clone(),
@@ -130,7 +149,7 @@ impl Declaration {
             quarter: self.quarter.clone(),
             star_level: self.star_level,
             kind: DeclarationKind::parse(&self.kind).unwrap_or(DeclarationKind::Upgrade),
-            status: DeclarationStatus::parse(&self.status).unwrap_or(DeclarationStatus::Pending),
+            status: self.status(),
             created_at: self.created_at.and_utc(),
             checked_at: self.checked_at.map(|t| t.and_utc()),
             check_comment: self.check_comment.clone(),

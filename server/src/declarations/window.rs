@@ -13,7 +13,7 @@ use crate::auth::Actor;
 use crate::db::schema::{declarations, inspections, org_units, quarter_windows};
 use crate::db::DbConn;
 use crate::error::{ApiError, ApiResult, FieldError};
-use crate::inspection::model as im;
+use crate::inspection::model::InspectionStatus;
 use crate::quarter::Quarter;
 use crate::stars::engine::DeclarationKind;
 use crate::webhooks::outbox;
@@ -285,7 +285,10 @@ fn expire_quarter(
     for (id, village_id, kind, level) in open {
         let awaiting_review: i64 = inspections::table
             .filter(inspections::declaration_id.eq(&id))
-            .filter(inspections::status.eq_any(im::AWAITING_REVIEW))
+            .filter(
+                inspections::status
+                    .eq_any(InspectionStatus::AWAITING_REVIEW.map(InspectionStatus::as_str)),
+            )
             .count()
             .get_result(conn)?;
         if awaiting_review > 0 {
@@ -303,10 +306,15 @@ fn expire_quarter(
         diesel::update(
             inspections::table
                 .filter(inspections::declaration_id.eq(&id))
-                .filter(inspections::status.eq_any([im::AWAITING_PHOTOS, im::RETURNED])),
+                .filter(
+                    inspections::status.eq_any(
+                        [InspectionStatus::AwaitingPhotos, InspectionStatus::Returned]
+                            .map(InspectionStatus::as_str),
+                    ),
+                ),
         )
         .set((
-            inspections::status.eq(im::CANCELLED),
+            inspections::status.eq(InspectionStatus::Cancelled),
             inspections::claimed_by.eq(None::<String>),
             inspections::claim_expires_at.eq(None::<chrono::NaiveDateTime>),
             inspections::updated_at.eq(t),

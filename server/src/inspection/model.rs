@@ -20,18 +20,89 @@ use crate::scoped;
 /// The longest visit: `started_at` at most this long before `submitted_at`.
 pub const MAX_VISIT_HOURS: i64 = 24;
 
-pub const AWAITING_PHOTOS: &str = "awaiting_photos";
-pub const SUBMITTED: &str = "submitted";
-pub const APPROVED: &str = "approved";
-pub const REJECTED: &str = "rejected";
-pub const RETURNED: &str = "returned";
-/// Approved by one verifying body, waiting for the other's approval (joint approval).
-pub const AWAITING_SECOND_APPROVAL: &str = "awaiting_second_approval";
-/// Waiting for a reviewer's decision: submitted, or approved by one body of two.
-pub const AWAITING_REVIEW: [&str; 2] = [SUBMITTED, AWAITING_SECOND_APPROVAL];
-/// Withdrawn before it was complete (by its inspector or an admin, or when its quarter's
-/// window closed); kept with its photos, no longer holding its declaration.
-pub const CANCELLED: &str = "cancelled";
+/// Where an inspection stands: stored, sent and filtered on under the same snake_case name.
+#[derive(Serialize, Deserialize, ToSchema, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum InspectionStatus {
+    /// Answers received, photos still arriving.
+    AwaitingPhotos,
+    /// Complete, waiting for a reviewer.
+    Submitted,
+    /// Approved by one verifying body, waiting for the other's approval (joint approval).
+    AwaitingSecondApproval,
+    Approved,
+    Rejected,
+    /// Sent back to the inspector with a comment; the next PUT is the next revision.
+    Returned,
+    /// Withdrawn before it was complete (by its inspector or an admin, or when its quarter's
+    /// window closed); kept with its photos, no longer holding its declaration.
+    Cancelled,
+}
+
+impl InspectionStatus {
+    pub const ALL: [InspectionStatus; 7] = [
+        Self::AwaitingPhotos,
+        Self::Submitted,
+        Self::AwaitingSecondApproval,
+        Self::Approved,
+        Self::Rejected,
+        Self::Returned,
+        Self::Cancelled,
+    ];
+    /// Waiting for a reviewer's decision: submitted, or approved by one body of two.
+    pub const AWAITING_REVIEW: [InspectionStatus; 2] =
+        [Self::Submitted, Self::AwaitingSecondApproval];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::AwaitingPhotos => "awaiting_photos",
+            Self::Submitted => "submitted",
+            Self::AwaitingSecondApproval => "awaiting_second_approval",
+            Self::Approved => "approved",
+            Self::Rejected => "rejected",
+            Self::Returned => "returned",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// A stored status. Only `as_str` values are ever written; anything else is a damaged row,
+    /// logged and treated as withdrawn so that nothing acts on it.
+    pub fn stored(text: &str) -> Self {
+        Self::parse(text).unwrap_or_else(|| {
+            tracing::error!(status = text, "an inspection row holds an unknown status");
+            Self::Cancelled
+        })
+    }
+
+    pub fn awaits_review(self) -> bool {
+        matches!(self, Self::Submitted | Self::AwaitingSecondApproval)
+    }
+
+    /// Approved or rejected: a final decision (which only a reopening undoes).
+    pub fn is_decided(self) -> bool {
+        matches!(self, Self::Approved | Self::Rejected)
+    }
+}
+
+/// Queries compare and set the column with the enum itself (`status.eq(InspectionStatus::Submitted)`).
+impl diesel::expression::AsExpression<diesel::sql_types::Text> for InspectionStatus {
+    type Expression =
+        <&'static str as diesel::expression::AsExpression<diesel::sql_types::Text>>::Expression;
+
+    fn as_expression(self) -> Self::Expression {
+        diesel::expression::AsExpression::<diesel::sql_types::Text>::as_expression(self.as_str())
+    }
+}
+
+impl std::fmt::Display for InspectionStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 #[derive(Serialize, Deserialize, ToSchema, Clone, Debug, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -267,6 +338,10 @@ pub struct InspectionHead {
 }
 
 impl InspectionHead {
+    pub fn status(&self) -> InspectionStatus {
+        InspectionStatus::stored(&self.status)
+    }
+
     /// The inspection's own flags and its current photos' flags, worst first.
     pub fn all_flags(&self, photos: &[PhotoRow]) -> Vec<Flag> {
         merged_flags(&self.flags, photos)
@@ -362,8 +437,7 @@ pub struct InspectionView {
     pub village_id: String,
     pub inspector_id: String,
     pub checklist: ChecklistRef,
-    /// `awaiting_photos`, `submitted`, `approved`, `rejected` or `returned`.
-    pub status: String,
+    pub status: InspectionStatus,
     pub revision: i32,
     /// Weighted score, 0–100.
     pub score: f64,
@@ -399,6 +473,10 @@ pub fn severity_rank(s: Severity) -> i32 {
 }
 
 impl Inspection {
+    pub fn status(&self) -> InspectionStatus {
+        InspectionStatus::stored(&self.status)
+    }
+
     pub fn find_scoped(conn: &mut DbConn, scope: &Scope, id: &str) -> ApiResult<Inspection> {
         let q = inspections::table
             .filter(inspections::id.eq(id))
@@ -453,7 +531,7 @@ impl Inspection {
                 code: self.checklist_code.clone(),
                 version: self.checklist_version,
             },
-            status: self.status.clone(),
+            status: self.status(),
             revision: self.revision,
             score: self.score,
             passed: self.passed,
@@ -477,5 +555,42 @@ impl Inspection {
             submitted_at: self.submitted_at.map(|t| t.and_utc()),
             return_comment: self.return_comment.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::InspectionStatus;
+
+    #[test]
+    fn each_status_is_stored_and_sent_under_one_name() {
+        for s in InspectionStatus::ALL {
+            assert_eq!(InspectionStatus::parse(s.as_str()), Some(s));
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+            assert_eq!(InspectionStatus::stored(s.as_str()), s);
+        }
+        assert_eq!(InspectionStatus::parse("Submitted"), None);
+        // A damaged row is treated as withdrawn: nothing reviews or decides it.
+        assert_eq!(
+            InspectionStatus::stored("bogus"),
+            InspectionStatus::Cancelled
+        );
+    }
+
+    #[test]
+    fn only_submitted_and_half_approved_inspections_await_review() {
+        let waiting: Vec<_> = InspectionStatus::ALL
+            .into_iter()
+            .filter(|s| s.awaits_review())
+            .collect();
+        assert_eq!(waiting, InspectionStatus::AWAITING_REVIEW);
+        let decided: Vec<_> = InspectionStatus::ALL
+            .into_iter()
+            .filter(|s| s.is_decided())
+            .collect();
+        assert_eq!(
+            decided,
+            [InspectionStatus::Approved, InspectionStatus::Rejected]
+        );
     }
 }

@@ -13,7 +13,7 @@ use diesel::prelude::*;
 use serde_json::Value;
 
 use super::flags::{haversine_m, Flag};
-use super::model::{Inspection, PhotoRow};
+use super::model::{Inspection, InspectionStatus, PhotoRow};
 use crate::auth::{AuthUser, Role};
 use crate::checklist::store::ChecklistVersion;
 use crate::checklist::template::{Item, ItemKind, Template};
@@ -185,16 +185,17 @@ fn decision_name(d: DecisionKind) -> String {
     }
 }
 
-fn status_name(s: &str) -> String {
+fn status_name(s: InspectionStatus) -> String {
     match s {
-        "awaiting_photos" => both("等待照片", "Awaiting photos"),
-        "submitted" => both("待审核", "Awaiting review"),
-        "awaiting_second_approval" => both("待另一单位批准", "Awaiting second approval"),
-        "approved" => both("已通过", "Approved"),
-        "rejected" => both("未通过", "Rejected"),
-        "returned" => both("已退回", "Returned"),
-        "cancelled" => both("已取消", "Cancelled"),
-        other => esc(other),
+        InspectionStatus::AwaitingPhotos => both("等待照片", "Awaiting photos"),
+        InspectionStatus::Submitted => both("待审核", "Awaiting review"),
+        InspectionStatus::AwaitingSecondApproval => {
+            both("待另一单位批准", "Awaiting second approval")
+        }
+        InspectionStatus::Approved => both("已通过", "Approved"),
+        InspectionStatus::Rejected => both("未通过", "Rejected"),
+        InspectionStatus::Returned => both("已退回", "Returned"),
+        InspectionStatus::Cancelled => both("已取消", "Cancelled"),
     }
 }
 
@@ -446,7 +447,7 @@ fn render(
         both("状态", "Status"),
         format!(
             "{} · {} {}",
-            status_name(&ins.status),
+            status_name(ins.status()),
             both("修订", "revision"),
             ins.revision
         ),

@@ -189,7 +189,7 @@ pub struct InspectionSummary {
     pub village_id: String,
     pub declaration_id: String,
     pub inspector_id: String,
-    pub status: String,
+    pub status: InspectionStatus,
     pub revision: i32,
     /// Null for a village's secretary until the inspection is approved or rejected.
     pub score: Option<f64>,
@@ -231,11 +231,11 @@ impl InspectionSummary {
             .zip(flags)
             .map(|(r, flags)| InspectionSummary {
                 flags,
+                status: r.status(),
                 id: r.id,
                 village_id: r.village_id,
                 declaration_id: r.declaration_id,
                 inspector_id: r.inspector_id,
-                status: r.status,
                 revision: r.revision,
                 score: Some(r.score),
                 passed: Some(r.passed),
@@ -277,7 +277,7 @@ pub fn flags_for_page(
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct InspectionFilter {
-    pub status: Option<String>,
+    pub status: Option<InspectionStatus>,
     pub village: Option<String>,
     /// `YYYY-Qn`: inspections of declarations for that quarter.
     pub quarter: Option<String>,
@@ -319,7 +319,7 @@ pub async fn list_inspections(
             let q = inspections::table.into_boxed();
             let mut q = scoped!(q, inspections, &user.scope);
             if let Some(s) = filter.status {
-                q = q.filter(inspections::status.eq(s));
+                q = q.filter(inspections::status.eq(s.as_str()));
             }
             if let Some(v) = filter.village {
                 q = q.filter(inspections::village_id.eq(v));

@@ -13,7 +13,7 @@ use crate::checklist::store::ChecklistVersion;
 use crate::checklist::versions;
 use crate::db::schema::{inspection_revisions, inspections, photos};
 use crate::db::{is_unique_violation, DbConn};
-use crate::declarations::{self, Declaration};
+use crate::declarations::{self, Declaration, DeclarationStatus};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::org::OrgUnit;
 use crate::quarter::Quarter;
@@ -198,7 +198,12 @@ impl RevisionFields {
         Ok(RevisionFields {
             checklist_code: body.checklist.code.clone(),
             checklist_version: body.checklist.version,
-            status: if complete { SUBMITTED } else { AWAITING_PHOTOS }.to_string(),
+            status: if complete {
+                InspectionStatus::Submitted
+            } else {
+                InspectionStatus::AwaitingPhotos
+            }
+            .to_string(),
             revision,
             body_hash: encoded.digest.clone(),
             body: encoded.json.clone(),
@@ -264,7 +269,7 @@ fn live_inspection(
     inspections::table
         .inner_join(users::table.on(users::id.eq(inspections::inspector_id)))
         .filter(inspections::declaration_id.eq(declaration_id))
-        .filter(inspections::status.ne(CANCELLED))
+        .filter(inspections::status.ne(InspectionStatus::Cancelled))
         .order(inspections::received_at.desc())
         .select((inspections::id, users::username))
         .first(conn)
@@ -302,7 +307,7 @@ pub fn put(
                 photos,
             }));
         }
-        if existing.status != RETURNED {
+        if existing.status() != InspectionStatus::Returned {
             return Err(ApiError::conflict(
                 "inspection_conflict",
                 "this inspection id already holds a different body; a new inspection needs a new id",
@@ -402,12 +407,12 @@ fn create(
     tz: chrono_tz::Tz,
 ) -> ApiResult<Stored> {
     let declaration = declaration_for(conn, user, body)?;
-    match declaration.status.as_str() {
-        declarations::PENDING => {}
+    match declaration.status() {
+        DeclarationStatus::Pending => {}
         // Under READ COMMITTED a concurrent PUT of this id may have committed since our first
         // look: then this is a replay, which the retry answers.
-        declarations::INSPECTING if Inspection::find(conn, id)?.is_some() => return Err(retry()),
-        declarations::INSPECTING => {
+        DeclarationStatus::Inspecting if Inspection::find(conn, id)?.is_some() => return Err(retry()),
+        DeclarationStatus::Inspecting => {
             let live = live_inspection(conn, &declaration.id)?;
             let (live_id, inspector) = live.unwrap_or_default();
             return Err(ApiError::conflict(
@@ -420,19 +425,19 @@ fn create(
             .with("live_inspection_id", live_id)
             .with("live_inspector", inspector));
         }
-        declarations::AWAITING_TOWNSHIP => {
+        DeclarationStatus::AwaitingTownship => {
             return Err(ApiError::conflict(
                 "declaration.awaiting_township",
                 "this declaration waits for its township's check; the county inspects it once forwarded",
             ))
         }
-        declarations::SENT_BACK => {
+        DeclarationStatus::SentBack => {
             return Err(ApiError::conflict(
                 "declaration_closed",
                 "this declaration was sent back by its township",
             ))
         }
-        declarations::EXPIRED | declarations::UNVERIFIED => {
+        DeclarationStatus::Expired | DeclarationStatus::Unverified => {
             return Err(ApiError::conflict(
                 "declaration_closed",
                 format!(
@@ -441,7 +446,7 @@ fn create(
                 ),
             ))
         }
-        _ => {
+        DeclarationStatus::Approved | DeclarationStatus::Rejected => {
             return Err(ApiError::conflict(
                 "declaration_decided",
                 "this declaration is already decided",
@@ -515,7 +520,7 @@ fn revise(
         inspections::table
             .filter(inspections::id.eq(&existing.id))
             .filter(inspections::revision.eq(existing.revision))
-            .filter(inspections::status.eq(RETURNED)),
+            .filter(inspections::status.eq(InspectionStatus::Returned)),
     )
     .set(inspections::updated_at.eq(now()))
     .execute(conn)?;
@@ -573,7 +578,7 @@ pub fn complete_if_all_photos(
     let Some(ins) = Inspection::find(conn, inspection_id)? else {
         return Ok(false);
     };
-    if ins.status != AWAITING_PHOTOS {
+    if ins.status() != InspectionStatus::AwaitingPhotos {
         return Ok(false);
     }
     let photos = ins.photos(conn)?;
@@ -598,7 +603,7 @@ pub fn complete_if_all_photos(
     let t = now();
     diesel::update(inspections::table.find(&ins.id))
         .set((
-            inspections::status.eq(SUBMITTED),
+            inspections::status.eq(InspectionStatus::Submitted),
             inspections::submitted_at.eq(t),
             inspections::flag_severity.eq(severity),
             inspections::updated_at.eq(t),
@@ -667,10 +672,15 @@ pub fn cancel(conn: &mut DbConn, user: &AuthUser, id: &str) -> ApiResult<()> {
     let cancelled = diesel::update(
         inspections::table
             .filter(inspections::id.eq(&ins.id))
-            .filter(inspections::status.eq_any([AWAITING_PHOTOS, RETURNED])),
+            .filter(
+                inspections::status.eq_any(
+                    [InspectionStatus::AwaitingPhotos, InspectionStatus::Returned]
+                        .map(InspectionStatus::as_str),
+                ),
+            ),
     )
     .set((
-        inspections::status.eq(CANCELLED),
+        inspections::status.eq(InspectionStatus::Cancelled),
         inspections::claimed_by.eq(None::<String>),
         inspections::claim_expires_at.eq(None::<chrono::NaiveDateTime>),
         inspections::updated_at.eq(t),

@@ -6,15 +6,15 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::model::{ChecklistRef, Inspection, APPROVED, REJECTED};
+use super::model::{ChecklistRef, Inspection, InspectionStatus};
 use super::routes::{InspectionDetail, InspectionSummary};
 use crate::auth::{AuthUser, Role};
 use crate::db::schema::{declarations, org_units};
 use crate::error::{ApiError, ApiResult};
 
 /// Whether the inspection is decided for good: only then does the village see its result.
-pub fn decided(status: &str) -> bool {
-    status == APPROVED || status == REJECTED
+pub fn decided(status: InspectionStatus) -> bool {
+    status.is_decided()
 }
 
 /// Members read no inspection; secretaries read the village's view.
@@ -58,8 +58,7 @@ pub struct VillageInspectionView {
     pub quarter: Option<String>,
     pub star_level: Option<i32>,
     pub checklist: ChecklistRef,
-    /// `awaiting_photos`, `submitted`, `approved`, `rejected` or `returned`.
-    pub status: String,
+    pub status: InspectionStatus,
     pub revision: i32,
     pub submitted_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Oldest first.
@@ -101,11 +100,11 @@ impl VillageInspectionView {
             quarter: declaration.as_ref().map(|d| d.0.clone()),
             star_level: declaration.map(|d| d.1),
             checklist: view.checklist,
-            status: ins.status.clone(),
+            status: ins.status(),
             revision: ins.revision,
             submitted_at: view.submitted_at,
             decisions,
-            result: decided(&ins.status).then_some(VillageResult {
+            result: decided(ins.status()).then_some(VillageResult {
                 score: view.score,
                 passed: view.passed,
                 failing_items: view.failing_items,
@@ -125,7 +124,7 @@ pub enum InspectionRead {
 /// A list entry as the village reads it: no flags, and no result until decided.
 pub fn summary_for_village(mut s: InspectionSummary) -> InspectionSummary {
     s.flags.clear();
-    if !decided(&s.status) {
+    if !decided(s.status) {
         s.score = None;
         s.passed = None;
     }

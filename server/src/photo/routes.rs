@@ -20,7 +20,7 @@ use crate::auth::{AuthUser, Role};
 use crate::db::schema::{inspections, photos};
 use crate::error::{ApiError, ApiResult, OrNotFound, Problem};
 use crate::inspection::flags::{self, Match, PhotoFacts};
-use crate::inspection::model::{Inspection, PhotoRow, PhotoView, AWAITING_PHOTOS, AWAITING_REVIEW};
+use crate::inspection::model::{Inspection, InspectionStatus, PhotoRow, PhotoView};
 use crate::inspection::submit;
 use crate::org::OrgUnit;
 use crate::state::AppState;
@@ -47,7 +47,7 @@ pub struct PhotoUploadView {
     #[serde(flatten)]
     pub photo: PhotoView,
     /// The inspection's status after this photo (`submitted` once the last one arrived).
-    pub inspection_status: String,
+    pub inspection_status: InspectionStatus,
 }
 
 fn upload_error(e: PhotoError) -> ApiError {
@@ -174,7 +174,7 @@ pub async fn put_photo(
         if sha256 == photo.expected_sha256 {
             return Ok(HttpResponse::Ok().json(PhotoUploadView {
                 photo: photo.view(),
-                inspection_status: ins.status,
+                inspection_status: ins.status(),
             }));
         }
         return Err(ApiError::conflict(
@@ -182,7 +182,7 @@ pub async fn put_photo(
             "this photo is stored with other bytes",
         ));
     }
-    if ins.status != AWAITING_PHOTOS && !AWAITING_REVIEW.contains(&ins.status.as_str()) {
+    if ins.status() != InspectionStatus::AwaitingPhotos && !ins.status().awaits_review() {
         return Err(ApiError::conflict(
             "inspection_closed",
             format!("the inspection is {}", ins.status),
@@ -345,7 +345,7 @@ fn record(
     photo_id: &str,
     p: &Stored,
     tz: chrono_tz::Tz,
-) -> ApiResult<(PhotoView, String, bool)> {
+) -> ApiResult<(PhotoView, InspectionStatus, bool)> {
     // Lock the inspection row first: concurrent last photos then see each other's rows.
     diesel::update(inspections::table.find(inspection_id))
         .set(inspections::updated_at.eq(now()))
@@ -359,7 +359,7 @@ fn record(
         .or_not_found("photo")?;
     if photo.received {
         return if photo.expected_sha256 == p.sha256 {
-            Ok((photo.view(), ins.status, true))
+            Ok((photo.view(), ins.status(), true))
         } else {
             Err(ApiError::conflict(
                 "photo_conflict",
@@ -479,7 +479,7 @@ fn record(
         .find(photo_id)
         .select(PhotoRow::as_select())
         .first(conn)?;
-    Ok((photo.view(), ins.status, false))
+    Ok((photo.view(), ins.status(), false))
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -12,7 +12,7 @@ use super::{text, value, Column, CsvPage, PAGE};
 use crate::db::schema::{decisions, inspections, org_units};
 use crate::db::DbConn;
 use crate::error::ApiResult;
-use crate::inspection::model::{InspectionHead, AWAITING_REVIEW};
+use crate::inspection::model::InspectionHead;
 use crate::inspection::routes::flags_for_page;
 use crate::org::OrgUnit;
 use crate::quarter::Quarter;
@@ -181,10 +181,7 @@ pub fn report(
         after = Some(last.id.clone());
         let full = rows.len() as i64 == PAGE;
         r.submitted += rows.len() as u32;
-        r.pending += rows
-            .iter()
-            .filter(|i| AWAITING_REVIEW.contains(&i.status.as_str()))
-            .count() as u32;
+        r.pending += rows.iter().filter(|i| i.status().awaits_review()).count() as u32;
         for flags in flags_for_page(conn, &rows)? {
             for f in flags {
                 *flag_counts.entry(f.code).or_default() += f.count as u32;

@@ -10,7 +10,9 @@ use super::{text, value, Column, CsvPage, PAGE};
 use crate::db::schema::{declarations, org_units};
 use crate::db::DbConn;
 use crate::declarations::window;
-use crate::declarations::{Declaration, AWAITING_TOWNSHIP, INSPECTING, PENDING, UNVERIFIED};
+use crate::declarations::{
+    Declaration, DeclarationStatus, AWAITING_TOWNSHIP, INSPECTING, PENDING, UNVERIFIED,
+};
 use crate::error::ApiResult;
 use crate::org::OrgUnit;
 use crate::quarter::Quarter;
@@ -34,7 +36,7 @@ pub struct UnverifiedVillage {
     /// The level the renewal verifies (the village keeps it).
     pub level: i32,
     /// `unverified` once the window closed; `pending` or `inspecting` while it runs.
-    pub declaration_status: String,
+    pub declaration_status: DeclarationStatus,
 }
 
 #[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
@@ -98,7 +100,7 @@ fn page(
                 village_code: code,
                 village_name: name,
                 level: d.star_level,
-                declaration_status: d.status,
+                declaration_status: DeclarationStatus::stored(&d.status),
             };
             (d.id, row)
         })
@@ -120,7 +122,7 @@ pub fn report(conn: &mut DbConn, unit: &OrgUnit, quarter: Quarter) -> ApiResult<
     }
     let unverified = items
         .iter()
-        .filter(|i| i.declaration_status == UNVERIFIED)
+        .filter(|i| i.declaration_status == DeclarationStatus::Unverified)
         .count() as u32;
     Ok(UnverifiedReport {
         quarter: quarter.to_string(),
@@ -151,7 +153,7 @@ pub fn csv_page(
                 r.village_code,
                 r.village_name,
                 r.level.to_string(),
-                r.declaration_status,
+                r.declaration_status.to_string(),
             ]
         })
         .collect();

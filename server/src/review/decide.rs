@@ -14,7 +14,7 @@ use crate::db::schema::{approvals, decisions, inspections, users};
 use crate::db::{is_unique_violation, DbConn};
 use crate::declarations::{self, Declaration};
 use crate::error::{ApiError, ApiResult, FieldError};
-use crate::inspection::model::{self as im, Inspection};
+use crate::inspection::model::{Inspection, InspectionStatus};
 use crate::org::OrgUnit;
 use crate::stars::engine::{Consequence, DeclarationKind};
 use crate::webhooks::outbox;
@@ -38,7 +38,7 @@ fn claim_is_live(ins: &Inspection, at: chrono::NaiveDateTime) -> bool {
 pub fn claim(conn: &mut DbConn, user: &AuthUser, id: &str, minutes: i64) -> ApiResult<ClaimView> {
     let ins = Inspection::find_scoped(conn, &user.scope, id)?;
     user.require(&[Role::Reviewer])?;
-    if !im::AWAITING_REVIEW.contains(&ins.status.as_str()) {
+    if !ins.status().awaits_review() {
         return Err(ApiError::conflict(
             "not_reviewable",
             format!("the inspection is {}", ins.status),
@@ -67,7 +67,10 @@ pub fn claim(conn: &mut DbConn, user: &AuthUser, id: &str, minutes: i64) -> ApiR
     let taken = diesel::update(
         inspections::table
             .filter(inspections::id.eq(&ins.id))
-            .filter(inspections::status.eq_any(im::AWAITING_REVIEW))
+            .filter(
+                inspections::status
+                    .eq_any(InspectionStatus::AWAITING_REVIEW.map(InspectionStatus::as_str)),
+            )
             .filter(
                 inspections::claimed_by
                     .is_null()
@@ -123,7 +126,7 @@ pub fn body_of(conn: &mut DbConn, user: &AuthUser) -> ApiResult<ReviewBody> {
 /// 409 when the inspection waits for the other body's approval: after one body approved, the
 /// other body's reviewers decide.
 fn check_turn(ins: &Inspection, body: ReviewBody) -> ApiResult<()> {
-    if ins.status != im::AWAITING_SECOND_APPROVAL {
+    if ins.status() != InspectionStatus::AwaitingSecondApproval {
         return Ok(());
     }
     match ins.awaiting_body.as_deref().and_then(ReviewBody::parse) {
@@ -216,7 +219,7 @@ pub struct DecisionView {
     pub body: ReviewBody,
     /// The inspection's status after the decision: `awaiting_second_approval` after the first
     /// of two approvals.
-    pub inspection_status: String,
+    pub inspection_status: InspectionStatus,
     /// After the first of two approvals, the body whose approval is still missing.
     pub awaiting_body: Option<ReviewBody>,
     /// The village's star level after the decision (unchanged until the last approval).
@@ -282,12 +285,12 @@ pub fn decide(
         .set(inspections::updated_at.eq(now()))
         .execute(conn)?;
     let ins = Inspection::find(conn, id)?.ok_or_else(|| ApiError::internal())?;
-    match ins.status.as_str() {
-        im::SUBMITTED | im::AWAITING_SECOND_APPROVAL => {}
-        im::APPROVED | im::REJECTED => {
+    match ins.status() {
+        InspectionStatus::Submitted | InspectionStatus::AwaitingSecondApproval => {}
+        InspectionStatus::Approved | InspectionStatus::Rejected => {
             return Err(ApiError::conflict("already_decided", "a decision is final"))
         }
-        im::RETURNED => {
+        InspectionStatus::Returned => {
             return Err(ApiError::conflict(
                 "already_decided",
                 "this revision was returned; wait for the next one",
@@ -453,9 +456,9 @@ pub fn decide(
         other => other?,
     };
     let status = match decision {
-        DecisionKind::Approve => im::APPROVED,
-        DecisionKind::Reject => im::REJECTED,
-        DecisionKind::Return => im::RETURNED,
+        DecisionKind::Approve => InspectionStatus::Approved,
+        DecisionKind::Reject => InspectionStatus::Rejected,
+        DecisionKind::Return => InspectionStatus::Returned,
     };
     diesel::update(inspections::table.find(&ins.id))
         .set((
@@ -525,7 +528,7 @@ pub fn decide(
         decided_by: user.id.clone(),
         decided_at: t.and_utc(),
         body: my_body,
-        inspection_status: status.to_string(),
+        inspection_status: status,
         awaiting_body: None,
         star_level: after.level,
     })
@@ -554,7 +557,7 @@ fn first_approval(
     let ins = a.ins;
     diesel::update(inspections::table.find(&ins.id))
         .set((
-            inspections::status.eq(im::AWAITING_SECOND_APPROVAL),
+            inspections::status.eq(InspectionStatus::AwaitingSecondApproval),
             inspections::awaiting_body.eq(a.missing.as_str()),
             inspections::claimed_by.eq(None::<String>),
             inspections::claim_expires_at.eq(None::<chrono::NaiveDateTime>),
@@ -604,7 +607,7 @@ fn first_approval(
         decided_by: user.id.clone(),
         decided_at: a.at.and_utc(),
         body: a.body,
-        inspection_status: im::AWAITING_SECOND_APPROVAL.to_string(),
+        inspection_status: InspectionStatus::AwaitingSecondApproval,
         awaiting_body: Some(a.missing),
         star_level: a.star_level,
     })
@@ -627,7 +630,7 @@ fn failed_because(ins: &Inspection, failing_items: &[String]) -> String {
 }
 
 /// Whether the inspection's present revision can be approved, and what stands in the way.
-pub fn approval_of(ins: &Inspection, photos: &[im::PhotoRow]) -> Approval {
+pub fn approval_of(ins: &Inspection, photos: &[crate::inspection::model::PhotoRow]) -> Approval {
     let evaluation: serde_json::Value =
         serde_json::from_str(&ins.evaluation).unwrap_or(serde_json::Value::Null);
     let failing: Vec<String> = evaluation
@@ -674,7 +677,7 @@ pub fn reopen(
         .set(inspections::updated_at.eq(now()))
         .execute(conn)?;
     let ins = Inspection::find(conn, id)?.ok_or_else(|| ApiError::internal())?;
-    if ins.status != im::APPROVED && ins.status != im::REJECTED {
+    if !ins.status().is_decided() {
         return Err(ApiError::conflict(
             "reopen.not_decided",
             format!(
@@ -727,7 +730,7 @@ pub fn reopen(
         .execute(conn)?;
     diesel::update(inspections::table.find(&ins.id))
         .set((
-            inspections::status.eq(im::SUBMITTED),
+            inspections::status.eq(InspectionStatus::Submitted),
             inspections::decided_at.eq(None::<chrono::NaiveDateTime>),
             inspections::claimed_by.eq(None::<String>),
             inspections::claim_expires_at.eq(None::<chrono::NaiveDateTime>),

@@ -14,7 +14,7 @@ use crate::declarations::Declaration;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::{Json, Page, PageParams};
 use crate::inspection::flags::FlagCount;
-use crate::inspection::model::{InspectionHead, AWAITING_SECOND_APPROVAL, SUBMITTED};
+use crate::inspection::model::{InspectionHead, InspectionStatus};
 use crate::inspection::routes::{flags_for_page, InspectionDetail};
 use crate::org::OrgUnit;
 use crate::review::rules::ReviewBody;
@@ -58,7 +58,7 @@ pub struct QueueEntry {
     pub declared_level: i32,
     pub kind: Option<crate::stars::engine::DeclarationKind>,
     pub quarter: String,
-    pub status: String,
+    pub status: InspectionStatus,
     pub revision: i32,
     pub score: f64,
     pub passed: bool,
@@ -123,22 +123,25 @@ pub async fn review_queue(
             } else {
                 None
             };
-            let second = inspections::status.eq(AWAITING_SECOND_APPROVAL);
-            let q = match body {
-                Some(b) => inspections::table
-                    .filter(
-                        inspections::status
-                            .eq(SUBMITTED)
-                            .or(second.and(inspections::awaiting_body.eq(b))),
-                    )
-                    .into_boxed(),
-                None if user.role == Role::Admin => inspections::table
-                    .filter(inspections::status.eq_any([SUBMITTED, AWAITING_SECOND_APPROVAL]))
-                    .into_boxed(),
-                None => inspections::table
-                    .filter(inspections::status.eq(SUBMITTED))
-                    .into_boxed(),
-            };
+            let second = inspections::status.eq(InspectionStatus::AwaitingSecondApproval);
+            let q =
+                match body {
+                    Some(b) => inspections::table
+                        .filter(
+                            inspections::status
+                                .eq(InspectionStatus::Submitted)
+                                .or(second.and(inspections::awaiting_body.eq(b))),
+                        )
+                        .into_boxed(),
+                    None if user.role == Role::Admin => inspections::table
+                        .filter(inspections::status.eq_any(
+                            InspectionStatus::AWAITING_REVIEW.map(InspectionStatus::as_str),
+                        ))
+                        .into_boxed(),
+                    None => inspections::table
+                        .filter(inspections::status.eq(InspectionStatus::Submitted))
+                        .into_boxed(),
+                };
             let mut q = scoped!(q, inspections, &user.scope);
             if filter.flagged == Some(true) {
                 q = q.filter(inspections::flag_severity.ge(2));
@@ -264,10 +267,10 @@ fn entries(
                     _ => None,
                 },
                 awaiting_body: r.awaiting_body.as_deref().and_then(ReviewBody::parse),
+                status: r.status(),
                 id: r.id,
                 village_id: r.village_id,
                 declaration_id: r.declaration_id,
-                status: r.status,
                 revision: r.revision,
                 score: r.score,
                 passed: r.passed,
