@@ -515,47 +515,18 @@ pub async fn mentoring_report(
     req: actix_web::HttpRequest,
     query: web::Query<ReportQuery>,
 ) -> ApiResult<HttpResponse> {
-    user.require(&READERS)?;
-    let query = query.into_inner();
-    let quarter = quarter_or_current(query.quarter.as_deref(), state.config.timezone)?;
-    let format = query.format()?;
-    let lang = crate::reports::lang_of(&req, query.lang.as_deref())?;
-    let unit = state
-        .db
-        .read(move |conn| {
-            let unit_id = query
-                .org_unit
-                .filter(|u| !u.is_empty())
-                .unwrap_or_else(|| user.scope.unit_id.clone());
-            OrgUnit::find_scoped(conn, &user.scope, &unit_id)
-        })
-        .await?;
-    match format {
-        crate::reports::Format::Csv => {
-            return Ok(crate::reports::csv_stream(
-                state.db.clone(),
-                format!("mentoring-{quarter}.csv"),
-                report::CSV_COLUMNS,
-                lang,
-                move |conn, after| report::csv_page(conn, &unit, quarter, after),
-            ))
-        }
-        crate::reports::Format::Xlsx => {
-            return crate::reports::xlsx::response(
-                &state.db,
-                format!("mentoring-{quarter}.xlsx"),
-                "mentoring",
-                report::CSV_COLUMNS,
-                lang,
-                move |conn, after| report::csv_page(conn, &unit, quarter, after),
-            )
-            .await
-        }
-        crate::reports::Format::Json => {}
-    }
-    let report = state
-        .db
-        .read(move |conn| Ok(report::mentoring_report(conn, &unit, quarter)?))
-        .await?;
-    Ok(HttpResponse::Ok().json(report))
+    crate::reports::shell::answer(
+        state,
+        user,
+        req,
+        query.into_inner(),
+        crate::reports::shell::Report {
+            name: "mentoring",
+            readers: &READERS,
+            columns: report::CSV_COLUMNS,
+        },
+        |conn, unit, quarter, _| Ok(report::mentoring_report(conn, unit, quarter)?),
+        |conn, unit, quarter, _, after| report::csv_page(conn, unit, quarter, after),
+    )
+    .await
 }

@@ -13,6 +13,7 @@ pub mod benefits;
 pub mod inspections;
 pub mod reviews;
 pub mod routes;
+pub mod shell;
 pub mod stars;
 pub mod unverified;
 pub mod xlsx;

@@ -3,97 +3,17 @@
 use actix_web::{get, web, HttpRequest, HttpResponse};
 
 use super::benefits::{self, BenefitsQuery, Mode};
+use super::shell::{answer, unit_of, Report};
 use super::{
     csv_stream, lang_of, parse_format, reviews, stars, unverified, xlsx, CsvPage, Format, Lang,
     ReportQuery,
 };
 use crate::auth::{AuthUser, Role};
 use crate::error::{ApiResult, Problem};
-use crate::org::OrgUnit;
-use crate::quarter::Quarter;
 use crate::state::AppState;
 
 /// Who reads reports: the county's staff, and township staff for their township.
 const COUNTY_ROLES: [Role; 4] = [Role::Admin, Role::Reviewer, Role::Inspector, Role::Township];
-
-async fn unit_of(state: &AppState, user: &AuthUser, org_unit: Option<&str>) -> ApiResult<OrgUnit> {
-    let (user, wanted) = (
-        user.clone(),
-        org_unit.filter(|u| !u.is_empty()).map(str::to_string),
-    );
-    state
-        .db
-        .read(move |conn| {
-            let id = wanted.unwrap_or_else(|| user.scope.unit_id.clone());
-            OrgUnit::find_scoped(conn, &user.scope, &id)
-        })
-        .await
-}
-
-/// The one shape of every report handler: check the role, parse the query, resolve the
-/// org unit, then answer the JSON report or stream its CSV rows.
-#[allow(clippy::too_many_arguments)]
-async fn answer<R, J, C>(
-    state: web::Data<AppState>,
-    user: AuthUser,
-    req: HttpRequest,
-    query: ReportQuery,
-    name: &'static str,
-    csv_columns: &'static [super::Column],
-    json: J,
-    csv_page: C,
-) -> ApiResult<HttpResponse>
-where
-    R: serde::Serialize + Send + 'static,
-    J: FnOnce(&mut crate::db::DbConn, &OrgUnit, Quarter, chrono_tz::Tz) -> ApiResult<R>
-        + Send
-        + 'static,
-    C: Fn(
-            &mut crate::db::DbConn,
-            &OrgUnit,
-            Quarter,
-            chrono_tz::Tz,
-            Option<String>,
-        ) -> ApiResult<CsvPage>
-        + Send
-        + Sync
-        + Clone
-        + 'static,
-{
-    user.require(&COUNTY_ROLES)?;
-    let tz = state.config.timezone;
-    let quarter = query.quarter(tz)?;
-    let format = query.format()?;
-    let lang = lang_of(&req, query.lang.as_deref())?;
-    let unit = unit_of(&state, &user, query.org_unit.as_deref()).await?;
-    match format {
-        Format::Json => {
-            let report = state
-                .db
-                .read(move |conn| json(conn, &unit, quarter, tz))
-                .await?;
-            Ok(HttpResponse::Ok().json(report))
-        }
-        Format::Csv => Ok(csv_stream(
-            state.db.clone(),
-            format!("{name}-{}-{quarter}.csv", unit.code),
-            csv_columns,
-            lang,
-            move |conn, after| csv_page(conn, &unit, quarter, tz, after),
-        )),
-        Format::Xlsx => {
-            xlsx::response(
-                &state.db,
-                format!("{name}-{}-{quarter}.xlsx", unit.code),
-                name,
-                csv_columns,
-                lang,
-                move |conn, after| csv_page(conn, &unit, quarter, tz, after),
-            )
-            .await
-        }
-    }
-}
 
 /// Star levels per township at the end of the quarter, with changes since the one before.
 /// `?format=csv` streams one row per village.
@@ -120,8 +40,11 @@ pub async fn stars_report(
         user,
         req,
         query.into_inner(),
-        "stars",
-        stars::CSV_COLUMNS,
+        Report {
+            name: "stars",
+            readers: &COUNTY_ROLES,
+            columns: stars::CSV_COLUMNS,
+        },
         |conn, unit, quarter, tz| stars::report(conn, unit, quarter, crate::clock::today(tz)),
         |conn, unit, quarter, tz, after| {
             stars::csv_page(conn, unit, quarter, crate::clock::today(tz), after)
@@ -155,8 +78,11 @@ pub async fn reviews_report(
         user,
         req,
         query.into_inner(),
-        "reviews",
-        reviews::CSV_COLUMNS,
+        Report {
+            name: "reviews",
+            readers: &COUNTY_ROLES,
+            columns: reviews::CSV_COLUMNS,
+        },
         reviews::report,
         reviews::csv_page,
     )
@@ -189,8 +115,11 @@ pub async fn unverified_report(
         user,
         req,
         query.into_inner(),
-        "unverified",
-        unverified::CSV_COLUMNS,
+        Report {
+            name: "unverified",
+            readers: &COUNTY_ROLES,
+            columns: unverified::CSV_COLUMNS,
+        },
         |conn, unit, quarter, _tz| unverified::report(conn, unit, quarter),
         |conn, unit, quarter, _tz, after| unverified::csv_page(conn, unit, quarter, after),
     )
