@@ -60,8 +60,11 @@ function match(parts) {
   for (const r of ROUTES) {
     const pat = r.path.split('/');
     if (pat.length !== parts.length) continue;
-    const params = {};
-    if (pat.every((p, i) => (p.startsWith(':') ? ((params[p.slice(1)] = parts[i]), true) : p === parts[i]))) {
+    if (pat.every((p, i) => p.startsWith(':') || p === parts[i])) {
+      const params = {};
+      pat.forEach((p, i) => {
+        if (p.startsWith(':')) params[p.slice(1)] = parts[i];
+      });
       return { route: r, params };
     }
   }

@@ -79,7 +79,7 @@ test('the formatting helpers write 米/公里, 分钟/小时/天 and 2026年第4
   assert.equal(phone.fmtQuarter('2026-Q4'), '2026年第4季度');
   assert.equal(phone.t('level', 3), '3 星');
   // English: singular and plural, m/km.
-  assert.equal(STRINGS.en['level.n'].replace(/\{n:(\w+)\|(\w+)\}/, (m, one) => one).replace('{n}', '1'), '1 star');
+  assert.equal(STRINGS.en['level.n'].replace(/\{n:(\w+)\|(\w+)\}/, (_m, one) => one).replace('{n}', '1'), '1 star');
   assert.equal(WORDS.en.level(1), '1 star');
   assert.equal(WORDS.en.level(2), '2 stars');
 });

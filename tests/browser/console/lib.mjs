@@ -168,7 +168,7 @@ export async function openPage({ width = 1280, height = 860, locale = 'zh-CN', a
   });
   page.on('request', (r) => {
     const url = r.url();
-    if (!(url.startsWith(origin + '/') || url.startsWith('blob:') || url.startsWith('data:'))) {
+    if (!(url.startsWith(`${origin}/`) || url.startsWith('blob:') || url.startsWith('data:'))) {
       problems.push(`request to another origin: ${url}`);
     }
   });
@@ -188,7 +188,7 @@ export async function openPage({ width = 1280, height = 860, locale = 'zh-CN', a
 }
 
 export async function consoleLogin(page, username) {
-  await page.goto(BASE + '/');
+  await page.goto(`${BASE}/`);
   await page.getByLabel(/用户名|Username/).fill(username);
   await page.getByLabel(/密码|Password/).fill(PASSWORD);
   await page.getByRole('button', { name: /登录|Log in/ }).click();

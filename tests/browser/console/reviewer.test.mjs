@@ -133,7 +133,7 @@ test('a reviewer approves the waiting inspection and sees the village gain its s
 test('the console switches to English and keeps the choice', async () => {
   const { page, check, close } = await openPage();
   try {
-    await page.goto(BASE + '/');
+    await page.goto(`${BASE}/`);
     await page.getByRole('button', { name: 'English' }).click();
     await page.getByLabel('Username').fill('reviewer1');
     await page.getByLabel('Password').fill(PASSWORD);

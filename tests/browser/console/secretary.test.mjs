@@ -12,7 +12,7 @@ test('a secretary adds a member and a mentee, logs visits and works down the ove
   const { page, check, close, allow } = await openPage({ width: 1024, height: 1000 });
   allow(422, /^\/api\/v1\/members\/[^/]+\/mentees$/);
   try {
-    await page.goto(BASE + '/');
+    await page.goto(`${BASE}/`);
     // Keyboard only: the username field has the focus, Tab moves on, Enter submits.
     await page.keyboard.type('secretary1');
     await page.keyboard.press('Tab');

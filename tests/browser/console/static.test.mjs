@@ -38,7 +38,7 @@ test('the console files use nothing the CSP forbids and load nothing from elsewh
 });
 
 test('the server sends the console with a strict content security policy', async () => {
-  const res = await fetch(BASE + '/');
+  const res = await fetch(`${BASE}/`);
   const csp = res.headers.get('content-security-policy') ?? '';
   assert.match(csp, /script-src 'self'(;|$)/);
   assert.match(csp, /style-src 'self'(;|$)/);

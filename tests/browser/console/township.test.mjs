@@ -27,6 +27,7 @@ test('township staff check their villages\' declarations before the county sees 
     await page.locator('form.procedure').getByRole('button', { name: '保存' }).click();
     await page.locator('form.procedure').getByText('已保存').first().waitFor();
     assert.equal((await api('GET', '/api/v1/policy', admin)).json.township_precheck, true);
+    await check();
   } finally {
     await close();
   }

@@ -64,7 +64,7 @@ export async function benefitsView(root, ctx) {
     if (!rows.length) list.append(empty(t('benefits.empty_list')));
     rows.forEach((b, i) => {
       const at = (k) => `benefits[${i}].${k}`;
-      const input = (k, value, props = {}) => h('input', { value: value ?? '', disabled: !admin, ...props });
+      const input = (_k, value, props = {}) => h('input', { value: value ?? '', disabled: !admin, ...props });
       const remove = admin ? h('button', { type: 'button', class: 'link', onclick: () => {
         read();
         rows.splice(i, 1);

@@ -258,7 +258,7 @@ export async function inspectionView(root, ctx) {
     const items = [...new Set(group.flags.map((x) => x.item).filter(Boolean))].map((it) => itemLabels.get(it) ?? it);
     // One link (and one comparison) per other inspection the duplicates come from.
     const dups = [...new Map(group.flags.map((x) => (x.code === 'photo.duplicate' || x.code === 'photo.near_duplicate' ? [x, duplicateOf(x)] : null))
-      .filter((d) => d && d[1]).map((d) => [d[1].inspectionId, d])).values()];
+      .filter((d) => d?.[1]).map((d) => [d[1].inspectionId, d])).values()];
     flagList.append(h('li', { dataset: { flag: f.code, count: String(group.flags.length) } },
       h('div', {}, severityBadge(group.severity), ' ', h('span', { class: 'what' }, flagName(f.code)), ' ', h('span', { class: 'count' }, `×${group.flags.length}`)),
       h('p', { class: 'small' }, t(`flag.${f.code}.why`)),
