@@ -1,6 +1,7 @@
 //! Database access: one connection type over SQLite and PostgreSQL, the pool, the embedded
 //! migrations, and the two doors every query goes through (`Db::read` and `Db::write`).
 
+pub mod put;
 pub mod schema;
 mod writer;
 

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::model::*;
-use super::submit::{self, Put, RETRY};
+use super::submit;
 use super::village::{self, InspectionRead, VillageInspectionView};
 use crate::auth::{AuthUser, Role};
 use crate::checklist::store::ChecklistVersion;
@@ -51,24 +51,22 @@ pub async fn put_inspection(
     // Hashing and serialising the body need no database: done before taking the writer.
     let encoded = std::sync::Arc::new(body.encode()?);
     let body = std::sync::Arc::new(body);
-    // A lost insert race rolls back; the second run finds the winner's row and replays.
-    for attempt in 0..3 {
-        let (user, id, body, encoded) = (user.clone(), id.clone(), body.clone(), encoded.clone());
-        match state
-            .db
-            .write(move |conn| submit::put(conn, &user, &id, &body, &encoded, received_at, tz))
-            .await
-        {
-            Ok(Put::Created(s)) => return Ok(HttpResponse::Created().json(s.view())),
-            Ok(Put::Replayed(s)) => return Ok(HttpResponse::Ok().json(s.view())),
-            Err(e) if e.code == RETRY && attempt < 2 => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(ApiError::conflict(
-        RETRY,
-        "too much contention on this inspection; retry",
-    ))
+    // A lost insert race rolls back; the next run finds the winner's row and replays.
+    let put = state
+        .db
+        .write_put(
+            3,
+            || {
+                let (user, id, body, encoded) =
+                    (user.clone(), id.clone(), body.clone(), encoded.clone());
+                move |conn: &mut crate::db::DbConn| {
+                    submit::put(conn, &user, &id, &body, &encoded, received_at, tz)
+                }
+            },
+            || ApiError::conflict("retry", "too much contention on this inspection; retry"),
+        )
+        .await?;
+    Ok(put.map(|s| s.view()).respond())
 }
 
 /// An inspection with what the people concerned read about it: every decision taken on it

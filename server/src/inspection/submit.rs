@@ -11,6 +11,7 @@ use crate::auth::{Actor, AuthUser};
 use crate::checklist::answers::{self, ComputedValues, Evaluation};
 use crate::checklist::store::ChecklistVersion;
 use crate::checklist::versions;
+use crate::db::put::{lost_race, Put};
 use crate::db::schema::{inspection_revisions, inspections, photos};
 use crate::db::{is_unique_violation, DbConn};
 use crate::declarations::{self, Declaration, DeclarationStatus};
@@ -19,11 +20,6 @@ use crate::org::OrgUnit;
 use crate::quarter::Quarter;
 use crate::webhooks::outbox;
 use crate::{audit, clock::now};
-
-pub enum Put {
-    Created(Stored),
-    Replayed(Stored),
-}
 
 /// The stored inspection and its current photos; the caller builds the view after the
 /// transaction, so that the writer is not held for it.
@@ -44,12 +40,10 @@ impl Stored {
     }
 }
 
-/// The signal that a concurrent request won an insert race: the caller runs the PUT again in a
-/// new transaction, where it finds the winner's row.
-pub const RETRY: &str = "retry";
-
+/// The signal that a concurrent request won an insert race (or claimed the row first): the
+/// caller runs the PUT again in a new transaction, where it finds the winner's row.
 fn retry() -> ApiError {
-    ApiError::conflict(RETRY, "a concurrent request changed this inspection; retry")
+    lost_race("this inspection")
 }
 
 struct Prepared {
@@ -285,7 +279,7 @@ pub fn put(
     encoded: &Encoded,
     received_at: DateTime<Utc>,
     tz: chrono_tz::Tz,
-) -> ApiResult<Put> {
+) -> ApiResult<Put<Stored>> {
     let shape = body.check();
     if !shape.is_empty() {
         return Err(ApiError::validation(shape));

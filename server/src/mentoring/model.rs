@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 
 use super::coverage::VisitKind;
 use crate::auth::{Actor, AuthUser, Role};
+use crate::db::put::{lost_race, Put};
 use crate::db::schema::{members, mentees, users, visits};
 use crate::db::{is_unique_violation, DbConn};
 use crate::error::{ApiError, ApiResult, FieldError, OrNotFound};
@@ -738,15 +739,6 @@ impl Visit {
     }
 }
 
-/// What a `PUT` of a visit did.
-pub enum Recorded {
-    Created(VisitView),
-    Replayed(VisitView),
-}
-
-/// The error code of a lost insert race: the caller retries once and then sees the winner's row.
-pub const RACE: &str = "visit_race";
-
 /// Records the visit `id`, or replays it. Runs inside one write transaction.
 pub fn record_visit(
     conn: &mut DbConn,
@@ -754,7 +746,7 @@ pub fn record_visit(
     id: &str,
     body: &VisitBody,
     today: NaiveDate,
-) -> ApiResult<Recorded> {
+) -> ApiResult<Put<VisitView>> {
     let own = own_member_id(conn, user)?;
     let hash = body.hash();
     let q = visits::table.filter(visits::id.eq(id)).into_boxed();
@@ -770,7 +762,7 @@ pub fn record_visit(
             return Err(ApiError::not_found("visit"));
         }
         if visit.body_hash == hash {
-            return Ok(Recorded::Replayed(visit.view()));
+            return Ok(Put::Replayed(visit.view()));
         }
         return Err(ApiError::conflict(
             "visit_conflict",
@@ -812,12 +804,7 @@ pub fn record_visit(
         ))
         .execute(conn);
     match res {
-        Err(e) if is_unique_violation(&e) => {
-            return Err(ApiError::conflict(
-                RACE,
-                format!("visit {id} is being recorded by another request"),
-            ))
-        }
+        Err(e) if is_unique_violation(&e) => return Err(lost_race(&format!("visit {id}"))),
         other => other?,
     };
     audit::record(
@@ -838,7 +825,7 @@ pub fn record_visit(
         .find(id)
         .select(Visit::as_select())
         .first(conn)?;
-    Ok(Recorded::Created(visit.view()))
+    Ok(Put::Created(visit.view()))
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::coverage::Coverage;
 use super::model::{
     self, Member, MemberChange, MemberView, Mentee, MenteeChange, MenteeView, NewMember, NewMentee,
-    Recorded, Visit, VisitBody, VisitView, MANAGERS,
+    Visit, VisitBody, VisitView, MANAGERS,
 };
 use super::report::{self, MentoringReport};
 use crate::auth::{AuthUser, Role};
@@ -348,28 +348,24 @@ pub async fn put_visit(
         .to_string();
     body.check()?;
     let today = crate::clock::today(state.config.timezone);
-    let mut retried = false;
     // Two simultaneous first PUTs of one id: the loser's insert fails on the primary key; its
-    // second attempt reads the winner's row and answers as a replay or a conflict.
-    let recorded = loop {
-        let (user, id, body) = (user.clone(), id.clone(), body.clone());
-        let attempt = state
-            .db
-            .write(move |conn| model::record_visit(conn, &user, &id, &body, today))
-            .await;
-        match attempt {
-            Err(e) if e.code == model::RACE && !retried => retried = true,
-            // The retry's scoped read did not find the row its insert collided with: the id
-            // belongs to a visit the caller may not see (another county's): as for any object
-            // out of scope, 404, not a hint that it exists.
-            Err(e) if e.code == model::RACE => return Err(ApiError::not_found("visit")),
-            other => break other?,
-        }
-    };
-    Ok(match recorded {
-        Recorded::Created(view) => HttpResponse::Created().json(view),
-        Recorded::Replayed(view) => HttpResponse::Ok().json(view),
-    })
+    // second attempt reads the winner's row and answers as a replay or a conflict. If that
+    // read, scoped, did not find the row its insert collided with, the id belongs to a visit
+    // the caller may not see (another county's): as for any object out of scope, 404.
+    let put = state
+        .db
+        .write_put(
+            2,
+            || {
+                let (user, id, body) = (user.clone(), id.clone(), body.clone());
+                move |conn: &mut crate::db::DbConn| {
+                    model::record_visit(conn, &user, &id, &body, today)
+                }
+            },
+            || ApiError::not_found("visit"),
+        )
+        .await?;
+    Ok(put.respond())
 }
 
 #[derive(Deserialize, IntoParams)]
