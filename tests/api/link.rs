@@ -1,7 +1,8 @@
 //! A village's link in the test harness: a TCP proxy (`bench::link::Link`, which the bench
-//! uses too) that holds every connection to 64 kbit/s and cuts it every 200 KB. A 4 MB phone photo goes through it with the suite's tus client,
-//! resuming with HEAD after every cut, and arrives byte-identical, once, submitting its
-//! inspection. At 64 kbit/s that takes about nine minutes, so both backends run at once.
+//! uses too) that holds every connection to 64 kbit/s and cuts it every 200 KB. A 4 MB phone
+//! photo goes through it with the suite's tus client, resuming with HEAD after every cut, and
+//! arrives byte-identical, once, submitting its inspection. At 64 kbit/s that takes about nine
+//! minutes, so both backends run at once, in one test.
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;

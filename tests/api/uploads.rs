@@ -297,6 +297,7 @@ async fn options_announce_the_protocol_and_creation_checks_like_the_put(app: Tes
         .await
         .unwrap();
     assert_eq!(res.headers()["tus-resumable"], "1.0.0");
+    assert_eq!(res.headers()["tus-version"], "1.0.0");
     assert_eq!(
         assert_problem(res, 412).await["errors"][0]["field"],
         "Tus-Resumable"
