@@ -33,7 +33,7 @@ use crate::telemetry::RequestSpan;
     modifiers(&BearerAuth),
     tags(
         (name = "auth"), (name = "org"), (name = "users"), (name = "checklists"),
-        (name = "declarations"), (name = "inspections"), (name = "photos"), (name = "review"),
+        (name = "declarations"), (name = "inspections"), (name = "photos"), (name = "uploads"), (name = "review"),
         (name = "stars"), (name = "mentoring"), (name = "benefits"), (name = "reports"), (name = "webhooks"),
         (name = "audit"), (name = "ops")
     )
@@ -97,6 +97,11 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(crate::inspection::routes::get_inspection)
         .service(crate::photo::routes::put_photo)
         .service(crate::photo::routes::get_photo)
+        .service(crate::photo::tus::options_uploads)
+        .service(crate::photo::tus::create_upload)
+        .service(crate::photo::tus::head_upload)
+        .service(crate::photo::tus::patch_upload)
+        .service(crate::photo::tus::delete_upload)
         .service(crate::mentoring::routes::list_members)
         .service(crate::mentoring::routes::create_member)
         .service(crate::mentoring::routes::update_member)
@@ -264,6 +269,15 @@ impl Application {
                 Ok(n) => tracing::info!(removed = n, "removed orphan photo blobs"),
                 Err(e) => tracing::warn!(error = %e, "the orphan photo sweep failed"),
             }
+            // Resumable uploads expire after a day: at start-up, then hourly.
+            loop {
+                match crate::photo::tus::sweep_expired(&sweeper).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(removed = n, "removed expired uploads"),
+                    Err(e) => tracing::warn!(error = %e, "the expired upload sweep failed"),
+                }
+                actix_web::rt::time::sleep(std::time::Duration::from_secs(3600)).await;
+            }
         });
         if state.config.run_workers {
             state.webhooks.start(state.clone());
@@ -275,6 +289,7 @@ impl Application {
         let data = state.clone();
         let workers = state.config.http_workers;
         let handle_signals = state.config.handle_signals;
+        let hsts = state.config.tls.is_some();
         let connections = crate::http::pace::on_connect(
             crate::http::pace::Connections::new(state.config.connections_per_address),
             state.config.trusted_proxies.clone(),
@@ -301,7 +316,7 @@ impl Application {
                 .default_service(web::to(not_found))
                 .wrap(from_fn(created_location))
                 .wrap(Compress::default())
-                .wrap(security_headers())
+                .wrap(security_headers(hsts))
                 .wrap(from_fn(observe))
                 .wrap(from_fn(crate::http::pace::pace))
                 .wrap(TracingLogger::<RequestSpan>::new())
@@ -319,7 +334,15 @@ impl Application {
         if !handle_signals {
             server = server.disable_signals();
         }
-        let server = server.listen(listener).map_err(|e| e.to_string())?.run();
+        let server = match &state.config.tls {
+            Some(files) => server.listen_rustls_0_23(
+                listener,
+                crate::http::tls::server_config(files).map_err(|e| e.to_string())?,
+            ),
+            None => server.listen(listener),
+        }
+        .map_err(|e| e.to_string())?
+        .run();
         let metrics_server = match metrics_listener {
             Some(l) => Some(metrics_server(state.clone(), l, handle_signals)?),
             None => None,
