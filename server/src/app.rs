@@ -34,6 +34,8 @@ pub struct AppState {
     pub upload_quota: crate::photo::quota::UploadQuota,
     /// The webhook delivery worker of this process (running when `config.run_workers`).
     pub webhooks: crate::webhooks::WorkerHandle,
+    /// The leases of work that runs in one process at a time (webhooks, renewals).
+    pub leases: Arc<crate::lease::Leases>,
     /// Where `/metrics` is served when `FIELDSTAR_METRICS_ADDR` is set (the bound address).
     pub metrics_address: Option<std::net::SocketAddr>,
 }
@@ -240,8 +242,7 @@ impl Application {
         })
         .await
         .map_err(|e| format!("FIELDSTAR_DATABASE_URL: {}", e.detail))?;
-        let storage = Storage::from_url(&config.storage_url)
-            .map_err(|e| format!("FIELDSTAR_STORAGE_URL: {e}"))?;
+        let storage = Storage::from_url(&config.storage_url, &config.s3)?;
         let metrics_listener = match config.metrics_addr {
             Some(addr) => Some(
                 TcpListener::bind(addr)
@@ -268,6 +269,7 @@ impl Application {
             photo_decoders: decoders,
             upload_quota,
             webhooks: crate::webhooks::WorkerHandle::default(),
+            leases: Arc::default(),
             metrics_address,
         });
         // Blobs a crash left between their write and the row's commit. In the background: it
@@ -280,6 +282,18 @@ impl Application {
                 Err(e) => tracing::warn!(error = %e, "the orphan photo sweep failed"),
             }
         });
+        let wanted: Vec<crate::lease::Work> = [
+            (state.config.run_workers, crate::lease::Work::Webhooks),
+            (state.config.run_renewals, crate::lease::Work::Renewals),
+        ]
+        .into_iter()
+        .filter_map(|(on, work)| on.then_some(work))
+        .collect();
+        state.leases.start(
+            &state.config.database_url,
+            &wanted,
+            state.config.lease_retry,
+        );
         if state.config.run_workers {
             state.webhooks.start(state.clone());
         }

@@ -15,6 +15,7 @@ pub mod demo;
 pub mod error;
 pub mod http;
 pub mod inspection;
+pub mod lease;
 pub mod mentoring;
 pub mod metrics;
 pub mod ops;
