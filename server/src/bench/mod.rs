@@ -1,6 +1,7 @@
 //! `fieldstar bench`: starts fieldstar in-process on a fresh temporary database, seeds what a
 //! scenario needs, drives load over real HTTP on loopback and prints one JSON line.
 
+mod cluster;
 mod hostile;
 mod scenarios;
 mod seed;
@@ -33,6 +34,12 @@ pub enum Scenario {
     /// Normal inspection PUTs beside hostile clients (slow bodies, amplifying EXIF, parallel
     /// wrong passwords, oversized manifests); bounded by `--max-p99-ms` and `--max-rss-mib`.
     Soak,
+    /// Inspections with their photos against running servers at `--url` (no in-process
+    /// server), every acknowledged write recorded in `--acks` (tests/multi/run.sh).
+    Drive,
+    /// Checks `--acks` through every `--url`, the webhook receiver's `--events` and the
+    /// renewals: each write there once, each photo whole everywhere, each event once.
+    Verify,
 }
 
 impl Scenario {
@@ -46,6 +53,8 @@ impl Scenario {
             Scenario::Export => 4,
             Scenario::Pixels => 8,
             Scenario::Soak => 8,
+            Scenario::Drive => 8,
+            Scenario::Verify => 1,
         }
     }
 
@@ -57,6 +66,8 @@ impl Scenario {
             Scenario::Export => "export",
             Scenario::Pixels => "pixels",
             Scenario::Soak => "soak",
+            Scenario::Drive => "drive",
+            Scenario::Verify => "verify",
         }
     }
 }
@@ -98,6 +109,16 @@ pub struct BenchArgs {
     /// rows written through a temporary file).
     #[arg(long, default_value = "csv", value_parser = ["csv", "xlsx"])]
     pub format: String,
+    /// `drive`, `verify`: the servers' base URLs (the balancer first; `verify` reads every
+    /// photo through each).
+    #[arg(long)]
+    pub url: Vec<String>,
+    /// `drive` writes one JSON line per acknowledged write here; `verify` reads it.
+    #[arg(long)]
+    pub acks: Option<std::path::PathBuf>,
+    /// `verify`: the webhook receiver's log, one JSON line per delivery.
+    #[arg(long)]
+    pub events: Option<std::path::PathBuf>,
 }
 
 impl BenchArgs {
@@ -132,6 +153,20 @@ pub fn run(mut args: BenchArgs) -> Result<(), String> {
     if !(1..=2000).contains(&args.items) {
         return Err("--items: must be between 1 and 2000".into());
     }
+    if matches!(args.scenario, Scenario::Drive | Scenario::Verify) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        let line = rt.block_on(async {
+            match args.scenario {
+                Scenario::Drive => cluster::drive(&args).await,
+                _ => cluster::verify(&args).await,
+            }
+        })?;
+        println!("{line}");
+        return Ok(());
+    }
     let system = actix_web::rt::System::new();
     system.block_on(async move {
         let target = Target::create(args.database_url.as_deref())?;
@@ -156,6 +191,7 @@ async fn run_on(args: &BenchArgs, target: &Target) -> Result<String, String> {
         Scenario::Export => scenarios::export(&bench, args).await,
         Scenario::Pixels => hostile::pixels(&bench, args).await,
         Scenario::Soak => hostile::soak(&bench, args).await,
+        Scenario::Drive | Scenario::Verify => unreachable!("run without an in-process server"),
     };
     bench.handle.stop(true).await;
     let report = report?;
