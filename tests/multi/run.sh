@@ -9,6 +9,7 @@
 #
 #   tests/multi/run.sh                      the check (CI)
 #   MULTI_SECONDS=60 MULTI_ONLY_ONE=1 tests/multi/run.sh   one process behind the balancer
+#   MULTI_SECONDS=60 MULTI_KILL=0 tests/multi/run.sh       two, nobody killed (throughput)
 #
 # Needs: the PostgreSQL server binaries, haproxy, python3 (the receiver), cargo (s3s-fs).
 set -euo pipefail
@@ -17,6 +18,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/fieldstar-ci-target}"
 SECONDS_OF_LOAD="${MULTI_SECONDS:-45}"
 CONCURRENCY="${MULTI_CONCURRENCY:-8}"
 ONLY_ONE="${MULTI_ONLY_ONE:-0}"
+KILL="${MULTI_KILL:-1}"
 
 cargo build --quiet
 BIN="$CARGO_TARGET_DIR/debug/fieldstar"
@@ -179,8 +181,8 @@ holder() { # which process holds the webhook lease
 DRIVER=$!
 
 URLS=(--url "$LB" --url "http://127.0.0.1:$PORT_A")
-if [ "$ONLY_ONE" != 1 ]; then
-  URLS+=(--url "http://127.0.0.1:$PORT_B")
+[ "$ONLY_ONE" = 1 ] || URLS+=(--url "http://127.0.0.1:$PORT_B")
+if [ "$ONLY_ONE" != 1 ] && [ "$KILL" = 1 ]; then
   # A third of the way in, once writes are being acknowledged.
   sleep $(( SECONDS_OF_LOAD / 3 ))
   for _ in $(seq 1 $(( SECONDS_OF_LOAD * 5 ))); do
