@@ -230,8 +230,7 @@ impl Application {
         })
         .await
         .map_err(|e| format!("FIELDSTAR_DATABASE_URL: {}", e.detail))?;
-        let storage = Storage::from_url(&config.storage_url)
-            .map_err(|e| format!("FIELDSTAR_STORAGE_URL: {e}"))?;
+        let storage = Storage::from_url(&config.storage_url, &config.s3)?;
         let metrics_listener = match config.metrics_addr {
             Some(addr) => Some(
                 TcpListener::bind(addr)
@@ -258,6 +257,7 @@ impl Application {
             photo_decoders: decoders,
             upload_quota,
             webhooks: crate::webhooks::WorkerHandle::default(),
+            leases: Arc::default(),
             metrics_address,
         });
         // Blobs a crash left between their write and the row's commit. In the background: it
@@ -279,6 +279,18 @@ impl Application {
                 actix_web::rt::time::sleep(std::time::Duration::from_secs(3600)).await;
             }
         });
+        let wanted: Vec<crate::lease::Work> = [
+            (state.config.run_workers, crate::lease::Work::Webhooks),
+            (state.config.run_renewals, crate::lease::Work::Renewals),
+        ]
+        .into_iter()
+        .filter_map(|(on, work)| on.then_some(work))
+        .collect();
+        state.leases.start(
+            &state.config.database_url,
+            &wanted,
+            state.config.lease_retry,
+        );
         if state.config.run_workers {
             state.webhooks.start(state.clone());
         }

@@ -402,6 +402,9 @@ fn serve(config: Config, demo: bool) -> Result<(), String> {
         let served = app.run().await.map_err(|e| e.to_string());
         // Let a delivery in flight finish and record its attempt before the process exits.
         state.webhooks.stop().await;
+        // Then hand the leases over at once rather than when the process is gone.
+        let leases = state.leases.clone();
+        let _ = tokio::task::spawn_blocking(move || leases.stop()).await;
         served
     })
 }

@@ -20,6 +20,8 @@ pub struct Config {
     pub database_url: DatabaseUrl,
     pub bind: SocketAddr,
     pub storage_url: String,
+    /// The `AWS_*` settings of an `s3://` store (`storage::S3_VARIABLES`), name and value.
+    pub s3: Vec<(String, String)>,
     pub jwt_secret: Vec<u8>,
     pub data_dir: PathBuf,
     pub timezone: chrono_tz::Tz,
@@ -52,6 +54,9 @@ pub struct Config {
     pub webhook_retry_base_ms: u64,
     /// How often the webhook worker looks for new events and due deliveries.
     pub webhook_poll_ms: u64,
+    /// How often a process tries for the leases it does not hold (`lease`): the longest
+    /// another process waits to take over from one that died.
+    pub lease_retry: std::time::Duration,
     /// Finished webhook jobs, their delivery log and dispatched events are kept this long.
     pub webhook_retention_days: u32,
     /// Peers whose `X-Forwarded-For` names the client (the operator's proxies).
@@ -92,6 +97,7 @@ pub const KNOWN_VARIABLES: &[&str] = &[
     "FIELDSTAR_RENEWALS",
     "FIELDSTAR_WEBHOOK_RETRY_BASE_MS",
     "FIELDSTAR_WEBHOOK_POLL_MS",
+    "FIELDSTAR_LEASE_RETRY_SECS",
     "FIELDSTAR_WEBHOOK_RETENTION_DAYS",
     "FIELDSTAR_TRUSTED_PROXIES",
     "FIELDSTAR_HTTP_WORKERS",
@@ -110,6 +116,10 @@ pub const KNOWN_VARIABLES: &[&str] = &[
 const TOOL_VARIABLES: &[&str] = &[
     "FIELDSTAR_TEST_POSTGRES_URL",
     "FIELDSTAR_TEST_PHOTOS",
+    "FIELDSTAR_TEST_S3",
+    "FIELDSTAR_TEST_S3_BUCKET",
+    "FIELDSTAR_TEST_S3_KEY",
+    "FIELDSTAR_TEST_S3_SECRET",
     "FIELDSTAR_UPDATE_SPEC",
     "FIELDSTAR_SHOTS",
     "FIELDSTAR_NODE_HOME",
@@ -177,7 +187,9 @@ fn err(var: &'static str, message: impl Into<String>) -> ConfigError {
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
         let vars: HashMap<String, String> = std::env::vars()
-            .filter(|(k, _)| k.starts_with("FIELDSTAR_"))
+            .filter(|(k, _)| {
+                k.starts_with("FIELDSTAR_") || crate::storage::S3_VARIABLES.contains(&k.as_str())
+            })
             .collect();
         Self::from_vars(&vars)
     }
@@ -230,6 +242,11 @@ impl Config {
             }
             None => format!("file://{}", absolute(&data_dir.join("photos")).display()),
         };
+
+        let s3: Vec<(String, String)> = crate::storage::S3_VARIABLES
+            .iter()
+            .filter_map(|k| get(k).map(|v| (k.to_string(), v.to_string())))
+            .collect();
 
         let jwt_secret = match get("FIELDSTAR_JWT_SECRET") {
             Some(s) if s.len() < 32 => {
@@ -393,6 +410,14 @@ impl Config {
             60_000,
         )? as u64;
 
+        let lease_retry = std::time::Duration::from_secs(number(
+            get("FIELDSTAR_LEASE_RETRY_SECS"),
+            "FIELDSTAR_LEASE_RETRY_SECS",
+            10,
+            1,
+            60,
+        )? as u64);
+
         let webhook_retention_days = number(
             get("FIELDSTAR_WEBHOOK_RETENTION_DAYS"),
             "FIELDSTAR_WEBHOOK_RETENTION_DAYS",
@@ -424,6 +449,7 @@ impl Config {
             database_url,
             bind,
             storage_url,
+            s3,
             jwt_secret,
             data_dir,
             timezone,
@@ -444,6 +470,7 @@ impl Config {
             run_renewals,
             webhook_retry_base_ms,
             webhook_poll_ms,
+            lease_retry,
             webhook_retention_days,
             trusted_proxies,
             http_workers,

@@ -17,6 +17,7 @@ pub mod error;
 pub mod http;
 pub mod inspection;
 mod layering;
+pub mod lease;
 pub mod mentoring;
 pub mod metrics;
 pub mod ops;

@@ -26,10 +26,23 @@ pub async fn healthz() -> HttpResponse {
 pub struct Readiness {
     pub status: String,
     pub database: String,
+    /// `file` or `s3`.
+    pub storage_kind: String,
     pub storage: String,
+    /// Whether this process holds the lease of each work that runs in one process at a time.
+    pub leases: LeaseStatus,
 }
 
-/// The database and the photo storage answer.
+#[derive(Serialize, ToSchema)]
+pub struct LeaseStatus {
+    /// Webhook delivery.
+    pub webhooks: bool,
+    /// The quarter's renewal declarations and the expiry of closed windows.
+    pub renewals: bool,
+}
+
+/// The database and the photo storage (its bucket, for S3) answer; which leases this process
+/// holds.
 #[utoipa::path(tag = "ops", responses((status = 200, body = Readiness), (status = 503, body = Problem)))]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
@@ -50,7 +63,12 @@ pub async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(Readiness {
         status: "ready".into(),
         database: format!("{backend:?}").to_lowercase(),
+        storage_kind: if state.storage.is_s3() { "s3" } else { "file" }.into(),
         storage: "ok".into(),
+        leases: LeaseStatus {
+            webhooks: state.leases.holds(crate::lease::Work::Webhooks),
+            renewals: state.leases.holds(crate::lease::Work::Renewals),
+        },
     }))
 }
 

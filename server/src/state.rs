@@ -22,6 +22,8 @@ pub struct AppState {
     pub upload_quota: crate::photo::quota::UploadQuota,
     /// The webhook delivery worker of this process (running when `config.run_workers`).
     pub webhooks: crate::webhooks::WorkerHandle,
+    /// The leases of work that runs in one process at a time (webhooks, renewals).
+    pub leases: Arc<crate::lease::Leases>,
     /// Where `/metrics` is served when `FIELDSTAR_METRICS_ADDR` is set (the bound address).
     pub metrics_address: Option<std::net::SocketAddr>,
 }

@@ -23,6 +23,8 @@ struct Server {
     dir: PathBuf,
     db_url: String,
     port: u16,
+    /// The photo store's variables (an S3 prefix); none for the local store in the data dir.
+    storage: Vec<(String, String)>,
 }
 
 impl Server {
@@ -46,6 +48,7 @@ impl Server {
             .env("FIELDSTAR_PHOTO_UPLOADS_PER_USER", "100")
             .env("FIELDSTAR_HTTP_WORKERS", "2")
             .env("FIELDSTAR_DB_POOL_SIZE", "4")
+            .envs(self.storage.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -226,17 +229,36 @@ async fn prepare(client: &reqwest::Client, base: &str, admin: &str) -> Vec<Vec<R
     work
 }
 
-async fn run(backend: Backend) {
+async fn run(backend: Backend, s3: bool) {
     let started = Instant::now();
     let dir = tempfile::tempdir().unwrap();
+    let storage = if s3 {
+        let Some(vars) = s3_vars() else { return };
+        vars
+    } else {
+        Vec::new()
+    };
     let Some(db_url) = fresh_database_url(backend, dir.path()) else {
         return;
+    };
+    // The test reads the store the server writes, through the same client code.
+    let store = match storage.first() {
+        Some((_, url)) => fieldstar::storage::Storage::from_url(url, &storage[1..]).unwrap(),
+        None => fieldstar::storage::Storage::from_url(
+            &format!(
+                "file://{}",
+                dir.path().join("data").join("photos").display()
+            ),
+            &[],
+        )
+        .unwrap(),
     };
     let mut server = Server {
         child: None,
         dir: dir.path().to_path_buf(),
         db_url,
         port: free_port(),
+        storage,
     };
     let client = reqwest::Client::new();
     server.start();
@@ -319,6 +341,7 @@ async fn run(backend: Backend) {
         &reviewer,
         &admin,
         &work,
+        &store,
         &server.dir.join("data"),
     )
     .await;
@@ -336,6 +359,7 @@ async fn run(backend: Backend) {
         &reviewer,
         &admin,
         &work,
+        &store,
         &server.dir.join("data"),
     )
     .await;
@@ -394,6 +418,7 @@ async fn check(
     reviewer: &str,
     admin: &str,
     work: &[Vec<Req>],
+    store: &fieldstar::storage::Storage,
     data: &Path,
 ) {
     let mut shas = HashSet::new();
@@ -461,18 +486,14 @@ async fn check(
     assert!(ids.values().all(|n| *n == 1));
     // Every original blob is referenced; no temporary blob is left. The start-up sweep runs in
     // the background, so give it a moment.
-    let originals = data.join("photos").join("original");
-    let swept = eventually(20, || {
-        let (originals, want) = (originals.clone(), shas.len());
-        async move {
-            let mut blobs = Vec::new();
-            collect(&originals, &mut blobs);
-            blobs.len() == want
-        }
-    })
-    .await;
-    let mut blobs = Vec::new();
-    collect(&originals, &mut blobs);
+    let later = chrono::Utc::now() + chrono::Duration::days(1);
+    let originals = || async {
+        let mut keys = store.list_older_than("original", later).await.unwrap();
+        keys.sort();
+        keys
+    };
+    let swept = eventually(20, || async { originals().await.len() == shas.len() }).await;
+    let blobs = originals().await;
     assert!(
         swept,
         "one original per photo: {} blobs for {} photos",
@@ -480,37 +501,39 @@ async fn check(
         shas.len()
     );
     for b in &blobs {
-        let name = b.file_name().unwrap().to_string_lossy().to_string();
+        let name = b.rsplit('/').next().unwrap().to_string();
         assert!(shas.contains(&name), "orphan blob {name}");
     }
     let tmp = data.join("photos").join("tmp");
     assert!(
         eventually(20, || {
             let tmp = tmp.clone();
-            async move { count_files(&tmp) == 0 }
+            async move {
+                count_files(&tmp) == 0
+                    && store
+                        .list_older_than("tmp", later)
+                        .await
+                        .unwrap()
+                        .is_empty()
+            }
         })
         .await,
         "temporary blobs left"
     );
 }
 
-fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            collect(&p, out);
-        } else {
-            out.push(p);
-        }
-    }
-}
-
 #[actix_web::test]
 async fn sigkill_under_concurrent_uploads_loses_nothing_acknowledged_on_sqlite() {
-    run(Backend::Sqlite).await;
+    run(Backend::Sqlite, false).await;
 }
 
 #[actix_web::test]
 async fn sigkill_under_concurrent_uploads_loses_nothing_acknowledged_on_postgres() {
-    run(Backend::Postgres).await;
+    run(Backend::Postgres, false).await;
+}
+
+/// PostgreSQL with the photos in the S3-compatible test server, as a province runs.
+#[actix_web::test]
+async fn sigkill_under_concurrent_uploads_loses_nothing_acknowledged_on_s3() {
+    run(Backend::Postgres, true).await;
 }

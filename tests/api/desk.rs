@@ -6,9 +6,9 @@ use std::io::Read;
 use chrono::Utc;
 use serde_json::{json, Value};
 
-use crate::both_backends;
 use crate::flow::*;
 use crate::helpers::*;
+use crate::{all_stores, both_backends};
 
 async fn submitted(
     app: &TestApp,
@@ -102,8 +102,9 @@ both_backends!(
     decided_by_me_lists_what_the_caller_decided_approved_or_returned,
     bulk_approval_takes_clean_renewals_one_by_one_and_refuses_the_rest_per_id,
     the_record_prints_the_inspection_with_labels_hash_photos_and_escaped_text,
-    the_export_streams_a_zip_with_the_csv_the_xlsx_and_the_photos
 );
+
+all_stores!(the_export_streams_a_zip_with_the_csv_the_xlsx_and_the_photos);
 
 async fn decided_by_me_lists_what_the_caller_decided_approved_or_returned(app: TestApp) {
     let f = field_county(&app).await;

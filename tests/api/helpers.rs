@@ -30,6 +30,9 @@ pub struct TestApp {
     pub database_url: String,
     pub data_dir: tempfile::TempDir,
     pub state: actix_web::web::Data<AppState>,
+    /// The photo store's variables it was started with (an S3 prefix), kept by `restart` and
+    /// shared by `sibling`.
+    pub storage_vars: Vec<(String, String)>,
     handle: actix_web::dev::ServerHandle,
 }
 
@@ -455,6 +458,11 @@ async fn start_on(
     for (k, v) in extra {
         vars.insert(k.to_string(), v.to_string());
     }
+    let storage_vars: Vec<(String, String)> = extra
+        .iter()
+        .filter(|(k, _)| *k == "FIELDSTAR_STORAGE_URL" || k.starts_with("AWS_"))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     let mut config = fieldstar::Config::from_vars(&vars).expect("config");
     config.handle_signals = false;
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -478,6 +486,7 @@ async fn start_on(
         database_url,
         data_dir,
         state,
+        storage_vars,
         handle,
     }
 }
@@ -493,19 +502,27 @@ impl TestApp {
             data_dir,
             state,
             handle,
+            storage_vars,
             ..
         } = self;
         // Idle keep-alive connections would hold the graceful stop for its full timeout.
         drop(client);
         state.webhooks.stop().await;
         handle.stop(true).await;
-        start_on(backend, database_url, data_dir, extra).await
+        let leases = state.leases.clone();
+        tokio::task::spawn_blocking(move || leases.stop())
+            .await
+            .unwrap();
+        let extra = with_storage(&storage_vars, extra);
+        start_on(backend, database_url, data_dir, &extra).await
     }
 
-    /// A second server process on the same database (its own data dir and JWT secret).
+    /// A second server process on the same database (its own data dir and JWT secret) and, when
+    /// this one's photos are in S3, the same photo store.
     pub async fn sibling(&self, extra: &[(&str, &str)]) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
-        start_on(self.backend, self.database_url.clone(), dir, extra).await
+        let extra = with_storage(&self.storage_vars, extra);
+        start_on(self.backend, self.database_url.clone(), dir, &extra).await
     }
 
     /// Imports star baselines from CSV text, as `fieldstar stars import` does.
@@ -528,6 +545,18 @@ impl TestApp {
         .await
         .expect("stars import")
     }
+}
+
+fn with_storage<'a>(
+    storage: &'a [(String, String)],
+    extra: &[(&'a str, &'a str)],
+) -> Vec<(&'a str, &'a str)> {
+    let mut all: Vec<(&str, &str)> = storage
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    all.extend_from_slice(extra);
+    all
 }
 
 /// Polls `check` until it is true or `secs` have passed.
@@ -581,6 +610,140 @@ macro_rules! both_backends_with {
             }
         )+
     };
+}
+
+/// The S3-compatible server the tests use: `FIELDSTAR_TEST_S3=http://127.0.0.1:PORT` with
+/// `FIELDSTAR_TEST_S3_BUCKET` (an existing bucket; default `fieldstar-test`),
+/// `FIELDSTAR_TEST_S3_KEY` and `FIELDSTAR_TEST_S3_SECRET` (`.ci/run` starts s3s-fs so). Each
+/// server gets its own prefix in the bucket. Without it the S3 variants are skipped loudly;
+/// under CI (`CI=true`) that is a failure.
+pub struct S3Server {
+    pub endpoint: String,
+    pub bucket: String,
+    pub key: String,
+    pub secret: String,
+}
+
+pub fn s3_server() -> Option<&'static S3Server> {
+    static S3: OnceLock<Option<S3Server>> = OnceLock::new();
+    S3.get_or_init(|| {
+        let var = |k: &str, default: &str| {
+            std::env::var(k)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| default.to_string())
+        };
+        let endpoint = var("FIELDSTAR_TEST_S3", "");
+        if endpoint.is_empty() {
+            if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
+                panic!("an S3-compatible server is required under CI: set FIELDSTAR_TEST_S3 (.ci/run starts s3s-fs)");
+            }
+            loud("\n*** S3 storage tests SKIPPED: FIELDSTAR_TEST_S3 is not set. Only the file store was tested. ***\n");
+            return None;
+        }
+        Some(S3Server {
+            endpoint,
+            bucket: var("FIELDSTAR_TEST_S3_BUCKET", "fieldstar-test"),
+            key: var("FIELDSTAR_TEST_S3_KEY", "fieldstar"),
+            secret: var("FIELDSTAR_TEST_S3_SECRET", "fieldstar-secret"),
+        })
+    })
+    .as_ref()
+}
+
+/// The variables that put a server's photos under a fresh prefix of the test bucket.
+pub fn s3_vars() -> Option<Vec<(String, String)>> {
+    let s3 = s3_server()?;
+    Some(vec![
+        (
+            "FIELDSTAR_STORAGE_URL".into(),
+            format!("s3://{}/t-{}", s3.bucket, uuid::Uuid::new_v4().simple()),
+        ),
+        ("AWS_ENDPOINT_URL".into(), s3.endpoint.clone()),
+        ("AWS_ACCESS_KEY_ID".into(), s3.key.clone()),
+        ("AWS_SECRET_ACCESS_KEY".into(), s3.secret.clone()),
+        ("AWS_REGION".into(), "us-east-1".into()),
+        ("AWS_ALLOW_HTTP".into(), "true".into()),
+    ])
+}
+
+/// A server on PostgreSQL with its photos in the test S3 server (`None` when either is
+/// missing outside CI).
+pub async fn spawn_app_on_s3(extra: &[(&str, &str)]) -> Option<TestApp> {
+    let vars = s3_vars()?;
+    let mut all: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    all.extend_from_slice(extra);
+    spawn_app_with(Backend::Postgres, &all).await
+}
+
+/// Like `both_backends!`, with a third variant `s3`: PostgreSQL with the photos in the test
+/// S3 server. For the tests that store or read photos.
+#[macro_export]
+macro_rules! all_stores {
+    ($($name:ident),+ $(,)?) => {
+        $crate::all_stores_with!(&[]; $($name),+);
+    };
+}
+
+/// `all_stores!` with extra configuration variables, as `both_backends_with!`.
+#[macro_export]
+macro_rules! all_stores_with {
+    ($env:expr; $($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+
+                #[actix_web::test]
+                async fn sqlite() {
+                    let app = $crate::helpers::spawn_app_with($crate::helpers::Backend::Sqlite, $env)
+                        .await
+                        .unwrap();
+                    let handle = app.stop_handle();
+                    super::$name(app).await;
+                    handle.stop(false).await;
+                }
+
+                #[actix_web::test]
+                async fn postgres() {
+                    if let Some(app) =
+                        $crate::helpers::spawn_app_with($crate::helpers::Backend::Postgres, $env).await
+                    {
+                        let handle = app.stop_handle();
+                        super::$name(app).await;
+                        handle.stop(false).await;
+                    }
+                }
+
+                #[actix_web::test]
+                async fn s3() {
+                    if let Some(app) = $crate::helpers::spawn_app_on_s3($env).await {
+                        let handle = app.stop_handle();
+                        super::$name(app).await;
+                        handle.stop(false).await;
+                    }
+                }
+            }
+        )+
+    };
+}
+
+impl TestApp {
+    /// How many blobs the server's photo store holds under `prefix` (`original`, `tmp`, …),
+    /// whichever store it is.
+    pub async fn blobs(&self, prefix: &str) -> usize {
+        if !self.state.storage.is_s3() {
+            // Counted on disk: the local store's staging files are hidden from its listings.
+            return count_files(&self.data_dir.path().join("photos").join(prefix));
+        }
+        let later = chrono::Utc::now() + chrono::Duration::days(1);
+        self.state
+            .storage
+            .list_older_than(prefix, later)
+            .await
+            .expect("list the photo store")
+            .len()
+    }
 }
 
 /// A fresh, empty database for a server the test starts itself (e.g. the real binary):

@@ -12,10 +12,14 @@ use sha2::{Digest, Sha256};
 
 use crate::flow::*;
 use crate::helpers::*;
-use crate::{both_backends, both_backends_with};
+use crate::{all_stores, all_stores_with, both_backends, both_backends_with};
 
 /// An inspection of FIELD-V1 whose manifest has its required photos plus one per `files`.
-async fn inspection_with(app: &TestApp, f: &Field, files: &[Vec<u8>]) -> (Submission, Vec<String>) {
+pub async fn inspection_with(
+    app: &TestApp,
+    f: &Field,
+    files: &[Vec<u8>],
+) -> (Submission, Vec<String>) {
     let d = declare(app, &f.secretary.token, "FIELD-V1", 1).await;
     let mut s = submission(app, &f.inspector.token, &d, VILLAGE, 40).await;
     let item = s.photos[0].item.clone();
@@ -39,7 +43,7 @@ async fn inspection_with(app: &TestApp, f: &Field, files: &[Vec<u8>]) -> (Submis
     (s, ids)
 }
 
-async fn upload(
+pub async fn upload(
     app: &TestApp,
     token: &str,
     inspection: &str,
@@ -76,8 +80,8 @@ fn received(ins: &Value, photo: &str) -> bool {
         .any(|p| p["id"] == photo && p["received"] == true)
 }
 
-fn originals(app: &TestApp) -> usize {
-    count_files(&app.data_dir.path().join("photos").join("original"))
+async fn originals(app: &TestApp) -> usize {
+    app.blobs("original").await
 }
 
 async fn ready(app: &TestApp) {
@@ -117,7 +121,7 @@ fn heic() -> Vec<u8> {
     .concat()
 }
 
-both_backends!(
+all_stores!(
     hostile_files_get_a_clear_4xx_within_seconds_and_leave_nothing,
     the_bytes_decide_the_format_not_the_content_type_header,
     malformed_exif_never_fails_an_upload_and_is_flagged,
@@ -192,7 +196,7 @@ async fn hostile_files_get_a_clear_4xx_within_seconds_and_leave_nothing(app: Tes
     let received_count = ids.iter().filter(|id| received(&ins, id)).count();
     assert_eq!(received_count, stored);
     assert_eq!(
-        originals(&app),
+        originals(&app).await,
         stored,
         "a blob for each stored photo, none for the refused"
     );
@@ -376,7 +380,7 @@ async fn a_slow_sender_is_cut_off_by_the_body_timeout(app: TestApp) {
     ));
 }
 
-both_backends_with!(
+all_stores_with!(
     &[("FIELDSTAR_PHOTO_UPLOADS_PER_USER", "100")];
     twenty_clients_vanishing_mid_body_leave_no_row_blob_or_held_connection,
 );
@@ -419,7 +423,7 @@ async fn twenty_clients_vanishing_mid_body_leave_no_row_blob_or_held_connection(
         ids.iter().all(|id| !received(&ins, id)),
         "no photo row was completed"
     );
-    assert_eq!(originals(&app), 0, "no blob was written");
+    assert_eq!(originals(&app).await, 0, "no blob was written");
     assert_eq!(
         count_files(&app.data_dir.path().join("tmp")),
         0,
@@ -433,7 +437,7 @@ async fn twenty_clients_vanishing_mid_body_leave_no_row_blob_or_held_connection(
         assert_eq!(status, 201, "{body}");
     }
     assert!(t.elapsed() < Duration::from_secs(30), "{:?}", t.elapsed());
-    assert_eq!(originals(&app), 20);
+    assert_eq!(originals(&app).await, 20);
 }
 
 /// The real phone photos of `FIELDSTAR_TEST_PHOTOS` (see its README.md), when CI provides them.

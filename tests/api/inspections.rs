@@ -2,18 +2,21 @@ use fieldstar::photo::fixtures::{self, FixtureExif};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::both_backends;
 use crate::flow::*;
 use crate::helpers::*;
+use crate::{all_stores, both_backends};
 
 both_backends!(
     declarations_follow_the_one_step_rule_and_reach_the_worklist,
     templates_carry_both_languages_and_revalidate_with_etags,
+    concurrent_puts_of_one_inspection_make_one_row
+);
+
+all_stores!(
     an_inspection_with_fresh_photos_is_stored_replayed_and_submitted,
     orientation_6_is_applied_to_the_derivatives,
     standing_10_km_away_and_reused_photos_are_flagged,
     bad_inspections_and_bad_photos_get_clear_errors,
-    concurrent_puts_of_one_inspection_make_one_row
 );
 
 async fn declarations_follow_the_one_step_rule_and_reach_the_worklist(app: TestApp) {

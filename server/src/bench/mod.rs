@@ -1,6 +1,7 @@
 //! `fieldstar bench`: starts fieldstar in-process on a fresh temporary database, seeds what a
 //! scenario needs, drives load over real HTTP on loopback and prints one JSON line.
 
+mod cluster;
 mod hostile;
 pub mod link;
 mod scenarios;
@@ -37,6 +38,12 @@ pub enum Scenario {
     /// One phone photo over a slow link that drops (`--kbps`, `--cut-kb`, `--photo-mb`): by
     /// tus, resuming after each cut, and by a plain PUT sent again from zero.
     Link,
+    /// Inspections with their photos against running servers at `--url` (no in-process
+    /// server), every acknowledged write recorded in `--acks` (tests/multi/run.sh).
+    Drive,
+    /// Checks `--acks` through every `--url`, the webhook receiver's `--events` and the
+    /// renewals: each write there once, each photo whole everywhere, each event once.
+    Verify,
 }
 
 impl Scenario {
@@ -51,6 +58,8 @@ impl Scenario {
             Scenario::Pixels => 8,
             Scenario::Soak => 8,
             Scenario::Link => 1,
+            Scenario::Drive => 8,
+            Scenario::Verify => 1,
         }
     }
 
@@ -63,6 +72,8 @@ impl Scenario {
             Scenario::Pixels => "pixels",
             Scenario::Soak => "soak",
             Scenario::Link => "link",
+            Scenario::Drive => "drive",
+            Scenario::Verify => "verify",
         }
     }
 }
@@ -116,6 +127,16 @@ pub struct BenchArgs {
     /// The `link` scenario gives up a delivery after this many seconds.
     #[arg(long, default_value_t = 900.0)]
     pub cap_secs: f64,
+    /// `drive`, `verify`: the servers' base URLs (the balancer first; `verify` reads every
+    /// photo through each).
+    #[arg(long)]
+    pub url: Vec<String>,
+    /// `drive` writes one JSON line per acknowledged write here; `verify` reads it.
+    #[arg(long)]
+    pub acks: Option<std::path::PathBuf>,
+    /// `verify`: the webhook receiver's log, one JSON line per delivery.
+    #[arg(long)]
+    pub events: Option<std::path::PathBuf>,
 }
 
 impl BenchArgs {
@@ -150,6 +171,20 @@ pub fn run(mut args: BenchArgs) -> Result<(), String> {
     if !(1..=2000).contains(&args.items) {
         return Err("--items: must be between 1 and 2000".into());
     }
+    if matches!(args.scenario, Scenario::Drive | Scenario::Verify) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        let line = rt.block_on(async {
+            match args.scenario {
+                Scenario::Drive => cluster::drive(&args).await,
+                _ => cluster::verify(&args).await,
+            }
+        })?;
+        println!("{line}");
+        return Ok(());
+    }
     let system = actix_web::rt::System::new();
     system.block_on(async move {
         let target = Target::create(args.database_url.as_deref())?;
@@ -175,6 +210,7 @@ async fn run_on(args: &BenchArgs, target: &Target) -> Result<String, String> {
         Scenario::Pixels => hostile::pixels(&bench, args).await,
         Scenario::Soak => hostile::soak(&bench, args).await,
         Scenario::Link => link::link(&bench, args).await,
+        Scenario::Drive | Scenario::Verify => unreachable!("run without an in-process server"),
     };
     bench.handle.stop(true).await;
     let report = report?;

@@ -77,7 +77,19 @@ pub fn ensure(conn: &mut DbConn, quarter: Quarter, today: NaiveDate) -> ApiResul
 /// Runs `ensure` for the current quarter now and then every hour.
 pub fn spawn(state: actix_web::web::Data<crate::state::AppState>) {
     actix_web::rt::spawn(async move {
+        let mut last: Option<std::time::Instant> = None;
         loop {
+            // Only the process holding the lease runs it: at once when it takes the lease,
+            // then hourly while it holds it.
+            let holds = state.leases.holds(crate::lease::Work::Renewals);
+            if !holds {
+                last = None;
+            }
+            if !holds || last.is_some_and(|t| t.elapsed() < HOURLY) {
+                actix_web::rt::time::sleep(state.config.lease_retry.min(HOURLY)).await;
+                continue;
+            }
+            last = Some(std::time::Instant::now());
             let tz = state.config.timezone;
             let now = chrono::Utc::now();
             let quarter = Quarter::of_instant(now, tz);
@@ -101,7 +113,8 @@ pub fn spawn(state: actix_web::web::Data<crate::state::AppState>) {
                     tracing::warn!(error = %e, "renewal declarations failed; retrying in an hour")
                 }
             }
-            actix_web::rt::time::sleep(std::time::Duration::from_secs(3600)).await;
         }
     });
 }
+
+const HOURLY: std::time::Duration = std::time::Duration::from_secs(3600);

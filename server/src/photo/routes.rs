@@ -167,9 +167,9 @@ pub async fn get_photo(
             .insert_header((header::CACHE_CONTROL, cache))
             .finish());
     }
-    let bytes = state
+    let blob = state
         .storage
-        .get(&store::key(size, &photo.expected_sha256))
+        .get_stream(&store::key(size, &photo.expected_sha256))
         .await
         .map_err(|e| match e {
             crate::storage::StorageError::NotFound => {
@@ -205,5 +205,5 @@ pub async fn get_photo(
     } else {
         res.content_type("image/jpeg");
     }
-    Ok(res.body(bytes))
+    Ok(res.body(actix_web::body::SizedStream::new(blob.size, blob.bytes)))
 }

@@ -85,6 +85,14 @@ impl WorkerHandle {
         let task = actix_web::rt::spawn(async move {
             let mut pruned_at: Option<std::time::Instant> = None;
             loop {
+                // Another process holds the lease: wait for it to be ours.
+                if !state.leases.holds(crate::lease::Work::Webhooks) {
+                    tokio::select! {
+                        _ = tokio::time::sleep(poll) => {}
+                        _ = stopped.changed() => break,
+                    }
+                    continue;
+                }
                 if pruned_at.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
                     pruned_at = Some(std::time::Instant::now());
                     let keep = TimeDelta::days(i64::from(state.config.webhook_retention_days));
