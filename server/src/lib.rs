@@ -14,6 +14,7 @@ pub mod declarations;
 pub mod demo;
 pub mod error;
 pub mod http;
+pub mod i18n;
 pub mod inspection;
 pub mod mentoring;
 pub mod metrics;

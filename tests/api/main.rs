@@ -16,6 +16,7 @@ mod desk;
 mod errors;
 mod hostile;
 mod inspections;
+mod language;
 mod limits;
 mod mentoring;
 mod observability;

@@ -70,7 +70,7 @@ impl Approval {
 }
 
 /// Why an approval is refused.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Refused {
     /// The checklist did not pass.
     ChecklistFailed { failing_items: Vec<String> },

@@ -9,6 +9,7 @@ use crate::auth::{password, Actor, Role};
 use crate::db::schema::{refresh_tokens, users};
 use crate::db::{is_unique_violation, DbConn};
 use crate::error::{ApiError, ApiResult, FieldError, OrNotFound};
+use crate::i18n::Rule;
 use crate::org::OrgUnit;
 use crate::review::rules::ReviewBody;
 use crate::scope::{OrgLevel, Placement, Scope};
@@ -114,14 +115,14 @@ pub fn normalize_username(u: &str) -> String {
     u.trim().to_lowercase()
 }
 
-fn check_username(u: &str) -> Result<(), String> {
+fn check_username(u: &str) -> Result<(), Rule> {
     let ok = (3..=64).contains(&u.len())
         && u.chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
     if ok {
         Ok(())
     } else {
-        Err("must be 3–64 lowercase letters, digits, '.', '_' or '-'".into())
+        Err(Rule::UsernameFormat)
     }
 }
 
@@ -174,7 +175,7 @@ impl NewUser {
         if parsed.is_none() {
             errors.push(FieldError::new(
                 "role",
-                "must be admin, inspector, reviewer, township, secretary or member",
+                Rule::OneOf.with("allowed", Role::ALL.map(Role::as_str).to_vec()),
             ));
         }
         let body = match parsed.map(|role| check_body(role, body)) {
