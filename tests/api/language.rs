@@ -7,7 +7,10 @@ use crate::both_backends;
 use crate::flow::*;
 use crate::helpers::*;
 
-both_backends!(three_refusals_answer_in_chinese_when_asked_and_in_english_otherwise);
+both_backends!(
+    three_refusals_answer_in_chinese_when_asked_and_in_english_otherwise,
+    flags_carry_a_message_in_the_readers_language
+);
 
 fn has_han(s: &str) -> bool {
     s.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
@@ -152,7 +155,6 @@ fn cases_password(village: &str) -> Value {
     json!({"username": "short-pw", "password": "short", "role": "secretary", "org_unit_id": village})
 }
 
-#[allow(dead_code)]
 async fn flags_carry_a_message_in_the_readers_language(app: TestApp) {
     let f = field_county(&app).await;
     let d = declare(&app, &f.secretary.token, "FIELD-V1", 1).await;

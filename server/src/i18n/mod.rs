@@ -2,6 +2,7 @@
 //! rendered from a rule of the catalogue and its figures, in Chinese or English.
 
 mod catalogue;
+pub mod flags;
 pub mod format;
 
 use std::future::{ready, Ready};
@@ -10,6 +11,17 @@ use actix_web::http::header;
 use serde_json::{Map, Value};
 
 pub use catalogue::{code_text, Rule, CODES};
+
+tokio::task_local! {
+    /// The language of the request being answered (set by [`localize`]), for what a view
+    /// renders for people (a flag's `message`).
+    static LANG: Lang;
+}
+
+/// The language of the request being answered, inside a request.
+pub fn current() -> Option<Lang> {
+    LANG.try_with(|l| *l).ok()
+}
 
 /// The two languages of the programme: Chinese first, English for everyone else.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -207,7 +219,10 @@ pub async fn localize(
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
 ) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
     let lang = Lang::of_headers(req.headers());
-    let res = next.call(req).await?.map_into_boxed_body();
+    let res = LANG
+        .scope(lang, next.call(req))
+        .await?
+        .map_into_boxed_body();
     if lang == Lang::En {
         return Ok(res);
     }

@@ -205,7 +205,7 @@ impl RevisionFields {
             evaluation: evaluation_json(&prepared.evaluation),
             score: prepared.evaluation.score,
             passed: prepared.evaluation.passed,
-            flags: serde_json::to_string(&prepared.flags).unwrap_or_else(|_| "[]".into()),
+            flags: super::flags::to_stored(&prepared.flags),
             flag_severity: prepared
                 .flags
                 .iter()

@@ -390,6 +390,26 @@ fn record(
         .filter_map(|(i, id, h)| h.map(|h| (i, id, super::phash::hamming(h as u64, p.phash))))
         .filter(|(_, _, d)| *d <= super::phash::NEAR_DUPLICATE_MAX_DISTANCE)
         .min_by_key(|(_, _, d)| *d);
+    // The other inspection's village, named in the duplicate flags (an id says nothing).
+    let mut village_of = |inspection_id: &str| -> ApiResult<Option<String>> {
+        let village_id: Option<String> = inspections::table
+            .find(inspection_id)
+            .select(inspections::village_id)
+            .first(conn)
+            .optional()?;
+        Ok(match village_id {
+            Some(v) => OrgUnit::find(conn, &v)?.map(|u| u.name),
+            None => None,
+        })
+    };
+    let exact_village = match &exact {
+        Some((i, _)) => village_of(i)?,
+        None => None,
+    };
+    let near_village = match &near {
+        Some((i, _, _)) => village_of(i)?,
+        None => None,
+    };
     let taken_at = p
         .exif
         .taken_at_local
@@ -419,11 +439,13 @@ fn record(
         &facts,
         exact.as_ref().map(|(i, id)| Match {
             inspection_id: i,
+            village: exact_village.as_deref(),
             photo_id: id,
             distance: 0,
         }),
         near.map(|(i, id, d)| Match {
             inspection_id: i,
+            village: near_village.as_deref(),
             photo_id: id,
             distance: d,
         }),
@@ -440,6 +462,10 @@ fn record(
                 "the photo's EXIF could not be read in full: {}",
                 p.exif.problems.join("; ")
             )),
+            params: serde_json::json!({"unreadable": true})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
         });
     }
     let t = now();
@@ -455,7 +481,7 @@ fn record(
             photos::lon.eq(p.exif.lon),
             photos::exif.eq(serde_json::to_string(&p.exif).ok()),
             photos::phash.eq(p.phash as i64),
-            photos::flags.eq(serde_json::to_string(&flags).unwrap_or_else(|_| "[]".into())),
+            photos::flags.eq(flags::to_stored(&flags)),
             photos::received_at.eq(t),
         ))
         .execute(conn)?;

@@ -249,6 +249,7 @@ mod tests {
             item: None,
             photo_id: None,
             detail: String::new(),
+            params: Default::default(),
         }
     }
 
