@@ -160,11 +160,11 @@ rules! {
     }
     HostUnresolvable = "host_unresolvable" {
         en: "cannot resolve {host}: no such host",
-        zh: "无法解析主机名 {host}：没有这个主机"
+        zh: "无法解析网址中的主机名：没有这个主机"
     }
     HostNoAnswer = "host_no_answer" {
         en: "cannot resolve {host}: no answer within {seconds} s",
-        zh: "无法解析主机名 {host}：{seconds} 秒内无应答"
+        zh: "无法解析网址中的主机名：{seconds} 秒内无应答"
     }
     TargetNotAllowed = "target_not_allowed" {
         en: "target address not allowed",

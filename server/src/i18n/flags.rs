@@ -9,42 +9,46 @@ use crate::inspection::flags::{codes, Flag};
 
 /// Every flag code, with its name in Chinese and English.
 pub const LABELS: &[(&str, &str, &str)] = &[
-    (codes::LOCATION_MISSING, "无位置", "No position"),
+    (codes::LOCATION_MISSING, "没有位置", "No position"),
     (
         codes::LOCATION_OUTSIDE_GEOFENCE,
-        "在地理围栏外",
-        "Outside the geofence",
+        "位置在村外",
+        "Outside the village",
     ),
     (
         codes::LOCATION_LOW_ACCURACY,
-        "定位精度低",
-        "Low position accuracy",
+        "定位精度差",
+        "Poor position accuracy",
     ),
     (
         codes::LOCATION_MOCK_SUSPECTED,
-        "疑似模拟位置",
-        "Mock position suspected",
+        "疑似虚拟定位",
+        "Mock location suspected",
     ),
-    (codes::PHOTO_NO_EXIF, "照片无拍摄信息", "Photo without EXIF"),
+    (
+        codes::PHOTO_NO_EXIF,
+        "照片无元数据",
+        "Photo without metadata",
+    ),
     (codes::PHOTO_GPS_FAR, "照片位置偏远", "Photo taken far away"),
     (
         codes::PHOTO_TIME_OUTSIDE_VISIT,
-        "照片拍摄时间不符",
-        "Photo taken outside the visit",
+        "拍摄时间不符",
+        "Photo time outside the visit",
     ),
     (codes::PHOTO_DUPLICATE, "重复照片", "Duplicate photo"),
     (
         codes::PHOTO_NEAR_DUPLICATE,
-        "近似重复照片",
+        "相似照片",
         "Near-duplicate photo",
     ),
     (codes::PHOTO_EDITED, "照片经过编辑", "Edited photo"),
-    (codes::TIMING_CLOCK_SKEW, "手机时间不准", "Phone clock off"),
     (
-        codes::TIMING_TOO_FAST,
-        "验收用时过短",
-        "Inspection too fast",
+        codes::TIMING_CLOCK_SKEW,
+        "手机时间不准",
+        "Phone clock is off",
     ),
+    (codes::TIMING_TOO_FAST, "用时过短", "Implausibly fast"),
 ];
 
 /// A flag code's name; an unknown code reads as a flag (never as its raw code).

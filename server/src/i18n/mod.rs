@@ -219,10 +219,17 @@ pub async fn localize(
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
 ) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
     let lang = Lang::of_headers(req.headers());
-    let res = LANG
+    let mut res = LANG
         .scope(lang, next.call(req))
         .await?
         .map_into_boxed_body();
+    // Problems and flags differ by language: a cache must not serve one reader's to another.
+    if res.request().path().starts_with("/api/") {
+        res.headers_mut().append(
+            header::VARY,
+            header::HeaderValue::from_static("Accept-Language"),
+        );
+    }
     if lang == Lang::En {
         return Ok(res);
     }
