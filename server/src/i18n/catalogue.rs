@@ -235,8 +235,36 @@ rules! {
         zh: "编号 {code} 已被本村的另一位帮带对象使用"
     }
     MenteeLimit = "mentee_limit" {
-        en: "{member} already mentors {count} mentee(s), the county's limit",
-        zh: "{member} 已帮带 {count} 人，达到本县上限"
+        en: "{member} already mentors {count} people, the most a member may mentor ({max}); move one of her mentees to another member first",
+        zh: "{member} 已帮带 {count} 人，达到每位会员的上限（{max} 人）；请先把一位帮带对象转给其他会员"
+    }
+    MemberHasMentees = "member_has_mentees" {
+        en: "{member} still mentors {count} mentee(s): move her mentees to other members first",
+        zh: "{member} 还在帮带 {count} 人：请先把其帮带对象转给其他会员"
+    }
+    MemberInactive = "member_inactive" {
+        en: "{member} has been removed and cannot mentor anyone",
+        zh: "{member} 已被移除，不能再帮带"
+    }
+    VisitConflict = "visit_conflict" {
+        en: "visit {id} was recorded with a different body; a new visit needs a new id",
+        zh: "此走访已用不同的内容记录过；新的走访须使用新的编号"
+    }
+    VisitRace = "visit_race" {
+        en: "visit {id} is being recorded by another request",
+        zh: "此走访正由另一个请求记录，请稍后再试"
+    }
+    MenteeCodeFormat = "mentee_code_format" {
+        en: "must be 1–{max} letters, digits or '-' (a pseudonymous code, not a name or a phone number)",
+        zh: "须为 1–{max} 个字母、数字或“-”（化名编号，不得是姓名或电话号码）"
+    }
+    LengthRange = "length_range" {
+        en: "must be 1–{max} characters",
+        zh: "须为 1–{max} 个字符"
+    }
+    PolicyChanged = "policy_changed" {
+        en: "the policy was changed at the same time; try again",
+        zh: "本县政策同时被修改，请重试"
     }
     OpenDeclarationExists = "open_declaration_exists" {
         en: "{village} already has an open declaration for {quarter}",
@@ -425,6 +453,7 @@ codes! {
     "username_taken" => "用户名已被占用", "此用户名已被占用";
     "village_has_history" => "村有历史记录", "此村已有申报或验收记录，不能删除";
     "visit_conflict" => "走访冲突", "此走访编号已对应其他内容";
+    "visit_race" => "走访正在记录", "此走访正由另一个请求记录，请稍后再试";
     "window_changed" => "验收期已变更", "验收期同时被修改，请重试";
 }
 
