@@ -37,13 +37,22 @@ impl FieldError {
         }
     }
 
-    /// The error with its message in `lang` (a plain English text keeps its words in English).
+    /// The error with its message in `lang` (English is the message it was made with).
     pub fn in_lang(&self, lang: Lang) -> FieldError {
         let mut e = self.clone();
-        if lang != Lang::En || self.rule != Rule::Invalid {
-            e.message = Msg::of(self.rule, self.params.clone()).render(lang);
+        if lang != Lang::En {
+            e.message = self.said().render(lang);
         }
         e
+    }
+
+    /// The rule and figures of this error as a message (a plain text keeps its words).
+    pub fn said(&self) -> Msg {
+        if self.rule == Rule::Invalid {
+            Msg::from(self.message.clone())
+        } else {
+            Msg::of(self.rule, self.params.clone())
+        }
     }
 }
 

@@ -9,7 +9,8 @@ use crate::helpers::*;
 
 both_backends!(
     three_refusals_answer_in_chinese_when_asked_and_in_english_otherwise,
-    flags_carry_a_message_in_the_readers_language
+    flags_carry_a_message_in_the_readers_language,
+    the_org_import_refuses_lines_in_chinese_when_asked
 );
 
 fn has_han(s: &str) -> bool {
@@ -201,4 +202,60 @@ async fn flags_carry_a_message_in_the_readers_language(app: TestApp) {
         .expect("outside the geofence");
     let m = far["message"].as_str().unwrap();
     assert!(m.contains("公里") || m.contains("米"), "{m}");
+}
+
+async fn the_org_import_refuses_lines_in_chinese_when_asked(app: TestApp) {
+    app.seed_demo().await;
+    let admin = app.login("admin").await;
+    let csv = "code,name,level,parent_code,lat,lon,radius_m\n\
+               DEMO-T98,新镇,township,DEMO,,,\n\
+               DEMO-T98-V1,王家庄村,village,DEMO-T98,abc,116.4,800\n";
+    for (lang, dry_run) in [("zh-CN", true), ("zh-CN", false), ("en", false)] {
+        let res = app
+            .request(
+                reqwest::Method::POST,
+                &format!("/api/v1/org-units/import?dry_run={dry_run}"),
+                Some(&admin.token),
+            )
+            .header("Content-Type", "text/csv; charset=utf-8")
+            .header("Accept-Language", lang)
+            .body(csv)
+            .send()
+            .await
+            .unwrap();
+        let body: Value = if dry_run {
+            assert_eq!(res.status(), 200);
+            res.json().await.unwrap()
+        } else {
+            assert_problem(res, 422).await
+        };
+        let message = if dry_run {
+            body["lines"][1]["message"].as_str().unwrap().to_string()
+        } else {
+            assert_eq!(body["errors"][0]["field"], "line 3", "{body}");
+            assert_eq!(body["errors"][0]["rule"], "not_a_number", "{body}");
+            body["errors"][0]["message"].as_str().unwrap().to_string()
+        };
+        if lang == "en" {
+            assert!(message.starts_with("lat: "), "{message}");
+            assert!(
+                body["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains("1 line(s) refused"),
+                "{body}"
+            );
+        } else {
+            // The report names the column; the problem's error carries it in `params`.
+            if dry_run {
+                assert!(message.starts_with("纬度："), "{message}");
+            } else {
+                assert_eq!(body["errors"][0]["params"]["column"], "lat", "{body}");
+            }
+            assert!(has_han(&message) && !message.contains("lat"), "{message}");
+            if !dry_run {
+                assert!(has_han(body["detail"].as_str().unwrap()), "{body}");
+            }
+        }
+    }
 }

@@ -98,6 +98,28 @@ rules! {
         en: "a village needs lat and lon",
         zh: "村须填写经纬度"
     }
+    CountyNoParent = "county_no_parent" { en: "a county has no parent", zh: "县没有上级组织单位" }
+    OrgCodeFormat = "org_code_format" {
+        en: "must be 1–64 letters, digits, '-', '_' or '.'",
+        zh: "须为 1–64 个字母、数字、“-”、“_”或“.”"
+    }
+    NotANumber = "not_a_number" { en: "{value} is not a number", zh: "{value} 不是数字" }
+    CodeOnLine = "code_on_line" {
+        en: "{code} already on line {first}",
+        zh: "{code} 已在第 {first} 行出现"
+    }
+    ParentCodeUnknown = "parent_code_unknown" {
+        en: "no org unit has code {code} (list parents first)",
+        zh: "没有代码为 {code} 的组织单位（请先列出上级）"
+    }
+    CodeOutsideScope = "code_outside_scope" {
+        en: "{code} is taken by an org unit outside your scope",
+        zh: "{code} 已被您管辖范围外的组织单位使用"
+    }
+    CodeOtherPlace = "code_other_place" {
+        en: "{code} exists with another level or parent",
+        zh: "{code} 已存在，但级别或上级不同"
+    }
     ParentRequired = "parent_required" { en: "a parent is required", zh: "须指定上级组织单位" }
     ParentLevel = "parent_level" {
         en: "the parent of a {level} must be a {parent}",
@@ -350,6 +372,7 @@ pub fn word_zh(word: &str) -> Option<&'static str> {
         "org unit" => "组织单位",
         "login" => "登录",
         "member of the mentee's village" => "该帮带对象所在村的会员",
+        "township in your scope" => "乡镇",
         "declaration" => "申报",
         "published checklist version" => "已发布的验收表版本",
         "inspection" => "验收",
