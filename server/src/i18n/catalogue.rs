@@ -443,6 +443,12 @@ codes! {
     "code_taken" => "代码已被占用", "此代码的组织单位已存在";
     "decision.alerts_unacknowledged" => "严重疑点未确认", "通过有严重疑点的验收，须逐一确认并说明理由";
     "decision.checklist_failed" => "验收表未达标", "验收表未达标，不能通过";
+    "declaration.banned" => "禁止申报", "该村在禁止申报期内，只能复核已有星级，不能升级申报";
+    "declaration.quarter_used" => "本季度已申报", "星级每季度只能升一级：本季度已有升级申报";
+    "declaration.invalid_level" => "星级无效", "星级须为 1、2 或 3";
+    "declaration.step_too_large" => "一次只能升一级", "星级须逐级申报，一次只能升一级";
+    "declaration.below_current" => "低于现有星级", "该村已有更高星级，请申报现有星级以复核";
+    "approval.already_given" => "已批准", "您已批准此验收，另一项批准须由其他审核员作出";
     "declaration.awaiting_township" => "等待乡镇初审", "此申报等待乡镇初审，转县后再验收";
     "declaration.not_awaiting_township" => "不在乡镇初审中", "只有等待乡镇初审的申报可以转县或退回";
     "declaration_closed" => "申报已关闭", "此申报所在季度的验收期已结束或已被退回";
@@ -550,6 +556,17 @@ mod tests {
             }
             let text = std::fs::read_to_string(&path).unwrap();
             let text = text.split("#[cfg(test)]").next().unwrap_or("");
+            // A refusal's `fn code(…) -> &'static str`: each arm's literal.
+            for (at, _) in text.match_indices("fn code(") {
+                let body = &text[at..];
+                let body = &body[..body.find("\n    }\n").unwrap_or(body.len())];
+                for (arm, _) in body.match_indices("=> \"") {
+                    let code = body[arm + 4..].split('"').next().unwrap_or("");
+                    if code_text(code).is_none() {
+                        missing.push(format!("{code} ({})", path.display()));
+                    }
+                }
+            }
             for ctor in [
                 "conflict(",
                 "unprocessable(",
