@@ -158,6 +158,18 @@ rules! {
         en: "must be a quarter like 2026-Q4",
         zh: "季度格式应如 2026-Q4（2026年第4季度）"
     }
+    OutsideWindow = "outside_window" {
+        en: "{quarter} declarations are inspected from {opens_on} to {closes_on}; this visit started on {started_on}",
+        zh: "{quarter}的申报在 {opens_on} 至 {closes_on} 验收；此次验收开始于 {started_on}"
+    }
+    WindowOpensEarly = "window_opens_early" {
+        en: "a window opens on or after its quarter's first day ({date})",
+        zh: "验收期最早从本季度第一天（{date}）开始"
+    }
+    WindowClosesLate = "window_closes_late" {
+        en: "a window closes at most {days} days after its quarter ends ({date})",
+        zh: "验收期最晚在季度结束后 {days} 天（{date}）结束"
+    }
     DeclarationsOpenFor = "declarations_open_for" {
         en: "declarations are open for {quarter} only",
         zh: "目前只接受 {quarter} 的申报"
@@ -165,6 +177,14 @@ rules! {
     SelfDeactivate = "self_deactivate" {
         en: "you cannot deactivate yourself",
         zh: "不能停用自己的账号"
+    }
+    ReviewerNeedsBody = "reviewer_needs_body" {
+        en: "a reviewer belongs to a verifying body: department or association",
+        zh: "审核员须属于核验单位：县人口计生部门或县计生协"
+    }
+    RolePlacement = "role_placement" {
+        en: "a {role} belongs to a {levels}, not a {level}",
+        zh: "{role}须设在{levels}，不能设在{level}"
     }
     ReviewerBodyRole = "reviewer_body_role" {
         en: "only reviewers belong to a verifying body, not a {role}",
@@ -211,6 +231,18 @@ rules! {
     PhotosMin = "photos_min" {
         en: "{id} needs at least {min} photo(s), the manifest has {got}",
         zh: "{id} 至少需要 {min} 张照片，清单中只有 {got} 张"
+    }
+    DuplicateInManifest = "duplicate_in_manifest" {
+        en: "appears twice in the manifest",
+        zh: "在照片清单中出现两次"
+    }
+    PhotoIdUsed = "photo_id_used" {
+        en: "this photo id is already used; choose a new one",
+        zh: "此照片编号已被使用，请换一个新编号"
+    }
+    SameDeclaration = "same_declaration" {
+        en: "a resubmission answers the same declaration",
+        zh: "重新提交须针对同一项申报"
     }
     PhotosPerItem = "photos_per_item" {
         en: "at most {max} photos per item",

@@ -195,7 +195,10 @@ fn fill(template: &str, params: &Map<String, Value>, lang: Lang) -> String {
 fn figure(v: &Value, lang: Lang) -> String {
     match v {
         Value::String(s) => match lang {
-            Lang::Zh => catalogue::word_zh(s).map_or_else(|| s.clone(), str::to_string),
+            Lang::Zh => catalogue::word_zh(s)
+                .map(str::to_string)
+                .or_else(|| quarter_zh(s))
+                .unwrap_or_else(|| s.clone()),
             Lang::En => s.clone(),
         },
         Value::Array(items) => {
@@ -251,9 +254,29 @@ pub async fn localize(
     }))
 }
 
+/// A quarter (`2026-Q4`) as people read it in Chinese: 2026年第4季度.
+fn quarter_zh(s: &str) -> Option<String> {
+    let (year, q) = s.split_once("-Q")?;
+    (year.len() == 4
+        && year.chars().all(|c| c.is_ascii_digit())
+        && matches!(q, "1" | "2" | "3" | "4"))
+    .then(|| format!("{year}年第{q}季度"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_quarter_reads_as_people_say_it_in_chinese() {
+        let m = Rule::DeclarationsOpenFor.with("quarter", vec!["2026-Q4", "2027-Q1"]);
+        assert_eq!(
+            m.render(Lang::Zh),
+            "目前只接受 2026年第4季度、2027年第1季度 的申报"
+        );
+        assert!(m.render(Lang::En).contains("2026-Q4, 2027-Q1"));
+        assert_eq!(quarter_zh("2026-Q5"), None);
+    }
 
     #[test]
     fn accept_language_picks_the_most_preferred() {

@@ -335,7 +335,7 @@ pub fn decide(
                 .with("failing_items", failing_items)
                 .with_errors(vec![FieldError::new(
                     "decision",
-                    format!("the checklist did not pass: {why}"),
+                    Rule::ChecklistDidNotPass.with("why", why.clone()),
                 )]));
             }
             Err(Refused::AlertsUnacknowledged { errors }) => {
@@ -354,7 +354,7 @@ pub fn decide(
         if !body.acknowledged_flags.is_empty() {
             return Err(ApiError::field(
                 "acknowledged_flags",
-                "only an approval acknowledges alerts",
+                Rule::OnlyApprovalAcknowledges,
             ));
         }
         Vec::new()

@@ -138,20 +138,17 @@ pub struct NewUser {
 /// Checks a reviewer's body: required for reviewers, refused for every other role.
 pub fn check_body(role: Role, body: Option<&str>) -> Result<Option<ReviewBody>, FieldError> {
     match (role, body) {
-        (Role::Reviewer, None) => Err(FieldError::new(
-            "body",
-            "a reviewer belongs to a verifying body: department or association",
-        )),
-        (Role::Reviewer, Some(b)) => ReviewBody::parse(b)
-            .map(Some)
-            .ok_or_else(|| FieldError::new("body", "must be department or association")),
+        (Role::Reviewer, None) => Err(FieldError::new("body", Rule::ReviewerNeedsBody)),
+        (Role::Reviewer, Some(b)) => ReviewBody::parse(b).map(Some).ok_or_else(|| {
+            FieldError::new(
+                "body",
+                Rule::OneOf.with("allowed", vec!["department", "association"]),
+            )
+        }),
         (_, None) => Ok(None),
         (other, Some(_)) => Err(FieldError::new(
             "body",
-            format!(
-                "only reviewers belong to a verifying body, not a {}",
-                other.as_str()
-            ),
+            Rule::ReviewerBodyRole.with("role", other.as_str()),
         )),
     }
 }
@@ -204,12 +201,10 @@ impl NewUser {
             let levels: Vec<&str> = self.role.levels().iter().map(|l| l.as_str()).collect();
             return Err(ApiError::field(
                 "org_unit_id",
-                format!(
-                    "a {} belongs to a {}, not a {}",
-                    self.role.as_str(),
-                    levels.join(" or a "),
-                    unit.level
-                ),
+                Rule::RolePlacement
+                    .with("role", self.role.as_str())
+                    .with("levels", levels)
+                    .with("level", unit.level.clone()),
             ));
         }
         let id = uuid::Uuid::now_v7().to_string();
