@@ -327,6 +327,7 @@ impl Application {
             app.service(crate::ops::swagger_ui())
                 .default_service(web::to(not_found))
                 .wrap(from_fn(created_location))
+                .wrap(from_fn(crate::i18n::localize))
                 .wrap(Compress::default())
                 .wrap(security_headers(hsts))
                 .wrap(from_fn(observe))

@@ -8,18 +8,50 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-/// One invalid field of a request, named by its path in the body (`answers.board_posted`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+use crate::i18n::{code_text, Lang, Msg, Rule};
+
+/// One invalid field of a request, named by its path in the body (`answers.board_posted`),
+/// with the rule it broke, that rule's figures, and the message in the request's language.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct FieldError {
     pub field: String,
+    pub rule: Rule,
+    /// The figures of the rule (`{"min": 10}`), for a client that renders its own text.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    #[schema(value_type = Object)]
+    pub params: serde_json::Map<String, serde_json::Value>,
+    /// For a person: zh when the request's `Accept-Language` prefers Chinese, else English.
     pub message: String,
 }
 
 impl FieldError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+    /// The field and the rule it broke (`Rule::TooShort.with("min", 10)`); a plain text is
+    /// the generic rule `invalid`.
+    pub fn new(field: impl Into<String>, message: impl Into<Msg>) -> Self {
+        let said: Msg = message.into();
         Self {
             field: field.into(),
-            message: message.into(),
+            rule: said.rule,
+            params: said.params.clone(),
+            message: said.render(Lang::En),
+        }
+    }
+
+    /// The error with its message in `lang` (English is the message it was made with).
+    pub fn in_lang(&self, lang: Lang) -> FieldError {
+        let mut e = self.clone();
+        if lang != Lang::En {
+            e.message = self.said().render(lang);
+        }
+        e
+    }
+
+    /// The rule and figures of this error as a message (a plain text keeps its words).
+    pub fn said(&self) -> Msg {
+        if self.rule == Rule::Invalid {
+            Msg::from(self.message.clone())
+        } else {
+            Msg::of(self.rule, self.params.clone())
         }
     }
 }
@@ -51,8 +83,12 @@ pub struct ApiError {
     pub code: &'static str,
     pub detail: String,
     pub errors: Vec<FieldError>,
-    pub retry_after: Option<u64>,
+    /// Seconds; 32 bits keep every `Result` within clippy's bound.
+    pub retry_after: Option<u32>,
     pub allow: Option<Box<str>>,
+    /// The detail as a rule of the catalogue with its figures, when it has one (rendered in
+    /// Chinese for a request that prefers it; else the code's generic Chinese detail).
+    pub said: Option<Box<Msg>>,
     /// For a 500: what went wrong and where (for the log only, never the body). Boxed like
     /// `extensions`: one pointer keeps every `Result` small.
     #[allow(clippy::box_collection)]
@@ -62,11 +98,13 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<Msg>) -> Self {
+        let said: Msg = detail.into();
         Self {
             status,
             code,
-            detail: detail.into(),
+            detail: said.render(Lang::En),
+            said: (!said.is_plain()).then(|| Box::new(said)),
             errors: Vec::new(),
             retry_after: None,
             allow: None,
@@ -89,15 +127,15 @@ impl ApiError {
         self
     }
 
-    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn bad_request(code: &'static str, detail: impl Into<Msg>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, detail)
     }
 
-    pub fn unauthorized(detail: impl Into<String>) -> Self {
+    pub fn unauthorized(detail: impl Into<Msg>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "unauthorized", detail)
     }
 
-    pub fn forbidden(detail: impl Into<String>) -> Self {
+    pub fn forbidden(detail: impl Into<Msg>) -> Self {
         Self::new(StatusCode::FORBIDDEN, "forbidden", detail)
     }
 
@@ -105,15 +143,15 @@ impl ApiError {
         Self::new(
             StatusCode::NOT_FOUND,
             "not_found",
-            format!("{what} not found"),
+            Rule::NotFound.with("what", what),
         )
     }
 
-    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn conflict(code: &'static str, detail: impl Into<Msg>) -> Self {
         Self::new(StatusCode::CONFLICT, code, detail)
     }
 
-    pub fn unprocessable(code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn unprocessable(code: &'static str, detail: impl Into<Msg>) -> Self {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
     }
 
@@ -133,15 +171,15 @@ impl ApiError {
         }
     }
 
-    pub fn field(field: &str, message: impl Into<String>) -> Self {
+    pub fn field(field: &str, message: impl Into<Msg>) -> Self {
         Self::validation(vec![FieldError::new(field, message)])
     }
 
-    pub fn too_large(detail: impl Into<String>) -> Self {
+    pub fn too_large(detail: impl Into<Msg>) -> Self {
         Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", detail)
     }
 
-    pub fn unsupported_media(detail: impl Into<String>) -> Self {
+    pub fn unsupported_media(detail: impl Into<Msg>) -> Self {
         Self::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
@@ -151,7 +189,7 @@ impl ApiError {
 
     pub fn too_many_requests(retry_after_secs: u64) -> Self {
         Self {
-            retry_after: Some(retry_after_secs.max(1)),
+            retry_after: Some(u32::try_from(retry_after_secs.max(1)).unwrap_or(u32::MAX)),
             ..Self::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "too_many_requests",
@@ -160,7 +198,7 @@ impl ApiError {
         }
     }
 
-    pub fn unavailable(detail: impl Into<String>) -> Self {
+    pub fn unavailable(detail: impl Into<Msg>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail)
     }
 
@@ -206,17 +244,42 @@ impl ApiError {
     }
 
     pub fn problem(&self) -> Problem {
-        Problem {
-            type_: format!("urn:fieldstar:problem:{}", self.code),
-            title: self
-                .status
+        self.problem_in(Lang::En)
+    }
+
+    /// The problem in `lang`: English titles are the status's reason phrase; Chinese ones come
+    /// from the catalogue, as do the details and each field's message.
+    pub fn problem_in(&self, lang: Lang) -> Problem {
+        let english_title = || {
+            self.status
                 .canonical_reason()
                 .unwrap_or("Error")
-                .to_string(),
+                .to_string()
+        };
+        let errors: Vec<FieldError> = self.errors.iter().map(|e| e.in_lang(lang)).collect();
+        let (title, detail) = match lang {
+            Lang::En => (english_title(), self.detail.clone()),
+            Lang::Zh => {
+                let text = code_text(self.code);
+                let title = text.map_or_else(english_title, |t| t.zh_title.to_string());
+                let detail = match (&self.said, errors.as_slice()) {
+                    (Some(said), _) => said.render(lang),
+                    (None, [one]) if self.code == "validation_failed" => one.message.clone(),
+                    (None, many) if self.code == "validation_failed" && !many.is_empty() => {
+                        format!("{} 处填写有误", many.len())
+                    }
+                    _ => text.map_or_else(|| self.detail.clone(), |t| t.zh_detail.to_string()),
+                };
+                (title, detail)
+            }
+        };
+        Problem {
+            type_: format!("urn:fieldstar:problem:{}", self.code),
+            title,
             status: self.status.as_u16(),
-            detail: self.detail.clone(),
+            detail,
             code: self.code.to_string(),
-            errors: self.errors.clone(),
+            errors,
             request_id: None,
             extensions: self.extensions.as_deref().cloned().unwrap_or_default(),
         }

@@ -15,6 +15,7 @@ pub mod declarations;
 pub mod demo;
 pub mod error;
 pub mod http;
+pub mod i18n;
 pub mod inspection;
 mod layering;
 pub mod lease;

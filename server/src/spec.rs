@@ -53,6 +53,14 @@ fn complete_json(doc: &mut Value) {
 
     // A page of T names T's schema rather than repeating it inline.
     if let Some(schemas) = doc["components"]["schemas"].as_object_mut() {
+        // Every problem code, from the catalogue that holds their Chinese texts.
+        if let Some(code) = schemas
+            .get_mut("Problem")
+            .and_then(|p| p["properties"].get_mut("code"))
+        {
+            let codes: Vec<&str> = crate::i18n::CODES.iter().map(|c| c.code).collect();
+            code["enum"] = json!(codes);
+        }
         let named: Vec<String> = schemas.keys().cloned().collect();
         for (name, schema) in schemas.iter_mut() {
             let Some(item) = name.strip_prefix("Page_") else {

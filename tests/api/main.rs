@@ -17,6 +17,7 @@ mod errors;
 mod hostile;
 mod https;
 mod inspections;
+mod language;
 mod leases;
 mod limits;
 mod link;

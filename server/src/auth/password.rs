@@ -8,16 +8,18 @@ use argon2::password_hash::{
 };
 use argon2::Argon2;
 
+use crate::i18n::{Msg, Rule};
+
 pub const MIN_LENGTH: usize = 10;
 pub const MAX_LENGTH: usize = 1024;
 
-pub fn check_rules(password: &str) -> Result<(), String> {
+pub fn check_rules(password: &str) -> Result<(), Msg> {
     let n = password.chars().count();
     if n < MIN_LENGTH {
-        return Err(format!("must be at least {MIN_LENGTH} characters"));
+        return Err(Rule::TooShort.with("min", MIN_LENGTH));
     }
     if n > MAX_LENGTH {
-        return Err(format!("must be at most {MAX_LENGTH} characters"));
+        return Err(Rule::TooLong.with("max", MAX_LENGTH));
     }
     Ok(())
 }

@@ -69,13 +69,13 @@ pub fn check_comment(check: Check, comment: &str) -> Result<String, crate::error
     if comment.chars().count() > MAX_COMMENT {
         return Err(crate::error::FieldError::new(
             "comment",
-            format!("at most {MAX_COMMENT} characters"),
+            crate::i18n::Rule::TooLong.with("max", MAX_COMMENT),
         ));
     }
     if check == Check::SendBack && comment.is_empty() {
         return Err(crate::error::FieldError::new(
             "comment",
-            "say why the declaration goes back: the village's secretary reads it",
+            crate::i18n::Rule::SendBackReasonRequired,
         ));
     }
     Ok(comment)

@@ -16,6 +16,7 @@ use crate::db::schema::declarations;
 use crate::db::{is_unique_violation, DbConn};
 use crate::error::{ApiError, ApiResult, FieldError, Problem};
 use crate::http::{Json, Page, PageParams};
+use crate::i18n::Rule;
 use crate::org::OrgUnit;
 use crate::quarter::{declarable_quarters, Quarter};
 use crate::stars::engine::{check_declaration, DeclarationKind, Refusal};
@@ -167,7 +168,7 @@ pub async fn create_declaration(
                 let list: Vec<String> = allowed.iter().map(|q| q.to_string()).collect();
                 return Err(ApiError::field(
                     "quarter",
-                    format!("declarations are open for {} only", list.join(" and ")),
+                    Rule::DeclarationsOpenFor.with("quarter", list),
                 ));
             }
             q

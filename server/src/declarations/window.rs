@@ -13,6 +13,7 @@ use crate::auth::Actor;
 use crate::db::schema::{declarations, inspections, org_units, quarter_windows};
 use crate::db::DbConn;
 use crate::error::{ApiError, ApiResult, FieldError};
+use crate::i18n::Rule;
 use crate::inspection::model::InspectionStatus;
 use crate::quarter::Quarter;
 use crate::stars::engine::DeclarationKind;
@@ -52,25 +53,23 @@ impl Window {
         if opens_on < quarter.first_day() {
             errors.push(FieldError::new(
                 "opens_on",
-                format!(
-                    "a window opens on or after its quarter's first day ({})",
-                    quarter.first_day()
-                ),
+                Rule::WindowOpensEarly.with("date", quarter.first_day().to_string()),
             ));
         }
         let latest = quarter.last_day() + Days::new(MAX_CLOSE_AFTER_DAYS);
         if closes_on < opens_on {
             errors.push(FieldError::new(
                 "closes_on",
-                format!("must not be before opens_on ({opens_on})"),
+                Rule::NotBefore
+                    .with("other", "opens_on")
+                    .with("date", opens_on.to_string()),
             ));
         } else if closes_on > latest {
             errors.push(FieldError::new(
                 "closes_on",
-                format!(
-                    "a window closes at most {MAX_CLOSE_AFTER_DAYS} days after its quarter ends \
-                     ({latest})"
-                ),
+                Rule::WindowClosesLate
+                    .with("days", MAX_CLOSE_AFTER_DAYS)
+                    .with("date", latest.to_string()),
             ));
         }
         if errors.is_empty() {

@@ -4,7 +4,9 @@
 use std::cmp::Reverse;
 
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
-use serde::{Deserialize, Serialize};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::{json, Map, Value};
 
 /// The flag codes of the wire format.
 pub mod codes {
@@ -54,16 +56,72 @@ pub enum Severity {
     Alert,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A flag as stored and served. Served within a request it also carries `message`: the flag in
+/// the reader's language (`Accept-Language`), its figures as people read them.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 pub struct Flag {
     pub code: String,
     pub severity: Severity,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub item: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub photo_id: Option<String>,
     /// For the reviewer, in English, with the numbers behind the flag.
     pub detail: String,
+    /// The figures behind the flag (metres, seconds, the other village's name…), for its
+    /// message; flags stored before them have none and read with their code's general text.
+    #[serde(default)]
+    pub params: Map<String, Value>,
+}
+
+/// Flags as the database keeps them: never a message (that is rendered for each reader).
+pub fn to_stored(flags: &[Flag]) -> String {
+    #[derive(Serialize)]
+    struct Stored<'a> {
+        code: &'a str,
+        severity: Severity,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        item: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        photo_id: Option<&'a str>,
+        detail: &'a str,
+        #[serde(skip_serializing_if = "Map::is_empty")]
+        params: &'a Map<String, Value>,
+    }
+    let stored: Vec<Stored> = flags
+        .iter()
+        .map(|f| Stored {
+            code: &f.code,
+            severity: f.severity,
+            item: f.item.as_deref(),
+            photo_id: f.photo_id.as_deref(),
+            detail: &f.detail,
+            params: &f.params,
+        })
+        .collect();
+    serde_json::to_string(&stored).unwrap_or_else(|_| "[]".into())
+}
+
+impl Serialize for Flag {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("code", &self.code)?;
+        m.serialize_entry("severity", &self.severity)?;
+        if let Some(item) = &self.item {
+            m.serialize_entry("item", item)?;
+        }
+        if let Some(photo_id) = &self.photo_id {
+            m.serialize_entry("photo_id", photo_id)?;
+        }
+        m.serialize_entry("detail", &self.detail)?;
+        if !self.params.is_empty() {
+            m.serialize_entry("params", &self.params)?;
+        }
+        if let Some(lang) = crate::i18n::current() {
+            m.serialize_entry("message", &crate::i18n::flags::message(self, lang))?;
+        }
+        m.end()
+    }
 }
 
 /// A flag's detail is at most this many characters, whatever produced it (the EXIF problems
@@ -83,6 +141,9 @@ pub struct FlagCount {
     pub code: String,
     pub severity: Severity,
     pub count: usize,
+    /// The code's name in the reader's language (served within a request).
+    #[serde(default, skip_deserializing, skip_serializing_if = "Option::is_none")]
+    pub label: Option<&'static str>,
 }
 
 /// One [`FlagCount`] per code, worst first, then by code.
@@ -98,6 +159,7 @@ pub fn count_by_code<'a>(flags: impl IntoIterator<Item = &'a Flag>) -> Vec<FlagC
                 code: f.code.clone(),
                 severity: f.severity,
                 count: 1,
+                label: crate::i18n::current().map(|lang| crate::i18n::flags::label(&f.code, lang)),
             }),
         }
     }
@@ -113,7 +175,16 @@ impl Flag {
             item: None,
             photo_id: None,
             detail: bounded_detail(&detail),
+            params: Map::new(),
         }
+    }
+
+    /// The flag with the figures behind it.
+    pub fn with_params(mut self, params: Value) -> Flag {
+        if let Value::Object(map) = params {
+            self.params = map;
+        }
+        self
     }
 
     /// The flag with its detail within [`MAX_DETAIL_CHARS`] (flags stored before the bound).
@@ -194,17 +265,24 @@ pub fn inspection_flags(
 fn location_flags(village: &Village, location: &DeviceLocation, flags: &mut Vec<Flag>) {
     let from_village = haversine_m(village.lat, village.lon, location.lat, location.lon);
     if from_village > village.radius_m {
-        flags.push(Flag::new(
-            codes::LOCATION_OUTSIDE_GEOFENCE,
-            Severity::Alert,
-            format!(
-                "the device was {} from the village centre, outside its {} geofence \
+        flags.push(
+            Flag::new(
+                codes::LOCATION_OUTSIDE_GEOFENCE,
+                Severity::Alert,
+                format!(
+                    "the device was {} from the village centre, outside its {} geofence \
                  (reported accuracy {})",
-                distance_beyond(from_village),
-                distance(village.radius_m),
-                distance(location.accuracy_m)
-            ),
-        ));
+                    distance_beyond(from_village),
+                    distance(village.radius_m),
+                    distance(location.accuracy_m)
+                ),
+            )
+            .with_params(json!({
+                "distance_m": from_village.round(),
+                "radius_m": village.radius_m.round(),
+                "accuracy_m": location.accuracy_m.round(),
+            })),
+        );
     }
     // A real receiver always reports some uncertainty; exactly 0 m is what location spoofers send.
     if location.mock || location.accuracy_m <= 0.0 {
@@ -213,36 +291,51 @@ fn location_flags(village: &Village, location: &DeviceLocation, flags: &mut Vec<
         } else {
             "the position claims an accuracy of 0 m, which no real receiver reports"
         };
-        flags.push(Flag::new(
-            codes::LOCATION_MOCK_SUSPECTED,
-            Severity::Alert,
-            why.to_owned(),
-        ));
+        flags.push(
+            Flag::new(
+                codes::LOCATION_MOCK_SUSPECTED,
+                Severity::Alert,
+                why.to_owned(),
+            )
+            .with_params(json!({"mock_provider": location.mock})),
+        );
     }
     if location.accuracy_m > LOW_ACCURACY_M {
-        flags.push(Flag::new(
-            codes::LOCATION_LOW_ACCURACY,
-            Severity::Warning,
-            format!(
-                "the position is only accurate to {} (flagged above {})",
-                distance_beyond(location.accuracy_m),
-                distance(LOW_ACCURACY_M)
-            ),
-        ));
+        flags.push(
+            Flag::new(
+                codes::LOCATION_LOW_ACCURACY,
+                Severity::Warning,
+                format!(
+                    "the position is only accurate to {} (flagged above {})",
+                    distance_beyond(location.accuracy_m),
+                    distance(LOW_ACCURACY_M)
+                ),
+            )
+            .with_params(json!({
+                "accuracy_m": location.accuracy_m.ceil(),
+                "limit_m": LOW_ACCURACY_M,
+            })),
+        );
     }
 }
 
 fn clock_skew(location: Option<&DeviceLocation>, visit: &Visit) -> Option<Flag> {
     let tolerance = TimeDelta::minutes(CLOCK_SKEW_MINUTES);
     let mut reasons = Vec::new();
+    let mut params = Map::new();
     let ahead = visit.submitted_at - visit.received_at;
     if ahead > tolerance {
+        params.insert("ahead_s".into(), ahead.num_seconds().into());
         reasons.push(format!(
             "the phone's submission time is {} ahead of the server clock",
             duration(ahead)
         ));
     }
     if visit.started_at > visit.submitted_at {
+        params.insert(
+            "started_after_s".into(),
+            (visit.started_at - visit.submitted_at).num_seconds().into(),
+        );
         reasons.push(format!(
             "the inspection was started {} after it was submitted",
             duration(visit.started_at - visit.submitted_at)
@@ -251,6 +344,7 @@ fn clock_skew(location: Option<&DeviceLocation>, visit: &Visit) -> Option<Flag> 
     if let Some(captured_at) = location.and_then(|location| location.captured_at) {
         let ahead = captured_at - visit.received_at;
         if ahead > tolerance {
+            params.insert("captured_after_s".into(), ahead.num_seconds().into());
             reasons.push(format!(
                 "the position was captured {} after the server received the inspection",
                 duration(ahead)
@@ -266,6 +360,7 @@ fn clock_skew(location: Option<&DeviceLocation>, visit: &Visit) -> Option<Flag> 
                 reasons.join("; ")
             ),
         )
+        .with_params(Value::Object(params))
     })
 }
 
@@ -287,6 +382,7 @@ fn too_fast(visit: &Visit) -> Option<Flag> {
                 visit.item_count
             ),
         )
+        .with_params(json!({"taken_s": taken, "items": visit.item_count, "needed_s": needed}))
     })
 }
 
@@ -311,6 +407,8 @@ pub struct PhotoFacts<'a> {
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Match<'a> {
     pub inspection_id: &'a str,
+    /// The name of the village the other inspection was made in, when known.
+    pub village: Option<&'a str>,
     pub photo_id: &'a str,
     /// Hamming distance of the 64-bit perceptual hashes (0 for exact duplicates).
     pub distance: u32,
@@ -334,53 +432,65 @@ pub fn photo_flags(
         ));
     } else if !photo.exif_problems.is_empty() {
         // EXIF that is there but cannot be read in full: the reviewer sees what could not.
-        flags.push(Flag::new(
-            codes::PHOTO_NO_EXIF,
-            Severity::Info,
-            format!(
-                "the photo's EXIF could not be read in full: {}",
-                photo.exif_problems.join("; ")
-            ),
-        ));
+        flags.push(
+            Flag::new(
+                codes::PHOTO_NO_EXIF,
+                Severity::Info,
+                format!(
+                    "the photo's EXIF could not be read in full: {}",
+                    photo.exif_problems.join("; ")
+                ),
+            )
+            .with_params(json!({"unreadable": true})),
+        );
     }
     flags.extend(gps_far(village, location, photo));
     flags.extend(time_outside_visit(visit, photo));
     if let Some(other) = exact_duplicate_of {
-        flags.push(Flag::new(
-            codes::PHOTO_DUPLICATE,
-            Severity::Alert,
-            format!(
-                "identical to photo {} of inspection {}",
-                other.photo_id, other.inspection_id
-            ),
-        ));
+        flags.push(
+            Flag::new(
+                codes::PHOTO_DUPLICATE,
+                Severity::Alert,
+                format!(
+                    "identical to photo {} of inspection {}",
+                    other.photo_id, other.inspection_id
+                ),
+            )
+            .with_params(json!({"village": other.village})),
+        );
     }
     if let Some(other) = near_duplicate_of.filter(|near| {
         exact_duplicate_of.is_none_or(|exact| {
             (exact.inspection_id, exact.photo_id) != (near.inspection_id, near.photo_id)
         })
     }) {
-        flags.push(Flag::new(
-            codes::PHOTO_NEAR_DUPLICATE,
-            Severity::Warning,
-            format!(
+        flags.push(
+            Flag::new(
+                codes::PHOTO_NEAR_DUPLICATE,
+                Severity::Warning,
+                format!(
                 "nearly identical to photo {} of inspection {} (perceptual hash distance {} of 64)",
                 other.photo_id, other.inspection_id, other.distance
             ),
-        ));
+            )
+            .with_params(json!({"village": other.village, "hash_distance": other.distance})),
+        );
     }
     if let Some((software, editor)) = photo
         .software
         .and_then(|software| Some((software, known_editor(software)?)))
     {
-        flags.push(Flag::new(
-            codes::PHOTO_EDITED,
-            Severity::Warning,
-            format!(
-                "the photo was saved by {editor} (EXIF software \"{}\")",
-                shortened(software)
-            ),
-        ));
+        flags.push(
+            Flag::new(
+                codes::PHOTO_EDITED,
+                Severity::Warning,
+                format!(
+                    "the photo was saved by {editor} (EXIF software \"{}\")",
+                    shortened(software)
+                ),
+            )
+            .with_params(json!({"editor": editor})),
+        );
     }
     let mut flags: Vec<Flag> = flags.into_iter().map(|flag| flag.on_photo(photo)).collect();
     sort_worst_first(&mut flags);
@@ -398,10 +508,13 @@ fn gps_far(
         return None;
     }
     let mut reasons = Vec::new();
+    let mut params = Map::new();
     let mut farthest: f64 = 0.0;
     let from_village = haversine_m(village.lat, village.lon, lat, lon);
     if from_village > village.radius_m {
         farthest = farthest.max(from_village);
+        params.insert("from_village_m".into(), json!(from_village.round()));
+        params.insert("radius_m".into(), json!(village.radius_m.round()));
         reasons.push(format!(
             "{} from the village centre (geofence {})",
             distance_beyond(from_village),
@@ -413,6 +526,8 @@ fn gps_far(
         let tolerance = PHOTO_DEVICE_MIN_M.max(PHOTO_DEVICE_ACCURACY_FACTOR * location.accuracy_m);
         if from_device > tolerance {
             farthest = farthest.max(from_device);
+            params.insert("from_device_m".into(), json!(from_device.round()));
+            params.insert("tolerance_m".into(), json!(tolerance.round()));
             reasons.push(format!(
                 "{} from the device position (tolerance {})",
                 distance_beyond(from_device),
@@ -432,6 +547,7 @@ fn gps_far(
             severity,
             format!("the photo's GPS position is {}", reasons.join(" and ")),
         )
+        .with_params(Value::Object(params))
     })
 }
 
@@ -470,7 +586,7 @@ fn time_outside_visit(visit: &Visit, photo: &PhotoFacts) -> Option<Flag> {
     )?;
     let earliest = visit.started_at - TimeDelta::minutes(PHOTO_EARLY_MINUTES);
     let latest = visit.submitted_at + TimeDelta::minutes(PHOTO_LATE_MINUTES);
-    let (gap, detail) = if taken < earliest {
+    let (gap, detail, params) = if taken < earliest {
         let gap = visit.started_at - taken;
         (
             gap,
@@ -479,6 +595,7 @@ fn time_outside_visit(visit: &Visit, photo: &PhotoFacts) -> Option<Flag> {
                  {PHOTO_EARLY_MINUTES} minutes allowed)",
                 duration(gap)
             ),
+            json!({"before_s": gap.num_seconds(), "allowed_min": PHOTO_EARLY_MINUTES}),
         )
     } else if taken > latest {
         let gap = taken - visit.submitted_at;
@@ -489,6 +606,7 @@ fn time_outside_visit(visit: &Visit, photo: &PhotoFacts) -> Option<Flag> {
                  {PHOTO_LATE_MINUTES} minutes allowed)",
                 duration(gap)
             ),
+            json!({"after_s": gap.num_seconds(), "allowed_min": PHOTO_LATE_MINUTES}),
         )
     } else {
         return None;
@@ -499,7 +617,7 @@ fn time_outside_visit(visit: &Visit, photo: &PhotoFacts) -> Option<Flag> {
     } else {
         Severity::Warning
     };
-    Some(Flag::new(codes::PHOTO_TIME_OUTSIDE_VISIT, severity, detail))
+    Some(Flag::new(codes::PHOTO_TIME_OUTSIDE_VISIT, severity, detail).with_params(params))
 }
 
 /// Great-circle distance in metres between two WGS84 positions given in degrees.
@@ -1152,6 +1270,7 @@ mod tests {
 
     const OTHER: Match<'static> = Match {
         inspection_id: "0193a1b2-0000-7000-8000-000000000001",
+        village: None,
         photo_id: "q9",
         distance: 0,
     };
@@ -1258,12 +1377,14 @@ mod tests {
                 FlagCount {
                     code: codes::PHOTO_GPS_FAR.into(),
                     severity: Severity::Alert,
-                    count: 1
+                    count: 1,
+                    label: None
                 },
                 FlagCount {
                     code: codes::PHOTO_NO_EXIF.into(),
                     severity: Severity::Warning,
-                    count: 201
+                    count: 201,
+                    label: None
                 },
             ]
         );

@@ -14,6 +14,7 @@ use super::flags::{self, Flag, Severity};
 use crate::db::schema::{inspections, photos};
 use crate::db::DbConn;
 use crate::error::{ApiResult, FieldError, OrNotFound};
+use crate::i18n::Rule;
 use crate::scope::Scope;
 use crate::scoped;
 
@@ -195,21 +196,15 @@ impl InspectionBody {
         let mut errors = Vec::new();
         if let Some(l) = &self.location {
             if !(-90.0..=90.0).contains(&l.lat) {
-                errors.push(FieldError::new(
-                    "location.lat",
-                    "must be between -90 and 90",
-                ));
+                errors.push(FieldError::new("location.lat", Rule::LatRange));
             }
             if !(-180.0..=180.0).contains(&l.lon) {
-                errors.push(FieldError::new(
-                    "location.lon",
-                    "must be between -180 and 180",
-                ));
+                errors.push(FieldError::new("location.lon", Rule::LonRange));
             }
             if !(0.0..=100_000.0).contains(&l.accuracy_m) {
                 errors.push(FieldError::new(
                     "location.accuracy_m",
-                    "must be between 0 and 100000 metres",
+                    Rule::BetweenMetres.with("min", 0).with("max", 100_000),
                 ));
             }
         }
@@ -230,18 +225,18 @@ impl InspectionBody {
             if !(-14 * 60..=14 * 60).contains(&o) {
                 errors.push(FieldError::new(
                     "utc_offset_minutes",
-                    "must be between -840 and 840",
+                    Rule::Between.with("min", -840).with("max", 840),
                 ));
             }
         }
         let mut seen = std::collections::HashSet::new();
         for (i, p) in self.photos.iter().enumerate() {
             if uuid::Uuid::parse_str(&p.id).is_err() {
-                errors.push(FieldError::new(format!("photos[{i}].id"), "must be a UUID"));
+                errors.push(FieldError::new(format!("photos[{i}].id"), Rule::NotUuid));
             } else if !seen.insert(p.id.to_ascii_lowercase()) {
                 errors.push(FieldError::new(
                     format!("photos[{i}].id"),
-                    "appears twice in the manifest",
+                    Rule::DuplicateInManifest,
                 ));
             }
             if p.sha256.len() != 64
@@ -252,7 +247,7 @@ impl InspectionBody {
             {
                 errors.push(FieldError::new(
                     format!("photos[{i}].sha256"),
-                    "must be 64 lowercase hex digits",
+                    Rule::Sha256Hex,
                 ));
             }
         }
@@ -260,10 +255,9 @@ impl InspectionBody {
         if self.photos.len() > MAX_PHOTOS_PER_INSPECTION {
             errors.push(FieldError::new(
                 "photos",
-                format!(
-                    "at most {MAX_PHOTOS_PER_INSPECTION} photos per inspection; the manifest lists {}",
-                    self.photos.len()
-                ),
+                Rule::PhotosPerInspection
+                    .with("max", MAX_PHOTOS_PER_INSPECTION)
+                    .with("got", self.photos.len()),
             ));
         }
         let mut per_item: std::collections::HashMap<&str, usize> = Default::default();
@@ -273,7 +267,7 @@ impl InspectionBody {
             if *n == MAX_PHOTOS_PER_ITEM + 1 {
                 errors.push(FieldError::new(
                     format!("photos[{i}].item"),
-                    format!("at most {MAX_PHOTOS_PER_ITEM} photos per item"),
+                    Rule::PhotosPerItem.with("max", MAX_PHOTOS_PER_ITEM),
                 ));
             }
         }

@@ -16,6 +16,7 @@ use crate::db::schema::{inspection_revisions, inspections, photos};
 use crate::db::{is_unique_violation, DbConn};
 use crate::declarations::{self, Declaration, DeclarationStatus};
 use crate::error::{ApiError, ApiResult, FieldError};
+use crate::i18n::Rule;
 use crate::org::OrgUnit;
 use crate::quarter::Quarter;
 use crate::webhooks::outbox;
@@ -96,14 +97,18 @@ fn prepare(
         OrgUnit::find(conn, &declaration.village_id)?.ok_or_else(|| ApiError::internal())?;
     let checklist = ChecklistVersion::find(conn, &body.checklist.code, body.checklist.version)?
         .filter(|c| c.is_published() && c.visible_to(&user.scope.county_id))
-        .ok_or_else(|| ApiError::field("checklist", "no such published checklist version"))?;
+        .ok_or_else(|| {
+            ApiError::field(
+                "checklist",
+                Rule::NoSuch.with("what", "published checklist version"),
+            )
+        })?;
     if checklist.star_level != declaration.star_level {
         return Err(ApiError::field(
             "checklist",
-            format!(
-                "this version checks level {}, the declaration is for level {}",
-                checklist.star_level, declaration.star_level
-            ),
+            Rule::ChecklistLevel
+                .with("version_level", checklist.star_level)
+                .with("level", declaration.star_level),
         ));
     }
     check_current_version(conn, &checklist, body.started_at)?;
@@ -204,7 +209,7 @@ impl RevisionFields {
             evaluation: evaluation_json(&prepared.evaluation),
             score: prepared.evaluation.score,
             passed: prepared.evaluation.passed,
-            flags: serde_json::to_string(&prepared.flags).unwrap_or_else(|_| "[]".into()),
+            flags: super::flags::to_stored(&prepared.flags),
             flag_severity: prepared
                 .flags
                 .iter()
@@ -225,8 +230,12 @@ fn declaration_for(
     user: &AuthUser,
     body: &InspectionBody,
 ) -> ApiResult<Declaration> {
-    Declaration::find_scoped(conn, &user.scope, &body.declaration_id)
-        .map_err(|_| ApiError::field("declaration_id", "no such declaration in your scope"))
+    Declaration::find_scoped(conn, &user.scope, &body.declaration_id).map_err(|_| {
+        ApiError::field(
+            "declaration_id",
+            Rule::NotInScope.with("what", "declaration"),
+        )
+    })
 }
 
 /// An inspection verifies its declaration within the quarter's verification window: the
@@ -243,10 +252,11 @@ fn check_window(
     if window.contains(started_on) {
         return Ok(());
     }
-    let message = format!(
-        "{quarter} declarations are inspected from {} to {}; this visit started on {started_on}",
-        window.opens_on, window.closes_on
-    );
+    let message = Rule::OutsideWindow
+        .with("quarter", quarter.to_string())
+        .with("opens_on", window.opens_on.to_string())
+        .with("closes_on", window.closes_on.to_string())
+        .with("started_on", started_on.to_string());
     Err(
         ApiError::unprocessable("inspection.outside_window", message.clone())
             .with_errors(vec![FieldError::new("started_at", message)]),
@@ -313,10 +323,7 @@ pub fn put(
             ));
         }
         if body.declaration_id != existing.declaration_id {
-            return Err(ApiError::field(
-                "declaration_id",
-                "a resubmission answers the same declaration",
-            ));
+            return Err(ApiError::field("declaration_id", Rule::SameDeclaration));
         }
         return revise(conn, user, existing, body, encoded, received_at, tz).map(Put::Created);
     }
@@ -343,7 +350,7 @@ fn check_photo_ids(
             if e.inspection_id != inspection_id || e.expected_sha256 != p.sha256 {
                 errors.push(FieldError::new(
                     format!("photos[{i}].id"),
-                    "this photo id is already used; choose a new one",
+                    Rule::PhotoIdUsed,
                 ));
             }
         }

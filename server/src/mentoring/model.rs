@@ -13,6 +13,7 @@ use crate::db::put::{lost_race, Put};
 use crate::db::schema::{members, mentees, users, visits};
 use crate::db::{is_unique_violation, DbConn};
 use crate::error::{ApiError, ApiResult, FieldError, OrNotFound};
+use crate::i18n::{Msg, Rule};
 use crate::org::OrgUnit;
 use crate::users::User;
 use crate::{audit, clock::now, scoped};
@@ -133,12 +134,12 @@ impl Member {
     }
 }
 
-fn check_member_name(name: &str) -> Result<String, String> {
+fn check_member_name(name: &str) -> Result<String, Msg> {
     let name = name.trim();
     if (1..=NAME_MAX_CHARS).contains(&chars(name)) {
         Ok(name.to_string())
     } else {
-        Err(format!("must be 1–{NAME_MAX_CHARS} characters"))
+        Err(Rule::LengthRange.with("max", NAME_MAX_CHARS))
     }
 }
 
@@ -286,10 +287,9 @@ pub fn update_member(
             if n > 0 {
                 return Err(ApiError::unprocessable(
                     "member_has_mentees",
-                    format!(
-                        "{} still mentors {n} mentee(s): move her mentees to other members first",
-                        member.name
-                    ),
+                    Rule::MemberHasMentees
+                        .with("member", member.name.clone())
+                        .with("count", n),
                 ));
             }
         }
@@ -389,24 +389,22 @@ impl Mentee {
     }
 }
 
-pub fn check_code(code: &str) -> Result<(), String> {
+pub fn check_code(code: &str) -> Result<(), Msg> {
     let ok = (1..=CODE_MAX_LEN).contains(&code.len())
         && code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
     if ok {
         Ok(())
     } else {
-        Err(format!(
-            "must be 1–{CODE_MAX_LEN} letters, digits or '-' (a pseudonymous code, not a name or a phone number)"
-        ))
+        Err(Rule::MenteeCodeFormat.with("max", CODE_MAX_LEN))
     }
 }
 
-pub fn check_display_name(name: &str) -> Result<String, String> {
+pub fn check_display_name(name: &str) -> Result<String, Msg> {
     let name = name.trim();
     if (1..=DISPLAY_NAME_MAX_CHARS).contains(&chars(name)) {
         Ok(name.to_string())
     } else {
-        Err(format!("must be 1–{DISPLAY_NAME_MAX_CHARS} characters"))
+        Err(Rule::LengthRange.with("max", DISPLAY_NAME_MAX_CHARS))
     }
 }
 
@@ -480,7 +478,7 @@ impl NewMentee {
 fn code_taken(code: &str) -> ApiError {
     ApiError::conflict(
         "mentee_code_taken",
-        format!("the code {code} is already used by a mentee of this village"),
+        Rule::MenteeCodeTaken.with("code", code),
     )
 }
 
@@ -491,18 +489,17 @@ fn place_for(conn: &mut DbConn, member_id: &str) -> ApiResult<Member> {
     if !member.active {
         return Err(ApiError::unprocessable(
             "member_inactive",
-            format!("{} has been removed and cannot mentor anyone", member.name),
+            Rule::MemberInactive.with("member", member.name.clone()),
         ));
     }
     let n = Member::mentee_count(conn, member_id)?;
     if n >= MAX_MENTEES_PER_MEMBER {
         return Err(ApiError::unprocessable(
             "mentee_limit",
-            format!(
-                "{} already mentors {n} people, the most a member may mentor \
-                 ({MAX_MENTEES_PER_MEMBER}); move one of her mentees to another member first",
-                member.name
-            ),
+            Rule::MenteeLimit
+                .with("member", member.name.clone())
+                .with("count", n)
+                .with("max", MAX_MENTEES_PER_MEMBER),
         ));
     }
     Ok(member)
@@ -632,22 +629,16 @@ impl VisitBody {
             if n > NOTE_MAX_CHARS {
                 errors.push(FieldError::new(
                     "note",
-                    format!("must be at most {NOTE_MAX_CHARS} characters, got {n}"),
+                    Rule::TooLongGot.with("max", NOTE_MAX_CHARS).with("got", n),
                 ));
             }
         }
         if let Some(l) = self.location {
             if !(-90.0..=90.0).contains(&l.lat) {
-                errors.push(FieldError::new(
-                    "location.lat",
-                    "must be between -90 and 90",
-                ));
+                errors.push(FieldError::new("location.lat", Rule::LatRange));
             }
             if !(-180.0..=180.0).contains(&l.lon) {
-                errors.push(FieldError::new(
-                    "location.lon",
-                    "must be between -180 and 180",
-                ));
+                errors.push(FieldError::new("location.lon", Rule::LonRange));
             }
         }
         if errors.is_empty() {
@@ -766,23 +757,20 @@ pub fn record_visit(
         }
         return Err(ApiError::conflict(
             "visit_conflict",
-            format!("visit {id} was recorded with a different body; a new visit needs a new id"),
+            Rule::VisitConflict.with("id", id.to_string()),
         ));
     }
     let mentee = Mentee::find_visible(conn, user, own.as_deref(), &body.mentee_id)?;
     if body.visited_on > today {
         return Err(ApiError::field(
             "visited_on",
-            format!("is in the future (today is {today} in the county)"),
+            Rule::InFuture.with("today", today.to_string()),
         ));
     }
     if body.visited_on < mentee.created_on {
         return Err(ApiError::field(
             "visited_on",
-            format!(
-                "is before the mentee was registered ({})",
-                mentee.created_on
-            ),
+            Rule::BeforeRegistered.with("date", mentee.created_on.to_string()),
         ));
     }
     let res = diesel::insert_into(visits::table)

@@ -15,6 +15,7 @@ use super::model::{check_parent, NewOrgUnit, OrgUnit};
 use crate::auth::Actor;
 use crate::db::{write_tx, DbConn};
 use crate::error::ApiError;
+use crate::i18n::{Lang, Msg, Rule};
 use crate::scope::{OrgLevel, Scope};
 
 #[derive(Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -32,6 +33,9 @@ pub enum ImportError {
     Rows(Vec<String>),
     #[error("database: {0}")]
     Database(String),
+    /// Lines of an org import refused: nothing was written.
+    #[error("{} bad row(s):\n{}", .0.refused, .0.refusals().join("\n"))]
+    Refused(Box<ImportReport>),
 }
 
 /// What became, or would become, of one line of the file.
@@ -51,9 +55,77 @@ pub struct ImportLine {
     pub code: String,
     pub name: String,
     pub result: LineResult,
-    /// Why the line is refused.
+    /// Why the line is refused, in the request's language (`Accept-Language`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// Each column at fault and why, for the message in either language.
+    #[serde(skip)]
+    pub reasons: Vec<(String, Msg)>,
+}
+
+/// A column's name for people: the file's header in English, the glossary's words in Chinese.
+fn column(name: &str, lang: Lang) -> &str {
+    if lang == Lang::En {
+        return name;
+    }
+    match name {
+        "code" => "代码",
+        "name" => "名称",
+        "level" => "级别",
+        "parent_code" | "parent_id" => "上级代码",
+        "lat" => "纬度",
+        "lon" => "经度",
+        "radius_m" => "半径（米）",
+        _ => "文件",
+    }
+}
+
+/// The reasons of a refused line: `code: why; lat: why` (in Chinese `代码：…；纬度：…`).
+fn reasons_text(reasons: &[(String, Msg)], lang: Lang) -> String {
+    let (colon, sep) = if lang == Lang::Zh {
+        ("：", "；")
+    } else {
+        (": ", "; ")
+    };
+    reasons
+        .iter()
+        .map(|(c, m)| {
+            if c.is_empty() {
+                m.render(lang)
+            } else {
+                format!("{}{colon}{}", column(c, lang), m.render(lang))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(sep)
+}
+
+impl ImportLine {
+    fn refused(line: u64, code: String, name: String, reasons: Vec<(String, Msg)>) -> Self {
+        ImportLine {
+            line,
+            code,
+            name,
+            result: LineResult::Refused,
+            message: Some(reasons_text(&reasons, Lang::En)),
+            reasons,
+        }
+    }
+
+    /// The refusal as a field error of the problem: `line N`, the first reason's rule and
+    /// figures (its column in `params.column`), and every reason in the message (a message in
+    /// another language than English is the first reason's, rendered from its rule).
+    pub fn field_error(&self, lang: Lang) -> crate::error::FieldError {
+        let mut e = match self.reasons.first() {
+            Some((c, m)) => crate::error::FieldError::new(
+                format!("line {}", self.line),
+                m.clone().with("column", c.clone()),
+            ),
+            None => crate::error::FieldError::new(format!("line {}", self.line), Rule::Invalid),
+        };
+        e.message = reasons_text(&self.reasons, lang);
+        e
+    }
 }
 
 /// The answer of an import or a dry run: counts and every line's result. Nothing is written
@@ -82,6 +154,16 @@ impl ImportReport {
         self.lines.push(line);
     }
 
+    /// The report with each refusal in `lang`.
+    pub fn in_lang(mut self, lang: Lang) -> Self {
+        for l in &mut self.lines {
+            if !l.reasons.is_empty() {
+                l.message = Some(reasons_text(&l.reasons, lang));
+            }
+        }
+        self
+    }
+
     /// The refused lines as `line N: why`.
     pub fn refusals(&self) -> Vec<String> {
         self.lines
@@ -103,7 +185,7 @@ struct BadRow {
     line: u64,
     code: String,
     name: String,
-    message: String,
+    reasons: Vec<(String, Msg)>,
 }
 
 const HEADER: [&str; 7] = [
@@ -141,25 +223,28 @@ fn parse_rows(input: impl Read) -> Result<(Vec<Row>, Vec<BadRow>), ImportError> 
                     line,
                     code: String::new(),
                     name: String::new(),
-                    message: e.to_string(),
+                    reasons: vec![(String::new(), Msg::from(e.to_string()))],
                 });
                 continue;
             }
         };
         let line = record.position().map_or(0, |p| p.line());
-        let bad_row = |message: String| BadRow {
+        let bad_row = |reasons: Vec<(String, Msg)>| BadRow {
             line,
             code: record.get(0).unwrap_or("").to_string(),
             name: record.get(1).unwrap_or("").to_string(),
-            message,
+            reasons,
         };
-        let number = |i: usize, name: &str, errs: &mut Vec<String>| -> Option<f64> {
+        let number = |i: usize, name: &str, errs: &mut Vec<(String, Msg)>| -> Option<f64> {
             let v = record.get(i).unwrap_or("");
             if v.is_empty() {
                 return None;
             }
             v.parse::<f64>().map(Some).unwrap_or_else(|_| {
-                errs.push(format!("{name}: {v:?} is not a number"));
+                errs.push((
+                    name.to_string(),
+                    Rule::NotANumber.with("value", format!("{v:?}")),
+                ));
                 None
             })
         };
@@ -181,14 +266,10 @@ fn parse_rows(input: impl Read) -> Result<(Vec<Row>, Vec<BadRow>), ImportError> 
                 unit,
                 parent_code: record.get(3).filter(|s| !s.is_empty()).map(str::to_string),
             }),
-            Ok(_) => bad.push(bad_row(errs.join("; "))),
+            Ok(_) => bad.push(bad_row(errs)),
             Err(fields) => {
-                errs.extend(
-                    fields
-                        .into_iter()
-                        .map(|f| format!("{}: {}", f.field, f.message)),
-                );
-                bad.push(bad_row(errs.join("; ")));
+                errs.extend(fields.into_iter().map(|f| (f.field.clone(), f.said())));
+                bad.push(bad_row(errs));
             }
         }
     }
@@ -245,14 +326,19 @@ pub fn run(
     if rows.is_empty() && bad.is_empty() {
         return Err(ImportError::Read("line 2: the file has no rows".into()));
     }
-    let mut refused: HashMap<u64, String> =
-        bad.iter().map(|b| (b.line, b.message.clone())).collect();
+    let mut refused: HashMap<u64, Vec<(String, Msg)>> =
+        bad.iter().map(|b| (b.line, b.reasons.clone())).collect();
     let mut seen: HashMap<String, u64> = HashMap::new();
     for r in &rows {
         if let Some(first) = seen.insert(r.unit.code.clone(), r.line) {
             refused.insert(
                 r.line,
-                format!("code: {} already on line {first}", r.unit.code),
+                vec![(
+                    "code".into(),
+                    Rule::CodeOnLine
+                        .with("code", r.unit.code.clone())
+                        .with("first", first),
+                )],
             );
         }
     }
@@ -264,13 +350,7 @@ pub fn run(
         };
         let mut lines: Vec<ImportLine> = bad
             .iter()
-            .map(|b| ImportLine {
-                line: b.line,
-                code: b.code.clone(),
-                name: b.name.clone(),
-                result: LineResult::Refused,
-                message: Some(b.message.clone()),
-            })
+            .map(|b| ImportLine::refused(b.line, b.code.clone(), b.name.clone(), b.reasons.clone()))
             .collect();
         for r in &rows {
             let result = match refused.remove(&r.line) {
@@ -278,22 +358,30 @@ pub fn run(
                 None => match import_row(conn, r, actor, scope) {
                     Ok(o) => Ok(o),
                     Err(e) if e.status.is_client_error() => Err(match e.errors.first() {
-                        Some(f) => format!("{}: {}", f.field, f.message),
-                        None => e.detail.clone(),
+                        Some(f) => vec![(f.field.clone(), f.said())],
+                        None => vec![(
+                            String::new(),
+                            e.said
+                                .as_deref()
+                                .cloned()
+                                .unwrap_or_else(|| Msg::from(e.detail.clone())),
+                        )],
                     }),
                     Err(e) => return Err(Abort::Error(ImportError::Database(e.detail))),
                 },
             };
-            let (result, message) = match result {
-                Ok(o) => (o, None),
-                Err(m) => (LineResult::Refused, Some(m)),
-            };
-            lines.push(ImportLine {
-                line: r.line,
-                code: r.unit.code.clone(),
-                name: r.unit.name.clone(),
-                result,
-                message,
+            lines.push(match result {
+                Ok(result) => ImportLine {
+                    line: r.line,
+                    code: r.unit.code.clone(),
+                    name: r.unit.name.clone(),
+                    result,
+                    message: None,
+                    reasons: Vec::new(),
+                },
+                Err(reasons) => {
+                    ImportLine::refused(r.line, r.unit.code.clone(), r.unit.name.clone(), reasons)
+                }
             });
         }
         lines.sort_by_key(|l| l.line);
@@ -323,7 +411,7 @@ pub fn run(
     match outcome {
         Ok(report) => Ok(report),
         Err(Abort::Report(report)) if dry_run => Ok(report),
-        Err(Abort::Report(report)) => Err(ImportError::Rows(report.refusals())),
+        Err(Abort::Report(report)) => Err(ImportError::Refused(Box::new(report))),
         Err(Abort::Error(e)) => Err(e),
     }
 }
@@ -342,10 +430,7 @@ fn import_row(
 ) -> Result<LineResult, ApiError> {
     let inside = |u: &OrgUnit| scope.is_none_or(|s| s.contains(&u.placement()));
     if scope.is_some() && r.unit.level == OrgLevel::County {
-        return Err(ApiError::field(
-            "level",
-            "only the operator's command line creates counties",
-        ));
+        return Err(ApiError::field("level", Rule::CountiesByCli));
     }
     let parent = match &r.parent_code {
         Some(code) => Some(
@@ -354,7 +439,7 @@ fn import_row(
                 .ok_or_else(|| {
                     ApiError::field(
                         "parent_code",
-                        format!("no org unit has code {code} (list parents first)"),
+                        Rule::ParentCodeUnknown.with("code", code.clone()),
                     )
                 })?,
         ),
@@ -365,7 +450,7 @@ fn import_row(
             "parent_code",
             e.errors
                 .first()
-                .map_or(e.detail.clone(), |f| f.message.clone()),
+                .map_or_else(|| Msg::from(e.detail.clone()), |f| f.said()),
         )
     })?;
     let Some(existing) = OrgUnit::find_by_code(conn, &r.unit.code)? else {
@@ -375,7 +460,7 @@ fn import_row(
     if !inside(&existing) {
         return Err(ApiError::field(
             "code",
-            format!("{} is taken by an org unit outside your scope", r.unit.code),
+            Rule::CodeOutsideScope.with("code", r.unit.code.clone()),
         ));
     }
     if existing.level() != r.unit.level
@@ -383,7 +468,7 @@ fn import_row(
     {
         return Err(ApiError::field(
             "code",
-            format!("{} exists with another level or parent", r.unit.code),
+            Rule::CodeOtherPlace.with("code", r.unit.code.clone()),
         ));
     }
     let same = existing.name == r.unit.name
@@ -419,9 +504,12 @@ mod tests {
         assert_eq!(good.len(), 1);
         assert_eq!(bad.len(), 2);
         assert_eq!(bad[0].line, 3);
-        assert!(bad[0].message.starts_with("lat"), "{}", bad[0].message);
+        let text = |b: &BadRow| reasons_text(&b.reasons, Lang::En);
+        assert!(text(&bad[0]).starts_with("lat"), "{}", text(&bad[0]));
         assert_eq!(bad[1].line, 4);
-        assert!(bad[1].message.contains("name") && bad[1].message.contains("level"));
+        assert!(text(&bad[1]).contains("name") && text(&bad[1]).contains("level"));
+        let zh = reasons_text(&bad[0].reasons, Lang::Zh);
+        assert!(zh.starts_with("纬度：") && !zh.contains("lat"), "{zh}");
     }
 
     #[test]

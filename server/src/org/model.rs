@@ -13,6 +13,7 @@ use crate::db::schema::{
 };
 use crate::db::DbConn;
 use crate::error::{ApiError, ApiResult, FieldError, OrNotFound};
+use crate::i18n::{Msg, Rule};
 use crate::scope::{OrgLevel, Placement, Scope};
 use crate::{audit, clock::now, scoped};
 
@@ -135,7 +136,7 @@ pub struct NewOrgUnit {
     pub radius_m: Option<f64>,
 }
 
-pub fn check_code(code: &str) -> Result<(), String> {
+pub fn check_code(code: &str) -> Result<(), Rule> {
     let ok = !code.is_empty()
         && code.len() <= 64
         && code
@@ -144,14 +145,14 @@ pub fn check_code(code: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err("must be 1–64 letters, digits, '-', '_' or '.'".into())
+        Err(Rule::OrgCodeFormat)
     }
 }
 
-pub fn check_name(name: &str) -> Result<(), String> {
+pub fn check_name(name: &str) -> Result<(), Msg> {
     let n = name.trim().chars().count();
     if n == 0 || n > 200 {
-        Err("must be 1–200 characters".into())
+        Err(Rule::LengthRange.with("max", 200))
     } else {
         Ok(())
     }
@@ -168,21 +169,23 @@ pub fn check_position(
     match (lat, lon) {
         (Some(lat), Some(lon)) => {
             if !(-90.0..=90.0).contains(&lat) || !lat.is_finite() {
-                errors.push(FieldError::new("lat", "must be between -90 and 90"));
+                errors.push(FieldError::new("lat", Rule::LatRange));
             }
             if !(-180.0..=180.0).contains(&lon) || !lon.is_finite() {
-                errors.push(FieldError::new("lon", "must be between -180 and 180"));
+                errors.push(FieldError::new("lon", Rule::LonRange));
             }
         }
         (None, None) if level != OrgLevel::Village => {}
-        (None, _) => errors.push(FieldError::new("lat", "a village needs lat and lon")),
-        (_, None) => errors.push(FieldError::new("lon", "a village needs lat and lon")),
+        (None, _) => errors.push(FieldError::new("lat", Rule::VillageNeedsPosition)),
+        (_, None) => errors.push(FieldError::new("lon", Rule::VillageNeedsPosition)),
     }
     if let Some(r) = radius_m {
         if !(MIN_RADIUS_M..=MAX_RADIUS_M).contains(&r) {
             errors.push(FieldError::new(
                 "radius_m",
-                format!("must be between {MIN_RADIUS_M} and {MAX_RADIUS_M} metres"),
+                Rule::BetweenMetres
+                    .with("min", MIN_RADIUS_M)
+                    .with("max", MAX_RADIUS_M),
             ));
         }
     }
@@ -208,7 +211,7 @@ impl NewOrgUnit {
         if parsed_level.is_none() {
             errors.push(FieldError::new(
                 "level",
-                "must be county, township or village",
+                Rule::OneOf.with("allowed", vec!["county", "township", "village"]),
             ));
         }
         let level = parsed_level.unwrap_or(OrgLevel::Village);
@@ -256,7 +259,7 @@ impl NewOrgUnit {
                 township_id: Some(p.id.clone()),
                 village_id: Some(id.clone()),
             },
-            _ => return Err(ApiError::field("parent_id", "a parent is required")),
+            _ => return Err(ApiError::field("parent_id", Rule::ParentRequired)),
         };
         let t = now();
         let inserted = diesel::insert_into(org_units::table)
@@ -301,16 +304,14 @@ impl NewOrgUnit {
 pub fn check_parent(level: OrgLevel, parent: Option<&OrgUnit>) -> ApiResult<()> {
     match (level.parent_level(), parent) {
         (None, None) => Ok(()),
-        (None, Some(_)) => Err(ApiError::field("parent_id", "a county has no parent")),
-        (Some(_), None) => Err(ApiError::field("parent_id", "a parent is required")),
+        (None, Some(_)) => Err(ApiError::field("parent_id", Rule::CountyNoParent)),
+        (Some(_), None) => Err(ApiError::field("parent_id", Rule::ParentRequired)),
         (Some(want), Some(p)) if p.level() == want => Ok(()),
         (Some(want), Some(_)) => Err(ApiError::field(
             "parent_id",
-            format!(
-                "the parent of a {} must be a {}",
-                level.as_str(),
-                want.as_str()
-            ),
+            Rule::ParentLevel
+                .with("level", level.as_str())
+                .with("parent", want.as_str()),
         )),
     }
 }
@@ -387,16 +388,10 @@ pub fn move_village(
         return Ok(unit.clone());
     }
     if unit.level() != OrgLevel::Village {
-        return Err(ApiError::field(
-            "parent_id",
-            "only a village moves (to another township of its county)",
-        ));
+        return Err(ApiError::field("parent_id", Rule::OnlyVillageMoves));
     }
     if parent.level() != OrgLevel::Township || parent.county_id != unit.county_id {
-        return Err(ApiError::field(
-            "parent_id",
-            "must be a township of the village's county",
-        ));
+        return Err(ApiError::field("parent_id", Rule::TownshipOfCounty));
     }
     let id = unit.id.as_str();
     let history: i64 = declarations::table

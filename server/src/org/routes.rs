@@ -13,6 +13,7 @@ use crate::auth::{AuthUser, Role};
 use crate::db::schema::org_units;
 use crate::error::{ApiError, ApiResult, FieldError, Problem};
 use crate::http::{Json, Page, PageParams};
+use crate::i18n::{Lang, Rule};
 use crate::scope::OrgLevel;
 use crate::scoped;
 use crate::state::AppState;
@@ -192,7 +193,7 @@ pub async fn update_org_unit(
             if let Some(parent_id) = &body.parent_id {
                 let parent = OrgUnit::find_scoped(conn, &user.scope, parent_id).map_err(|e| {
                     if e.status == actix_web::http::StatusCode::NOT_FOUND {
-                        ApiError::field("parent_id", "no such township in your scope")
+                        ApiError::field("parent_id", Rule::NotInScope.with("what", "township"))
                     } else {
                         e
                     }
@@ -252,6 +253,7 @@ pub async fn import_org_units(
     mut payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
     user.require(&[Role::Admin])?;
+    let lang = Lang::of(&req);
     let content_type = req
         .headers()
         .get(actix_web::http::header::CONTENT_TYPE)
@@ -283,9 +285,9 @@ pub async fn import_org_units(
             ApiError::bad_request("body_unreadable", format!("the file broke off: {e}"))
         })?;
         if bytes.len() + chunk.len() > MAX_IMPORT_BYTES {
-            return Err(ApiError::too_large(format!(
-                "an import file is limited to {MAX_IMPORT_BYTES} bytes"
-            )));
+            return Err(ApiError::too_large(
+                Rule::ImportTooLarge.with("max", MAX_IMPORT_BYTES),
+            ));
         }
         bytes.extend_from_slice(&chunk);
     }
@@ -301,19 +303,32 @@ pub async fn import_org_units(
                 Some(&user.scope),
                 dry_run,
             )
-            .map_err(import_problem)
+            .map_err(|e| import_problem(e, lang))
         })
         .await?;
-    Ok(HttpResponse::Ok().json(report))
+    Ok(HttpResponse::Ok().json(report.in_lang(lang)))
 }
 
 /// An import that cannot be read (422 naming the file and line) or has refused lines (422
 /// naming each line).
-fn import_problem(e: ImportError) -> ApiError {
+fn import_problem(e: ImportError, lang: Lang) -> ApiError {
     match e {
         ImportError::Read(m) => {
             let mut e = ApiError::unprocessable("import_unreadable", m.clone());
             e.errors = vec![FieldError::new("file", m)];
+            e
+        }
+        ImportError::Refused(report) => {
+            let mut e = ApiError::unprocessable(
+                "import_refused",
+                Rule::ImportRefused.with("count", report.refused),
+            );
+            e.errors = report
+                .lines
+                .iter()
+                .filter(|l| l.result == super::import::LineResult::Refused)
+                .map(|l| l.field_error(lang))
+                .collect();
             e
         }
         ImportError::Rows(rows) => {

@@ -492,6 +492,26 @@ fn record(
     .and_then(|c| c.template_shared().ok())
     .map_or(0, |t| t.items().count());
     let received_at = ins.received_at.and_utc();
+    // The other inspection's village, named in the duplicate flags (an id says nothing).
+    let mut village_of = |inspection_id: &str| -> ApiResult<Option<String>> {
+        let village_id: Option<String> = inspections::table
+            .find(inspection_id)
+            .select(inspections::village_id)
+            .first(conn)
+            .optional()?;
+        Ok(match village_id {
+            Some(v) => OrgUnit::find(conn, &v)?.map(|u| u.name),
+            None => None,
+        })
+    };
+    let exact_village = match &exact {
+        Some((i, _)) => village_of(i)?,
+        None => None,
+    };
+    let near_village = match &near {
+        Some((i, _, _)) => village_of(i)?,
+        None => None,
+    };
     let flags = flags::photo_flags(
         &submit::village_facts(&village),
         submit::device_location(&body).as_ref(),
@@ -499,11 +519,13 @@ fn record(
         &facts,
         exact.as_ref().map(|(i, id)| Match {
             inspection_id: i,
+            village: exact_village.as_deref(),
             photo_id: id,
             distance: 0,
         }),
         near.map(|(i, id, d)| Match {
             inspection_id: i,
+            village: near_village.as_deref(),
             photo_id: id,
             distance: d,
         }),
@@ -521,7 +543,7 @@ fn record(
             photos::lon.eq(p.exif.lon),
             photos::exif.eq(serde_json::to_string(&p.exif).ok()),
             photos::phash.eq(p.phash as i64),
-            photos::flags.eq(serde_json::to_string(&flags).unwrap_or_else(|_| "[]".into())),
+            photos::flags.eq(flags::to_stored(&flags)),
             photos::received_at.eq(t),
             photos::downsized_from.eq(p.downsized.map(|d| d.to_string())),
         ))

@@ -42,12 +42,7 @@ pub struct ReportQuery {
     pub lang: Option<String>,
 }
 
-/// The language of a CSV's or XLSX's header row.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Lang {
-    En,
-    Zh,
-}
+pub use crate::i18n::Lang;
 
 /// `?lang=zh|en`, else the language `Accept-Language` prefers most (zh or not), else English.
 pub fn lang_of(req: &actix_web::HttpRequest, lang: Option<&str>) -> ApiResult<Lang> {
@@ -66,32 +61,7 @@ pub fn lang_of(req: &actix_web::HttpRequest, lang: Option<&str>) -> ApiResult<La
         .get(header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    Ok(preferred(accept))
-}
-
-/// The language an `Accept-Language` value prefers most: zh when its highest-weighted range is
-/// a Chinese one.
-fn preferred(accept: &str) -> Lang {
-    let mut best: Option<(f32, bool)> = None;
-    for part in accept.split(',') {
-        let mut it = part.split(';');
-        let range = it.next().unwrap_or("").trim().to_ascii_lowercase();
-        if range.is_empty() {
-            continue;
-        }
-        let q = it
-            .filter_map(|p| p.trim().strip_prefix("q="))
-            .find_map(|q| q.trim().parse::<f32>().ok())
-            .unwrap_or(1.0);
-        let zh = range == "zh" || range.starts_with("zh-");
-        if best.is_none_or(|(bq, _)| q > bq) {
-            best = Some((q, zh));
-        }
-    }
-    match best {
-        Some((q, true)) if q > 0.0 => Lang::Zh,
-        _ => Lang::En,
-    }
+    Ok(Lang::preferred(accept))
 }
 
 /// A column's header in `lang`: its name, or its Chinese name from the glossary's words.
@@ -454,14 +424,5 @@ mod tests {
                 assert_ne!(header_of(c.name, Lang::Zh), c.name, "{}", c.name);
             }
         }
-    }
-
-    #[test]
-    fn accept_language_picks_the_most_preferred() {
-        assert_eq!(preferred("zh-CN,zh;q=0.9,en;q=0.8"), Lang::Zh);
-        assert_eq!(preferred("en-US,en;q=0.9,zh-CN;q=0.8"), Lang::En);
-        assert_eq!(preferred("en;q=0.5, zh-Hans"), Lang::Zh);
-        assert_eq!(preferred(""), Lang::En);
-        assert_eq!(preferred("zh;q=0"), Lang::En);
     }
 }

@@ -181,7 +181,11 @@ pub fn result_of(id: String, r: ApiResult<DecisionView>) -> BulkResult {
                 outcome: BulkOutcome::Refused,
                 status: Some(e.status.as_u16()),
                 code: Some(e.code.to_string()),
-                detail: Some(e.detail),
+                // In the reader's language, as a single decision's problem would be.
+                detail: Some(match crate::i18n::current() {
+                    Some(lang) => e.problem_in(lang).detail,
+                    None => e.detail,
+                }),
                 decision: None,
             }
         }

@@ -14,6 +14,7 @@ use crate::db::schema::{approvals, decisions, inspections, users};
 use crate::db::{is_unique_violation, DbConn};
 use crate::declarations::{self, Declaration};
 use crate::error::{ApiError, ApiResult, FieldError};
+use crate::i18n::Rule;
 use crate::inspection::model::{Inspection, InspectionStatus};
 use crate::org::OrgUnit;
 use crate::stars::engine::{Consequence, DeclarationKind};
@@ -234,29 +235,27 @@ fn check(body: &DecisionBody, declaration: &Declaration) -> ApiResult<String> {
     if comment.chars().count() > MAX_COMMENT {
         errors.push(FieldError::new(
             "comment",
-            format!("at most {MAX_COMMENT} characters"),
+            Rule::TooLong.with("max", MAX_COMMENT),
         ));
     }
     let renewal = DeclarationKind::parse(&declaration.kind) == Some(DeclarationKind::Renewal);
     let has_consequence = body.consequence.is_some();
     match body.decision {
-        DecisionKind::Reject if renewal && !has_consequence => errors.push(FieldError::new(
-            "consequence",
-            "rejecting a renewal of a level the village holds needs a consequence: downgrade or revoke",
-        )),
-        DecisionKind::Reject if !renewal && has_consequence => errors.push(FieldError::new(
-            "consequence",
-            "a consequence applies only when rejecting a level the village already holds",
-        )),
-        DecisionKind::Approve | DecisionKind::Return if has_consequence => {
-            errors.push(FieldError::new("consequence", "only a rejection has a consequence"))
+        DecisionKind::Reject if renewal && !has_consequence => {
+            errors.push(FieldError::new("consequence", Rule::ConsequenceRequired))
         }
+        DecisionKind::Reject if !renewal && has_consequence => {
+            errors.push(FieldError::new("consequence", Rule::ConsequenceOnlyHeld))
+        }
+        DecisionKind::Approve | DecisionKind::Return if has_consequence => errors.push(
+            FieldError::new("consequence", Rule::OnlyRejectionConsequence),
+        ),
         _ => {}
     }
     if body.decision != DecisionKind::Approve && comment.is_empty() {
         errors.push(FieldError::new(
             "comment",
-            "say why: the inspector and the village's secretary read it",
+            Rule::RequiredFor.with("decision", body.decision.as_str()),
         ));
     }
     if errors.is_empty() {
@@ -339,7 +338,7 @@ pub fn decide(
                 .with("failing_items", failing_items)
                 .with_errors(vec![FieldError::new(
                     "decision",
-                    format!("the checklist did not pass: {why}"),
+                    Rule::ChecklistDidNotPass.with("why", why.clone()),
                 )]));
             }
             Err(Refused::AlertsUnacknowledged { errors }) => {
@@ -358,7 +357,7 @@ pub fn decide(
         if !body.acknowledged_flags.is_empty() {
             return Err(ApiError::field(
                 "acknowledged_flags",
-                "only an approval acknowledges alerts",
+                Rule::OnlyApprovalAcknowledges,
             ));
         }
         Vec::new()
@@ -661,15 +660,12 @@ pub fn reopen(
     user.require(&[Role::Admin])?;
     let reason = body.reason.trim().to_string();
     if reason.is_empty() {
-        return Err(ApiError::field(
-            "reason",
-            "say why the decision is reopened: it stays on the record",
-        ));
+        return Err(ApiError::field("reason", Rule::ReopenReasonRequired));
     }
     if reason.chars().count() > MAX_COMMENT {
         return Err(ApiError::field(
             "reason",
-            format!("at most {MAX_COMMENT} characters"),
+            Rule::TooLong.with("max", MAX_COMMENT),
         ));
     }
     // Lock the row before the checks, so that a decision and a reopening cannot interleave.

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::FieldError;
+use crate::i18n::Rule;
 use crate::inspection::flags::{Flag, Severity};
 
 /// A reviewer's decision on an inspection: `return` sends it back to the inspector and is no
@@ -70,7 +71,7 @@ impl Approval {
 }
 
 /// Why an approval is refused.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Refused {
     /// The checklist did not pass.
     ChecklistFailed { failing_items: Vec<String> },
@@ -100,7 +101,7 @@ pub fn check_approve(
     if !unknown.is_empty() {
         errors.push(FieldError::new(
             "acknowledged_flags",
-            format!("not an alert of this inspection: {}", unknown.join(", ")),
+            Rule::NotAnAlert.with("code", unknown.join(", ")),
         ));
     }
     if approval.alerts.is_empty() {
@@ -119,17 +120,11 @@ pub fn check_approve(
     if !missing.is_empty() {
         errors.push(FieldError::new(
             "acknowledged_flags",
-            format!(
-                "approving an inspection with alerts needs each acknowledged: {}",
-                missing.join(", ")
-            ),
+            Rule::AcknowledgeEachAlert.with("codes", missing.join(", ")),
         ));
     }
     if comment.trim().is_empty() {
-        errors.push(FieldError::new(
-            "comment",
-            "say why the alerts do not stand in the way of approval",
-        ));
+        errors.push(FieldError::new("comment", Rule::AlertsCommentRequired));
     }
     if errors.is_empty() {
         Ok(())
@@ -249,6 +244,7 @@ mod tests {
             item: None,
             photo_id: None,
             detail: String::new(),
+            params: Default::default(),
         }
     }
 

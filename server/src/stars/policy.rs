@@ -12,6 +12,7 @@ use crate::auth::Actor;
 use crate::db::schema::{county_policies, policy_changes};
 use crate::db::DbConn;
 use crate::error::{ApiError, ApiResult, FieldError};
+use crate::i18n::Rule;
 use crate::{audit, clock::now};
 
 pub const MAX_STEP: std::ops::RangeInclusive<i64> = 1..=3;
@@ -222,7 +223,9 @@ impl PolicyChange {
                 Some(v) if !range.contains(&v) => {
                     errors.push(FieldError::new(
                         name,
-                        format!("must be between {} and {}", range.start(), range.end()),
+                        Rule::Between
+                            .with("min", *range.start())
+                            .with("max", *range.end()),
                     ));
                     None
                 }
@@ -284,10 +287,7 @@ pub fn update(
             .execute(conn);
         match inserted {
             Err(e) if crate::db::is_unique_violation(&e) => {
-                return Err(ApiError::conflict(
-                    "policy_changed",
-                    "the policy was changed at the same time; try again",
-                ))
+                return Err(ApiError::conflict("policy_changed", Rule::PolicyChanged))
             }
             other => other?,
         };

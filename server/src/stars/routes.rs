@@ -11,6 +11,7 @@ use super::status::{status_of, StarStatusView};
 use crate::auth::{AuthUser, Role};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::Json;
+use crate::i18n::Rule;
 use crate::org::OrgUnit;
 use crate::state::AppState;
 
@@ -26,12 +27,7 @@ pub fn parse_date(field: &str, text: &str) -> ApiResult<NaiveDate> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .ok()
         .filter(|d| text.len() == 10 && (2000..=2200).contains(&chrono::Datelike::year(d)))
-        .ok_or_else(|| {
-            ApiError::field(
-                field,
-                format!("expected a date like 2026-11-20, got {text:?}"),
-            )
-        })
+        .ok_or_else(|| ApiError::field(field, Rule::DateFormat.with("text", format!("{text:?}"))))
 }
 
 /// A village's star level, rectification window, ban and history on a date.

@@ -9,6 +9,7 @@ use crate::auth::{password, Actor, Role};
 use crate::db::schema::{refresh_tokens, users};
 use crate::db::{is_unique_violation, DbConn};
 use crate::error::{ApiError, ApiResult, FieldError, OrNotFound};
+use crate::i18n::Rule;
 use crate::org::OrgUnit;
 use crate::review::rules::ReviewBody;
 use crate::scope::{OrgLevel, Placement, Scope};
@@ -114,14 +115,14 @@ pub fn normalize_username(u: &str) -> String {
     u.trim().to_lowercase()
 }
 
-fn check_username(u: &str) -> Result<(), String> {
+fn check_username(u: &str) -> Result<(), Rule> {
     let ok = (3..=64).contains(&u.len())
         && u.chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
     if ok {
         Ok(())
     } else {
-        Err("must be 3–64 lowercase letters, digits, '.', '_' or '-'".into())
+        Err(Rule::UsernameFormat)
     }
 }
 
@@ -137,20 +138,17 @@ pub struct NewUser {
 /// Checks a reviewer's body: required for reviewers, refused for every other role.
 pub fn check_body(role: Role, body: Option<&str>) -> Result<Option<ReviewBody>, FieldError> {
     match (role, body) {
-        (Role::Reviewer, None) => Err(FieldError::new(
-            "body",
-            "a reviewer belongs to a verifying body: department or association",
-        )),
-        (Role::Reviewer, Some(b)) => ReviewBody::parse(b)
-            .map(Some)
-            .ok_or_else(|| FieldError::new("body", "must be department or association")),
+        (Role::Reviewer, None) => Err(FieldError::new("body", Rule::ReviewerNeedsBody)),
+        (Role::Reviewer, Some(b)) => ReviewBody::parse(b).map(Some).ok_or_else(|| {
+            FieldError::new(
+                "body",
+                Rule::OneOf.with("allowed", vec!["department", "association"]),
+            )
+        }),
         (_, None) => Ok(None),
         (other, Some(_)) => Err(FieldError::new(
             "body",
-            format!(
-                "only reviewers belong to a verifying body, not a {}",
-                other.as_str()
-            ),
+            Rule::ReviewerBodyRole.with("role", other.as_str()),
         )),
     }
 }
@@ -174,7 +172,7 @@ impl NewUser {
         if parsed.is_none() {
             errors.push(FieldError::new(
                 "role",
-                "must be admin, inspector, reviewer, township, secretary or member",
+                Rule::OneOf.with("allowed", Role::ALL.map(Role::as_str).to_vec()),
             ));
         }
         let body = match parsed.map(|role| check_body(role, body)) {
@@ -203,12 +201,10 @@ impl NewUser {
             let levels: Vec<&str> = self.role.levels().iter().map(|l| l.as_str()).collect();
             return Err(ApiError::field(
                 "org_unit_id",
-                format!(
-                    "a {} belongs to a {}, not a {}",
-                    self.role.as_str(),
-                    levels.join(" or a "),
-                    unit.level
-                ),
+                Rule::RolePlacement
+                    .with("role", self.role.as_str())
+                    .with("levels", levels)
+                    .with("level", unit.level.clone()),
             ));
         }
         let id = uuid::Uuid::now_v7().to_string();

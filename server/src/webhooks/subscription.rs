@@ -13,6 +13,7 @@ use crate::auth::Actor;
 use crate::db::schema::{webhook_deliveries, webhooks};
 use crate::db::DbConn;
 use crate::error::{ApiError, ApiResult, FieldError, OrNotFound};
+use crate::i18n::Rule;
 use crate::scope::Scope;
 use crate::{audit, clock::now, scoped};
 
@@ -129,16 +130,15 @@ impl NewWebhook {
         let url = target::parse_url(url.trim()).map_err(|m| errors.push(FieldError::new("url", m)));
         let mut wanted: Vec<String> = Vec::new();
         if events.is_empty() {
-            errors.push(FieldError::new("events", "name at least one event type"));
+            errors.push(FieldError::new("events", Rule::EventsRequired));
         }
         for (i, e) in events.iter().enumerate() {
             if !EVENT_TYPES.contains(&e.as_str()) {
                 errors.push(FieldError::new(
                     format!("events[{i}]"),
-                    format!(
-                        "unknown event type {e:?}; known: {}",
-                        EVENT_TYPES.join(", ")
-                    ),
+                    Rule::UnknownEvent
+                        .with("event", format!("{e:?}"))
+                        .with("known", EVENT_TYPES.join(", ")),
                 ));
             } else if !wanted.contains(e) {
                 wanted.push(e.clone());

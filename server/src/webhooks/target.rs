@@ -16,6 +16,8 @@ use std::sync::Arc;
 use ipnet::{Ipv4Net, Ipv6Net};
 use reqwest::Url;
 
+use crate::i18n::{Msg, Rule};
+
 pub const NOT_ALLOWED: &str = "target address not allowed";
 
 const RESOLVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
@@ -181,46 +183,54 @@ fn special_v6(ip: Ipv6Addr) -> Option<&'static str> {
 }
 
 /// A subscriber URL: http or https, with a host.
-pub fn parse_url(text: &str) -> Result<Url, String> {
+pub fn parse_url(text: &str) -> Result<Url, Msg> {
     if text.len() > 2000 {
-        return Err("must be at most 2000 characters".into());
+        return Err(Rule::TooLong.with("max", 2000));
     }
-    let url = Url::parse(text).map_err(|e| format!("not a URL ({e})"))?;
+    let url = Url::parse(text).map_err(|_| Msg::from(Rule::NotAUrl))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err("must be an http:// or https:// URL".into());
+        return Err(Rule::UrlScheme.into());
     }
     if url.host_str().is_none_or(str::is_empty) {
-        return Err("must name a host".into());
+        return Err(Rule::UrlNoHost.into());
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err("must not carry credentials".into());
+        return Err(Rule::UrlCredentials.into());
     }
     Ok(url)
 }
 
 /// Resolves `host` (a name or a bare address literal) and checks every address: one refused
 /// address refuses them all.
-async fn lookup(host: &str, port: u16, allow_private: bool) -> Result<Vec<SocketAddr>, String> {
+/// The resolver's own error ("failed to lookup address information") is not shown: it says
+/// nothing a person can act on beyond "no such host".
+async fn lookup(host: &str, port: u16, allow_private: bool) -> Result<Vec<SocketAddr>, Msg> {
     let lookup = tokio::net::lookup_host((host, port));
     let addrs: Vec<SocketAddr> = tokio::time::timeout(RESOLVE_TIMEOUT, lookup)
         .await
-        .map_err(|_| format!("cannot resolve {host}: no answer within 5 s"))?
-        .map_err(|e| format!("cannot resolve {host}: {e}"))?
+        .map_err(|_| {
+            Rule::HostNoAnswer
+                .with("host", host)
+                .with("seconds", RESOLVE_TIMEOUT.as_secs())
+        })?
+        .map_err(|_| Rule::HostUnresolvable.with("host", host))?
         .collect();
     if addrs.is_empty() {
-        return Err(format!("{host} has no address"));
+        return Err(Rule::HostUnresolvable.with("host", host));
     }
     if !allow_private && addrs.iter().any(|a| !is_public(a.ip())) {
-        return Err(NOT_ALLOWED.into());
+        return Err(Rule::TargetNotAllowed.into());
     }
     Ok(addrs)
 }
 
 /// Resolves the URL's host; every address must be allowed. Returns the host and the
 /// addresses to connect to (pinned, so a second DNS answer cannot swap them).
-pub async fn resolve(url: &Url, allow_private: bool) -> Result<(String, Vec<SocketAddr>), String> {
-    let host = url.host_str().ok_or("the URL names no host")?.to_string();
-    let port = url.port_or_known_default().ok_or("the URL names no port")?;
+pub async fn resolve(url: &Url, allow_private: bool) -> Result<(String, Vec<SocketAddr>), Msg> {
+    let host = url.host_str().ok_or(Rule::UrlNoHost)?.to_string();
+    let port = url
+        .port_or_known_default()
+        .ok_or_else(|| Msg::from(Rule::NotAUrl))?;
     // Literal IPv6 hosts come bracketed; lookup_host wants them bare.
     let bare = host
         .trim_start_matches('[')
@@ -248,7 +258,9 @@ impl reqwest::dns::Resolve for CheckedResolver {
         let allow_private = self.allow_private;
         Box::pin(async move {
             // The connector puts the URL's port on the addresses; 0 here.
-            let addrs = lookup(name.as_str(), 0, allow_private).await?;
+            let addrs = lookup(name.as_str(), 0, allow_private)
+                .await
+                .map_err(|m| m.to_string())?;
             Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
         })
     }
@@ -468,7 +480,10 @@ mod tests {
     #[actix_web::test]
     async fn literal_private_addresses_are_refused_unless_allowed() {
         let url = parse_url("http://127.0.0.1:9/hook").unwrap();
-        assert_eq!(resolve(&url, false).await.unwrap_err(), NOT_ALLOWED);
+        assert_eq!(
+            resolve(&url, false).await.unwrap_err().to_string(),
+            NOT_ALLOWED
+        );
         let (host, addrs) = resolve(&url, true).await.unwrap();
         assert_eq!(host, "127.0.0.1");
         assert_eq!(addrs[0].port(), 9);
@@ -481,7 +496,7 @@ mod tests {
         ] {
             let url = parse_url(refused).unwrap();
             assert_eq!(
-                resolve(&url, false).await.unwrap_err(),
+                resolve(&url, false).await.unwrap_err().to_string(),
                 NOT_ALLOWED,
                 "{refused}"
             );
@@ -493,7 +508,10 @@ mod tests {
     #[actix_web::test]
     async fn names_are_checked_by_what_they_resolve_to() {
         let url = parse_url("http://localhost:9/hook").unwrap();
-        assert_eq!(resolve(&url, false).await.unwrap_err(), NOT_ALLOWED);
+        assert_eq!(
+            resolve(&url, false).await.unwrap_err().to_string(),
+            NOT_ALLOWED
+        );
         let (_, addrs) = resolve(&url, true).await.unwrap();
         assert!(addrs.iter().all(|a| a.ip().is_loopback()), "{addrs:?}");
 

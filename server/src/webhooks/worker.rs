@@ -464,7 +464,7 @@ async fn post(state: &AppState, job: &Job, body: Vec<u8>) -> Attempt {
     let allow_private = state.config.webhook_allow_private;
     let (host, addrs) = match target::resolve(&url, allow_private).await {
         Ok(resolved) => resolved,
-        Err(m) => return failed(m),
+        Err(m) => return failed(m.to_string()),
     };
     // Only checked addresses are connected to: the ones just checked are pinned, any other
     // name goes through the checking resolver, redirects are not followed, and no proxy (from

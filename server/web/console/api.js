@@ -1,5 +1,12 @@
 // The API client: tokens live in this module's memory only (never in storage), the access
 // token is refreshed before it expires, and errors arrive as ApiError built from problem+json.
+// Every request says the console's language (Accept-Language), so the server's problems and
+// flags come in the words the user reads.
+
+import { getLang } from './i18n.js';
+
+/** The console's language for the server. */
+const language = () => (getLang() === 'en' ? 'en' : 'zh-CN,zh;q=0.9');
 
 let session = null; // {access, refresh, expiresAt, user, me}
 let refreshTimer = null;
@@ -68,7 +75,7 @@ function end(reason) {
 export async function login(username, password) {
   const res = await fetch('/api/v1/auth/login', {
     method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
+    headers: { 'Content-Type': 'application/json', 'Accept-Language': language() },
     body: JSON.stringify({ username, password }),
   });
   if (!res.ok) throw await problemOf(res);
@@ -88,7 +95,7 @@ export function refresh() {
   refreshing ??= (async () => {
     const res = await fetch('/api/v1/auth/refresh', {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
+      headers: { 'Content-Type': 'application/json', 'Accept-Language': language() },
       body: JSON.stringify({ refresh_token: session.refresh }),
     });
     if (!res.ok) throw await problemOf(res);
@@ -119,7 +126,7 @@ export async function send(method, path, body, headers = {}) {
     if (!session) throw new ApiError(401);
   }
   const attempt = () => {
-    const init = { method, headers: { Authorization: `Bearer ${session.access}`, ...headers } };
+    const init = { method, headers: { Authorization: `Bearer ${session.access}`, 'Accept-Language': language(), ...headers } };
     if (body instanceof Blob) {
       init.headers['Content-Type'] = body.type || 'application/octet-stream';
       init.body = body;

@@ -7,7 +7,8 @@ import { t, flagName, fmtNumber } from './i18n.js';
 /** A notice for any error: the problem's detail, then each field message. */
 export function errorBox(err) {
   const title = err?.status === 0 || err instanceof TypeError ? t('error.network') : (err?.detail || err?.title || t('error.generic'));
-  const list = (err?.errors ?? []).map((e) => h('li', {}, e.field ? `${e.field}: ${e.message}` : e.message));
+  // The server's message in the console's language; the field's path only as a hover hint.
+  const list = (err?.errors ?? []).map((e) => h('li', { title: e.field || null, dataset: { rule: e.rule || '' } }, e.message));
   return h('div', { class: 'notice error', role: 'alert' }, h('p', {}, title), list.length ? h('ul', {}, list) : null);
 }
 
@@ -56,7 +57,7 @@ export function stars(level, text = false) {
 /** A flag: on the inspection's page with its detail; in lists counted by code (`count`). */
 export function flagChip(flag) {
   const times = flag.count > 1 ? ` ×${flag.count}` : '';
-  return h('span', { class: ['chip', `sev-${flag.severity}`], title: flag.detail }, flagName(flag.code) + times);
+  return h('span', { class: ['chip', `sev-${flag.severity}`], title: flag.message ?? flag.detail }, flagName(flag.code) + times);
 }
 
 export function severityBadge(severity) {

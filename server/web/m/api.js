@@ -2,6 +2,10 @@
 // token in IndexedDB so a restart can resume) and problem+json errors.
 
 import * as db from './db.js';
+import { language } from './i18n.js';
+
+/** The app's language for the server (Accept-Language): its problems and flags come in it. */
+const acceptLanguage = () => (language() === 'en' ? 'en' : 'zh-CN,zh;q=0.9');
 
 const API = '/api/v1';
 const SESSION = 'session';
@@ -57,7 +61,7 @@ async function post(path, body) {
   try {
     res = await fetch(API + path, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
+      headers: { 'Content-Type': 'application/json', 'Accept-Language': acceptLanguage() },
       body: JSON.stringify(body),
       cache: 'no-store',
     });
@@ -131,7 +135,7 @@ export async function request(path, { method = 'GET', json, body, type, offlineO
         if (!(offlineOk && e instanceof ApiError && e.network)) throw e;
       }
     }
-    const headers = {};
+    const headers = { 'Accept-Language': acceptLanguage() };
     if (access) headers.Authorization = `Bearer ${access.token}`;
     if (json !== undefined) headers['Content-Type'] = 'application/json';
     if (type) headers['Content-Type'] = type;

@@ -7,7 +7,7 @@ import * as queue from './queue.js';
 import * as cl from './checklist.js';
 import { positionWarnings, haversine, locationOf, captureWarnings } from './geo.js';
 import { readExif } from './exif.js';
-import { t, label, language, setLanguage, errorText, fmtTime, fmtQuarter } from './i18n.js';
+import { t, label, language, setLanguage, errorText, fmtTime, fmtQuarter, flagName } from './i18n.js';
 
 const ACCEPT = 'image/jpeg,image/png,image/webp';
 const main = document.getElementById('main');
@@ -344,12 +344,12 @@ function outboxCard(r) {
     error ? h('div', { class: 'error problem', 'data-code': error.code || '' },
       words ? h('p', { class: 'words' }, t(`err_${words}`)) : null,
       error.code === 'login' ? t('login_again') : error.detail,
-      h('ul', null, (error.errors || []).map((fe) => h('li', null, `${fe.field}: ${fe.message}`)))) : null,
+      h('ul', null, (error.errors || []).map((fe) => h('li', { title: fe.field || null, 'data-rule': fe.rule || '' }, fe.message)))) : null,
     words === 'checklist_version' && newer ? h('p', { class: 'actions' },
       h('button', { class: 'primary new-version', onclick: () => useNewVersion(r, newer) }, t('use_new_version'))) : null,
     result?.flags?.length ? h('div', { class: 'flags' }, h('h4', null, t('flags')),
       h('ul', null, result.flags.map((f) => h('li', { class: `flag sev-${f.severity}`, 'data-code': f.code },
-        h('strong', null, f.code), ' ', f.detail)))) : null,
+        h('strong', null, flagName(f.code)), ' ', f.message || '')))) : null,
     r.state === queue.ERROR ? discardControl(r) : null,
     // The server has the body but not every photo: the inspection is stuck until she finishes or cancels it.
     r.body_sent && r.state !== queue.SENT ? cancelControl(r.id, r) : null,

@@ -2,6 +2,12 @@
 
 export const WORDS = {
   zh: {
+    flag_location_missing: '没有位置', flag_location_outside_geofence: '位置在村外',
+    flag_location_low_accuracy: '定位精度差', flag_location_mock_suspected: '疑似虚拟定位',
+    flag_photo_no_exif: '照片无元数据', flag_photo_gps_far: '照片位置偏远',
+    flag_photo_time_outside_visit: '拍摄时间不符', flag_photo_duplicate: '重复照片',
+    flag_photo_near_duplicate: '相似照片', flag_photo_edited: '照片经过编辑',
+    flag_timing_clock_skew: '手机时间不准', flag_timing_too_fast: '用时过短', flag_other: '疑点',
     app: '星级验收', login: '登录', username: '用户名', password: '密码', logout: '退出',
     lang: 'English', online: '在线', offline: '离线', worklist: '待验收', none: '暂无',
     outbox: '提交记录', returned: '退回修改', inspect: '开始验收', revise: '修改后重新提交',
@@ -53,6 +59,12 @@ export const WORDS = {
     exif_far_village: (n, d) => `第 ${n} 张照片的拍摄位置距村中心 ${fmtM(d)}（超过 5 公里）。是在别处拍的吗？`,
   },
   en: {
+    flag_location_missing: 'No position', flag_location_outside_geofence: 'Outside the village',
+    flag_location_low_accuracy: 'Poor position accuracy', flag_location_mock_suspected: 'Mock location suspected',
+    flag_photo_no_exif: 'Photo without metadata', flag_photo_gps_far: 'Photo taken far away',
+    flag_photo_time_outside_visit: 'Photo time outside the visit', flag_photo_duplicate: 'Duplicate photo',
+    flag_photo_near_duplicate: 'Near-duplicate photo', flag_photo_edited: 'Edited photo',
+    flag_timing_clock_skew: 'Phone clock is off', flag_timing_too_fast: 'Implausibly fast', flag_other: 'Flag',
     app: 'Star inspections', login: 'Log in', username: 'Username', password: 'Password', logout: 'Log out',
     lang: '中文', online: 'Online', offline: 'Offline', worklist: 'To inspect', none: 'Nothing here',
     outbox: 'Sent from this phone', returned: 'Returned for changes', inspect: 'Inspect', revise: 'Revise and resubmit',
@@ -141,6 +153,12 @@ export function setLanguage(l) {
 export function t(key, ...args) {
   const w = WORDS[lang][key] ?? WORDS.en[key] ?? key;
   return typeof w === 'function' ? w(...args) : w;
+}
+
+/** A flag code's name (never the raw code). */
+export function flagName(code) {
+  const key = `flag_${String(code).replace(/\./g, '_')}`;
+  return key in WORDS[lang] ? WORDS[lang][key] : t('flag_other');
 }
 
 /** A template label ({zh, en}) in the current language. */

@@ -4,7 +4,7 @@
 
 import * as api from '../api.js';
 import { h, field } from '../dom.js';
-import { t } from '../i18n.js';
+import { t, getLang } from '../i18n.js';
 import { title, table } from '../ui.js';
 
 const HEADER = 'code,name,level,parent_code,lat,lon,radius_m';
@@ -75,7 +75,9 @@ export async function importView(root) {
       }
     } catch (err) {
       commit.classList.add('hidden');
-      const lines = err.errors.map((e) => h('li', {}, `${e.field}: ${e.message}`));
+      // `line N` in the language of the page; the server's message is in it already.
+      const where = (f) => (/^line \d+$/.test(f ?? '') ? `${t('import.line')} ${f.slice(5)}` : null);
+      const lines = err.errors.map((e) => h('li', { dataset: { rule: e.rule || '' } }, where(e.field) ? `${where(e.field)}${getLang() === 'zh' ? '：' : ': '}${e.message}` : e.message));
       summary.replaceChildren(h('div', { class: 'notice error', role: 'alert' }, h('p', {}, err.detail ?? err.message), lines.length ? h('ul', {}, lines) : null));
     }
     check.disabled = false;

@@ -271,7 +271,7 @@ export async function inspectionView(root, ctx) {
           photo ? [' · ', h('button', { type: 'button', class: 'link', onclick: () => viewer.compare(photo, dup, itemLabels.get(photo.item) ?? '') }, t('photo.compare'))] : null, ' '];
       })) : null,
       h('details', { class: 'small muted' }, h('summary', {}, t('inspection.flag_details', { n: group.flags.length })),
-        h('ul', {}, group.flags.map((x) => h('li', {}, x.photo_id && photoNo.has(x.photo_id) ? `${t('sketch.photo_short', { n: photoNo.get(x.photo_id) })}: ` : '', h('span', { lang: 'en' }, x.detail)))))));
+        h('ul', {}, group.flags.map((x) => h('li', {}, x.photo_id && photoNo.has(x.photo_id) ? `${t('sketch.photo_short', { n: photoNo.get(x.photo_id) })}: ` : '', x.message ? h('span', {}, x.message) : h('span', { lang: 'en' }, x.detail)))))));
   }
   flagsCard.append(flagList);
 
@@ -376,7 +376,7 @@ export function groupChips(flags, max = 4) {
   const groups = flagGroups(flags);
   // Lists carry flags already counted by code (`{code, severity, count}`); pages, one per flag.
   const total = (g) => g.flags.reduce((n, f) => n + (f.count ?? 1), 0);
-  const chips = groups.slice(0, max).map((g) => h('span', { class: ['chip', `sev-${g.severity}`], dataset: { flag: g.code }, title: g.flags.map((f) => f.detail).filter(Boolean).join('\n') },
+  const chips = groups.slice(0, max).map((g) => h('span', { class: ['chip', `sev-${g.severity}`], dataset: { flag: g.code }, title: g.flags.map((f) => f.message ?? f.detail).filter(Boolean).join('\n') },
     flagName(g.code), total(g) > 1 ? ` ×${total(g)}` : ''));
   if (groups.length > max) chips.push(h('span', { class: 'muted small' }, t('queue.more_kinds', { n: groups.length - max })));
   return h('span', { class: 'chips' }, chips);
