@@ -48,7 +48,7 @@ pub struct AppState {
     modifiers(&BearerAuth),
     tags(
         (name = "auth"), (name = "org"), (name = "users"), (name = "checklists"),
-        (name = "declarations"), (name = "inspections"), (name = "photos"), (name = "review"),
+        (name = "declarations"), (name = "inspections"), (name = "photos"), (name = "uploads"), (name = "review"),
         (name = "stars"), (name = "mentoring"), (name = "benefits"), (name = "reports"), (name = "webhooks"),
         (name = "audit"), (name = "ops")
     )
@@ -112,6 +112,11 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(crate::inspection::routes::get_inspection)
         .service(crate::photo::routes::put_photo)
         .service(crate::photo::routes::get_photo)
+        .service(crate::photo::tus::options_uploads)
+        .service(crate::photo::tus::create_upload)
+        .service(crate::photo::tus::head_upload)
+        .service(crate::photo::tus::patch_upload)
+        .service(crate::photo::tus::delete_upload)
         .service(crate::mentoring::routes::list_members)
         .service(crate::mentoring::routes::create_member)
         .service(crate::mentoring::routes::update_member)
@@ -278,6 +283,15 @@ impl Application {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(removed = n, "removed orphan photo blobs"),
                 Err(e) => tracing::warn!(error = %e, "the orphan photo sweep failed"),
+            }
+            // Resumable uploads expire after a day: at start-up, then hourly.
+            loop {
+                match crate::photo::tus::sweep_expired(&sweeper).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(removed = n, "removed expired uploads"),
+                    Err(e) => tracing::warn!(error = %e, "the expired upload sweep failed"),
+                }
+                actix_web::rt::time::sleep(std::time::Duration::from_secs(3600)).await;
             }
         });
         if state.config.run_workers {

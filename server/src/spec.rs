@@ -13,7 +13,7 @@ use utoipa::openapi::OpenApi;
 /// The image types a photo upload accepts (sniffed from the bytes; see `photo::pipeline`).
 pub const PHOTO_TYPES: [&str; 3] = ["image/jpeg", "image/png", "image/webp"];
 
-const METHODS: [&str; 5] = ["get", "put", "post", "patch", "delete"];
+const METHODS: [&str; 7] = ["get", "put", "post", "patch", "delete", "head", "options"];
 
 pub fn complete(api: OpenApi) -> OpenApi {
     let mut doc = serde_json::to_value(&api).expect("the OpenAPI document is JSON");
@@ -179,6 +179,15 @@ fn complete_operation(path: &str, method: &str, op: &mut Map<String, Value>) {
                 }),
             );
         }
+        ("patch", "/api/v1/uploads/{id}") => {
+            op.insert(
+                "requestBody".into(),
+                json!({
+                    "description": "The next bytes of the photo, from `Upload-Offset` (tus 1.0.0)",
+                    "content": binary(&["application/offset+octet-stream"]), "required": true
+                }),
+            );
+        }
         ("get", "/api/v1/photos/{photo_id}") => {
             if let Some(ok) = op
                 .get_mut("responses")
@@ -234,6 +243,7 @@ fn tag_description(name: &str) -> Option<&'static str> {
         }
         "inspections" => "On-site inspections submitted from the phone",
         "photos" => "Photo evidence: upload and derivatives",
+        "uploads" => "Resumable photo uploads (tus 1.0.0: creation, termination, checksum)",
         "review" => "The county review queue, claims and decisions (joint approval)",
         "stars" => "Star status and the county's policy",
         "mentoring" => "Members, mentees and visits",

@@ -30,6 +30,7 @@ mod slow_bodies;
 mod spec;
 mod stars;
 mod tokens;
+mod uploads;
 mod users;
 mod verifiers;
 mod village_view;

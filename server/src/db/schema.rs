@@ -262,6 +262,25 @@ diesel::table! {
         phash -> Nullable<BigInt>,
         flags -> Text,
         received_at -> Nullable<Timestamp>,
+        downsized_from -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    uploads (id) {
+        id -> Text,
+        user_id -> Text,
+        county_id -> Text,
+        inspection_id -> Text,
+        photo_id -> Text,
+        length -> BigInt,
+        upload_offset -> BigInt,
+        sha256 -> Text,
+        downsized_from -> Nullable<Text>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        completed_at -> Nullable<Timestamp>,
+        outcome -> Nullable<Text>,
     }
 }
 
@@ -393,6 +412,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     approvals,
     inspection_revisions,
     photos,
+    uploads,
     outbox_events,
     webhooks,
     webhook_jobs,

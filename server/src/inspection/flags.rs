@@ -303,6 +303,8 @@ pub struct PhotoFacts<'a> {
     /// EXIF OffsetTimeOriginal, when the camera wrote it.
     pub exif_offset_minutes: Option<i32>,
     pub software: Option<&'a str>,
+    /// What of a present EXIF block could not be read (never fails the upload).
+    pub exif_problems: &'a [String],
 }
 
 /// A stored photo of another inspection that this one matches.
@@ -329,6 +331,16 @@ pub fn photo_flags(
             codes::PHOTO_NO_EXIF,
             Severity::Info,
             "the photo carries no EXIF metadata: no capture time, position or camera".to_owned(),
+        ));
+    } else if !photo.exif_problems.is_empty() {
+        // EXIF that is there but cannot be read in full: the reviewer sees what could not.
+        flags.push(Flag::new(
+            codes::PHOTO_NO_EXIF,
+            Severity::Info,
+            format!(
+                "the photo's EXIF could not be read in full: {}",
+                photo.exif_problems.join("; ")
+            ),
         ));
     }
     flags.extend(gps_far(village, location, photo));
@@ -423,12 +435,39 @@ fn gps_far(
     })
 }
 
+/// When a photo was taken. EXIF capture time is wall-clock time without a zone: it is read with
+/// the camera's offset, else the phone's, else (when `county` is given) the county's time zone.
+/// The visit flag passes no county: a time known only in the county's zone is not judged.
+pub fn capture_time(
+    local: NaiveDateTime,
+    exif_offset_minutes: Option<i32>,
+    phone_offset_minutes: Option<i32>,
+    county: Option<chrono_tz::Tz>,
+) -> Option<DateTime<Utc>> {
+    let minutes = match exif_offset_minutes.or(phone_offset_minutes) {
+        Some(m) => m,
+        None => {
+            use chrono::{Offset, TimeZone};
+            county?
+                .offset_from_local_datetime(&local)
+                .earliest()
+                .map_or(0, |o| o.fix().local_minus_utc() / 60)
+        }
+    };
+    Some(
+        local
+            .checked_sub_signed(TimeDelta::minutes(i64::from(minutes)))?
+            .and_utc(),
+    )
+}
+
 fn time_outside_visit(visit: &Visit, photo: &PhotoFacts) -> Option<Flag> {
-    let local = photo.taken_at_local?;
-    let offset = photo.exif_offset_minutes.or(visit.utc_offset_minutes)?;
-    let taken = local
-        .checked_sub_signed(TimeDelta::minutes(i64::from(offset)))?
-        .and_utc();
+    let taken = capture_time(
+        photo.taken_at_local?,
+        photo.exif_offset_minutes,
+        visit.utc_offset_minutes,
+        None,
+    )?;
     let earliest = visit.started_at - TimeDelta::minutes(PHOTO_EARLY_MINUTES);
     let latest = visit.submitted_at + TimeDelta::minutes(PHOTO_LATE_MINUTES);
     let (gap, detail) = if taken < earliest {
@@ -653,6 +692,7 @@ mod tests {
             taken_at_local: Some(local(10, 30, 0)),
             exif_offset_minutes: None,
             software: Some("Ver.1.00"),
+            exif_problems: &[],
         }
     }
 
@@ -993,6 +1033,43 @@ mod tests {
             ..photo()
         };
         assert!(photo_codes(Some(&location()), &visit(), &half).is_empty());
+    }
+
+    #[test]
+    fn exif_read_only_in_part_is_info_naming_what_failed() {
+        let problems = vec!["DateTimeOriginal: not a date".to_owned()];
+        let partial = PhotoFacts {
+            exif_problems: &problems,
+            ..photo()
+        };
+        let flags = photo_flags(&VILLAGE, Some(&location()), &visit(), &partial, None, None);
+        assert_eq!(codes_of(&flags), vec![codes::PHOTO_NO_EXIF]);
+        assert_eq!(flags[0].severity, Severity::Info);
+        assert!(
+            flags[0].detail.contains("not a date"),
+            "{}",
+            flags[0].detail
+        );
+    }
+
+    #[test]
+    fn capture_time_takes_the_camera_then_the_phone_then_the_county_offset() {
+        let at = local(10, 0, 0);
+        let tz: chrono_tz::Tz = "Asia/Shanghai".parse().unwrap();
+        let utc = |s: &str| Some(self::at(s));
+        assert_eq!(
+            capture_time(at, Some(60), Some(480), Some(tz)),
+            utc("2026-11-20T09:00:00Z")
+        );
+        assert_eq!(
+            capture_time(at, None, Some(480), Some(tz)),
+            utc("2026-11-20T02:00:00Z")
+        );
+        assert_eq!(
+            capture_time(at, None, None, Some(tz)),
+            utc("2026-11-20T02:00:00Z")
+        );
+        assert_eq!(capture_time(at, None, None, None), None);
     }
 
     fn taken(at: NaiveDateTime, exif_offset_minutes: Option<i32>) -> PhotoFacts<'static> {

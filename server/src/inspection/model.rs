@@ -314,6 +314,7 @@ pub struct PhotoRow {
     pub phash: Option<i64>,
     pub flags: String,
     pub received_at: Option<NaiveDateTime>,
+    pub downsized_from: Option<String>,
 }
 
 #[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
@@ -333,6 +334,9 @@ pub struct PhotoView {
     pub lat: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lon: Option<f64>,
+    /// When the phone downsized the photo before sending it: the original's size, `4032x3024`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub downsized_from: Option<String>,
 }
 
 impl PhotoRow {
@@ -346,6 +350,7 @@ impl PhotoRow {
             taken_at: self.taken_at.map(|t| t.and_utc()),
             lat: self.lat,
             lon: self.lon,
+            downsized_from: self.downsized_from.clone(),
         }
     }
 

@@ -9,6 +9,8 @@ pub mod pipeline;
 pub mod quota;
 pub mod routes;
 pub mod store;
+pub mod tus;
+pub mod upload;
 
 #[cfg(test)]
 mod fuzz_tests;
