@@ -384,7 +384,7 @@ function outboxState(r) {
   if (r.state === queue.SENDING) {
     const total = r.photos.reduce((n, p) => n + (p.size || 0), 0);
     const sent = r.photos.reduce((n, p) => n + (p.state === queue.SENT ? p.size || 0 : Math.min(p.sent || 0, p.size || 0)), 0);
-    if (total > 0 && r.body_sent) return { key: 'sending', text: t('sending_pct', Math.floor((100 * sent) / total)) };
+    if (total > 0 && r.body_sent) return { key: 'sending_pct', text: t('sending_pct', Math.floor((100 * sent) / total)) };
   }
   if (r.state === queue.ERROR && r.final) return { key: 'refused', text: t('state_refused') };
   if (r.state === queue.ERROR && r.error?.code !== 'login') return { key: 'retrying', text: t('state_retrying') };
