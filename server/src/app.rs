@@ -304,6 +304,7 @@ impl Application {
         let data = state.clone();
         let workers = state.config.http_workers;
         let handle_signals = state.config.handle_signals;
+        let hsts = state.config.tls.is_some();
         let connections = crate::http::pace::on_connect(
             crate::http::pace::Connections::new(state.config.connections_per_address),
             state.config.trusted_proxies.clone(),
@@ -330,7 +331,7 @@ impl Application {
                 .default_service(web::to(not_found))
                 .wrap(from_fn(created_location))
                 .wrap(Compress::default())
-                .wrap(security_headers())
+                .wrap(security_headers(hsts))
                 .wrap(from_fn(observe))
                 .wrap(from_fn(crate::http::pace::pace))
                 .wrap(TracingLogger::<RequestSpan>::new())
@@ -348,7 +349,15 @@ impl Application {
         if !handle_signals {
             server = server.disable_signals();
         }
-        let server = server.listen(listener).map_err(|e| e.to_string())?.run();
+        let server = match &state.config.tls {
+            Some(files) => server.listen_rustls_0_23(
+                listener,
+                crate::http::tls::server_config(files).map_err(|e| e.to_string())?,
+            ),
+            None => server.listen(listener),
+        }
+        .map_err(|e| e.to_string())?
+        .run();
         let metrics_server = match metrics_listener {
             Some(l) => Some(metrics_server(state.clone(), l, handle_signals)?),
             None => None,

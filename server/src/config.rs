@@ -62,6 +62,8 @@ pub struct Config {
     pub handle_signals: bool,
     /// Where `/metrics` is served instead of the main address, when set.
     pub metrics_addr: Option<SocketAddr>,
+    /// HTTPS served directly (`FIELDSTAR_TLS_CERT`, `FIELDSTAR_TLS_KEY`), when set.
+    pub tls: Option<crate::http::tls::TlsFiles>,
     /// `FIELDSTAR_*` variables this build does not know, each with a warning to log.
     pub warnings: Vec<String>,
 }
@@ -95,6 +97,8 @@ pub const KNOWN_VARIABLES: &[&str] = &[
     "FIELDSTAR_HTTP_WORKERS",
     "FIELDSTAR_METRICS_ADDR",
     "FIELDSTAR_BODY_IDLE_SECS",
+    "FIELDSTAR_TLS_CERT",
+    "FIELDSTAR_TLS_KEY",
     "FIELDSTAR_BODY_MIN_BYTES_PER_SEC",
     "FIELDSTAR_BODY_RATE_WINDOW_SECS",
     "FIELDSTAR_CONNECTIONS_PER_ADDRESS",
@@ -443,6 +447,7 @@ impl Config {
             http_workers,
             handle_signals: true,
             metrics_addr,
+            tls: crate::http::tls::files(get("FIELDSTAR_TLS_CERT"), get("FIELDSTAR_TLS_KEY"))?,
             warnings: unknown_variables(vars.keys()),
         })
     }

@@ -25,6 +25,8 @@ enum Body {
     None,
     Json(Value),
     Bytes(Vec<u8>, &'static str),
+    /// A tus request: its headers and body.
+    Tus(Vec<(&'static str, String)>, Vec<u8>),
 }
 
 struct Call {
@@ -46,6 +48,9 @@ struct Ctx {
     inspection_body: Value,
     photo: String,
     photo_bytes: Vec<u8>,
+    /// inspector1's resumable upload of `photo`, and its `Upload-Metadata`.
+    upload: String,
+    upload_metadata: String,
     member: String,
     spare_member: String,
     mentee: String,
@@ -197,6 +202,35 @@ fn recipe(c: &Ctx, method: &str, template: &str, n: usize, caller: &str) -> Opti
         ("put", "/api/v1/inspections/{id}/photos/{photo_id}") => call(
             format!("/api/v1/inspections/{}/photos/{}", c.inspection, c.photo),
             Body::Bytes(c.photo_bytes.clone(), "image/jpeg"),
+            Demo,
+        ),
+        ("post", "/api/v1/uploads") => call(
+            "/api/v1/uploads".into(),
+            Body::Tus(
+                vec![
+                    ("Tus-Resumable", "1.0.0".into()),
+                    ("Upload-Length", c.photo_bytes.len().to_string()),
+                    ("Upload-Metadata", c.upload_metadata.clone()),
+                ],
+                Vec::new(),
+            ),
+            Demo,
+        ),
+        ("patch", "/api/v1/uploads/{id}") => call(
+            c.upload.clone(),
+            Body::Tus(
+                vec![
+                    ("Tus-Resumable", "1.0.0".into()),
+                    ("Content-Type", "application/offset+octet-stream".into()),
+                    ("Upload-Offset", "0".into()),
+                ],
+                Vec::new(),
+            ),
+            Demo,
+        ),
+        ("delete", "/api/v1/uploads/{id}") => call(
+            c.upload.clone(),
+            Body::Tus(vec![("Tus-Resumable", "1.0.0".into())], Vec::new()),
             Demo,
         ),
         ("get", "/api/v1/photos/{photo_id}") => call(
@@ -502,6 +536,17 @@ const EXPECTED: &[(&str, &str, &str, u16)] = &[
         "member1",
         403,
     ),
+    ("post", "/api/v1/uploads", "inspector1", 201),
+    ("post", "/api/v1/uploads", "admin", 201),
+    ("post", "/api/v1/uploads", "reviewer1", 403),
+    ("post", "/api/v1/uploads", "secretary1", 403),
+    ("post", "/api/v1/uploads", "member1", 403),
+    ("patch", "/api/v1/uploads/{id}", "inspector1", 204),
+    ("patch", "/api/v1/uploads/{id}", "admin", 404),
+    ("patch", "/api/v1/uploads/{id}", "reviewer1", 403),
+    ("delete", "/api/v1/uploads/{id}", "admin", 404),
+    ("delete", "/api/v1/uploads/{id}", "inspector1", 204),
+    ("delete", "/api/v1/uploads/{id}", "reviewer1", 404),
     ("get", "/api/v1/photos/{photo_id}", "reviewer1", 200),
     ("get", "/api/v1/photos/{photo_id}", "admin", 200),
     ("get", "/api/v1/photos/{photo_id}", "inspector1", 403),
@@ -603,6 +648,30 @@ async fn demo_objects(app: &TestApp) -> Ctx {
     let d = declare(app, &secretary.token, "DEMO-T01-V001", 1).await;
     let s = submission(app, &inspector.token, &d, (36.3, 114.3), 91).await;
     submit(app, &inspector.token, &s).await;
+    let b64 = |v: &str| {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(v)
+    };
+    let upload_metadata = format!(
+        "inspection_id {},photo_id {},sha256 {}",
+        b64(&s.id),
+        b64(&s.photos[0].id),
+        b64(&s.photos[0].sha256())
+    );
+    let res = app
+        .request(
+            reqwest::Method::POST,
+            "/api/v1/uploads",
+            Some(&inspector.token),
+        )
+        .header("Tus-Resumable", "1.0.0")
+        .header("Upload-Length", s.photos[0].bytes.len().to_string())
+        .header("Upload-Metadata", &upload_metadata)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let upload = res.headers()["location"].to_str().unwrap().to_owned();
 
     let members = json_of(
         app.get(
@@ -671,6 +740,8 @@ async fn demo_objects(app: &TestApp) -> Ctx {
         inspection_body: s.body.clone(),
         photo: s.photos[0].id.clone(),
         photo_bytes: s.photos[0].bytes.clone(),
+        upload,
+        upload_metadata,
         member,
         spare_member,
         mentee,
@@ -702,6 +773,10 @@ async fn send(app: &TestApp, method: &str, call: &Call, token: Option<&str>) -> 
         Body::None => rb,
         Body::Json(v) => rb.json(v),
         Body::Bytes(b, ct) => rb.header("content-type", *ct).body(b.clone()),
+        Body::Tus(headers, b) => headers
+            .iter()
+            .fold(rb, |rb, (k, v)| rb.header(*k, v))
+            .body(b.clone()),
     };
     let res = rb.send().await.unwrap();
     let status = res.status().as_u16();

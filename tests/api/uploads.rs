@@ -297,6 +297,7 @@ async fn options_announce_the_protocol_and_creation_checks_like_the_put(app: Tes
         .await
         .unwrap();
     assert_eq!(res.headers()["tus-resumable"], "1.0.0");
+    assert_eq!(res.headers()["tus-version"], "1.0.0");
     assert_eq!(
         assert_problem(res, 412).await["errors"][0]["field"],
         "Tus-Resumable"
@@ -552,6 +553,17 @@ async fn the_size_before_the_phone_downsized_is_kept_and_shown(app: TestApp) {
         .find(|p| p["id"] == first.id.as_str())
         .unwrap();
     assert!(other.get("downsized_from").is_none(), "{other}");
+    // The printable record says it too.
+    let record = app
+        .get(
+            &format!("/api/v1/inspections/{}/record", s.id),
+            &f.reviewer.token,
+        )
+        .await;
+    assert_eq!(record.status(), 200);
+    let html = record.text().await.unwrap();
+    assert!(html.contains("手机端已缩小（原图 4032×3024）"), "{html}");
+    assert!(html.contains("downsized on the phone from 4032×3024"));
 }
 
 /// Bodies over a slow link: the idle time is short here (3 s) so that a stall shows quickly.

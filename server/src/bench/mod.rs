@@ -2,6 +2,7 @@
 //! scenario needs, drives load over real HTTP on loopback and prints one JSON line.
 
 mod hostile;
+pub mod link;
 mod scenarios;
 mod seed;
 
@@ -33,6 +34,9 @@ pub enum Scenario {
     /// Normal inspection PUTs beside hostile clients (slow bodies, amplifying EXIF, parallel
     /// wrong passwords, oversized manifests); bounded by `--max-p99-ms` and `--max-rss-mib`.
     Soak,
+    /// One phone photo over a slow link that drops (`--kbps`, `--cut-kb`, `--photo-mb`): by
+    /// tus, resuming after each cut, and by a plain PUT sent again from zero.
+    Link,
 }
 
 impl Scenario {
@@ -46,6 +50,7 @@ impl Scenario {
             Scenario::Export => 4,
             Scenario::Pixels => 8,
             Scenario::Soak => 8,
+            Scenario::Link => 1,
         }
     }
 
@@ -57,6 +62,7 @@ impl Scenario {
             Scenario::Export => "export",
             Scenario::Pixels => "pixels",
             Scenario::Soak => "soak",
+            Scenario::Link => "link",
         }
     }
 }
@@ -98,6 +104,18 @@ pub struct BenchArgs {
     /// rows written through a temporary file).
     #[arg(long, default_value = "csv", value_parser = ["csv", "xlsx"])]
     pub format: String,
+    /// The `link` scenario's rates, in kbit/s, comma-separated (all run at once).
+    #[arg(long, value_delimiter = ',', default_value = "64,256,1024")]
+    pub kbps: Vec<u64>,
+    /// The `link` scenario cuts the connection each time this many KiB went up through it.
+    #[arg(long, default_value_t = 200)]
+    pub cut_kb: u64,
+    /// The `link` scenario's photo size in MiB.
+    #[arg(long, default_value_t = 4.0)]
+    pub photo_mb: f64,
+    /// The `link` scenario gives up a delivery after this many seconds.
+    #[arg(long, default_value_t = 900.0)]
+    pub cap_secs: f64,
 }
 
 impl BenchArgs {
@@ -156,6 +174,7 @@ async fn run_on(args: &BenchArgs, target: &Target) -> Result<String, String> {
         Scenario::Export => scenarios::export(&bench, args).await,
         Scenario::Pixels => hostile::pixels(&bench, args).await,
         Scenario::Soak => hostile::soak(&bench, args).await,
+        Scenario::Link => link::link(&bench, args).await,
     };
     bench.handle.stop(true).await;
     let report = report?;
@@ -421,11 +440,14 @@ impl Bench {
         // The clients stand for many phones but all come from 127.0.0.1.
         vars.entry("FIELDSTAR_CONNECTIONS_PER_ADDRESS".into())
             .or_insert_with(|| (args.clients() * 2 + 64).to_string());
-        if matches!(args.scenario, Scenario::Photos | Scenario::Pixels) {
+        if matches!(
+            args.scenario,
+            Scenario::Photos | Scenario::Pixels | Scenario::Link
+        ) {
             // The clients stand for that many phones but share one inspector's login, so the
             // per-user upload quotas (4 at once, 2 GiB an hour) would refuse most of them.
             vars.entry("FIELDSTAR_PHOTO_UPLOADS_PER_USER".into())
-                .or_insert_with(|| args.clients().min(1000).to_string());
+                .or_insert_with(|| args.clients().clamp(8, 1000).to_string());
             vars.entry("FIELDSTAR_PHOTO_BYTES_PER_HOUR".into())
                 .or_insert_with(|| (1u64 << 40).to_string());
         }

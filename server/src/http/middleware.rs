@@ -456,8 +456,16 @@ fn location_of(req: &actix_web::HttpRequest, doc: &serde_json::Value) -> Option<
 }
 
 /// Security headers for every response (pages included; the API sends no HTML of its own).
-pub fn security_headers() -> actix_web::middleware::DefaultHeaders {
-    actix_web::middleware::DefaultHeaders::new()
+/// Headers on every answer. `hsts`: fieldstar terminates TLS itself, so it also tells browsers
+/// to come back over HTTPS only (one year; behind a proxy, the proxy says so).
+pub fn security_headers(hsts: bool) -> actix_web::middleware::DefaultHeaders {
+    let headers = actix_web::middleware::DefaultHeaders::new();
+    let headers = if hsts {
+        headers.add((header::STRICT_TRANSPORT_SECURITY, "max-age=31536000"))
+    } else {
+        headers
+    };
+    headers
         .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .add((header::REFERRER_POLICY, "no-referrer"))
         .add((header::X_FRAME_OPTIONS, "DENY"))

@@ -7,6 +7,7 @@ pub mod json;
 pub mod middleware;
 pub mod pace;
 pub mod paging;
+pub mod tls;
 
 pub use json::{Json, RawJson};
 pub use paging::{Page, PageParams};

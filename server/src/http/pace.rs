@@ -225,10 +225,15 @@ pub fn on_connect(
     trusted: Vec<ipnet::IpNet>,
 ) -> impl Fn(&dyn std::any::Any, &mut actix_web::dev::Extensions) + Send + Sync + 'static {
     move |conn, data| {
-        let Some(stream) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() else {
-            return;
+        type Tls = actix_tls::accept::rustls_0_23::TlsStream<actix_web::rt::net::TcpStream>;
+        let peer = match conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
+            Some(tcp) => tcp.peer_addr(),
+            None => match conn.downcast_ref::<Tls>() {
+                Some(tls) => tls.get_ref().0.peer_addr(),
+                None => return,
+            },
         };
-        let Ok(peer) = stream.peer_addr() else { return };
+        let Ok(peer) = peer else { return };
         let ip = peer.ip().to_canonical();
         if trusted.iter().any(|net| net.contains(&ip)) {
             return;

@@ -710,9 +710,24 @@ fn render(
             ),
             _ => both("无位置", "no position"),
         };
+        // Downsized on the phone before sending: the original's size (both escape it).
+        let downsized = p
+            .downsized_from
+            .as_deref()
+            .map(|d| {
+                let d = d.replace('x', "×");
+                format!(
+                    "<br>{}",
+                    both(
+                        &format!("手机端已缩小（原图 {d}）"),
+                        &format!("downsized on the phone from {d}")
+                    )
+                )
+            })
+            .unwrap_or_default();
         let _ = write!(
             h,
-            "<li><figure>{img}<figcaption><strong>{}</strong> {}<br>{when}<br>{where_}</figcaption></figure></li>",
+            "<li><figure>{img}<figcaption><strong>{}</strong> {}<br>{when}<br>{where_}{downsized}</figcaption></figure></li>",
             i + 1,
             labels(&p.item)
         );

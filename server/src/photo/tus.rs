@@ -204,13 +204,20 @@ fn lock_of(id: &str) -> Arc<tokio::sync::Mutex<()>> {
     if locks.len() > 1024 {
         locks.retain(|_, l| Arc::strong_count(l) > 1);
     }
-    locks.entry(id.to_owned()).or_default().clone()
+    locks.entry(id.to_ascii_lowercase()).or_default().clone()
 }
 
 /// Every tus answer, errors included, says which protocol it speaks.
 fn answer(result: ApiResult<HttpResponse>) -> HttpResponse {
     let mut res = result.unwrap_or_else(|e| e.error_response());
+    let refused = res.status() == StatusCode::PRECONDITION_FAILED;
     let h = res.headers_mut();
+    if refused {
+        h.insert(
+            header::HeaderName::from_static(headers::TUS_VERSION),
+            header::HeaderValue::from_static(TUS_VERSION),
+        );
+    }
     h.insert(
         header::HeaderName::from_static(headers::TUS_RESUMABLE),
         header::HeaderValue::from_static(TUS_VERSION),
@@ -320,8 +327,8 @@ async fn create(
     user: Result<AuthUser, ApiError>,
     req: &HttpRequest,
 ) -> ApiResult<HttpResponse> {
-    check_version(req.headers())?;
     let user = user?;
+    check_version(req.headers())?;
     user.require(&[Role::Inspector, Role::Admin])?;
     if req.headers().contains_key(headers::UPLOAD_DEFER_LENGTH) {
         return Err(ApiError::field(
@@ -485,8 +492,8 @@ pub async fn head_upload(
 ) -> HttpResponse {
     answer(
         async {
-            check_version(req.headers())?;
             let user = user?;
+            check_version(req.headers())?;
             let lock = lock_of(&id);
             let _held = tokio::time::timeout(LOCK_WAIT, lock.lock()).await.ok();
             let row = find(&state, &user, &id).await?;
@@ -548,8 +555,8 @@ async fn append(
     req: &HttpRequest,
     mut payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    check_version(req.headers())?;
     let user = user?;
+    check_version(req.headers())?;
     user.require(&[Role::Inspector, Role::Admin])?;
     let content_type = req
         .headers()
@@ -819,8 +826,8 @@ pub async fn delete_upload(
 ) -> HttpResponse {
     answer(
         async {
-            check_version(req.headers())?;
             let user = user?;
+            check_version(req.headers())?;
             let lock = lock_of(&id);
             let _held = tokio::time::timeout(LOCK_WAIT, lock.lock())
                 .await

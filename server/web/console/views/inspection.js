@@ -83,6 +83,7 @@ function photoDialog(ctx) {
         photo.width ? `${photo.width} × ${photo.height}` : null,
         photo.taken_at ? t('photo.taken_at', { time: fmtDateTime(photo.taken_at) }) : t('photo.no_time'),
         photo.lat !== undefined ? t('photo.position', { lat: fmtNumber(photo.lat, 5), lon: fmtNumber(photo.lon, 5) }) : t('photo.no_position'),
+        photo.downsized_from ? t('photo.downsized', { size: photo.downsized_from.replace('x', '×') }) : null,
       ].filter(Boolean).join(' · ');
       const original = h('button', { type: 'button', onclick: () => {
         holder.replaceChildren(img(photo.id, 'original', itemLabel));
