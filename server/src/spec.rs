@@ -137,6 +137,8 @@ fn complete_operation(path: &str, method: &str, op: &mut Map<String, Value>) {
         (method, path),
         ("get", "/api/v1/checklists/{code}/versions/{version}")
             | ("get", "/api/v1/photos/{photo_id}")
+            | ("get", "/api/v1/inspections/worklist")
+            | ("get", "/api/v1/policy")
             | ("post", "/api/v1/checklists")
     );
     if etag {

@@ -5,6 +5,8 @@ use actix_web::http::{header, Method};
 use actix_web::{HttpRequest, HttpResponse};
 use rust_embed::RustEmbed;
 
+use crate::http::etag::{self, ETag};
+
 #[derive(RustEmbed)]
 #[folder = "server/web/"]
 struct Assets;
@@ -32,25 +34,16 @@ pub fn serve(req: &HttpRequest) -> Option<HttpResponse> {
     }
     let name = asset_path(req.path())?;
     let file = Assets::get(&name)?;
-    let etag = format!("\"{}\"", hex::encode(&file.metadata.sha256_hash()[..16]));
-    let fresh = req
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|h| h.to_str().ok())
-        .is_some_and(|h| h.split(',').any(|t| t.trim() == etag));
-    let mime = file.metadata.mimetype().to_string();
+    let etag = ETag::of_version(&hex::encode(&file.metadata.sha256_hash()[..16]));
     // Pages and the service worker must revalidate so that a deploy reaches every phone.
     let cache = "no-cache";
-    let mut res = if fresh {
-        HttpResponse::NotModified()
-    } else {
-        HttpResponse::Ok()
-    };
-    res.insert_header((header::ETAG, etag))
-        .insert_header((header::CACHE_CONTROL, cache));
-    if fresh {
-        return Some(res.finish());
+    if let Some(res) = etag::not_modified(req, &etag, cache) {
+        return Some(res);
     }
+    let mime = file.metadata.mimetype().to_string();
+    let mut res = HttpResponse::Ok();
+    res.insert_header((header::ETAG, etag.as_str()))
+        .insert_header((header::CACHE_CONTROL, cache));
     res.content_type(if mime == "text/javascript" {
         "application/javascript".to_string()
     } else {

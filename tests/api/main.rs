@@ -14,6 +14,7 @@ mod cli;
 mod crash;
 mod desk;
 mod errors;
+mod etag;
 mod hostile;
 mod https;
 mod inspections;

@@ -12,6 +12,7 @@ use super::template::{Label, Template};
 use crate::auth::{AuthUser, Role};
 use crate::db::schema::checklist_versions;
 use crate::error::{ApiError, ApiResult, OrNotFound, Problem};
+use crate::http::etag::{self, ETag};
 use crate::http::{Json, Page, PageParams};
 use crate::state::AppState;
 
@@ -113,7 +114,7 @@ pub async fn create_checklist(
         .write(move |conn| store::add_version(conn, &template, Some(&county), false, &user.actor()))
         .await?;
     Ok(HttpResponse::Created()
-        .insert_header((header::ETAG, v.etag.clone()))
+        .insert_header((header::ETAG, ETag::of_version(&v.etag).as_str()))
         .json(v.document()?))
 }
 
@@ -156,24 +157,17 @@ pub async fn get_checklist_version(
         .db
         .read(move |conn| load_visible(conn, &user, &code, version))
         .await?;
-    let matches = req
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|h| h.to_str().ok())
-        .is_some_and(|h| h.split(',').any(|t| t.trim() == v.etag || t.trim() == "*"));
+    let etag = ETag::of_version(&v.etag);
     let cache = if v.is_published() {
         "private, max-age=0, must-revalidate"
     } else {
         "no-store"
     };
-    if matches {
-        return Ok(HttpResponse::NotModified()
-            .insert_header((header::ETAG, v.etag.clone()))
-            .insert_header((header::CACHE_CONTROL, cache))
-            .finish());
+    if let Some(res) = etag::not_modified(&req, &etag, cache) {
+        return Ok(res);
     }
     Ok(HttpResponse::Ok()
-        .insert_header((header::ETAG, v.etag.clone()))
+        .insert_header((header::ETAG, etag.as_str()))
         .insert_header((header::CACHE_CONTROL, cache))
         .json(v.document()?))
 }
@@ -209,6 +203,6 @@ pub async fn publish_checklist_version(
         })
         .await?;
     Ok(HttpResponse::Ok()
-        .insert_header((header::ETAG, v.etag.clone()))
+        .insert_header((header::ETAG, ETag::of_version(&v.etag).as_str()))
         .json(v.document()?))
 }

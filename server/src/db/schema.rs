@@ -67,6 +67,7 @@ diesel::table! {
         updated_at -> Timestamp,
         joint_approval -> Bool,
         township_precheck -> Bool,
+        phone_photo_max_px -> Integer,
     }
 }
 

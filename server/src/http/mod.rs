@@ -1,7 +1,8 @@
-//! HTTP plumbing shared by every route: the strict JSON extractor, cursor paging, and the
-//! middleware that gives each response a request id, metrics and security headers.
+//! HTTP plumbing shared by every route: the strict JSON extractor, cursor paging, ETags, and
+//! the middleware that gives each response a request id, metrics and security headers.
 
 pub mod client;
+pub mod etag;
 pub mod json;
 pub mod middleware;
 pub mod pace;

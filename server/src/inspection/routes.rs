@@ -1,6 +1,6 @@
 //! `/api/v1/inspections`: the inspector's worklist, the idempotent PUT, reads and lists.
 
-use actix_web::{delete, get, put, web, HttpResponse};
+use actix_web::{delete, get, put, web, HttpRequest, HttpResponse};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -447,11 +447,17 @@ pub struct WorklistEntry {
     pub checklist: Option<ChecklistRef>,
 }
 
-/// Declarations in the inspector's scope that await inspection, oldest first.
+/// Declarations in the inspector's scope that await inspection, oldest first. The answer is
+/// tagged by its bytes: a phone revalidates its copy with If-None-Match and gets 304 while
+/// nothing changed.
 #[utoipa::path(
     tag = "inspections",
     params(PageParams),
-    responses((status = 200, body = Page<WorklistEntry>), (status = 403, body = Problem)),
+    responses(
+        (status = 200, body = Page<WorklistEntry>),
+        (status = 304, description = "Not modified: the copy named by If-None-Match is current"),
+        (status = 403, body = Problem)
+    ),
     security(("bearer" = []))
 )]
 #[get("/api/v1/inspections/worklist")]
@@ -459,6 +465,7 @@ pub async fn worklist(
     state: web::Data<AppState>,
     user: AuthUser,
     page: web::Query<PageParams>,
+    req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
     user.require(&[Role::Inspector, Role::Admin])?;
     let limit = page.limit()?;
@@ -519,5 +526,5 @@ pub async fn worklist(
             ))
         })
         .await?;
-    Ok(HttpResponse::Ok().json(page))
+    crate::http::etag::json(&req, HttpResponse::Ok(), &page)
 }

@@ -14,6 +14,7 @@ pub use super::upload::{limits, PhotoUploadView, DECODE_TIMEOUT};
 use crate::auth::{AuthUser, Role};
 use crate::db::schema::photos;
 use crate::error::{ApiError, ApiResult, OrNotFound, Problem};
+use crate::http::etag::ETag;
 use crate::inspection::model::PhotoRow;
 use crate::state::AppState;
 use crate::{audit, scoped};
@@ -136,13 +137,9 @@ pub async fn get_photo(
     if size == Size::Original {
         user.require(&[Role::Reviewer, Role::Admin])?;
     }
-    let etag = format!("\"{}-{}\"", photo.expected_sha256, size.as_str());
+    let etag = ETag::of_version(&format!("{}-{}", photo.expected_sha256, size.as_str()));
     let cache = "private, max-age=31536000, immutable";
-    let fresh = req
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|h| h.to_str().ok())
-        .is_some_and(|h| h.split(',').any(|t| t.trim() == etag));
+    let fresh = etag.matches_none_match(&req);
     if size == Size::Original {
         let (user, photo) = (user.clone(), photo.clone());
         state
@@ -163,7 +160,7 @@ pub async fn get_photo(
     }
     if fresh {
         return Ok(HttpResponse::NotModified()
-            .insert_header((header::ETAG, etag))
+            .insert_header((header::ETAG, etag.as_str()))
             .insert_header((header::CACHE_CONTROL, cache))
             .finish());
     }
@@ -179,7 +176,7 @@ pub async fn get_photo(
             other => storage_error(other),
         })?;
     let mut res = HttpResponse::Ok();
-    res.insert_header((header::ETAG, etag))
+    res.insert_header((header::ETAG, etag.as_str()))
         .insert_header((header::CACHE_CONTROL, cache));
     if size == Size::Original {
         // Only re-encoded copies are ever shown inline: an original may be a polyglot.

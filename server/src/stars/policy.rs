@@ -1,6 +1,7 @@
 //! A county's star policy (`max_step`, `rectify_months`, `ban_months`): the programme's
 //! defaults until the county's admin changes them, each change applying from its day on; and
-//! its procedure (`joint_approval`, `township_precheck`), which applies to what is decided next.
+//! its procedure (`joint_approval`, `township_precheck`), which applies to what is decided next;
+//! and `phone_photo_max_px`, the size to which phones downsize photos before sending them.
 
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
@@ -18,6 +19,8 @@ use crate::{audit, clock::now};
 pub const MAX_STEP: std::ops::RangeInclusive<i64> = 1..=3;
 pub const RECTIFY_MONTHS: std::ops::RangeInclusive<i64> = 1..=60;
 pub const BAN_MONTHS: std::ops::RangeInclusive<i64> = 0..=120;
+/// A phone downsizes photos to this longest side (0: sends the original).
+pub const PHONE_PHOTO_MAX_PX: std::ops::RangeInclusive<i64> = 640..=8192;
 
 /// The county's policy, or the programme's defaults when it has none of its own.
 pub fn policy_of(conn: &mut DbConn, county_id: &str) -> QueryResult<Policy> {
@@ -66,6 +69,9 @@ fn to_policy(max_step: i32, rectify: i32, ban: i32) -> Policy {
 pub struct Procedure {
     pub joint_approval: bool,
     pub township_precheck: bool,
+    /// The longest side, in pixels, to which phones downsize a photo before sending it; 0
+    /// sends the original.
+    pub phone_photo_max_px: u32,
 }
 
 impl Default for Procedure {
@@ -73,25 +79,30 @@ impl Default for Procedure {
         Procedure {
             joint_approval: true,
             township_precheck: false,
+            phone_photo_max_px: 0,
         }
     }
 }
 
 /// The county's procedure, or the programme's when it set none.
 pub fn procedure_of(conn: &mut DbConn, county_id: &str) -> QueryResult<Procedure> {
-    let row: Option<(bool, bool)> = county_policies::table
+    let row: Option<(bool, bool, i32)> = county_policies::table
         .find(county_id)
         .select((
             county_policies::joint_approval,
             county_policies::township_precheck,
+            county_policies::phone_photo_max_px,
         ))
         .first(conn)
         .optional()?;
     Ok(row
-        .map(|(joint_approval, township_precheck)| Procedure {
-            joint_approval,
-            township_precheck,
-        })
+        .map(
+            |(joint_approval, township_precheck, phone_photo_max_px)| Procedure {
+                joint_approval,
+                township_precheck,
+                phone_photo_max_px: phone_photo_max_px.max(0) as u32,
+            },
+        )
         .unwrap_or_default())
 }
 
@@ -124,6 +135,10 @@ pub struct PolicyView {
     /// A village's declaration waits for its township to forward it before the county's
     /// inspectors see it (off by default).
     pub township_precheck: bool,
+    /// The longest side, in pixels, to which the phone app downsizes a photo before sending it
+    /// (keeping its EXIF block, and telling the server the original's size); 0, the default,
+    /// sends the original. Otherwise 640–8192.
+    pub phone_photo_max_px: u32,
     /// False while the county uses the programme's defaults.
     pub customized: bool,
     /// Every change, newest first: each applies from `effective_on`, never to the days before,
@@ -185,6 +200,7 @@ pub fn view(conn: &mut DbConn, county_id: &str) -> QueryResult<PolicyView> {
         ban_months: p.ban_months,
         joint_approval: procedure.joint_approval,
         township_precheck: procedure.township_precheck,
+        phone_photo_max_px: procedure.phone_photo_max_px,
         customized,
         history,
     })
@@ -199,6 +215,7 @@ pub struct PolicyChange {
     pub ban_months: Option<i64>,
     pub joint_approval: Option<bool>,
     pub township_precheck: Option<bool>,
+    pub phone_photo_max_px: Option<i64>,
 }
 
 impl PolicyChange {
@@ -212,6 +229,11 @@ impl PolicyChange {
         Procedure {
             joint_approval: self.joint_approval.unwrap_or(current.joint_approval),
             township_precheck: self.township_precheck.unwrap_or(current.township_precheck),
+            phone_photo_max_px: self
+                .phone_photo_max_px
+                .map_or(current.phone_photo_max_px, |v| {
+                    v.clamp(0, i64::from(u32::MAX)) as u32
+                }),
         }
     }
 
@@ -234,6 +256,18 @@ impl PolicyChange {
         let max_step = check("max_step", self.max_step, MAX_STEP);
         let rectify = check("rectify_months", self.rectify_months, RECTIFY_MONTHS);
         let ban = check("ban_months", self.ban_months, BAN_MONTHS);
+        if let Some(px) = self.phone_photo_max_px {
+            if px != 0 && !PHONE_PHOTO_MAX_PX.contains(&px) {
+                errors.push(FieldError::new(
+                    "phone_photo_max_px",
+                    format!(
+                        "must be 0 (send the original) or between {} and {}",
+                        PHONE_PHOTO_MAX_PX.start(),
+                        PHONE_PHOTO_MAX_PX.end()
+                    ),
+                ));
+            }
+        }
         if !errors.is_empty() {
             return Err(ApiError::validation(errors));
         }
@@ -275,6 +309,7 @@ pub fn update(
         county_policies::ban_months.eq(after.ban_months as i32),
         county_policies::joint_approval.eq(procedure.joint_approval),
         county_policies::township_precheck.eq(procedure.township_precheck),
+        county_policies::phone_photo_max_px.eq(procedure.phone_photo_max_px as i32),
         county_policies::updated_at.eq(t),
     );
     if existing.is_some() {
@@ -304,7 +339,7 @@ pub fn update(
         county_id,
         Some(county_id),
         format!(
-            "max_step {} → {}; rectify_months {} → {}; ban_months {} → {}; joint_approval {} → {}; township_precheck {} → {}",
+            "max_step {} → {}; rectify_months {} → {}; ban_months {} → {}; joint_approval {} → {}; township_precheck {} → {}; phone_photo_max_px {} → {}",
             before.max_step,
             after.max_step,
             before.rectify_months,
@@ -315,6 +350,8 @@ pub fn update(
             procedure.joint_approval,
             procedure_before.township_precheck,
             procedure.township_precheck,
+            procedure_before.phone_photo_max_px,
+            procedure.phone_photo_max_px,
         ),
     )?;
     Ok(view(conn, county_id)?)
@@ -390,6 +427,23 @@ mod tests {
         let e = change.apply_to(Policy::default()).unwrap_err();
         let fields: Vec<_> = e.errors.iter().map(|f| f.field.as_str()).collect();
         assert_eq!(fields, ["max_step", "rectify_months", "ban_months"]);
+        for bad in [-1, 1, 639, 8193] {
+            let change = PolicyChange {
+                phone_photo_max_px: Some(bad),
+                ..Default::default()
+            };
+            let e = change.apply_to(Policy::default()).unwrap_err();
+            assert_eq!(e.errors[0].field, "phone_photo_max_px", "{bad}");
+        }
+        for good in [0, 640, 1600, 8192] {
+            let change = PolicyChange {
+                phone_photo_max_px: Some(good),
+                ..Default::default()
+            };
+            assert!(change.apply_to(Policy::default()).is_ok(), "{good}");
+            let p = change.procedure(Procedure::default());
+            assert_eq!(i64::from(p.phone_photo_max_px), good);
+        }
         let edges = PolicyChange {
             max_step: Some(3),
             rectify_months: Some(1),

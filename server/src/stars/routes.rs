@@ -1,7 +1,7 @@
 //! `/api/v1/villages/{id}/star-status` for anyone whose scope holds the village, and
 //! `/api/v1/policy` (read by the county, changed by its admin).
 
-use actix_web::{get, patch, web, HttpResponse};
+use actix_web::{get, patch, web, HttpRequest, HttpResponse};
 use chrono::NaiveDate;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -63,20 +63,29 @@ pub async fn get_star_status(
     Ok(HttpResponse::Ok().json(view))
 }
 
-/// The star policy of the caller's county.
+/// The star policy of the caller's county (the phone app reads `phone_photo_max_px` here, and
+/// revalidates its copy with If-None-Match).
 #[utoipa::path(
     tag = "stars",
-    responses((status = 200, body = PolicyView), (status = 401, body = Problem)),
+    responses(
+        (status = 200, body = PolicyView),
+        (status = 304, description = "Not modified: the copy named by If-None-Match is current"),
+        (status = 401, body = Problem)
+    ),
     security(("bearer" = []))
 )]
 #[get("/api/v1/policy")]
-pub async fn get_policy(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpResponse> {
+pub async fn get_policy(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    req: HttpRequest,
+) -> ApiResult<HttpResponse> {
     let county = user.scope.county_id.clone();
     let view = state
         .db
         .read(move |conn| Ok(policy::view(conn, &county)?))
         .await?;
-    Ok(HttpResponse::Ok().json(view))
+    crate::http::etag::json(&req, HttpResponse::Ok(), &view)
 }
 
 /// Changes the county's star policy and procedure (admins); values left out stay as they are.

@@ -126,7 +126,9 @@ export async function logout() {
  * session is over. With `{ offlineOk: true }` a missing token is tolerated, so the service
  * worker can answer from its cache while offline.
  */
-export async function request(path, { method = 'GET', json, body, type, offlineOk = false } = {}) {
+export async function request(path, { method = 'GET', json, body, type, headers: extra, offlineOk = false } = {}) {
+  // An upload's URL (a tus `Location`) is already absolute or rooted at /api/.
+  const url = /^https?:\/\//.test(path) || path.startsWith('/api/') ? path : API + path;
   for (let attempt = 0; attempt < 2; attempt++) {
     if (!access || access.expiresAt <= Date.now()) {
       try {
@@ -135,13 +137,13 @@ export async function request(path, { method = 'GET', json, body, type, offlineO
         if (!(offlineOk && e instanceof ApiError && e.network)) throw e;
       }
     }
-    const headers = { 'Accept-Language': acceptLanguage() };
+    const headers = { 'Accept-Language': acceptLanguage(), ...(extra || {}) };
     if (access) headers.Authorization = `Bearer ${access.token}`;
     if (json !== undefined) headers['Content-Type'] = 'application/json';
     if (type) headers['Content-Type'] = type;
     let res;
     try {
-      res = await fetch(API + path, {
+      res = await fetch(url, {
         method,
         headers,
         body: json !== undefined ? JSON.stringify(json) : body,

@@ -7,7 +7,9 @@ import * as queue from './queue.js';
 import * as cl from './checklist.js';
 import { positionWarnings, haversine, locationOf, captureWarnings } from './geo.js';
 import { readExif } from './exif.js';
-import { t, label, language, setLanguage, errorText, fmtTime, fmtQuarter, flagName } from './i18n.js';
+import { downsize } from './downsize.js';
+import * as db from './db.js';
+import { t, label, language, setLanguage, errorText, fmtTime, fmtQuarter, flagName, fmtBytes } from './i18n.js';
 
 const ACCEPT = 'image/jpeg,image/png,image/webp';
 const main = document.getElementById('main');
@@ -23,6 +25,7 @@ const app = {
   discarding: null, // the id of the outbox entry whose discarding awaits her confirmation
   notice: null, // {text, until}: a message shown at the top of the home view for a while
   form: null, // {record, template, errors, tried, watch}
+  policy: null, // the county's policy as the phone last read it ({phone_photo_max_px, …})
 };
 
 /** Builds an element: h('p', {class: 'x', onclick: fn}, 'text', child). */
@@ -60,7 +63,8 @@ function renderHeader() {
 
 function rerender() {
   renderHeader();
-  if (app.view === 'form') renderForm();
+  if (app.view === 'insecure') renderInsecure();
+  else if (app.view === 'form') renderForm();
   else if (app.view === 'home') renderHome();
   else renderLogin();
 }
@@ -128,7 +132,20 @@ function needLogin(e) {
 
 // ---------------------------------------------------------------- home
 
+/** The county's policy (read when online, kept on the phone for offline use). */
+async function loadPolicy() {
+  try {
+    const { data } = await api.getJson('/policy', { offlineOk: true });
+    app.policy = data;
+    await db.put(db.META, { phone_photo_max_px: data.phone_photo_max_px || 0 }, 'policy');
+  } catch (e) {
+    if (e instanceof api.LoginNeeded) return;
+    app.policy = app.policy || (await db.get(db.META, 'policy').catch(() => null)) || null;
+  }
+}
+
 async function loadLists() {
+  loadPolicy();
   try {
     const { data, offline } = await api.getJson('/inspections/worklist?limit=200', { offlineOk: true });
     app.worklist = { items: data.items, offline };
@@ -333,17 +350,18 @@ function outboxCard(r) {
   const error = r.error;
   const words = error ? problemWords(error) : null;
   const newer = words === 'checklist_version' ? newerChecklist(r) : null;
-  return h('article', { class: `card outbox state-${r.state}`, 'data-inspection': r.id, 'data-state': r.state },
+  const shown = outboxState(r);
+  return h('article', { class: `card outbox state-${r.state}`, 'data-inspection': r.id, 'data-state': r.state, 'data-shown': shown.key },
     h('h3', null, r.village?.name || r.declaration_id,
-      h('span', { class: `state state-${r.state}` }, t(`state_${r.state}`))),
+      h('span', { class: `state state-${r.state}` }, shown.text)),
     result && r.state === queue.SENT ? h('p', { class: 'result' },
       `${t('status')}: ${t(`status_${result.status}`)} · ${t('score')} ${result.score} · ${t('revision')} ${result.revision}`) : null,
-    h('ul', { class: 'photo-states' }, r.photos.map((p) => h('li', { class: `state-${p.state}`, 'data-photo': p.id },
-      `${photoName(r, p)} · ${t(`state_${p.state === queue.DRAFT ? 'queued' : p.state}`)}`,
+    h('ul', { class: 'photo-states' }, r.photos.map((p) => h('li', { class: `state-${p.state}`, 'data-photo': p.id, 'data-sent': p.sent || 0 },
+      `${photoName(r, p)} · ${photoState(p)}`,
       p.error ? h('span', { class: 'error' }, ` — ${p.error}`) : null))),
     error ? h('div', { class: 'error problem', 'data-code': error.code || '' },
       words ? h('p', { class: 'words' }, t(`err_${words}`)) : null,
-      error.code === 'login' ? t('login_again') : error.detail,
+      error.code === 'login' ? t('login_again') : r.final ? h('p', { class: 'refused' }, t('refused', error.detail)) : error.detail,
       h('ul', null, (error.errors || []).map((fe) => h('li', { title: fe.field || null, 'data-rule': fe.rule || '' }, fe.message)))) : null,
     words === 'checklist_version' && newer ? h('p', { class: 'actions' },
       h('button', { class: 'primary new-version', onclick: () => useNewVersion(r, newer) }, t('use_new_version'))) : null,
@@ -354,6 +372,33 @@ function outboxCard(r) {
     // The server has the body but not every photo: the inspection is stuck until she finishes or cancels it.
     r.body_sent && r.state !== queue.SENT ? cancelControl(r.id, r) : null,
   );
+}
+
+/**
+ * What the outbox honestly says of an entry: waiting for signal (no network), sending N %
+ * (bytes the server has of all its photos), refused (the server said no: the inspector acts),
+ * or an error to be retried.
+ */
+function outboxState(r) {
+  if (r.state === queue.QUEUED && (r.waiting_signal || !navigator.onLine)) return { key: 'waiting_signal', text: t('state_waiting_signal') };
+  if (r.state === queue.SENDING) {
+    const total = r.photos.reduce((n, p) => n + (p.size || 0), 0);
+    const sent = r.photos.reduce((n, p) => n + (p.state === queue.SENT ? p.size || 0 : Math.min(p.sent || 0, p.size || 0)), 0);
+    if (total > 0 && r.body_sent) return { key: 'sending_pct', text: t('sending_pct', Math.floor((100 * sent) / total)) };
+  }
+  if (r.state === queue.ERROR && r.final) return { key: 'refused', text: t('state_refused') };
+  if (r.state === queue.ERROR && r.error?.code !== 'login') return { key: 'retrying', text: t('state_retrying') };
+  return { key: r.state, text: t(`state_${r.state}`) };
+}
+
+/** A photo's state; while it goes up, how much of it the server has. */
+function photoState(p) {
+  if (p.state === queue.SENDING && p.size) {
+    const sent = Math.min(p.sent || 0, p.size);
+    return `${t('sending_pct', Math.floor((100 * sent) / p.size))} (${fmtBytes(sent)} / ${fmtBytes(p.size)})`;
+  }
+  if (p.state === queue.QUEUED && p.sent && p.size) return `${t('state_queued')} (${fmtBytes(p.sent)} / ${fmtBytes(p.size)})`;
+  return t(`state_${p.state === queue.DRAFT ? 'queued' : p.state}`);
 }
 
 /** A photo by its item's label and its place among that item's photos ("…：第 2 张照片"). */
@@ -706,16 +751,23 @@ function imageType(bytes) {
  * Returns false for a file that is not a JPEG, PNG or WebP image.
  */
 async function addPhoto(record, it, file) {
-  const bytes = await file.arrayBuffer();
-  const type = imageType(bytes);
+  let bytes = await file.arrayBuffer();
+  let type = imageType(bytes);
   if (!type) return false;
+  const exif = type === 'image/jpeg' ? readExif(bytes) : null;
+  // The county may ask for smaller photos: downsized here, once, keeping the EXIF block; the
+  // hash in the manifest is the downsized copy's.
+  const small = await downsize(bytes, type, app.policy?.phone_photo_max_px || 0);
+  if (small) ({ bytes, type } = small);
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
   const sha256 = [...digest].map((b) => b.toString(16).padStart(2, '0')).join('');
   const id = crypto.randomUUID();
-  const exif = type === 'image/jpeg' ? readExif(bytes) : null;
   const warnings = exif ? captureWarnings(exif, Date.now(), app.form?.position, record.village) : [];
   await queue.savePhoto(id, type, bytes);
-  record.photos.push({ id, item: it.id, label: it.label, sha256, type, size: bytes.byteLength, state: queue.DRAFT, warnings });
+  record.photos.push({
+    id, item: it.id, label: it.label, sha256, type, size: bytes.byteLength, state: queue.DRAFT, warnings,
+    downsized_from: small?.downsized_from || null,
+  });
   await queue.save(record);
   return true;
 }
@@ -886,8 +938,31 @@ function onNetwork() {
   }
 }
 
+/**
+ * Opened over plain http from another machine, the browser gives the app no service worker,
+ * no `crypto.randomUUID` and no position: it says so, and what to ask the administrator,
+ * instead of failing silently.
+ */
+function renderInsecure() {
+  app.view = 'insecure';
+  renderHeader();
+  const secure = new URL(location.href);
+  secure.protocol = 'https:';
+  const https = secure.href;
+  show(h('section', { class: 'card insecure', id: 'insecure', role: 'alert' },
+    h('h2', null, t('insecure_title')),
+    h('p', null, t('insecure_why', location.origin)),
+    h('ul', null, h('li', null, t('insecure_sw')), h('li', null, t('insecure_ids')), h('li', null, t('insecure_position'))),
+    h('p', null, t('insecure_ask')),
+    h('p', null, t('insecure_try'), ' ', h('a', { href: https, id: 'insecure-https' }, https))));
+}
+
 async function start() {
   setLanguage(language());
+  if (!window.isSecureContext) {
+    renderInsecure();
+    return;
+  }
   window.addEventListener('online', onNetwork);
   window.addEventListener('offline', onNetwork);
   if ('serviceWorker' in navigator) {

@@ -116,3 +116,32 @@ export function readExif(bytes) {
     return none;
   }
 }
+
+const TAG_ORIENTATION = 0x0112;
+
+/**
+ * The whole APP1 Exif segment of a JPEG (marker and length included), as a copy whose
+ * Orientation tag (if any) reads 1: the segment to splice into a downsized copy that was drawn
+ * upright. Everything else (capture time, position, make, model, software) is byte-for-byte the
+ * original's. Null when the JPEG has no Exif segment.
+ */
+export function exifSegment(bytes) {
+  const b = new Uint8Array(bytes);
+  const view = tiffBlock(bytes);
+  if (!view) return null;
+  const start = view.byteOffset - b.byteOffset - 10;
+  const length = (b[start + 2] << 8) | b[start + 3];
+  const segment = b.slice(start, Math.min(b.length, start + 2 + length));
+  try {
+    const tiff = new DataView(segment.buffer, 10, segment.length - 10);
+    const order = tiff.getUint16(0);
+    if (order === 0x4949 || order === 0x4d4d) {
+      const little = order === 0x4949;
+      const entry = ifd(tiff, tiff.getUint32(4, little), little).get(TAG_ORIENTATION);
+      if (entry && entry.type === 3) tiff.setUint16(entry.at, 1, little);
+    }
+  } catch {
+    // A damaged block is kept as it is.
+  }
+  return segment;
+}

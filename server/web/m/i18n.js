@@ -20,7 +20,16 @@ export const WORDS = {
     poor_accuracy: (m) => `定位精度差（±${fmtM(m)}，超过 ${fmtM(100)}）`,
     outside_village: (d, r) => `不在村范围内：距村中心 ${fmtM(d)}，范围 ${fmtM(r)}`,
     state_draft: '草稿', state_queued: '等待发送', state_sending: '正在发送', state_sent: '已发送',
-    state_error: '出错', retry: '重试', discard: '放弃', edit: '继续填写', flags: '疑点',
+    state_error: '出错', retry: '重试',
+    state_waiting_signal: '等待信号', sending_pct: (n) => `正在发送 ${n}%`, state_refused: '被拒绝',
+    refused: (why) => `被拒绝：${why}`, state_retrying: '出错，稍后自动重试',
+    insecure_title: '此地址无法使用验收应用',
+    insecure_why: (origin) => `应用是通过不加密的 http 地址（${origin}）从另一台机器打开的。浏览器在这种不安全的连接上禁止应用需要的功能：`,
+    insecure_sw: '离线工作（Service Worker）：没有信号时无法打开应用、保存和稍后发送验收；',
+    insecure_ids: '为验收和照片生成编号（crypto.randomUUID）：重发时服务器无法识别同一份验收；',
+    insecure_position: '定位：无法记录验收时的位置。',
+    insecure_ask: '请管理员为服务器配置 HTTPS（证书，或在前面加反向代理，见 docs/operations.md），然后用以 https 开头的地址打开。',
+    insecure_try: '如果服务器已配置 HTTPS，请打开：', discard: '放弃', edit: '继续填写', flags: '疑点',
     status: '状态', score: '得分', revision: '版本', comment: '审核意见',
     fix_errors: '请先改正标出的问题', offline_copy: '离线副本', login_again: '请重新登录以发送',
     wrong_role: '此应用供验收人员使用', login_failed: '用户名或密码错误', network: '网络不可用',
@@ -77,7 +86,16 @@ export const WORDS = {
     poor_accuracy: (m) => `Poor accuracy (±${fmtM(m)}, worse than ${fmtM(100)})`,
     outside_village: (d, r) => `Outside the village: ${fmtM(d)} from its centre, radius ${fmtM(r)}`,
     state_draft: 'draft', state_queued: 'waiting', state_sending: 'sending', state_sent: 'sent',
-    state_error: 'error', retry: 'Retry', discard: 'Discard', edit: 'Continue', flags: 'Flags',
+    state_error: 'error', retry: 'Retry',
+    state_waiting_signal: 'waiting for signal', sending_pct: (n) => `sending ${n} %`, state_refused: 'refused',
+    refused: (why) => `refused: ${why}`, state_retrying: 'error; will retry by itself',
+    insecure_title: 'The inspection app cannot work at this address',
+    insecure_why: (origin) => `The app was opened from another machine over plain, unencrypted http (${origin}). On such an insecure connection the browser withholds what the app needs:`,
+    insecure_sw: 'working offline (service worker): without signal the app could not open, keep inspections or send them later;',
+    insecure_ids: 'making ids for inspections and photos (crypto.randomUUID): the server could not recognise a resent inspection;',
+    insecure_position: 'the position: the inspection could not record where it was made.',
+    insecure_ask: 'Ask the administrator to set up HTTPS for the server (a certificate, or a reverse proxy in front; see docs/operations.md), then open the address that starts with https.',
+    insecure_try: 'If the server already has HTTPS, open:', discard: 'Discard', edit: 'Continue', flags: 'Flags',
     status: 'Status', score: 'Score', revision: 'Revision', comment: "Reviewer's comment",
     fix_errors: 'Fix the marked problems first', offline_copy: 'offline copy', login_again: 'Log in again to send',
     wrong_role: 'This app is for inspectors', login_failed: 'Wrong username or password', network: 'Network unreachable',
@@ -121,6 +139,13 @@ export const WORDS = {
 export function fmtM(m) {
   const zh = lang === 'zh';
   return m >= 1000 ? `${(m / 1000).toFixed(1)} ${zh ? '公里' : 'km'}` : `${Math.round(m)} ${zh ? '米' : 'm'}`;
+}
+
+/** A size in bytes: "850 KB", "3.2 MB" (the same units in both languages). */
+export function fmtBytes(n) {
+  const b = Math.max(0, Number(n) || 0);
+  if (b >= 1024 * 1024) return `${(b / (1024 * 1024)).toFixed(1)} MB`;
+  return `${Math.round(b / 1024)} KB`;
 }
 
 /** A quarter ("2026-Q4") as "2026年第4季度" / "Q4 2026". */

@@ -1,8 +1,16 @@
 // The outbox: finished inspections wait in IndexedDB and are sent when the network allows,
-// body first, then photo by photo, each with its idempotent PUT, so a retry never duplicates.
+// body first, then photo by photo (a small one in one idempotent PUT, a larger one resumably
+// with tus), so a retry never duplicates and a dropped connection never starts from zero.
 
 import * as db from './db.js';
 import { request, problemOf, ApiError, LoginNeeded } from './api.js';
+import * as tus from './tus.js';
+
+/**
+ * Photos up to one chunk go in one idempotent PUT: tus would take two requests (POST, PATCH)
+ * for what one PUT does, and there is nothing to resume inside a single chunk.
+ */
+export const PUT_MAX = tus.CHUNK;
 
 // Record states: draft → queued → sending → sent, or error (retried later unless `final`).
 export const DRAFT = 'draft';
@@ -82,10 +90,22 @@ export async function enqueue(record, body) {
   kick();
 }
 
-/** A failure with the server's words: `{status, code, detail, errors}`. */
+/** A failure with the server's words: `{status, code, detail, errors, retry_after}`. */
 async function failure(res) {
-  const p = (await problemOf(res)) || {};
-  return { status: res.status, code: p.code || null, detail: p.detail || `HTTP ${res.status}`, errors: p.errors || [] };
+  const p = (res.status === 204 || res.status === 304) ? {} : (await problemOf(res)) || {};
+  const wait = Number(res.headers.get('Retry-After'));
+  return {
+    status: res.status, code: p.code || null, detail: p.detail || p.title || `HTTP ${res.status}`, errors: p.errors || [],
+    retry_after: Number.isFinite(wait) && wait > 0 ? wait : null,
+  };
+}
+
+/** Whether the server already holds a photo (an upload that vanished may have finished). */
+async function photoReceived(inspectionId, photoId) {
+  const res = await request(`/inspections/${inspectionId}`);
+  if (!res.ok) return false;
+  const view = await res.json();
+  return (view.photos || []).some((x) => x.id === photoId && x.received);
 }
 
 // 408, 429 and 5xx are worth another try; any other refusal needs the inspector.
@@ -101,6 +121,7 @@ class Stop extends Error {
 
 async function sendOne(record) {
   record.state = SENDING;
+  record.waiting_signal = false;
   await save(record);
   if (!record.body_sent) {
     const res = await request(`/inspections/${record.id}`, { method: 'PUT', json: record.body });
@@ -123,19 +144,40 @@ async function sendOne(record) {
       p.error = 'the photo is missing on this phone; take it again';
       throw new Stop({ detail: p.error }, true);
     }
-    const res = await request(`/inspections/${record.id}/photos/${p.id}`, {
-      method: 'PUT', body: stored.bytes, type: stored.type,
-    });
-    if (res.status === 200 || res.status === 201) {
-      p.state = SENT;
-      p.error = null;
-      await save(record);
-    } else {
-      const f = await failure(res);
+    p.size = stored.bytes.byteLength;
+    const resumable = () => p.size > PUT_MAX && !p.no_tus;
+    let refused = null;
+    if (resumable()) {
+      try {
+        await tus.upload({
+          inspectionId: record.id, p, bytes: stored.bytes,
+          save: () => save(record),
+          received: () => photoReceived(record.id, p.id),
+        });
+      } catch (e) {
+        if (e instanceof tus.NoTus) p.no_tus = true; // a server without tus: the PUT
+        else if (e instanceof tus.Refusal) refused = e.res;
+        else throw e;
+      }
+    }
+    if (!refused && !resumable()) {
+      const headers = p.downsized_from ? { 'Fieldstar-Downsized-From': p.downsized_from } : {};
+      const res = await request(`/inspections/${record.id}/photos/${p.id}`, {
+        method: 'PUT', body: stored.bytes, type: stored.type, headers,
+      });
+      if (res.status !== 200 && res.status !== 201) refused = res;
+    }
+    if (refused) {
+      const f = await failure(refused);
       p.state = ERROR;
       p.error = f.detail;
-      throw new Stop(f, !transient(res.status));
+      throw new Stop(f, !transient(refused.status));
     }
+    p.state = SENT;
+    p.sent = p.size;
+    p.error = null;
+    record.attempts = 0;
+    await save(record);
   }
   const res = await request(`/inspections/${record.id}`);
   if (res.ok) record.result = summary(await res.json());
@@ -174,8 +216,9 @@ async function pass(username) {
       const network = e instanceof ApiError && e.network;
       record.attempts = (record.attempts || 0) + 1;
       if (network) {
-        // No answer: it waits for the network, photo states go back to waiting.
+        // No answer: it waits for the network (what the server has of a photo stays counted).
         record.state = QUEUED;
+        record.waiting_signal = true;
         for (const p of record.photos) if (p.state === SENDING) p.state = QUEUED;
         record.error = null;
       } else {
@@ -185,6 +228,8 @@ async function pass(username) {
         for (const p of record.photos) if (p.state === SENDING) p.state = QUEUED;
       }
       record.next_try = Date.now() + BACKOFF_MS[Math.min(record.attempts - 1, BACKOFF_MS.length - 1)];
+      // 429: the server says when (Retry-After), and that is when it goes again.
+      if (e instanceof Stop && e.problem.retry_after) record.next_try = Date.now() + e.problem.retry_after * 1000;
       await save(record);
       if (network) break;
     }

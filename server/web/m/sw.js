@@ -1,12 +1,13 @@
 // The phone app's service worker: the app shell from its cache (refreshed in the background),
-// the worklist and checklist templates from the network when it answers (revalidated with
-// their ETags) and from the cache when it does not. Nothing else is stored here.
+// the worklist, the county's policy and checklist templates from the network when it answers
+// (revalidated with their ETags: a 304 serves the copy) and from the cache when it does not.
+// Nothing else is stored here.
 
-const SHELL_CACHE = 'fieldstar-shell-v4';
+const SHELL_CACHE = 'fieldstar-shell-v5';
 const API_CACHE = 'fieldstar-api';
 const SHELL = [
   '/m/', '/m/app.js', '/m/api.js', '/m/db.js', '/m/queue.js', '/m/checklist.js', '/m/geo.js',
-  '/m/exif.js',
+  '/m/exif.js', '/m/tus.js', '/m/downsize.js',
   '/m/i18n.js', '/m/app.css', '/m/manifest.webmanifest', '/m/icon.svg', '/m/icon-192.png',
   '/m/icon-512.png',
 ];
@@ -31,6 +32,7 @@ self.addEventListener('activate', (event) => {
 /** Which cached GETs of the API the app may read offline. */
 function apiCacheable(url) {
   return url.pathname === '/api/v1/inspections/worklist'
+    || url.pathname === '/api/v1/policy'
     || /^\/api\/v1\/checklists\/[^/]+\/versions\/\d+$/.test(url.pathname)
     || (url.pathname === '/api/v1/inspections' && ['returned', 'approved', 'rejected'].includes(url.searchParams.get('status')))
     || /^\/api\/v1\/inspections\/[0-9a-f-]{36}$/.test(url.pathname)

@@ -10,7 +10,7 @@ import { login, call, withExif } from './lib.mjs';
 const load = (name) => import(`data:text/javascript;base64,${fs.readFileSync(new URL(`../../../server/web/m/${name}`, import.meta.url)).toString('base64')}`);
 const cl = await load('checklist.js');
 const { haversine, positionWarnings, captureWarnings } = await load('geo.js');
-const { readExif } = await load('exif.js');
+const { readExif, exifSegment } = await load('exif.js');
 const fixture = (name) => fs.readFileSync(new URL(`../fixtures/${name}`, import.meta.url));
 const bytes = (b) => b.buffer.slice(b.byteOffset, b.byteOffset + b.length);
 
@@ -199,6 +199,37 @@ test('the phone reads a JPEG\'s EXIF capture time and GPS position', () => {
   // A cut-off block reads as nothing, never throws.
   const whole = withExif(plain, { taken: '2008:05:12 14:28:00', lat: 41.9, lon: 12.5 });
   for (const cut of [4, 12, 20, 30, 60, 90]) readExif(bytes(whole.subarray(0, cut)));
+});
+
+test('a downsized copy gets the original\'s Exif segment, upright, in place of the encoder\'s JFIF', async () => {
+  // downsize.js imports exif.js by a relative path: load it with that import made absolute.
+  const source = fs.readFileSync(new URL('../../../server/web/m/downsize.js', import.meta.url), 'utf8')
+    .replace("'./exif.js'", `'${new URL('../../../server/web/m/exif.js', import.meta.url).href}'`);
+  const { splice } = await import(`data:text/javascript;base64,${Buffer.from(source).toString('base64')}`);
+  const plain = fixture('phone-photo.jpg');
+  for (const little of [false, true]) {
+    const original = withExif(plain, { taken: '2026:11:30 09:15:00', offset: '+08:00', lat: 36.37, lon: 114.38, orientation: 6, little });
+    const segment = exifSegment(bytes(original));
+    assert.deepEqual([segment[0], segment[1]], [0xff, 0xe1]);
+    assert.equal(segment.length, ((segment[2] << 8) | segment[3]) + 2);
+    // Byte for byte the original's segment, but for the Orientation value (now 1).
+    const before = original.subarray(2, 2 + segment.length);
+    const differing = [...segment].map((b, i) => (b !== before[i] ? i : -1)).filter((i) => i >= 0);
+    assert.equal(differing.length, 1, `${differing}`);
+    assert.equal(segment[differing[0]], 1);
+    assert.equal(before[differing[0]], 6);
+    // The encoder's output starts with JFIF (APP0): the Exif segment takes its place.
+    assert.deepEqual([...plain.subarray(0, 4)], [0xff, 0xd8, 0xff, 0xe0]);
+    const app0 = 2 + ((plain[4] << 8) | plain[5]);
+    const spliced = Buffer.from(splice(new Uint8Array(plain), segment));
+    assert.deepEqual([...spliced.subarray(0, 4)], [0xff, 0xd8, 0xff, 0xe1]);
+    assert.ok(spliced.subarray(2, 2 + segment.length).equals(Buffer.from(segment)));
+    assert.ok(spliced.subarray(2 + segment.length).equals(plain.subarray(2 + app0)));
+    const read = readExif(bytes(spliced));
+    assert.equal(read.taken_at.toISOString(), '2026-11-30T01:15:00.000Z');
+    assert.ok(Math.abs(read.lat - 36.37) < 1e-6 && Math.abs(read.lon - 114.38) < 1e-6);
+  }
+  assert.equal(exifSegment(bytes(plain)), null);
 });
 
 test('a photo more than a day old or more than 5 km away is questioned', () => {

@@ -70,10 +70,12 @@ export function launch(profile, geolocation, viewport = { width: 412, height: 86
 /**
  * A copy of a JPEG with an EXIF block (APP1) right after its SOI: DateTimeOriginal `taken`
  * ("YYYY:MM:DD HH:MM:SS", with OffsetTimeOriginal `offset` when given) and a GPS position
- * (`lat`, `lon` in degrees, as degree/minute/second rationals), in either byte order.
+ * (`lat`, `lon` in degrees, as degree/minute/second rationals) and an Orientation
+ * (`orientation`, 1–8) when given, in either byte order.
  */
-export function withExif(jpeg, { taken, offset, lat, lon, little = false }) {
+export function withExif(jpeg, { taken, offset, lat, lon, orientation, little = false }) {
   const entries = { ifd0: [], exif: [], gps: [] };
+  if (orientation) entries.ifd0.push([0x0112, 3, orientation]);
   const ascii = (s) => Buffer.from(`${s}\0`, 'latin1');
   if (taken) entries.exif.push([0x9003, 2, ascii(taken)]);
   if (offset) entries.exif.push([0x9011, 2, ascii(offset)]);
@@ -92,19 +94,21 @@ export function withExif(jpeg, { taken, offset, lat, lon, little = false }) {
   const ifdSize = (list) => 2 + list.length * 12 + 4;
   // Layout: header (8), IFD0, Exif IFD, GPS IFD, then the values that do not fit in 4 bytes.
   const lists = [entries.ifd0, entries.exif, entries.gps];
+  const pointers = entries.ifd0.length;
   entries.ifd0.push([0x8769, 4, null], [0x8825, 4, null]);
   const starts = [];
   let at = 8;
   for (const list of lists) { starts.push(at); at += ifdSize(list); }
-  entries.ifd0[0][2] = starts[1];
-  entries.ifd0[1][2] = starts[2];
+  entries.ifd0[pointers][2] = starts[1];
+  entries.ifd0[pointers + 1][2] = starts[2];
   const data = [];
   const blocks = lists.map((list) => {
     const parts = [u16(list.length)];
     for (const [tag, type, value] of list) {
       let bytes;
       let count;
-      if (type === 4) { bytes = u32(value); count = 1; }
+      if (type === 3) { bytes = u16(value); count = 1; }
+      else if (type === 4) { bytes = u32(value); count = 1; }
       else if (type === 5) { bytes = Buffer.concat(value.flatMap(([n, d]) => [u32(n), u32(d)])); count = value.length; }
       else { bytes = value; count = value.length; }
       parts.push(u16(tag), u16(type), u32(count));

@@ -50,8 +50,20 @@ for _ in $(seq 1 300); do
 done
 
 export FIELDSTAR_CHROMIUM_PROFILE="$profile"
+# The server's log, for specs that check what it answered (the access log: route and status).
+export FIELDSTAR_SERVER_LOG="$data/server.log"
+# FIELDSTAR_SPECS="upload shell" runs only those specs (file names without .test.mjs).
+specs=()
+if [ -n "${FIELDSTAR_SPECS:-}" ]; then
+  for s in $FIELDSTAR_SPECS; do specs+=("$here/$s.test.mjs"); done
+else
+  specs=("$here"/*.test.mjs)
+fi
+# FIELDSTAR_TEST_PATTERN="refuses" runs only the tests whose names match (node's --test-name-pattern).
+pattern=()
+if [ -n "${FIELDSTAR_TEST_PATTERN:-}" ]; then pattern=(--test-name-pattern="$FIELDSTAR_TEST_PATTERN"); fi
 status=0
-node --test --test-concurrency=1 "$here"/*.test.mjs || status=$?
+node --test --test-concurrency=1 "${pattern[@]}" "${specs[@]}" || status=$?
 if [ "$status" -ne 0 ]; then
   echo "--- server log (last lines, cut) ---" >&2
   tail -n 15 "$data/server.log" | cut -c1-400 >&2

@@ -1,7 +1,7 @@
 // The county's star policy: how far a declaration may climb, the rectification window and the
 // ban, with the history of its changes (a change applies from its day on, never backwards); and
 // the quarter's verification window; and the county's procedure (joint approval, township
-// pre-check). Admins change them, other county roles read them.
+// pre-check, the size of photos phones send). Admins change them, other county roles read them.
 
 import * as api from '../api.js';
 import { h, field, select } from '../dom.js';
@@ -86,14 +86,23 @@ function procedureCard(policy, admin) {
       h('label', { class: 'check', for: id }, boxes[k], t(`procedure.${k}`)),
       h('p', { class: 'hint small muted' }, t(`procedure.${k}_hint`)));
   });
+  // The phone downsizes photos to this longest side before sending them (0: the original).
+  const maxPx = h('input', { type: 'number', min: '0', max: '8192', step: '1', value: String(policy.phone_photo_max_px ?? 0), disabled: !admin, inputmode: 'numeric', id: 'procedure-phone_photo_max_px' });
   const submit = h('button', { type: 'submit', class: 'primary' }, t('common.save'));
   const form = h('form', { class: 'card procedure', novalidate: true, 'aria-labelledby': 'procedure-h' },
     h('h2', { id: 'procedure-h' }, t('procedure.title')), rows,
+    field(t('procedure.phone_photo_max_px'), maxPx, { name: 'phone_photo_max_px', hint: t('procedure.phone_photo_max_px_hint') }),
     admin ? submit : h('p', { class: 'muted' }, t('policy.read_only')));
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     const body = {};
     for (const k of Object.keys(boxes)) if (boxes[k].checked !== Boolean(policy[k])) body[k] = boxes[k].checked;
+    const px = Number(maxPx.value.trim());
+    if (maxPx.value.trim() === '' || !Number.isInteger(px)) {
+      formErrors(form, { detail: t('policy.whole_number'), errors: [{ field: 'phone_photo_max_px', message: t('policy.whole_number') }] });
+      return;
+    }
+    if (px !== (policy.phone_photo_max_px ?? 0)) body.phone_photo_max_px = px;
     submit.disabled = true;
     try {
       Object.assign(policy, await api.patch('/api/v1/policy', body));
