@@ -146,27 +146,26 @@ const FAST: [(&str, &str); 3] = [
 /// Declares each test once and runs it on both databases with extra configuration. Each test
 /// stops the servers it ends with (restarts replace the first one).
 macro_rules! both_backends_with {
-    ($vars:expr, $(async fn $name:ident($app:ident: TestApp) $body:block)*) => {
+    ($vars:expr; $($name:ident),+ $(,)?) => {
         $(
             mod $name {
                 #[allow(unused_imports)]
                 use super::*;
-                async fn run($app: $crate::helpers::TestApp) $body
 
                 #[actix_web::test]
                 async fn sqlite() {
                     let app = spawn_app_with(Backend::Sqlite, &$vars).await.unwrap();
-                    run(app).await;
+                    super::$name(app).await;
                 }
 
                 #[actix_web::test]
                 async fn postgres() {
                     if let Some(app) = spawn_app_with(Backend::Postgres, &$vars).await {
-                        run(app).await;
+                        super::$name(app).await;
                     }
                 }
             }
-        )*
+        )+
     };
 }
 
@@ -357,307 +356,567 @@ async fn admins_subscribe_checked_urls_and_see_the_secret_once(app: TestApp) {
     assert_eq!(audit["items"][0]["action"], "webhook.deleted");
 }
 
-both_backends_with! { FAST,
-    async fn every_event_type_reaches_the_receiver_signed(app: TestApp) {
-        seed_two_counties(&app).await;
-        let receiver = Receiver::start(&[]).await;
-        let admin = app.login("admin").await;
-        let hook = subscribe(&app, &admin.token, &receiver.url, &outbox::EVENT_TYPES).await;
-        let secret = hook["secret"].as_str().unwrap().to_string();
-        // A subscription to one type only, and another county's event, get nothing else.
-        let narrow = subscribe(&app, &admin.token, &receiver.url, &["star_status.changed"]).await;
+both_backends_with!(
+    FAST;
+    every_event_type_reaches_the_receiver_signed,
+    a_failed_delivery_is_retried_and_logged,
+    an_unreachable_or_refused_target_is_a_failed_attempt,
+    a_name_that_now_resolves_to_a_refused_address_is_not_sent,
+    a_restart_in_the_middle_of_deliveries_loses_nothing,
+    a_job_locked_by_a_crashed_process_is_retried_after_the_lock_lapses,
+    old_webhook_records_are_pruned_and_pending_ones_kept,
+    two_servers_on_one_database_deliver_each_event_once,
+);
 
-        let mut ids = Vec::new();
-        for (i, event_type) in outbox::EVENT_TYPES.into_iter().enumerate() {
-            ids.push(enqueue(&app, "DEMO", event_type, json!({"n": i, "name": "村"})).await);
-        }
-        enqueue(&app, "EAST", outbox::INSPECTION_SUBMITTED, json!({})).await;
+async fn every_event_type_reaches_the_receiver_signed(app: TestApp) {
+    seed_two_counties(&app).await;
+    let receiver = Receiver::start(&[]).await;
+    let admin = app.login("admin").await;
+    let hook = subscribe(&app, &admin.token, &receiver.url, &outbox::EVENT_TYPES).await;
+    let secret = hook["secret"].as_str().unwrap().to_string();
+    // A subscription to one type only, and another county's event, get nothing else.
+    let narrow = subscribe(&app, &admin.token, &receiver.url, &["star_status.changed"]).await;
 
-        let all = outbox::EVENT_TYPES.len() + 1;
-        assert!(eventually(15, || async { receiver.got().len() >= all }).await, "{:?}", receiver.got());
-        let got = receiver.got();
-        assert_eq!(got.len(), all, "each type to the full subscription, one to the narrow one");
-        for r in got.iter() {
-            let body: Value = serde_json::from_slice(&r.body).unwrap();
-            assert_eq!(r.content_type, "application/json");
-            assert_eq!(r.event, body["type"].as_str().unwrap());
-            assert!(!r.delivery.is_empty());
-            assert!(ids.contains(&body["id"].as_str().unwrap().to_string()));
-            assert!(body["occurred_at"].as_str().unwrap().ends_with('Z'));
-            assert_eq!(body["data"]["name"], "村");
-            assert_eq!(body.as_object().unwrap().len(), 4, "{body}");
-        }
-        let full: Vec<&Received> = got.iter().filter(|r| signature_is_valid(&secret, &r.body, &r.signature)).collect();
-        assert_eq!(full.len(), outbox::EVENT_TYPES.len(), "each event of the full subscription carries its valid signature");
-        let mut types: Vec<&str> = full.iter().map(|r| r.event.as_str()).collect();
-        types.sort();
-        let mut expected = outbox::EVENT_TYPES.to_vec();
-        expected.sort();
-        assert_eq!(types, expected);
-        assert!(!signature_is_valid("another secret", &full[0].body, &full[0].signature));
+    let mut ids = Vec::new();
+    for (i, event_type) in outbox::EVENT_TYPES.into_iter().enumerate() {
+        ids.push(enqueue(&app, "DEMO", event_type, json!({"n": i, "name": "村"})).await);
+    }
+    enqueue(&app, "EAST", outbox::INSPECTION_SUBMITTED, json!({})).await;
 
-        // The receiver answers before the worker records the attempt.
-        let hook_id = hook["id"].as_str().unwrap();
-        let narrow_id = narrow["id"].as_str().unwrap();
-        assert!(eventually(5, || async {
+    let all = outbox::EVENT_TYPES.len() + 1;
+    assert!(
+        eventually(15, || async { receiver.got().len() >= all }).await,
+        "{:?}",
+        receiver.got()
+    );
+    let got = receiver.got();
+    assert_eq!(
+        got.len(),
+        all,
+        "each type to the full subscription, one to the narrow one"
+    );
+    for r in got.iter() {
+        let body: Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(r.content_type, "application/json");
+        assert_eq!(r.event, body["type"].as_str().unwrap());
+        assert!(!r.delivery.is_empty());
+        assert!(ids.contains(&body["id"].as_str().unwrap().to_string()));
+        assert!(body["occurred_at"].as_str().unwrap().ends_with('Z'));
+        assert_eq!(body["data"]["name"], "村");
+        assert_eq!(body.as_object().unwrap().len(), 4, "{body}");
+    }
+    let full: Vec<&Received> = got
+        .iter()
+        .filter(|r| signature_is_valid(&secret, &r.body, &r.signature))
+        .collect();
+    assert_eq!(
+        full.len(),
+        outbox::EVENT_TYPES.len(),
+        "each event of the full subscription carries its valid signature"
+    );
+    let mut types: Vec<&str> = full.iter().map(|r| r.event.as_str()).collect();
+    types.sort();
+    let mut expected = outbox::EVENT_TYPES.to_vec();
+    expected.sort();
+    assert_eq!(types, expected);
+    assert!(!signature_is_valid(
+        "another secret",
+        &full[0].body,
+        &full[0].signature
+    ));
+
+    // The receiver answers before the worker records the attempt.
+    let hook_id = hook["id"].as_str().unwrap();
+    let narrow_id = narrow["id"].as_str().unwrap();
+    assert!(
+        eventually(5, || async {
             deliveries(&app, &admin.token, hook_id).await.len() == outbox::EVENT_TYPES.len()
                 && deliveries(&app, &admin.token, narrow_id).await.len() == 1
-        }).await);
-        let log = deliveries(&app, &admin.token, hook_id).await;
-        for d in &log {
-            assert_eq!(d["attempt"], 1);
-            assert_eq!(d["status_code"], 200);
-            assert!(d.get("error").is_none());
-        }
-        let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
-        assert!(metrics.contains("fieldstar_webhook_deliveries_total"), "{metrics}");
-        app.stop_handle().stop(false).await;
+        })
+        .await
+    );
+    let log = deliveries(&app, &admin.token, hook_id).await;
+    for d in &log {
+        assert_eq!(d["attempt"], 1);
+        assert_eq!(d["status_code"], 200);
+        assert!(d.get("error").is_none());
     }
-
-    async fn a_failed_delivery_is_retried_and_logged(app: TestApp) {
-        seed_two_counties(&app).await;
-        let receiver = Receiver::start(&[500]).await;
-        let admin = app.login("admin").await;
-        let hook = subscribe(&app, &admin.token, &receiver.url, &["inspection.decided"]).await;
-        let hook_id = hook["id"].as_str().unwrap().to_string();
-        let event = enqueue(&app, "DEMO", outbox::INSPECTION_DECIDED, json!({"decision": "approve"})).await;
-
-        assert!(eventually(15, || async { receiver.got().len() >= 2 }).await);
-        let got = receiver.got();
-        assert_eq!(got[0].delivery, got[1].delivery, "one job, retried");
-        assert_eq!(got[0].body, got[1].body, "the same event, byte for byte");
-        assert!(eventually(5, || async { deliveries(&app, &admin.token, &hook_id).await.len() == 2 }).await);
-        let log = deliveries(&app, &admin.token, &hook_id).await;
-        assert_eq!((log[0]["attempt"].clone(), log[0]["status_code"].clone()), (json!(2), json!(200)));
-        assert_eq!((log[1]["attempt"].clone(), log[1]["status_code"].clone()), (json!(1), json!(500)));
-        assert!(log.iter().all(|d| d["event_id"] == event.as_str()));
-        // Delivered: nothing more comes.
-        actix_web::rt::time::sleep(std::time::Duration::from_millis(600)).await;
-        assert_eq!(receiver.got().len(), 2);
-        app.stop_handle().stop(false).await;
-    }
-
-    async fn an_unreachable_or_refused_target_is_a_failed_attempt(app: TestApp) {
-        seed_two_counties(&app).await;
-        let admin = app.login("admin").await;
-        // Nothing listens on this port.
-        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let hook = subscribe(&app, &admin.token, &format!("http://127.0.0.1:{closed}/x"), &["inspection.submitted"]).await;
-        let hook_id = hook["id"].as_str().unwrap().to_string();
-        enqueue(&app, "DEMO", outbox::INSPECTION_SUBMITTED, json!({})).await;
-        assert!(eventually(10, || async { !deliveries(&app, &admin.token, &hook_id).await.is_empty() }).await);
-        let log = deliveries(&app, &admin.token, &hook_id).await;
-        assert!(log[0].get("status_code").is_none());
-        assert!(log[0]["error"].as_str().unwrap().contains("connect"), "{}", log[0]);
-
-        // The same database under a server that refuses private targets: checked at delivery.
-        let strict = app.restart(&[("FIELDSTAR_WEBHOOK_POLL_MS", "50"), ("FIELDSTAR_WEBHOOK_RETRY_BASE_MS", "100")]).await;
-        let admin = strict.login("admin").await;
-        assert!(eventually(10, || async {
-            deliveries(&strict, &admin.token, &hook_id).await.iter().any(|d| d["error"] == "target address not allowed")
-        }).await);
-        strict.stop_handle().stop(false).await;
-    }
-
-    async fn a_name_that_now_resolves_to_a_refused_address_is_not_sent(app: TestApp) {
-        seed_two_counties(&app).await;
-        let receiver = Receiver::start(&[]).await;
-        let admin = app.login("admin").await;
-        // Subscribed by name while private targets were allowed; the name resolves to loopback.
-        let by_name = receiver.url.replace("127.0.0.1", "localhost");
-        let hook = subscribe(&app, &admin.token, &by_name, &["inspection.submitted"]).await;
-        let hook_id = hook["id"].as_str().unwrap().to_string();
-        enqueue(&app, "DEMO", outbox::INSPECTION_SUBMITTED, json!({"n": 1})).await;
-        assert!(eventually(15, || async { receiver.got().len() == 1 }).await, "allowed: delivered by name");
-
-        // Private targets no longer allowed: the name is resolved and checked at delivery.
-        let strict = app.restart(&[("FIELDSTAR_WEBHOOK_POLL_MS", "50"), ("FIELDSTAR_WEBHOOK_RETRY_BASE_MS", "100")]).await;
-        let admin = strict.login("admin").await;
-        enqueue(&strict, "DEMO", outbox::INSPECTION_SUBMITTED, json!({"n": 2})).await;
-        assert!(eventually(10, || async {
-            deliveries(&strict, &admin.token, &hook_id).await.iter().filter(|d| d["error"] == "target address not allowed").count() >= 2
-        }).await, "{:?}", deliveries(&strict, &admin.token, &hook_id).await);
-        let log = deliveries(&strict, &admin.token, &hook_id).await;
-        let refused: Vec<&Value> = log.iter().filter(|d| d.get("status_code").is_none()).collect();
-        assert!(refused.iter().all(|d| d["error"] == "target address not allowed"), "{log:?}");
-        assert_eq!(receiver.got().len(), 1, "nothing was sent to the refused address, retries included");
-        strict.stop_handle().stop(false).await;
-    }
-
-    async fn a_restart_in_the_middle_of_deliveries_loses_nothing(app: TestApp) {
-        seed_two_counties(&app).await;
-        let receiver = Receiver::start(&[503]).await;
-        let admin = app.login("admin").await;
-        let hook = subscribe(&app, &admin.token, &receiver.url, &["inspection.returned"]).await;
-        let hook_id = hook["id"].as_str().unwrap().to_string();
-        let slow = [("FIELDSTAR_WEBHOOK_ALLOW_PRIVATE", "1"), ("FIELDSTAR_WEBHOOK_POLL_MS", "50"), ("FIELDSTAR_WEBHOOK_RETRY_BASE_MS", "1500")];
-        // First a server that retries slowly: it fails once, then stops before retrying.
-        let app = app.restart(&slow).await;
-        let event = enqueue(&app, "DEMO", outbox::INSPECTION_RETURNED, json!({"comment": "photo missing"})).await;
-        assert!(eventually(10, || async { receiver.got().len() == 1 }).await);
-        let app = app.restart(&FAST).await;
-        let admin = app.login("admin").await;
-        assert!(eventually(15, || async { receiver.got().len() == 2 }).await, "the pending retry survives the restart");
-        let body: Value = serde_json::from_slice(&receiver.got()[1].body).unwrap();
-        assert_eq!(body["id"], event.as_str());
-        assert!(eventually(5, || async { deliveries(&app, &admin.token, &hook_id).await.len() == 2 }).await);
-        let log = deliveries(&app, &admin.token, &hook_id).await;
-        assert_eq!(log[0]["status_code"], 200);
-        assert_eq!(log[1]["status_code"], 503);
-
-        // An event written while no worker runs is delivered by the next server to start.
-        let app = app.restart(&[("FIELDSTAR_WORKERS", "0")]).await;
-        enqueue(&app, "DEMO", outbox::INSPECTION_RETURNED, json!({"comment": "later"})).await;
-        actix_web::rt::time::sleep(std::time::Duration::from_millis(300)).await;
-        assert_eq!(receiver.got().len(), 2);
-        let app = app.restart(&FAST).await;
-        assert!(eventually(15, || async { receiver.got().len() == 3 }).await);
-        app.stop_handle().stop(false).await;
-    }
-
-    async fn a_job_locked_by_a_crashed_process_is_retried_after_the_lock_lapses(app: TestApp) {
-        use diesel::prelude::*;
-        use fieldstar::db::schema::webhook_jobs;
-        seed_two_counties(&app).await;
-        let receiver = Receiver::start(&[]).await;
-        let admin = app.login("admin").await;
-        subscribe(&app, &admin.token, &receiver.url, &["inspection.submitted"]).await;
-        // Fan out with no worker running, then pretend a process claimed the job and died.
-        let app = app.restart(&[("FIELDSTAR_WORKERS", "0"), ("FIELDSTAR_WEBHOOK_ALLOW_PRIVATE", "1")]).await;
-        enqueue(&app, "DEMO", outbox::INSPECTION_SUBMITTED, json!({})).await;
-        let lock = |seconds: i64| {
-            let db = app.state.db.clone();
-            async move {
-                db.write(move |conn| {
-                    Ok(diesel::update(webhook_jobs::table)
-                        .set(webhook_jobs::locked_until.eq(fieldstar::clock::now() + chrono::TimeDelta::seconds(seconds)))
-                        .execute(conn)?)
-                })
-                .await
-                .unwrap()
-            }
-        };
-        assert_eq!(fieldstar::webhooks::run_once(&app.state).await, 1, "fan-out and delivery in one pass");
-        assert_eq!(receiver.got().len(), 1);
-        enqueue(&app, "DEMO", outbox::INSPECTION_SUBMITTED, json!({})).await;
-        let _ = app.state.db.write(|conn| {
-            // Fan out only: mark dispatched and create the job, as a crashed process did.
-            Ok(fieldstar::webhooks::worker::dispatch_events(conn)?)
-        }).await.unwrap();
-        assert_eq!(lock(60).await, 2);
-        assert_eq!(fieldstar::webhooks::run_once(&app.state).await, 0, "a live lock is respected");
-        assert_eq!(lock(-1).await, 2);
-        assert_eq!(fieldstar::webhooks::run_once(&app.state).await, 1, "a lapsed lock is taken over");
-        assert_eq!(receiver.got().len(), 2);
-        app.stop_handle().stop(false).await;
-    }
-
-    async fn old_webhook_records_are_pruned_and_pending_ones_kept(app: TestApp) {
-        use diesel::prelude::*;
-        use fieldstar::db::schema::{outbox_events, webhook_deliveries, webhook_jobs};
-        use fieldstar::webhooks::worker::{dispatch_events, prune, Pruned};
-        seed_two_counties(&app).await;
-        let receiver = Receiver::start(&[]).await;
-        let admin = app.login("admin").await;
-        subscribe(&app, &admin.token, &receiver.url, &["inspection.submitted"]).await;
-        let app = app.restart(&[("FIELDSTAR_WORKERS", "0"), ("FIELDSTAR_WEBHOOK_ALLOW_PRIVATE", "1")]).await;
-        // Two events delivered (a job and a log entry each), a third fanned out and pending.
-        enqueue(&app, "DEMO", outbox::INSPECTION_SUBMITTED, json!({"n": 1})).await;
-        enqueue(&app, "DEMO", outbox::INSPECTION_SUBMITTED, json!({"n": 2})).await;
-        assert_eq!(fieldstar::webhooks::run_once(&app.state).await, 2);
-        let pending = enqueue(&app, "DEMO", outbox::INSPECTION_SUBMITTED, json!({"n": 3})).await;
-        app.state.db.write(|conn| Ok(dispatch_events(conn)?)).await.unwrap();
-        let counts = || {
-            let db = app.state.db.clone();
-            async move {
-                db.read(|conn| {
-                    Ok((
-                        webhook_deliveries::table.count().get_result::<i64>(conn)?,
-                        webhook_jobs::table.count().get_result::<i64>(conn)?,
-                        outbox_events::table.select(outbox_events::id).load::<String>(conn)?,
-                    ))
-                })
-                .await
-                .unwrap()
-            }
-        };
-        let cutoff = fieldstar::clock::now() - chrono::TimeDelta::days(30);
-        assert_eq!(prune(&app.state, cutoff).await.unwrap(), Pruned::default(), "nothing is old yet");
-
-        // Forty days later.
-        let old = fieldstar::clock::now() - chrono::TimeDelta::days(40);
-        app.state.db.write(move |conn| {
-            diesel::update(webhook_deliveries::table).set(webhook_deliveries::at.eq(old)).execute(conn)?;
-            diesel::update(webhook_jobs::table).set(webhook_jobs::created_at.eq(old)).execute(conn)?;
-            diesel::update(outbox_events::table).set(outbox_events::occurred_at.eq(old)).execute(conn)?;
-            Ok(())
-        }).await.unwrap();
-        let (_, _, events_before) = counts().await;
-        let pruned = prune(&app.state, cutoff).await.unwrap();
-        assert_eq!((pruned.deliveries, pruned.jobs), (2, 2));
-        assert_eq!(pruned.events, events_before.len() - 1, "every dispatched event but the pending one");
-        assert_eq!(counts().await, (0, 1, vec![pending]));
-        assert_eq!(prune(&app.state, cutoff).await.unwrap().total(), 0, "pruning again deletes nothing");
-
-        // The pending job is still delivered.
-        assert_eq!(fieldstar::webhooks::run_once(&app.state).await, 1);
-        assert_eq!(receiver.got().len(), 3);
-        app.stop_handle().stop(false).await;
-    }
-
-    async fn two_servers_on_one_database_deliver_each_event_once(app: TestApp) {
-        seed_two_counties(&app).await;
-        let receiver = Receiver::start(&[]).await;
-        let admin = app.login("admin").await;
-        subscribe(&app, &admin.token, &receiver.url, &["inspection.submitted"]).await;
-        let other = app.sibling(&FAST).await;
-        let third = app.sibling(&FAST).await;
-        let mut ids = Vec::new();
-        for i in 0..30 {
-            ids.push(enqueue(&app, "DEMO", outbox::INSPECTION_SUBMITTED, json!({"n": i})).await);
-        }
-        assert!(eventually(20, || async { receiver.got().len() >= 30 }).await, "{}", receiver.got().len());
-        actix_web::rt::time::sleep(std::time::Duration::from_millis(500)).await;
-        let got = receiver.got();
-        assert_eq!(got.len(), 30, "no event delivered twice");
-        let mut seen: Vec<String> = got.iter().map(|r| serde_json::from_slice::<Value>(&r.body).unwrap()["id"].as_str().unwrap().to_string()).collect();
-        seen.sort();
-        ids.sort();
-        assert_eq!(seen, ids);
-        app.stop_handle().stop(false).await;
-        other.stop_handle().stop(false).await;
-        third.stop_handle().stop(false).await;
-    }
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("fieldstar_webhook_deliveries_total"),
+        "{metrics}"
+    );
+    app.stop_handle().stop(false).await;
 }
 
-both_backends_with! { FAST,
-    async fn the_review_flow_announces_each_event_signed(app: TestApp) {
-        let f = crate::flow::field_county(&app).await;
-        let receiver = Receiver::start(&[]).await;
-        let hook = subscribe(&app, &f.admin.token, &receiver.url, &outbox::EVENT_TYPES).await;
-        let secret = hook["secret"].as_str().unwrap().to_string();
-        let d = crate::flow::declare(&app, &f.secretary.token, "FIELD-V1", 1).await;
-        let s = crate::flow::submission(&app, &f.inspector.token, &d, crate::flow::VILLAGE, 71).await;
-        crate::flow::submit(&app, &f.inspector.token, &s).await;
-        let returned = crate::flow::decide_claimed(&app, &f.reviewer.token, &s.id, json!({"decision": "return", "comment": "sharper photos"})).await;
-        assert_eq!(returned.status(), 201);
-        let mut again = s.body.clone();
-        again["answers"]["policy_count"] = json!(4);
-        assert_eq!(app.put(&format!("/api/v1/inspections/{}", s.id), &f.inspector.token, &again).await.status(), 201);
-        assert_eq!(crate::flow::approve_jointly(&app, &f, &s.id, json!({"decision": "approve"})).await.status(), 201);
-        let want = ["inspection.submitted", "inspection.returned", "inspection.decided", "star_status.changed"];
-        let all_arrived = eventually(20, || async {
-            let got: Vec<String> = receiver.got().iter().map(|r| r.event.clone()).collect();
-            want.iter().all(|w| got.iter().any(|g| g == w))
+async fn a_failed_delivery_is_retried_and_logged(app: TestApp) {
+    seed_two_counties(&app).await;
+    let receiver = Receiver::start(&[500]).await;
+    let admin = app.login("admin").await;
+    let hook = subscribe(&app, &admin.token, &receiver.url, &["inspection.decided"]).await;
+    let hook_id = hook["id"].as_str().unwrap().to_string();
+    let event = enqueue(
+        &app,
+        "DEMO",
+        outbox::INSPECTION_DECIDED,
+        json!({"decision": "approve"}),
+    )
+    .await;
+
+    assert!(eventually(15, || async { receiver.got().len() >= 2 }).await);
+    let got = receiver.got();
+    assert_eq!(got[0].delivery, got[1].delivery, "one job, retried");
+    assert_eq!(got[0].body, got[1].body, "the same event, byte for byte");
+    assert!(
+        eventually(5, || async {
+            deliveries(&app, &admin.token, &hook_id).await.len() == 2
         })
+        .await
+    );
+    let log = deliveries(&app, &admin.token, &hook_id).await;
+    assert_eq!(
+        (log[0]["attempt"].clone(), log[0]["status_code"].clone()),
+        (json!(2), json!(200))
+    );
+    assert_eq!(
+        (log[1]["attempt"].clone(), log[1]["status_code"].clone()),
+        (json!(1), json!(500))
+    );
+    assert!(log.iter().all(|d| d["event_id"] == event.as_str()));
+    // Delivered: nothing more comes.
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(600)).await;
+    assert_eq!(receiver.got().len(), 2);
+    app.stop_handle().stop(false).await;
+}
+
+async fn an_unreachable_or_refused_target_is_a_failed_attempt(app: TestApp) {
+    seed_two_counties(&app).await;
+    let admin = app.login("admin").await;
+    // Nothing listens on this port.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let hook = subscribe(
+        &app,
+        &admin.token,
+        &format!("http://127.0.0.1:{closed}/x"),
+        &["inspection.submitted"],
+    )
+    .await;
+    let hook_id = hook["id"].as_str().unwrap().to_string();
+    enqueue(&app, "DEMO", outbox::INSPECTION_SUBMITTED, json!({})).await;
+    assert!(
+        eventually(10, || async {
+            !deliveries(&app, &admin.token, &hook_id).await.is_empty()
+        })
+        .await
+    );
+    let log = deliveries(&app, &admin.token, &hook_id).await;
+    assert!(log[0].get("status_code").is_none());
+    assert!(
+        log[0]["error"].as_str().unwrap().contains("connect"),
+        "{}",
+        log[0]
+    );
+
+    // The same database under a server that refuses private targets: checked at delivery.
+    let strict = app
+        .restart(&[
+            ("FIELDSTAR_WEBHOOK_POLL_MS", "50"),
+            ("FIELDSTAR_WEBHOOK_RETRY_BASE_MS", "100"),
+        ])
         .await;
-        assert!(all_arrived, "{:?}", receiver.got().iter().map(|r| &r.event).collect::<Vec<_>>());
-        for r in receiver.got() {
-            assert!(signature_is_valid(&secret, &r.body, &r.signature), "{}", r.event);
-            let event: Value = serde_json::from_slice(&r.body).unwrap();
-            assert_eq!(event["type"].as_str(), Some(r.event.as_str()));
+    let admin = strict.login("admin").await;
+    assert!(
+        eventually(10, || async {
+            deliveries(&strict, &admin.token, &hook_id)
+                .await
+                .iter()
+                .any(|d| d["error"] == "target address not allowed")
+        })
+        .await
+    );
+    strict.stop_handle().stop(false).await;
+}
+
+async fn a_name_that_now_resolves_to_a_refused_address_is_not_sent(app: TestApp) {
+    seed_two_counties(&app).await;
+    let receiver = Receiver::start(&[]).await;
+    let admin = app.login("admin").await;
+    // Subscribed by name while private targets were allowed; the name resolves to loopback.
+    let by_name = receiver.url.replace("127.0.0.1", "localhost");
+    let hook = subscribe(&app, &admin.token, &by_name, &["inspection.submitted"]).await;
+    let hook_id = hook["id"].as_str().unwrap().to_string();
+    enqueue(&app, "DEMO", outbox::INSPECTION_SUBMITTED, json!({"n": 1})).await;
+    assert!(
+        eventually(15, || async { receiver.got().len() == 1 }).await,
+        "allowed: delivered by name"
+    );
+
+    // Private targets no longer allowed: the name is resolved and checked at delivery.
+    let strict = app
+        .restart(&[
+            ("FIELDSTAR_WEBHOOK_POLL_MS", "50"),
+            ("FIELDSTAR_WEBHOOK_RETRY_BASE_MS", "100"),
+        ])
+        .await;
+    let admin = strict.login("admin").await;
+    enqueue(
+        &strict,
+        "DEMO",
+        outbox::INSPECTION_SUBMITTED,
+        json!({"n": 2}),
+    )
+    .await;
+    assert!(
+        eventually(10, || async {
+            deliveries(&strict, &admin.token, &hook_id)
+                .await
+                .iter()
+                .filter(|d| d["error"] == "target address not allowed")
+                .count()
+                >= 2
+        })
+        .await,
+        "{:?}",
+        deliveries(&strict, &admin.token, &hook_id).await
+    );
+    let log = deliveries(&strict, &admin.token, &hook_id).await;
+    let refused: Vec<&Value> = log
+        .iter()
+        .filter(|d| d.get("status_code").is_none())
+        .collect();
+    assert!(
+        refused
+            .iter()
+            .all(|d| d["error"] == "target address not allowed"),
+        "{log:?}"
+    );
+    assert_eq!(
+        receiver.got().len(),
+        1,
+        "nothing was sent to the refused address, retries included"
+    );
+    strict.stop_handle().stop(false).await;
+}
+
+async fn a_restart_in_the_middle_of_deliveries_loses_nothing(app: TestApp) {
+    seed_two_counties(&app).await;
+    let receiver = Receiver::start(&[503]).await;
+    let admin = app.login("admin").await;
+    let hook = subscribe(&app, &admin.token, &receiver.url, &["inspection.returned"]).await;
+    let hook_id = hook["id"].as_str().unwrap().to_string();
+    let slow = [
+        ("FIELDSTAR_WEBHOOK_ALLOW_PRIVATE", "1"),
+        ("FIELDSTAR_WEBHOOK_POLL_MS", "50"),
+        ("FIELDSTAR_WEBHOOK_RETRY_BASE_MS", "1500"),
+    ];
+    // First a server that retries slowly: it fails once, then stops before retrying.
+    let app = app.restart(&slow).await;
+    let event = enqueue(
+        &app,
+        "DEMO",
+        outbox::INSPECTION_RETURNED,
+        json!({"comment": "photo missing"}),
+    )
+    .await;
+    assert!(eventually(10, || async { receiver.got().len() == 1 }).await);
+    let app = app.restart(&FAST).await;
+    let admin = app.login("admin").await;
+    assert!(
+        eventually(15, || async { receiver.got().len() == 2 }).await,
+        "the pending retry survives the restart"
+    );
+    let body: Value = serde_json::from_slice(&receiver.got()[1].body).unwrap();
+    assert_eq!(body["id"], event.as_str());
+    assert!(
+        eventually(5, || async {
+            deliveries(&app, &admin.token, &hook_id).await.len() == 2
+        })
+        .await
+    );
+    let log = deliveries(&app, &admin.token, &hook_id).await;
+    assert_eq!(log[0]["status_code"], 200);
+    assert_eq!(log[1]["status_code"], 503);
+
+    // An event written while no worker runs is delivered by the next server to start.
+    let app = app.restart(&[("FIELDSTAR_WORKERS", "0")]).await;
+    enqueue(
+        &app,
+        "DEMO",
+        outbox::INSPECTION_RETURNED,
+        json!({"comment": "later"}),
+    )
+    .await;
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(receiver.got().len(), 2);
+    let app = app.restart(&FAST).await;
+    assert!(eventually(15, || async { receiver.got().len() == 3 }).await);
+    app.stop_handle().stop(false).await;
+}
+
+async fn a_job_locked_by_a_crashed_process_is_retried_after_the_lock_lapses(app: TestApp) {
+    use diesel::prelude::*;
+    use fieldstar::db::schema::webhook_jobs;
+    seed_two_counties(&app).await;
+    let receiver = Receiver::start(&[]).await;
+    let admin = app.login("admin").await;
+    subscribe(&app, &admin.token, &receiver.url, &["inspection.submitted"]).await;
+    // Fan out with no worker running, then pretend a process claimed the job and died.
+    let app = app
+        .restart(&[
+            ("FIELDSTAR_WORKERS", "0"),
+            ("FIELDSTAR_WEBHOOK_ALLOW_PRIVATE", "1"),
+        ])
+        .await;
+    enqueue(&app, "DEMO", outbox::INSPECTION_SUBMITTED, json!({})).await;
+    let lock = |seconds: i64| {
+        let db = app.state.db.clone();
+        async move {
+            db.write(move |conn| {
+                Ok(diesel::update(webhook_jobs::table)
+                    .set(
+                        webhook_jobs::locked_until
+                            .eq(fieldstar::clock::now() + chrono::TimeDelta::seconds(seconds)),
+                    )
+                    .execute(conn)?)
+            })
+            .await
+            .unwrap()
         }
-        let submitted = receiver.got().iter().filter(|r| r.event == "inspection.submitted").count();
-        assert_eq!(submitted, 2, "revision 1 and revision 2");
+    };
+    assert_eq!(
+        fieldstar::webhooks::run_once(&app.state).await,
+        1,
+        "fan-out and delivery in one pass"
+    );
+    assert_eq!(receiver.got().len(), 1);
+    enqueue(&app, "DEMO", outbox::INSPECTION_SUBMITTED, json!({})).await;
+    let _ = app
+        .state
+        .db
+        .write(|conn| {
+            // Fan out only: mark dispatched and create the job, as a crashed process did.
+            Ok(fieldstar::webhooks::worker::dispatch_events(conn)?)
+        })
+        .await
+        .unwrap();
+    assert_eq!(lock(60).await, 2);
+    assert_eq!(
+        fieldstar::webhooks::run_once(&app.state).await,
+        0,
+        "a live lock is respected"
+    );
+    assert_eq!(lock(-1).await, 2);
+    assert_eq!(
+        fieldstar::webhooks::run_once(&app.state).await,
+        1,
+        "a lapsed lock is taken over"
+    );
+    assert_eq!(receiver.got().len(), 2);
+    app.stop_handle().stop(false).await;
+}
+
+async fn old_webhook_records_are_pruned_and_pending_ones_kept(app: TestApp) {
+    use diesel::prelude::*;
+    use fieldstar::db::schema::{outbox_events, webhook_deliveries, webhook_jobs};
+    use fieldstar::webhooks::worker::{dispatch_events, prune, Pruned};
+    seed_two_counties(&app).await;
+    let receiver = Receiver::start(&[]).await;
+    let admin = app.login("admin").await;
+    subscribe(&app, &admin.token, &receiver.url, &["inspection.submitted"]).await;
+    let app = app
+        .restart(&[
+            ("FIELDSTAR_WORKERS", "0"),
+            ("FIELDSTAR_WEBHOOK_ALLOW_PRIVATE", "1"),
+        ])
+        .await;
+    // Two events delivered (a job and a log entry each), a third fanned out and pending.
+    enqueue(&app, "DEMO", outbox::INSPECTION_SUBMITTED, json!({"n": 1})).await;
+    enqueue(&app, "DEMO", outbox::INSPECTION_SUBMITTED, json!({"n": 2})).await;
+    assert_eq!(fieldstar::webhooks::run_once(&app.state).await, 2);
+    let pending = enqueue(&app, "DEMO", outbox::INSPECTION_SUBMITTED, json!({"n": 3})).await;
+    app.state
+        .db
+        .write(|conn| Ok(dispatch_events(conn)?))
+        .await
+        .unwrap();
+    let counts = || {
+        let db = app.state.db.clone();
+        async move {
+            db.read(|conn| {
+                Ok((
+                    webhook_deliveries::table.count().get_result::<i64>(conn)?,
+                    webhook_jobs::table.count().get_result::<i64>(conn)?,
+                    outbox_events::table
+                        .select(outbox_events::id)
+                        .load::<String>(conn)?,
+                ))
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let cutoff = fieldstar::clock::now() - chrono::TimeDelta::days(30);
+    assert_eq!(
+        prune(&app.state, cutoff).await.unwrap(),
+        Pruned::default(),
+        "nothing is old yet"
+    );
+
+    // Forty days later.
+    let old = fieldstar::clock::now() - chrono::TimeDelta::days(40);
+    app.state
+        .db
+        .write(move |conn| {
+            diesel::update(webhook_deliveries::table)
+                .set(webhook_deliveries::at.eq(old))
+                .execute(conn)?;
+            diesel::update(webhook_jobs::table)
+                .set(webhook_jobs::created_at.eq(old))
+                .execute(conn)?;
+            diesel::update(outbox_events::table)
+                .set(outbox_events::occurred_at.eq(old))
+                .execute(conn)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let (_, _, events_before) = counts().await;
+    let pruned = prune(&app.state, cutoff).await.unwrap();
+    assert_eq!((pruned.deliveries, pruned.jobs), (2, 2));
+    assert_eq!(
+        pruned.events,
+        events_before.len() - 1,
+        "every dispatched event but the pending one"
+    );
+    assert_eq!(counts().await, (0, 1, vec![pending]));
+    assert_eq!(
+        prune(&app.state, cutoff).await.unwrap().total(),
+        0,
+        "pruning again deletes nothing"
+    );
+
+    // The pending job is still delivered.
+    assert_eq!(fieldstar::webhooks::run_once(&app.state).await, 1);
+    assert_eq!(receiver.got().len(), 3);
+    app.stop_handle().stop(false).await;
+}
+
+async fn two_servers_on_one_database_deliver_each_event_once(app: TestApp) {
+    seed_two_counties(&app).await;
+    let receiver = Receiver::start(&[]).await;
+    let admin = app.login("admin").await;
+    subscribe(&app, &admin.token, &receiver.url, &["inspection.submitted"]).await;
+    let other = app.sibling(&FAST).await;
+    let third = app.sibling(&FAST).await;
+    let mut ids = Vec::new();
+    for i in 0..30 {
+        ids.push(enqueue(&app, "DEMO", outbox::INSPECTION_SUBMITTED, json!({"n": i})).await);
     }
+    assert!(
+        eventually(20, || async { receiver.got().len() >= 30 }).await,
+        "{}",
+        receiver.got().len()
+    );
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(500)).await;
+    let got = receiver.got();
+    assert_eq!(got.len(), 30, "no event delivered twice");
+    let mut seen: Vec<String> = got
+        .iter()
+        .map(|r| {
+            serde_json::from_slice::<Value>(&r.body).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    seen.sort();
+    ids.sort();
+    assert_eq!(seen, ids);
+    app.stop_handle().stop(false).await;
+    other.stop_handle().stop(false).await;
+    third.stop_handle().stop(false).await;
+}
+
+both_backends_with!(
+    FAST;
+    the_review_flow_announces_each_event_signed,
+);
+
+async fn the_review_flow_announces_each_event_signed(app: TestApp) {
+    let f = crate::flow::field_county(&app).await;
+    let receiver = Receiver::start(&[]).await;
+    let hook = subscribe(&app, &f.admin.token, &receiver.url, &outbox::EVENT_TYPES).await;
+    let secret = hook["secret"].as_str().unwrap().to_string();
+    let d = crate::flow::declare(&app, &f.secretary.token, "FIELD-V1", 1).await;
+    let s = crate::flow::submission(&app, &f.inspector.token, &d, crate::flow::VILLAGE, 71).await;
+    crate::flow::submit(&app, &f.inspector.token, &s).await;
+    let returned = crate::flow::decide_claimed(
+        &app,
+        &f.reviewer.token,
+        &s.id,
+        json!({"decision": "return", "comment": "sharper photos"}),
+    )
+    .await;
+    assert_eq!(returned.status(), 201);
+    let mut again = s.body.clone();
+    again["answers"]["policy_count"] = json!(4);
+    assert_eq!(
+        app.put(
+            &format!("/api/v1/inspections/{}", s.id),
+            &f.inspector.token,
+            &again
+        )
+        .await
+        .status(),
+        201
+    );
+    assert_eq!(
+        crate::flow::approve_jointly(&app, &f, &s.id, json!({"decision": "approve"}))
+            .await
+            .status(),
+        201
+    );
+    let want = [
+        "inspection.submitted",
+        "inspection.returned",
+        "inspection.decided",
+        "star_status.changed",
+    ];
+    let all_arrived = eventually(20, || async {
+        let got: Vec<String> = receiver.got().iter().map(|r| r.event.clone()).collect();
+        want.iter().all(|w| got.iter().any(|g| g == w))
+    })
+    .await;
+    assert!(
+        all_arrived,
+        "{:?}",
+        receiver.got().iter().map(|r| &r.event).collect::<Vec<_>>()
+    );
+    for r in receiver.got() {
+        assert!(
+            signature_is_valid(&secret, &r.body, &r.signature),
+            "{}",
+            r.event
+        );
+        let event: Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(event["type"].as_str(), Some(r.event.as_str()));
+    }
+    let submitted = receiver
+        .got()
+        .iter()
+        .filter(|r| r.event == "inspection.submitted")
+        .count();
+    assert_eq!(submitted, 2, "revision 1 and revision 2");
 }

@@ -126,7 +126,10 @@ export async function send(method, path, body, headers = {}) {
     if (!session) throw new ApiError(401);
   }
   const attempt = () => {
-    const init = { method, headers: { Authorization: `Bearer ${session.access}`, 'Accept-Language': language(), ...headers } };
+    const init = {
+      method,
+      headers: { Authorization: `Bearer ${session.access}`, 'Accept-Language': language(), ...headers },
+    };
     if (body instanceof Blob) {
       init.headers['Content-Type'] = body.type || 'application/octet-stream';
       init.body = body;

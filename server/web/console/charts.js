@@ -22,17 +22,27 @@ export function ticks(max, target = 5) {
 function frame({ title, desc, height }) {
   const titleId = nextId('chart-title');
   const descId = nextId('chart-desc');
-  return s('svg', { viewBox: `0 0 ${W} ${height}`, role: 'img', 'aria-labelledby': `${titleId} ${descId}`, xmlns: 'http://www.w3.org/2000/svg' },
+  return s(
+    'svg',
+    {
+      viewBox: `0 0 ${W} ${height}`,
+      role: 'img',
+      'aria-labelledby': `${titleId} ${descId}`,
+      xmlns: 'http://www.w3.org/2000/svg',
+    },
     s('title', { id: titleId }, title),
     s('desc', { id: descId }, desc ?? ''),
-    s('text', { x: 0, y: 18, class: 'title', 'aria-hidden': 'true' }, title));
+    s('text', { x: 0, y: 18, class: 'title', 'aria-hidden': 'true' }, title),
+  );
 }
 
 function legend(svg, series, y) {
   let x = 0;
   for (const se of series) {
-    svg.append(s('rect', { x, y: y - 10, width: 12, height: 12, class: se.cls, rx: 2 }),
-      s('text', { x: x + 16, y }, se.label));
+    svg.append(
+      s('rect', { x, y: y - 10, width: 12, height: 12, class: se.cls, rx: 2 }),
+      s('text', { x: x + 16, y }, se.label),
+    );
     x += 28 + se.label.length * 13;
   }
 }
@@ -43,12 +53,16 @@ function xAxis(svg, { left, right, top, bottom, max, format, label }) {
   for (const v of tk) {
     if (v > max) break;
     const x = scale(v);
-    svg.append(s('line', { x1: x, x2: x, y1: top, y2: bottom, class: 'grid' }),
-      s('text', { x, y: bottom + 14, 'text-anchor': 'middle', class: 'muted' }, format(v)));
+    svg.append(
+      s('line', { x1: x, x2: x, y1: top, y2: bottom, class: 'grid' }),
+      s('text', { x, y: bottom + 14, 'text-anchor': 'middle', class: 'muted' }, format(v)),
+    );
   }
-  svg.append(s('line', { x1: left, x2: right, y1: bottom, y2: bottom, class: 'axis' }),
+  svg.append(
+    s('line', { x1: left, x2: right, y1: bottom, y2: bottom, class: 'axis' }),
     s('line', { x1: left, x2: left, y1: top, y2: bottom, class: 'axis' }),
-    s('text', { x: (left + right) / 2, y: bottom + 32, 'text-anchor': 'middle', class: 'muted' }, label));
+    s('text', { x: (left + right) / 2, y: bottom + 32, 'text-anchor': 'middle', class: 'muted' }, label),
+  );
   return scale;
 }
 
@@ -65,7 +79,15 @@ export function stackedBars({ title, desc, rows, series, xLabel, yLabel, left = 
   const max = Math.max(1, ...rows.map((r) => r.values.reduce((a, b) => a + b, 0)));
   const tk = ticks(max);
   const right = W - 40;
-  const scale = xAxis(svg, { left, right, top, bottom, max: tk[tk.length - 1], format: (v) => fmtNumber(v), label: xLabel });
+  const scale = xAxis(svg, {
+    left,
+    right,
+    top,
+    bottom,
+    max: tk[tk.length - 1],
+    format: (v) => fmtNumber(v),
+    label: xLabel,
+  });
   svg.append(s('text', { x: left - 6, y: top - 8, 'text-anchor': 'end', class: 'muted' }, yLabel));
   rows.forEach((r, i) => {
     const y = top + i * ROW + (ROW - BAR) / 2;
@@ -75,7 +97,13 @@ export function stackedBars({ title, desc, rows, series, xLabel, yLabel, left = 
       if (!v) return;
       const x = scale(acc);
       const w = scale(acc + v) - x;
-      svg.append(s('rect', { x, y, width: Math.max(0.5, w), height: BAR, class: series[j].cls }, s('title', {}, `${r.label} · ${series[j].label}: ${fmtNumber(v)}`)));
+      svg.append(
+        s(
+          'rect',
+          { x, y, width: Math.max(0.5, w), height: BAR, class: series[j].cls },
+          s('title', {}, `${r.label} · ${series[j].label}: ${fmtNumber(v)}`),
+        ),
+      );
       acc += v;
     });
     svg.append(s('text', { x: scale(acc) + 4, y: y + BAR - 3, class: 'muted' }, fmtNumber(r.total ?? acc)));
@@ -101,13 +129,21 @@ export function bars({ title, desc, rows, xLabel, max, format = (v) => fmtNumber
     const y = top + i * ROW + (ROW - BAR) / 2;
     svg.append(s('text', { x: left - 6, y: y + BAR - 3, 'text-anchor': 'end' }, r.label));
     const w = scale(Math.min(r.value || 0, scaleMax)) - left;
-    svg.append(s('rect', { x: left, y, width: Math.max(0.5, w), height: BAR, class: ['bar', r.cls ?? ''] }, s('title', {}, `${r.label}: ${r.text ?? format(r.value)}`)),
-      s('text', { x: left + w + 4, y: y + BAR - 3, class: 'muted' }, r.text ?? format(r.value)));
+    svg.append(
+      s(
+        'rect',
+        { x: left, y, width: Math.max(0.5, w), height: BAR, class: ['bar', r.cls ?? ''] },
+        s('title', {}, `${r.label}: ${r.text ?? format(r.value)}`),
+      ),
+      s('text', { x: left + w + 4, y: y + BAR - 3, class: 'muted' }, r.text ?? format(r.value)),
+    );
   });
   if (target) {
     const x = scale(target.value);
-    svg.append(s('line', { x1: x, x2: x, y1: top - 4, y2: bottom, class: 'target' }),
-      s('text', { x, y: top - 8, 'text-anchor': 'middle', class: 'muted' }, target.label));
+    svg.append(
+      s('line', { x1: x, x2: x, y1: top - 4, y2: bottom, class: 'target' }),
+      s('text', { x, y: top - 8, 'text-anchor': 'middle', class: 'muted' }, target.label),
+    );
   }
   return svg;
 }

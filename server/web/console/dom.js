@@ -49,13 +49,22 @@ export function field(labelText, control, { hint, name } = {}) {
   const errId = `${id}-error`;
   const hintEl = hint ? h('span', { class: 'hint', id: `${id}-hint` }, hint) : null;
   if (hintEl) control.setAttribute('aria-describedby', hintEl.id);
-  return h('div', { class: 'field', dataset: { field: name ?? '' } },
-    h('label', { for: id }, labelText), control, hintEl,
-    h('span', { class: 'field-error', id: errId, 'aria-live': 'polite' }));
+  return h(
+    'div',
+    { class: 'field', dataset: { field: name ?? '' } },
+    h('label', { for: id }, labelText),
+    control,
+    hintEl,
+    h('span', { class: 'field-error', id: errId, 'aria-live': 'polite' }),
+  );
 }
 
 export function select(options, value, props = {}) {
-  return h('select', props, options.map(([v, label]) => h('option', { value: v, selected: String(v) === String(value ?? '') }, label)));
+  return h(
+    'select',
+    props,
+    options.map(([v, label]) => h('option', { value: v, selected: String(v) === String(value ?? '') }, label)),
+  );
 }
 
 export function clear(el) {

@@ -32,11 +32,14 @@ const zh = {
   'users.body_missing': '未设置',
   'procedure.title': '验收程序',
   'procedure.joint_approval': '联合验收：批准需县人口计生部门和县计生协各一名审核员批准',
-  'procedure.joint_approval_hint': '计划规定由县人口计生部门和县计生协共同验收（默认开启）。关闭后，任一单位的一名审核员批准即生效。',
+  'procedure.joint_approval_hint':
+    '计划规定由县人口计生部门和县计生协共同验收（默认开启）。关闭后，任一单位的一名审核员批准即生效。',
   'procedure.township_precheck': '乡镇初审：村的申报先由乡镇审查，转报后县里才验收',
-  'procedure.township_precheck_hint': '开启后，村秘书长提交的申报先显示为“待乡镇初审”；关闭时，所有待初审的申报即转报到县里。',
+  'procedure.township_precheck_hint':
+    '开启后，村秘书长提交的申报先显示为“待乡镇初审”；关闭时，所有待初审的申报即转报到县里。',
   'procedure.phone_photo_max_px': '手机照片最长边（像素）',
-  'procedure.phone_photo_max_px_hint': '0（默认）发送原图；640–8192 时，验收员的手机先把更大的照片缩小到这个尺寸再上传，保留原图的拍摄信息（EXIF），审核员能看到照片在手机上缩小过。信号差的地方可设 1600。',
+  'procedure.phone_photo_max_px_hint':
+    '0（默认）发送原图；640–8192 时，验收员的手机先把更大的照片缩小到这个尺寸再上传，保留原图的拍摄信息（EXIF），审核员能看到照片在手机上缩小过。信号差的地方可设 1600。',
   'decision.no_body': '您的账号还没有所属验收单位（县人口计生部门或县计生协），不能作出决定。请联系管理员设置。',
   'decision.body_done': '{body}已批准此验收；现在由{other}的审核员作出决定。',
   'decision.done_first': '已记录您的批准。还需{other}批准，星级才会变更。',
@@ -117,7 +120,8 @@ const zh = {
   'severity.alert': '严重',
 
   'queue.title': '审核队列',
-  'queue.intro': '本县已提交、等待决定的验收（联合验收时，一家批准后转到另一家的队列）。默认按等待时间排序，最早提交的在前。',
+  'queue.intro':
+    '本县已提交、等待决定的验收（联合验收时，一家批准后转到另一家的队列）。默认按等待时间排序，最早提交的在前。',
   'queue.filters': '筛选',
   'queue.township': '乡镇',
   'queue.level': '申报星级',
@@ -231,7 +235,8 @@ const zh = {
   'inspection.other_inspection': '打开另一次验收',
   'inspection.inspector': '验收员',
   'inspection.cancel': '取消这次验收',
-  'inspection.cancel_hint': '这次验收还没有提交完整。取消后，申报回到待验收，可以重新验收；已上传的照片随这次验收保留。',
+  'inspection.cancel_hint':
+    '这次验收还没有提交完整。取消后，申报回到待验收，可以重新验收；已上传的照片随这次验收保留。',
   'inspection.cancel_confirm': '确认取消这次验收？',
   'inspection.cancelled': '已取消这次验收，申报回到待验收。',
   'inspection.back_village': '本村星级',
@@ -299,7 +304,8 @@ const zh = {
   'decisions.reopened': '已撤销：{user}，{time}。理由：{reason}',
 
   'reopen.title': '撤销决定',
-  'reopen.intro': '决定有误时，管理员可在决定后 30 天内撤销并写明理由：验收回到审核队列，星级按其余决定重新计算，原决定和撤销记录都保留。',
+  'reopen.intro':
+    '决定有误时，管理员可在决定后 30 天内撤销并写明理由：验收回到审核队列，星级按其余决定重新计算，原决定和撤销记录都保留。',
   'reopen.reason': '撤销理由',
   'reopen.reason_hint': '必填：写明原决定错在哪里。',
   'reopen.reason_required': '请写明撤销理由。',
@@ -388,7 +394,8 @@ const zh = {
   'users.empty': '没有用户。',
 
   'import.title': '导入组织单位',
-  'import.intro': '上传或粘贴 CSV（首行为表头）。Excel、WPS 保存的 GB18030（GBK）文件和 UTF-8 文件都可以。先检查：逐行显示将新建、更新、不变和被拒绝的行；没有被拒绝的行时才能导入，整个文件一次导入，要么全部成功，要么一行也不写入。',
+  'import.intro':
+    '上传或粘贴 CSV（首行为表头）。Excel、WPS 保存的 GB18030（GBK）文件和 UTF-8 文件都可以。先检查：逐行显示将新建、更新、不变和被拒绝的行；没有被拒绝的行时才能导入，整个文件一次导入，要么全部成功，要么一行也不写入。',
   'import.file': 'CSV 文件',
   'import.text': 'CSV 内容',
   'import.check': '检查',
@@ -408,7 +415,8 @@ const zh = {
 
   'policy.title': '星级规则',
   'policy.intro': '本县的升降星规则。',
-  'policy.not_retroactive': '修改自当天起生效，不追溯：已经开始的整改期和禁止申报期保持开始时的长度，此前各日期的星级不变。',
+  'policy.not_retroactive':
+    '修改自当天起生效，不追溯：已经开始的整改期和禁止申报期保持开始时的长度，此前各日期的星级不变。',
   'policy.max_step': '每次最多升几星',
   'policy.max_step_hint': '{min}–{max}；按方案“梯次推进”通常为 1。',
   'policy.rectify_months': '整改期（月）',
@@ -429,7 +437,8 @@ const zh = {
   'policy.changed_at': '修改时间',
 
   'window.title': '季度验收期',
-  'window.intro': '每季度的申报须在该季度的验收期内现场验收。默认从季度第一天到季度结束后 15 天。验收期结束时，仍未验收的升级申报作废（已过期，下季度可再申报）；未验收的复核记为未复核，星级保留。',
+  'window.intro':
+    '每季度的申报须在该季度的验收期内现场验收。默认从季度第一天到季度结束后 15 天。验收期结束时，仍未验收的升级申报作废（已过期，下季度可再申报）；未验收的复核记为未复核，星级保留。',
   'window.quarter': '季度',
   'window.opens_on': '开始日期',
   'window.closes_on': '结束日期',
@@ -629,7 +638,8 @@ const zh = {
   'eligibility.banned': '禁止申报至 {date}',
   'eligibility.rectifying': '整改期至 {date}',
   'eligibility.changes': '优惠变动',
-  'eligibility.changes_intro': '两个日期之间开始或停止享受优惠的村（不含起始日当天的变动，含截止日当天的），供财政每月核发。',
+  'eligibility.changes_intro':
+    '两个日期之间开始或停止享受优惠的村（不含起始日当天的变动，含截止日当天的），供财政每月核发。',
   'eligibility.from': '从',
   'eligibility.to': '到',
   'eligibility.show_changes': '查询变动',
@@ -667,21 +677,28 @@ const en = {
   'body.department': 'county programme department',
   'body.association': 'county association',
   'users.body': 'Verifying body',
-  'users.body_hint': 'A reviewer belongs to the county programme department or the county association; the two verify together.',
+  'users.body_hint':
+    'A reviewer belongs to the county programme department or the county association; the two verify together.',
   'users.body_of': 'Verifying body of {name}',
   'users.body_missing': 'Not set',
   'procedure.title': 'Verification procedure',
-  'procedure.joint_approval': 'Joint approval: an approval needs one reviewer of the county programme department and one of the county association',
-  'procedure.joint_approval_hint': 'The programme has the department and the association verify together (on by default). Off, one reviewer of either body approves alone.',
-  'procedure.township_precheck': 'Township pre-check: a village\'s declaration is checked by its township before the county inspects it',
-  'procedure.township_precheck_hint': 'On, a secretary\'s declaration is first "Awaiting township check"; turning it off forwards every such declaration to the county.',
+  'procedure.joint_approval':
+    'Joint approval: an approval needs one reviewer of the county programme department and one of the county association',
+  'procedure.joint_approval_hint':
+    'The programme has the department and the association verify together (on by default). Off, one reviewer of either body approves alone.',
+  'procedure.township_precheck':
+    "Township pre-check: a village's declaration is checked by its township before the county inspects it",
+  'procedure.township_precheck_hint':
+    'On, a secretary\'s declaration is first "Awaiting township check"; turning it off forwards every such declaration to the county.',
   'procedure.phone_photo_max_px': 'Longest side of phone photos (pixels)',
-  'procedure.phone_photo_max_px_hint': '0 (the default) sends the original; 640–8192 makes the inspector\'s phone downsize a larger photo to this size before uploading it, keeping the original\'s capture data (EXIF); reviewers see that the photo was downsized on the phone. 1600 suits villages with weak signal.',
-  'decision.no_body': 'Your account has no verifying body (county programme department or county association), so you cannot decide. Ask an admin to set it.',
-  'decision.body_done': 'The {body} approved this inspection; the {other}\'s reviewers decide it now.',
+  'procedure.phone_photo_max_px_hint':
+    "0 (the default) sends the original; 640–8192 makes the inspector's phone downsize a larger photo to this size before uploading it, keeping the original's capture data (EXIF); reviewers see that the photo was downsized on the phone. 1600 suits villages with weak signal.",
+  'decision.no_body':
+    'Your account has no verifying body (county programme department or county association), so you cannot decide. Ask an admin to set it.',
+  'decision.body_done': "The {body} approved this inspection; the {other}'s reviewers decide it now.",
   'decision.done_first': 'Your approval is recorded. The {other} must approve too before the star level changes.',
   'approval.given': 'Approved by the {body}',
-  'approval.awaiting': 'Awaiting the {body}\'s approval.',
+  'approval.awaiting': "Awaiting the {body}'s approval.",
   'queue.approvals': 'Approval needed',
   'queue.awaiting_body': 'Awaiting the {body}',
   'queue.needs_both': 'Both bodies',
@@ -690,8 +707,10 @@ const en = {
   'status.awaiting_township': 'Awaiting township check',
   'status.sent_back': 'Sent back by township',
   'declarations.title': 'Declarations',
-  'declarations.intro': "Your township's villages' star declarations. Forward those awaiting your check to the county or send them back; you may also declare for a village.",
-  'declarations.precheck_off': 'The county has no township pre-check: villages\' declarations go straight to the county.',
+  'declarations.intro':
+    "Your township's villages' star declarations. Forward those awaiting your check to the county or send them back; you may also declare for a village.",
+  'declarations.precheck_off':
+    "The county has no township pre-check: villages' declarations go straight to the county.",
   'declarations.empty': 'No declarations match.',
   'declarations.comment': 'Township: {comment}',
   'declarations.count': '{n} declarations',
@@ -703,8 +722,9 @@ const en = {
   'declarations.check_comment_hint': 'Sending back needs a reason; the village secretary reads it.',
   'declarations.reason_required': 'Say why the declaration goes back.',
   'declarations.declare_for': 'Declare for a village',
-  'declarations.declare_intro': "Enter one of your township's village codes and the level; your declaration goes straight to the county.",
-  'village.awaiting_township_note': 'Waiting for the township\'s check; the county inspects it once forwarded.',
+  'declarations.declare_intro':
+    "Enter one of your township's village codes and the level; your declaration goes straight to the county.",
+  'village.awaiting_township_note': "Waiting for the township's check; the county inspects it once forwarded.",
   'village.sent_back_note': 'Sent back by the township; you may declare again.',
   'webhooks.ev.inspection.awaiting_second_approval': 'One body approved; awaiting the other',
   'webhooks.ev.declaration.checked': 'Township checked a declaration',
@@ -757,7 +777,8 @@ const en = {
   'severity.alert': 'Alert',
 
   'queue.title': 'Review queue',
-  'queue.intro': "The county's submitted inspections awaiting a decision (with joint approval, once one body approves it waits in the other's queue), longest waiting first.",
+  'queue.intro':
+    "The county's submitted inspections awaiting a decision (with joint approval, once one body approves it waits in the other's queue), longest waiting first.",
   'queue.filters': 'Filters',
   'queue.township': 'Township',
   'queue.level': 'Declared level',
@@ -787,7 +808,8 @@ const en = {
   'decided.empty': 'You have not decided anything yet.',
   'queue.more_kinds': '{n} more kinds',
   'bulk.title': 'Approve renewals in bulk',
-  'bulk.intro': 'Only renewals that passed with no flag at all can be approved in bulk; the server claims, checks and records each one as a single decision.',
+  'bulk.intro':
+    'Only renewals that passed with no flag at all can be approved in bulk; the server claims, checks and records each one as a single decision.',
   'bulk.comment': 'Comment (optional)',
   'bulk.approve': 'Approve these {n}',
   'bulk.confirm': 'Confirm: approve {n}',
@@ -814,7 +836,8 @@ const en = {
   'sketch.point': 'Point',
   'sketch.from_centre': 'From the centre',
   'sketch.other': 'Other',
-  'sketch.legend': 'Blue circle: the village; orange dot and dashed circle: the phone and its accuracy; green squares: where the photos were taken (numbered as the photos).',
+  'sketch.legend':
+    'Blue circle: the village; orange dot and dashed circle: the phone and its accuracy; green squares: where the photos were taken (numbered as the photos).',
   'sketch.no_village_position': 'The village has no position on record: no sketch.',
   'record.print': 'Print the verification record',
   'record.open': 'Open the verification record',
@@ -871,14 +894,16 @@ const en = {
   'inspection.other_inspection': 'Open the other inspection',
   'inspection.inspector': 'Inspector',
   'inspection.cancel': 'Cancel this inspection',
-  'inspection.cancel_hint': 'This inspection is not fully submitted. Cancelling it puts the declaration back to awaiting inspection, so it can be inspected again; photos already uploaded stay with this inspection.',
+  'inspection.cancel_hint':
+    'This inspection is not fully submitted. Cancelling it puts the declaration back to awaiting inspection, so it can be inspected again; photos already uploaded stay with this inspection.',
   'inspection.cancel_confirm': 'Really cancel this inspection?',
   'inspection.cancelled': 'Inspection cancelled; the declaration awaits inspection again.',
   'inspection.back_village': 'Our village',
   'village_ins.pending': 'Under review: the result is shown once it is decided.',
   'village_ins.failing': 'Items that failed',
   'village_ins.no_failing': 'Every item passed.',
-  'village_ins.no_evidence': "The inspection's answers, position, photos and flags are for the county's reviewers only.",
+  'village_ins.no_evidence':
+    "The inspection's answers, position, photos and flags are for the county's reviewers only.",
 
   'photo.viewer': 'Photo',
   'photo.original': 'View the original',
@@ -921,8 +946,10 @@ const en = {
   'decision.claiming': 'Claiming…',
   'decision.claimed_by_other': 'Another reviewer holds this inspection; you cannot decide now.',
   'decision.claimed_other_note': 'Claim it once they decide, release it or their claim expires.',
-  'decision.approve_blocked': 'The checklist did not pass, so it cannot be approved (short of the standard is never approved). Failing items:',
-  'decision.alerts_title': 'This inspection has alerts. Before approving, confirm each one was looked into and give your comment:',
+  'decision.approve_blocked':
+    'The checklist did not pass, so it cannot be approved (short of the standard is never approved). Failing items:',
+  'decision.alerts_title':
+    'This inspection has alerts. Before approving, confirm each one was looked into and give your comment:',
   'decision.ack': 'Looked into: {flag}',
   'decision.ack_missing': 'Acknowledge every alert.',
   'decision.comment_needed': 'A comment is required to approve an inspection with alerts.',
@@ -939,7 +966,8 @@ const en = {
   'decisions.reopened': 'Reopened by {user}, {time}. Reason: {reason}',
 
   'reopen.title': 'Reopen the decision',
-  'reopen.intro': 'When a decision was wrong, an admin can reopen it within 30 days, giving a reason: the inspection goes back to the review queue, the star status is recomputed from the other decisions, and both the old decision and the reopening stay on the record.',
+  'reopen.intro':
+    'When a decision was wrong, an admin can reopen it within 30 days, giving a reason: the inspection goes back to the review queue, the star status is recomputed from the other decisions, and both the old decision and the reopening stay on the record.',
   'reopen.reason': 'Reason for reopening',
   'reopen.reason_hint': 'Required: say what was wrong with the decision.',
   'reopen.reason_required': 'Give the reason for reopening.',
@@ -965,7 +993,8 @@ const en = {
   'stars.event_banned': 'Banned',
   'stars.event_ban_ended': 'Ban ended',
   'stars.event_unverified': 'Not verified',
-  'stars.unverified': 'Quarters not verified: {quarters}. The county did not verify within the window; the level is kept.',
+  'stars.unverified':
+    'Quarters not verified: {quarters}. The county did not verify within the window; the level is kept.',
 
   'villages.title': 'Villages',
   'villages.intro': 'Pick a township or type a village code; "Star status" shows the current level and its history.',
@@ -980,14 +1009,17 @@ const en = {
   'villages.lat': 'Latitude',
   'villages.lon': 'Longitude',
   'villages.radius': 'Geofence radius (m)',
-  'villages.move_hint': 'Move to another township of the county; a village with declarations or inspections cannot move.',
+  'villages.move_hint':
+    'Move to another township of the county; a village with declarations or inspections cannot move.',
   'villages.saved': 'Saved.',
 
   'village.title': '{village}: stars and inspections',
-  'village.intro': "Your village's star level, its declarations and the outcome of each inspection. \"Open\" shows the reviewer's comment.",
+  'village.intro':
+    'Your village\'s star level, its declarations and the outcome of each inspection. "Open" shows the reviewer\'s comment.',
   'village.declarations': 'Declarations',
   'village.no_declarations': 'No declarations yet.',
-  'village.declare_intro': 'Declare for this quarter: a village climbs at most one star a quarter; a village holding a star gets its quarterly renewal without declaring.',
+  'village.declare_intro':
+    'Declare for this quarter: a village climbs at most one star a quarter; a village holding a star gets its quarterly renewal without declaring.',
   'village.declare_level': 'Level',
   'village.declare_submit': 'Declare',
   'village.declared': 'Declared: the county will inspect it.',
@@ -998,7 +1030,8 @@ const en = {
   'village.kind': 'Kind',
   'village.status': 'Status',
   'village.declared_at': 'Declared',
-  'village.expired_note': 'Not inspected before the window closed: the declaration lapsed, the level is unaffected, and the village may declare next quarter.',
+  'village.expired_note':
+    'Not inspected before the window closed: the declaration lapsed, the level is unaffected, and the village may declare next quarter.',
   'village.unverified_note': 'The county did not verify it within the window: the level is kept.',
   'village.inspections': 'Inspections and decisions',
   'village.no_inspections': 'No inspections yet.',
@@ -1028,7 +1061,8 @@ const en = {
   'users.empty': 'No users.',
 
   'import.title': 'Import org units',
-  'import.intro': 'Upload or paste a CSV (with a header row). Files saved by Excel or WPS in GB18030 (GBK) and UTF-8 files both work. Check first: each line shows whether it would be created, updated, unchanged or refused; only a file with no refused line can be imported, all at once: every line or none.',
+  'import.intro':
+    'Upload or paste a CSV (with a header row). Files saved by Excel or WPS in GB18030 (GBK) and UTF-8 files both work. Check first: each line shows whether it would be created, updated, unchanged or refused; only a file with no refused line can be imported, all at once: every line or none.',
   'import.file': 'CSV file',
   'import.text': 'CSV text',
   'import.check': 'Check',
@@ -1042,13 +1076,16 @@ const en = {
   'import.updated': 'Updated',
   'import.unchanged': 'Unchanged',
   'import.refused': 'Refused',
-  'import.would': 'Check passed: {created} would be created, {updated} updated, {unchanged} unchanged. Press “Import” to go ahead.',
-  'import.refused_lines': '{refused} {refused:line|lines} refused: the file will not be imported. Correct them and check again.',
+  'import.would':
+    'Check passed: {created} would be created, {updated} updated, {unchanged} unchanged. Press “Import” to go ahead.',
+  'import.refused_lines':
+    '{refused} {refused:line|lines} refused: the file will not be imported. Correct them and check again.',
   'import.done': 'Imported: {created} created, {updated} updated, {unchanged} unchanged.',
 
   'policy.title': 'Star policy',
   'policy.intro': "The county's rules for levels.",
-  'policy.not_retroactive': 'A change applies from the day it is made and is not retroactive: rectification windows and bans already running keep the length they started with, and the star status of earlier dates does not change.',
+  'policy.not_retroactive':
+    'A change applies from the day it is made and is not retroactive: rectification windows and bans already running keep the length they started with, and the star status of earlier dates does not change.',
   'policy.max_step': 'Most levels one declaration may climb',
   'policy.max_step_hint': '{min}–{max}; the programme climbs one step at a time (1).',
   'policy.rectify_months': 'Rectification window (months)',
@@ -1069,11 +1106,13 @@ const en = {
   'policy.changed_at': 'Changed at',
 
   'window.title': "The quarter's verification window",
-  'window.intro': "A quarter's declarations are inspected on site within that quarter's verification window: by default from the quarter's first day to 15 days after its last. When the window closes, upgrade declarations still uninspected expire (the village may declare next quarter) and uninspected renewals become not verified, keeping the level.",
+  'window.intro':
+    "A quarter's declarations are inspected on site within that quarter's verification window: by default from the quarter's first day to 15 days after its last. When the window closes, upgrade declarations still uninspected expire (the village may declare next quarter) and uninspected renewals become not verified, keeping the level.",
   'window.quarter': 'Quarter',
   'window.opens_on': 'Opens on',
   'window.closes_on': 'Closes on',
-  'window.closes_hint': 'Not before the opening day, at most 92 days after the quarter ends. A closing day before today closes the window at once.',
+  'window.closes_hint':
+    'Not before the opening day, at most 92 days after the quarter ends. A closing day before today closes the window at once.',
   'window.customized': "This quarter's window has been changed.",
   'window.default': 'This quarter has the default window.',
   'window.closed': 'The window is closed.',
@@ -1081,7 +1120,8 @@ const en = {
   'window.read_only': 'Only admins change it.',
 
   'webhooks.title': 'Webhooks',
-  'webhooks.intro': 'fieldstar POSTs each submission, decision and star change to the subscribed URLs, signed with the subscription\'s secret.',
+  'webhooks.intro':
+    "fieldstar POSTs each submission, decision and star change to the subscribed URLs, signed with the subscription's secret.",
   'webhooks.new': 'New subscription',
   'webhooks.url': 'URL',
   'webhooks.url_hint': 'An http or https URL with a public address.',
@@ -1107,7 +1147,8 @@ const en = {
   'webhooks.outcome': 'Outcome',
 
   'members.title': 'Members and mentees',
-  'members.intro': 'The members of the {village} association and the people each mentors (1–3). A mentee is a code and a display name, nothing more.',
+  'members.intro':
+    'The members of the {village} association and the people each mentors (1–3). A mentee is a code and a display name, nothing more.',
   'members.new': 'New member',
   'members.name': 'Name',
   'members.add': 'Add',
@@ -1187,7 +1228,8 @@ const en = {
   'dashboard.outcomes_desc': "Decisions on this quarter's inspections, and those still waiting.",
   'dashboard.inspections_axis': 'Inspections',
   'dashboard.turnaround_chart': 'Time from submission to decision',
-  'dashboard.turnaround_desc': 'Median: half the inspections were decided within this time; 90th percentile: nine in ten were.',
+  'dashboard.turnaround_desc':
+    'Median: half the inspections were decided within this time; 90th percentile: nine in ten were.',
   'dashboard.median': 'Median',
   'dashboard.p90': '90th pct.',
   'dashboard.hours_axis': 'Hours',
@@ -1206,7 +1248,8 @@ const en = {
   'flag.location.mock_suspected.name': 'Mock location suspected',
   'flag.location.mock_suspected.why': 'The phone reported that its position may be simulated.',
   'flag.photo.no_exif.name': 'Photo without metadata',
-  'flag.photo.no_exif.why': 'The photo has no EXIF: no capture time, place or camera. It may be a screenshot or a re-saved image.',
+  'flag.photo.no_exif.why':
+    'The photo has no EXIF: no capture time, place or camera. It may be a screenshot or a re-saved image.',
   'flag.photo.gps_far.name': 'Photo taken far away',
   'flag.photo.gps_far.why': "The photo's recorded position is far from the village or from the inspector's phone.",
   'flag.photo.time_outside_visit.name': 'Photo time outside the visit',
@@ -1214,18 +1257,21 @@ const en = {
   'flag.photo.duplicate.name': 'Duplicate photo',
   'flag.photo.duplicate.why': 'Identical to a photo of another inspection.',
   'flag.photo.near_duplicate.name': 'Near-duplicate photo',
-  'flag.photo.near_duplicate.why': 'Nearly identical to a photo of another inspection (perhaps the same picture cropped or recompressed).',
+  'flag.photo.near_duplicate.why':
+    'Nearly identical to a photo of another inspection (perhaps the same picture cropped or recompressed).',
   'flag.photo.edited.name': 'Edited photo',
   'flag.photo.edited.why': 'The photo was saved by an image editor.',
-  'flag.timing.clock_skew.name': "Phone clock is off",
+  'flag.timing.clock_skew.name': 'Phone clock is off',
   'flag.timing.clock_skew.why': "The phone's clock differs much from the server's; its times may be unreliable.",
   'flag.timing.too_fast.name': 'Implausibly fast',
   'flag.timing.too_fast.why': 'The checklist was completed faster than anyone could walk the village.',
   'nav.benefits': 'Benefits',
   'nav.eligibility': 'Eligibility',
   'benefits.title': 'Benefit catalogue',
-  'benefits.intro': 'The county benefits each star level brings, cumulative: a village at a level gets every benefit whose starting level is at most its own.',
-  'benefits.versioned': 'Each save makes a new version, in force from that day; earlier versions are kept, and a past date is reported with the version in force then.',
+  'benefits.intro':
+    'The county benefits each star level brings, cumulative: a village at a level gets every benefit whose starting level is at most its own.',
+  'benefits.versioned':
+    'Each save makes a new version, in force from that day; earlier versions are kept, and a past date is reported with the version in force then.',
   'benefits.version_line': 'Version {version} · in force from {effective} · saved by {by} at {at}',
   'benefits.no_catalogue': 'This county has no benefit catalogue yet.',
   'benefits.version': 'Version',
@@ -1269,7 +1315,8 @@ const en = {
   'eligibility.banned': 'Banned until {date}',
   'eligibility.rectifying': 'Rectifying until {date}',
   'eligibility.changes': 'Benefit changes',
-  'eligibility.changes_intro': "Villages whose benefits started or stopped between two dates (changes on the first date excluded, on the last included), for the finance office's monthly run.",
+  'eligibility.changes_intro':
+    "Villages whose benefits started or stopped between two dates (changes on the first date excluded, on the last included), for the finance office's monthly run.",
   'eligibility.from': 'From',
   'eligibility.to': 'To',
   'eligibility.show_changes': 'Show changes',
@@ -1315,7 +1362,9 @@ export function t(key, vars) {
   }
   if (!vars) return s;
   return s
-    .replace(/\{(\w+):([^|}]*)\|([^}]*)\}/g, (m, k, one, other) => (vars[k] === undefined ? m : Number(vars[k]) === 1 ? one : other))
+    .replace(/\{(\w+):([^|}]*)\|([^}]*)\}/g, (m, k, one, other) =>
+      vars[k] === undefined ? m : Number(vars[k]) === 1 ? one : other,
+    )
     .replace(/\{(\w+)\}/g, (m, k) => (vars[k] === undefined ? m : String(vars[k])));
 }
 
@@ -1337,13 +1386,22 @@ const locale = () => (lang === 'zh' ? 'zh-CN' : 'en-GB');
 
 export function fmtNumber(x, digits) {
   if (x === null || x === undefined || Number.isNaN(Number(x))) return '—';
-  const opts = digits === undefined ? { maximumFractionDigits: 2 } : { minimumFractionDigits: digits, maximumFractionDigits: digits };
+  const opts =
+    digits === undefined
+      ? { maximumFractionDigits: 2 }
+      : { minimumFractionDigits: digits, maximumFractionDigits: digits };
   return new Intl.NumberFormat(locale(), opts).format(Number(x));
 }
 
 export function fmtDateTime(iso) {
   if (!iso) return '—';
-  return new Intl.DateTimeFormat(locale(), { year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' }).format(new Date(iso));
+  return new Intl.DateTimeFormat(locale(), {
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+  }).format(new Date(iso));
 }
 
 /** A calendar date (YYYY-MM-DD) as written, in the current language's order. */
@@ -1351,14 +1409,22 @@ export function fmtDate(ymd) {
   if (!ymd) return '—';
   const [y, m, d] = ymd.split('-').map(Number);
   if (!y || !m || !d) return ymd;
-  return new Intl.DateTimeFormat(locale(), { year: 'numeric', month: '2-digit', day: '2-digit', timeZone: 'UTC' }).format(Date.UTC(y, m - 1, d));
+  return new Intl.DateTimeFormat(locale(), {
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    timeZone: 'UTC',
+  }).format(Date.UTC(y, m - 1, d));
 }
 
 /** A distance in metres: "350 米" / "1.2 公里" in Chinese, "350 m" / "1.2 km" in English. */
 export function fmtDistance(metres) {
   const m = Number(metres);
   if (!Number.isFinite(m)) return '—';
-  const [value, unit] = m >= 1000 ? [fmtNumber(m / 1000, 1), lang === 'zh' ? '公里' : 'km'] : [fmtNumber(Math.round(m), 0), lang === 'zh' ? '米' : 'm'];
+  const [value, unit] =
+    m >= 1000
+      ? [fmtNumber(m / 1000, 1), lang === 'zh' ? '公里' : 'km']
+      : [fmtNumber(Math.round(m), 0), lang === 'zh' ? '米' : 'm'];
   return `${value} ${unit}`;
 }
 

@@ -41,7 +41,13 @@ const ROUTES = [
   { path: 'webhooks', view: webhooksView, roles: ['admin'], nav: 'nav.webhooks' },
 ];
 
-const HOME = { reviewer: 'queue', admin: 'dashboard', inspector: 'dashboard', township: 'declarations', secretary: 'members' };
+const HOME = {
+  reviewer: 'queue',
+  admin: 'dashboard',
+  inspector: 'dashboard',
+  township: 'declarations',
+  secretary: 'members',
+};
 
 const shell = document.getElementById('shell');
 const main = document.getElementById('main');
@@ -53,7 +59,10 @@ let loginNotice = null;
 function parseHash() {
   const raw = location.hash.replace(/^#\/?/, '');
   const [path, query = ''] = raw.split('?');
-  return { parts: path.split('/').filter(Boolean).map(decodeURIComponent), query: Object.fromEntries(new URLSearchParams(query)) };
+  return {
+    parts: path.split('/').filter(Boolean).map(decodeURIComponent),
+    query: Object.fromEntries(new URLSearchParams(query)),
+  };
 }
 
 function match(parts) {
@@ -86,15 +95,36 @@ function renderShell(active) {
   }
   const role = session.user.role;
   const links = ROUTES.filter((r) => r.nav && r.roles.includes(role));
-  const langButton = h('button', { type: 'button', lang: getLang() === 'zh' ? 'en' : 'zh', onclick: switchLang }, t('lang.switch'));
-  shell.replaceChildren(h('header', { class: 'topbar' },
-    h('span', { class: 'brand' }, t('app.name')),
-    h('nav', { 'aria-label': t('nav.label') }, h('ul', {}, links.map((r) => h('li', {},
-      h('a', { href: `#/${r.path}`, 'aria-current': active === r.path ? 'page' : false }, t(r.nav)))))),
-    h('div', { class: 'who' },
-      h('span', {}, `${session.user.username} · ${roleName(role)}`),
-      langButton,
-      h('button', { type: 'button', onclick: () => api.logout() }, t('nav.logout')))));
+  const langButton = h(
+    'button',
+    { type: 'button', lang: getLang() === 'zh' ? 'en' : 'zh', onclick: switchLang },
+    t('lang.switch'),
+  );
+  shell.replaceChildren(
+    h(
+      'header',
+      { class: 'topbar' },
+      h('span', { class: 'brand' }, t('app.name')),
+      h(
+        'nav',
+        { 'aria-label': t('nav.label') },
+        h(
+          'ul',
+          {},
+          links.map((r) =>
+            h('li', {}, h('a', { href: `#/${r.path}`, 'aria-current': active === r.path ? 'page' : false }, t(r.nav))),
+          ),
+        ),
+      ),
+      h(
+        'div',
+        { class: 'who' },
+        h('span', {}, `${session.user.username} · ${roleName(role)}`),
+        langButton,
+        h('button', { type: 'button', onclick: () => api.logout() }, t('nav.logout')),
+      ),
+    ),
+  );
 }
 
 function switchLang() {
@@ -106,38 +136,64 @@ function renderLogin() {
   shell.replaceChildren();
   const user = h('input', { autocomplete: 'username', required: true, autocapitalize: 'off', spellcheck: 'false' });
   const pass = h('input', { type: 'password', autocomplete: 'current-password', required: true });
-  const status = h('div', { 'aria-live': 'assertive' }, loginNotice ? h('p', { class: 'notice info' }, loginNotice) : null);
+  const status = h(
+    'div',
+    { 'aria-live': 'assertive' },
+    loginNotice ? h('p', { class: 'notice info' }, loginNotice) : null,
+  );
   const button = h('button', { class: 'primary', type: 'submit' }, t('login.submit'));
-  const form = h('form', { class: 'card', novalidate: true, onsubmit: async (e) => {
-    e.preventDefault();
-    status.replaceChildren();
-    formErrors(form, null);
-    button.disabled = true;
-    try {
-      await api.login(user.value.trim(), pass.value);
-      loginNotice = null;
-    } catch (err) {
-      pass.value = '';
-      if (err.status === 401) status.replaceChildren(h('p', { class: 'notice error' }, t('login.failed')));
-      else if (err.status === 429) status.replaceChildren(h('p', { class: 'notice error' }, t('login.throttled')));
-      else formErrors(form, err, status);
-      button.disabled = false;
-    }
-  } },
-  field(t('login.username'), user, { name: 'username' }),
-  field(t('login.password'), pass, { name: 'password' }),
-  button);
-  main.replaceChildren(h('div', { class: 'login' },
-    h('div', { class: 'brandline' }, t('app.name')),
-    h('h1', { tabindex: '-1' }, t('login.title')),
-    status, form,
-    h('p', { class: 'lang-switch' }, h('button', { type: 'button', class: 'link', lang: getLang() === 'zh' ? 'en' : 'zh', onclick: switchLang }, t('lang.switch')))));
+  const form = h(
+    'form',
+    {
+      class: 'card',
+      novalidate: true,
+      onsubmit: async (e) => {
+        e.preventDefault();
+        status.replaceChildren();
+        formErrors(form, null);
+        button.disabled = true;
+        try {
+          await api.login(user.value.trim(), pass.value);
+          loginNotice = null;
+        } catch (err) {
+          pass.value = '';
+          if (err.status === 401) status.replaceChildren(h('p', { class: 'notice error' }, t('login.failed')));
+          else if (err.status === 429) status.replaceChildren(h('p', { class: 'notice error' }, t('login.throttled')));
+          else formErrors(form, err, status);
+          button.disabled = false;
+        }
+      },
+    },
+    field(t('login.username'), user, { name: 'username' }),
+    field(t('login.password'), pass, { name: 'password' }),
+    button,
+  );
+  main.replaceChildren(
+    h(
+      'div',
+      { class: 'login' },
+      h('div', { class: 'brandline' }, t('app.name')),
+      h('h1', { tabindex: '-1' }, t('login.title')),
+      status,
+      form,
+      h(
+        'p',
+        { class: 'lang-switch' },
+        h(
+          'button',
+          { type: 'button', class: 'link', lang: getLang() === 'zh' ? 'en' : 'zh', onclick: switchLang },
+          t('lang.switch'),
+        ),
+      ),
+    ),
+  );
   user.focus();
 }
 
 async function render() {
   // A filter that re-renders its page keeps the focus (controls that do have stable ids).
-  const focusedId = document.activeElement?.id && main.contains(document.activeElement) ? document.activeElement.id : null;
+  const focusedId =
+    document.activeElement?.id && main.contains(document.activeElement) ? document.activeElement.id : null;
   for (const url of blobs) URL.revokeObjectURL(url);
   blobs = [];
   // What the last page left behind (key listeners, dialogs).
@@ -163,8 +219,15 @@ async function render() {
       location.replace(`#/${home}`);
     } else {
       renderShell(null);
-      main.replaceChildren(h('div', { class: 'card' }, h('h1', { tabindex: '-1' }, t('app.name')), h('p', {}, t('role.phone_only')),
-        h('p', {}, h('a', { href: '/m/' }, t('role.phone_link')))));
+      main.replaceChildren(
+        h(
+          'div',
+          { class: 'card' },
+          h('h1', { tabindex: '-1' }, t('app.name')),
+          h('p', {}, t('role.phone_only')),
+          h('p', {}, h('a', { href: '/m/' }, t('role.phone_link'))),
+        ),
+      );
     }
     return;
   }
@@ -172,7 +235,10 @@ async function render() {
   const container = h('div', {});
   main.replaceChildren(container);
   if (!found.route.roles.includes(role)) {
-    container.append(h('h1', { tabindex: '-1' }, t('error.forbidden_title')), h('p', { class: 'notice error' }, t('error.forbidden')));
+    container.append(
+      h('h1', { tabindex: '-1' }, t('error.forbidden_title')),
+      h('p', { class: 'notice error' }, t('error.forbidden')),
+    );
     return;
   }
   const ctx = {
@@ -195,7 +261,8 @@ async function render() {
   }
   const again = focusedId ? document.getElementById(focusedId) : null;
   if (again) again.focus({ preventScroll: true });
-  else if (document.activeElement === document.body || !document.activeElement) container.querySelector('h1')?.focus({ preventScroll: true });
+  else if (document.activeElement === document.body || !document.activeElement)
+    container.querySelector('h1')?.focus({ preventScroll: true });
 }
 
 api.onSession((session, reason) => {

@@ -6,9 +6,14 @@ import { t, flagName, fmtNumber } from './i18n.js';
 
 /** A notice for any error: the problem's detail, then each field message. */
 export function errorBox(err) {
-  const title = err?.status === 0 || err instanceof TypeError ? t('error.network') : (err?.detail || err?.title || t('error.generic'));
+  const title =
+    err?.status === 0 || err instanceof TypeError
+      ? t('error.network')
+      : err?.detail || err?.title || t('error.generic');
   // The server's message in the console's language; the field's path only as a hover hint.
-  const list = (err?.errors ?? []).map((e) => h('li', { title: e.field || null, dataset: { rule: e.rule || '' } }, e.message));
+  const list = (err?.errors ?? []).map((e) =>
+    h('li', { title: e.field || null, dataset: { rule: e.rule || '' } }, e.message),
+  );
   return h('div', { class: 'notice error', role: 'alert' }, h('p', {}, title), list.length ? h('ul', {}, list) : null);
 }
 
@@ -21,7 +26,10 @@ export function formErrors(form, err, summary) {
     if (slot) slot.textContent = '';
     f.querySelector('input, select, textarea')?.removeAttribute('aria-invalid');
   }
-  const box = summary ?? form.querySelector(':scope > .form-summary') ?? form.insertBefore(h('div', { class: 'form-summary' }), form.firstChild);
+  const box =
+    summary ??
+    form.querySelector(':scope > .form-summary') ??
+    form.insertBefore(h('div', { class: 'form-summary' }), form.firstChild);
   box.replaceChildren();
   if (!err) return;
   const rest = [];
@@ -49,15 +57,24 @@ export const empty = (text) => h('p', { class: 'empty' }, text);
 /** ★★☆ for a level; with `text` the level is also written out (otherwise only for screen readers). */
 export function stars(level, text = false) {
   const n = Number(level) || 0;
-  return h('span', { class: 'stars', title: t('level.n', { n }) },
+  return h(
+    'span',
+    { class: 'stars', title: t('level.n', { n }) },
     h('span', { 'aria-hidden': 'true' }, '★'.repeat(n), h('span', { class: 'off' }, '★'.repeat(Math.max(0, 3 - n)))),
-    text ? h('span', { class: 'level-text' }, ' ', t('level.n', { n })) : h('span', { class: 'sr-only' }, t('level.n', { n })));
+    text
+      ? h('span', { class: 'level-text' }, ' ', t('level.n', { n }))
+      : h('span', { class: 'sr-only' }, t('level.n', { n })),
+  );
 }
 
 /** A flag: on the inspection's page with its detail; in lists counted by code (`count`). */
 export function flagChip(flag) {
   const times = flag.count > 1 ? ` ×${flag.count}` : '';
-  return h('span', { class: ['chip', `sev-${flag.severity}`], title: flag.message ?? flag.detail }, flagName(flag.code) + times);
+  return h(
+    'span',
+    { class: ['chip', `sev-${flag.severity}`], title: flag.message ?? flag.detail },
+    flagName(flag.code) + times,
+  );
 }
 
 export function severityBadge(severity) {
@@ -92,11 +109,31 @@ export function pager(load) {
 /** A table with a header row; cells carry their column label for the narrow (card) layout. */
 export function table(columns, { cards = true, caption } = {}) {
   const body = h('tbody');
-  const el = h('div', { class: 'table-wrap' }, h('table', { class: cards ? 'cards' : '' },
-    caption ? h('caption', { class: 'sr-only' }, caption) : null,
-    h('thead', {}, h('tr', {}, columns.map((c) => h('th', { scope: 'col', class: c.num ? 'num' : '' }, c.label))))
-    , body));
-  const row = (cells, props = {}) => h('tr', props, cells.map((c, i) => h('td', { 'data-label': columns[i]?.label ?? '', class: columns[i]?.num ? 'num' : '' }, c)));
+  const el = h(
+    'div',
+    { class: 'table-wrap' },
+    h(
+      'table',
+      { class: cards ? 'cards' : '' },
+      caption ? h('caption', { class: 'sr-only' }, caption) : null,
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          columns.map((c) => h('th', { scope: 'col', class: c.num ? 'num' : '' }, c.label)),
+        ),
+      ),
+      body,
+    ),
+  );
+  const row = (cells, props = {}) =>
+    h(
+      'tr',
+      props,
+      cells.map((c, i) => h('td', { 'data-label': columns[i]?.label ?? '', class: columns[i]?.num ? 'num' : '' }, c)),
+    );
   return { el, body, row };
 }
 

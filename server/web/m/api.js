@@ -96,12 +96,16 @@ let refreshing = null;
 function refresh() {
   if (!refreshing) {
     const work = () => (access && access.expiresAt > Date.now() ? Promise.resolve() : refreshNow());
-    const locked = navigator.locks ? navigator.locks.request('fieldstar-refresh', async () => {
-      // Another tab may have rotated the token meanwhile: read it again.
-      session = (await db.get(db.META, SESSION)) || null;
-      return work();
-    }) : work();
-    refreshing = locked.finally(() => { refreshing = null; });
+    const locked = navigator.locks
+      ? navigator.locks.request('fieldstar-refresh', async () => {
+          // Another tab may have rotated the token meanwhile: read it again.
+          session = (await db.get(db.META, SESSION)) || null;
+          return work();
+        })
+      : work();
+    refreshing = locked.finally(() => {
+      refreshing = null;
+    });
   }
   return refreshing;
 }

@@ -56,7 +56,18 @@ function renderHeader() {
   header.replaceChildren(
     h('h1', null, t('app')),
     h('span', { class: `net ${online ? 'net-on' : 'net-off'}`, id: 'net' }, online ? t('online') : t('offline')),
-    h('button', { class: 'link', id: 'lang', onclick: () => { setLanguage(language() === 'zh' ? 'en' : 'zh'); rerender(); } }, t('lang')),
+    h(
+      'button',
+      {
+        class: 'link',
+        id: 'lang',
+        onclick: () => {
+          setLanguage(language() === 'zh' ? 'en' : 'zh');
+          rerender();
+        },
+      },
+      t('lang'),
+    ),
     app.user ? h('button', { class: 'link', id: 'logout', onclick: logout }, t('logout')) : null,
   );
 }
@@ -74,9 +85,27 @@ function rerender() {
 function renderLogin(message, username = '') {
   app.view = 'login';
   renderHeader();
-  const form = h('form', { class: 'card', id: 'login', onsubmit: onLogin },
-    h('label', null, t('username'), h('input', { name: 'username', autocomplete: 'username', required: true, autocapitalize: 'none', value: username })),
-    h('label', null, t('password'), h('input', { name: 'password', type: 'password', autocomplete: 'current-password', required: true })),
+  const form = h(
+    'form',
+    { class: 'card', id: 'login', onsubmit: onLogin },
+    h(
+      'label',
+      null,
+      t('username'),
+      h('input', {
+        name: 'username',
+        autocomplete: 'username',
+        required: true,
+        autocapitalize: 'none',
+        value: username,
+      }),
+    ),
+    h(
+      'label',
+      null,
+      t('password'),
+      h('input', { name: 'password', type: 'password', autocomplete: 'current-password', required: true }),
+    ),
     message ? h('p', { class: 'error', id: 'login-error' }, message) : null,
     h('button', { type: 'submit', class: 'primary' }, t('login')),
   );
@@ -197,7 +226,9 @@ const DECIDED_SHOWN = 10;
 
 /** Fetches each checklist of the worklist once, so the service worker has it for offline use. */
 function prefetchTemplates(entries) {
-  const refs = new Map(entries.filter((e) => e.checklist).map((e) => [`${e.checklist.code}/${e.checklist.version}`, e.checklist]));
+  const refs = new Map(
+    entries.filter((e) => e.checklist).map((e) => [`${e.checklist.code}/${e.checklist.version}`, e.checklist]),
+  );
   for (const { code, version } of refs.values()) {
     api.getJson(`/checklists/${encodeURIComponent(code)}/versions/${version}`).catch(() => {});
   }
@@ -209,12 +240,16 @@ async function renderHome() {
   const records = await queue.list(app.user?.username);
   if (app.view !== 'home') return;
   const byDeclaration = new Map(records.map((r) => [r.declaration_id, r]));
-  const outbox = records.filter((r) => r.state !== queue.DRAFT)
+  const outbox = records
+    .filter((r) => r.state !== queue.DRAFT)
     .sort((a, b) => (b.updated_at || '').localeCompare(a.updated_at || ''));
 
   const work = app.worklist;
-  const worklist = h('section', { id: 'worklist' }, h('h2', null, t('worklist'),
-    work?.offline ? h('span', { class: 'badge' }, t('offline_copy')) : null));
+  const worklist = h(
+    'section',
+    { id: 'worklist' },
+    h('h2', null, t('worklist'), work?.offline ? h('span', { class: 'badge' }, t('offline_copy')) : null),
+  );
   if (!work) worklist.append(h('p', { class: 'muted' }, '…'));
   else if (work.error) worklist.append(h('p', { class: 'error' }, work.error));
   else if (!work.items.length) worklist.append(h('p', { class: 'muted' }, t('none')));
@@ -222,32 +257,59 @@ async function renderHome() {
     for (const entry of work.items) {
       const local = byDeclaration.get(entry.declaration.id);
       const d = entry.declaration;
-      worklist.append(h('article', { class: 'card entry', 'data-declaration': d.id },
-        h('h3', null, entry.village.name),
-        h('p', { class: 'muted' }, `${entry.village.code} · ${t('level', d.star_level)} · ${fmtQuarter(d.quarter)} · ${t(d.kind)}`,
-          entry.checklist ? ` · ${entry.checklist.code} v${entry.checklist.version}` : ''),
-        !entry.checklist ? h('p', { class: 'warn' }, t('no_checklist'))
-          : local && local.state !== queue.DRAFT ? h('p', { class: 'muted' }, t(`state_${local.state}`))
-            : h('button', { class: 'primary inspect', onclick: () => openForm(entry) }, local ? t('edit') : t('inspect')),
-      ));
+      worklist.append(
+        h(
+          'article',
+          { class: 'card entry', 'data-declaration': d.id },
+          h('h3', null, entry.village.name),
+          h(
+            'p',
+            { class: 'muted' },
+            `${entry.village.code} · ${t('level', d.star_level)} · ${fmtQuarter(d.quarter)} · ${t(d.kind)}`,
+            entry.checklist ? ` · ${entry.checklist.code} v${entry.checklist.version}` : '',
+          ),
+          !entry.checklist
+            ? h('p', { class: 'warn' }, t('no_checklist'))
+            : local && local.state !== queue.DRAFT
+              ? h('p', { class: 'muted' }, t(`state_${local.state}`))
+              : h(
+                  'button',
+                  { class: 'primary inspect', onclick: () => openForm(entry) },
+                  local ? t('edit') : t('inspect'),
+                ),
+        ),
+      );
     }
   }
 
-  const returned = h('section', { id: 'returned', class: app.returned?.length ? null : 'is-empty' }, h('h2', null, t('returned')));
+  const returned = h(
+    'section',
+    { id: 'returned', class: app.returned?.length ? null : 'is-empty' },
+    h('h2', null, t('returned')),
+  );
   for (const view of app.returned || []) {
     const local = records.find((r) => r.id === view.id);
     const pending = local && local.state !== queue.SENT && local.state !== queue.DRAFT;
-    returned.append(h('article', { class: 'card returned', 'data-inspection': view.id },
-      h('h3', null, view.village_name || local?.village?.name || view.village_id),
-      h('p', null, `${t('revision')} ${view.revision} · ${t('score')} ${view.score}`),
-      h('blockquote', { class: 'comment' }, view.return_comment || ''),
-      pending ? h('p', { class: 'muted' }, t(`state_${local.state}`))
-        : h('button', { class: 'primary revise', onclick: () => openRevision(view) }, t('revise')),
-      pending ? null : cancelControl(view.id, local),
-    ));
+    returned.append(
+      h(
+        'article',
+        { class: 'card returned', 'data-inspection': view.id },
+        h('h3', null, view.village_name || local?.village?.name || view.village_id),
+        h('p', null, `${t('revision')} ${view.revision} · ${t('score')} ${view.score}`),
+        h('blockquote', { class: 'comment' }, view.return_comment || ''),
+        pending
+          ? h('p', { class: 'muted' }, t(`state_${local.state}`))
+          : h('button', { class: 'primary revise', onclick: () => openRevision(view) }, t('revise')),
+        pending ? null : cancelControl(view.id, local),
+      ),
+    );
   }
 
-  const decided = h('section', { id: 'decided', class: app.decided?.length ? null : 'is-empty' }, h('h2', null, t('decided')));
+  const decided = h(
+    'section',
+    { id: 'decided', class: app.decided?.length ? null : 'is-empty' },
+    h('h2', null, t('decided')),
+  );
   for (const view of app.decided || []) decided.append(decidedCard(view));
 
   const out = h('section', { id: 'outbox' }, h('h2', null, t('outbox')));
@@ -255,7 +317,10 @@ async function renderHome() {
   for (const r of outbox) out.append(outboxCard(r));
 
   // The lists reload right after a change: the message stays for a while, across those renders.
-  const notice = app.notice && app.notice.until > Date.now() ? h('p', { class: 'notice', id: 'notice', role: 'status' }, app.notice.text) : null;
+  const notice =
+    app.notice && app.notice.until > Date.now()
+      ? h('p', { class: 'notice', id: 'notice', role: 'status' }, app.notice.text)
+      : null;
   show(notice, returned, worklist, out, decided);
 }
 
@@ -263,15 +328,33 @@ async function renderHome() {
 function decidedCard(view) {
   const decisions = (view.decisions || []).filter((d) => d.decision !== 'return');
   const standing = [...decisions].reverse().find((d) => !d.reopened_at) || null;
-  return h('article', { class: `card decided status-${view.status}`, 'data-inspection': view.id, 'data-status': view.status },
-    h('h3', null, view.village_name || view.village_id, ' ',
-      h('span', { class: `state status-${view.status}` }, t(`status_${view.status}`))),
+  return h(
+    'article',
+    { class: `card decided status-${view.status}`, 'data-inspection': view.id, 'data-status': view.status },
+    h(
+      'h3',
+      null,
+      view.village_name || view.village_id,
+      ' ',
+      h('span', { class: `state status-${view.status}` }, t(`status_${view.status}`)),
+    ),
     h('p', { class: 'muted' }, `${t('score')} ${view.score} · ${t('revision')} ${view.revision}`),
-    standing ? h('p', { class: 'muted' }, t('decided_by', standing.decided_by_name || '', fmtTime(standing.decided_at))) : null,
-    standing?.consequence ? h('p', { class: 'consequence' }, `${t('consequence')}: ${t(`consequence_${standing.consequence}`)}`) : null,
+    standing
+      ? h('p', { class: 'muted' }, t('decided_by', standing.decided_by_name || '', fmtTime(standing.decided_at)))
+      : null,
+    standing?.consequence
+      ? h('p', { class: 'consequence' }, `${t('consequence')}: ${t(`consequence_${standing.consequence}`)}`)
+      : null,
     standing?.comment ? h('blockquote', { class: 'comment' }, `${t('comment')}: ${standing.comment}`) : null,
-    decisions.filter((d) => d.reopened_at).map((d) => h('p', { class: 'muted reopened' },
-      `${t(`decision_${d.decision}`)} · ${t('reopened', d.reopened_by_name || '', d.reopen_reason || '')}`)),
+    decisions
+      .filter((d) => d.reopened_at)
+      .map((d) =>
+        h(
+          'p',
+          { class: 'muted reopened' },
+          `${t(`decision_${d.decision}`)} · ${t('reopened', d.reopened_by_name || '', d.reopen_reason || '')}`,
+        ),
+      ),
   );
 }
 
@@ -290,9 +373,13 @@ function cancelControl(inspectionId, record) {
     app.confirming = inspectionId;
     box.replaceChildren(
       h('p', { class: 'warn' }, t('cancel_confirm')),
-      h('p', { class: 'actions' },
+      h(
+        'p',
+        { class: 'actions' },
         h('button', { type: 'button', class: 'danger confirm-cancel', onclick: confirm }, t('cancel_yes')),
-        h('button', { type: 'button', class: 'link keep', onclick: idle }, t('cancel_no'))));
+        h('button', { type: 'button', class: 'link keep', onclick: idle }, t('cancel_no')),
+      ),
+    );
   }
   async function confirm(ev) {
     ev.target.disabled = true;
@@ -324,8 +411,13 @@ function cancelControl(inspectionId, record) {
 function problemWords(error) {
   const code = error.code || '';
   const fields = (error.errors || []).map((e) => e.field || '');
-  if (code === 'inspection.outside_window' || fields.includes('started_at') && /window/i.test(error.detail || '')) return 'outside_window';
-  if (error.status === 422 && (/checklist/.test(code) || fields.some((f) => f === 'checklist' || f.startsWith('checklist.')))) return 'checklist_version';
+  if (code === 'inspection.outside_window' || (fields.includes('started_at') && /window/i.test(error.detail || '')))
+    return 'outside_window';
+  if (
+    error.status === 422 &&
+    (/checklist/.test(code) || fields.some((f) => f === 'checklist' || f.startsWith('checklist.')))
+  )
+    return 'checklist_version';
   if (code === 'declaration_inspected') return 'declaration_inspected';
   if (code === 'declaration.awaiting_township') return 'awaiting_township';
   return null;
@@ -340,7 +432,15 @@ function newerChecklist(r) {
 
 /** Opens the form again on the newer checklist version, keeping the answers and photos. */
 async function useNewVersion(r, checklist) {
-  Object.assign(r, { checklist, state: queue.DRAFT, body: null, error: null, final: false, body_sent: false, result: null });
+  Object.assign(r, {
+    checklist,
+    state: queue.DRAFT,
+    body: null,
+    error: null,
+    final: false,
+    body_sent: false,
+    result: null,
+  });
   await queue.save(r);
   await startForm(r);
 }
@@ -351,23 +451,75 @@ function outboxCard(r) {
   const words = error ? problemWords(error) : null;
   const newer = words === 'checklist_version' ? newerChecklist(r) : null;
   const shown = outboxState(r);
-  return h('article', { class: `card outbox state-${r.state}`, 'data-inspection': r.id, 'data-state': r.state, 'data-shown': shown.key },
-    h('h3', null, r.village?.name || r.declaration_id,
-      h('span', { class: `state state-${r.state}` }, shown.text)),
-    result && r.state === queue.SENT ? h('p', { class: 'result' },
-      `${t('status')}: ${t(`status_${result.status}`)} · ${t('score')} ${result.score} · ${t('revision')} ${result.revision}`) : null,
-    h('ul', { class: 'photo-states' }, r.photos.map((p) => h('li', { class: `state-${p.state}`, 'data-photo': p.id, 'data-sent': p.sent || 0 },
-      `${photoName(r, p)} · ${photoState(p)}`,
-      p.error ? h('span', { class: 'error' }, ` — ${p.error}`) : null))),
-    error ? h('div', { class: 'error problem', 'data-code': error.code || '' },
-      words ? h('p', { class: 'words' }, t(`err_${words}`)) : null,
-      error.code === 'login' ? t('login_again') : r.final ? h('p', { class: 'refused' }, t('refused', error.detail)) : error.detail,
-      h('ul', null, (error.errors || []).map((fe) => h('li', { title: fe.field || null, 'data-rule': fe.rule || '' }, fe.message)))) : null,
-    words === 'checklist_version' && newer ? h('p', { class: 'actions' },
-      h('button', { class: 'primary new-version', onclick: () => useNewVersion(r, newer) }, t('use_new_version'))) : null,
-    result?.flags?.length ? h('div', { class: 'flags' }, h('h4', null, t('flags')),
-      h('ul', null, result.flags.map((f) => h('li', { class: `flag sev-${f.severity}`, 'data-code': f.code },
-        h('strong', null, flagName(f.code)), ' ', f.message || '')))) : null,
+  return h(
+    'article',
+    { class: `card outbox state-${r.state}`, 'data-inspection': r.id, 'data-state': r.state, 'data-shown': shown.key },
+    h('h3', null, r.village?.name || r.declaration_id, h('span', { class: `state state-${r.state}` }, shown.text)),
+    result && r.state === queue.SENT
+      ? h(
+          'p',
+          { class: 'result' },
+          `${t('status')}: ${t(`status_${result.status}`)} · ${t('score')} ${result.score} · ${t('revision')} ${result.revision}`,
+        )
+      : null,
+    h(
+      'ul',
+      { class: 'photo-states' },
+      r.photos.map((p) =>
+        h(
+          'li',
+          { class: `state-${p.state}`, 'data-photo': p.id, 'data-sent': p.sent || 0 },
+          `${photoName(r, p)} · ${photoState(p)}`,
+          p.error ? h('span', { class: 'error' }, ` — ${p.error}`) : null,
+        ),
+      ),
+    ),
+    error
+      ? h(
+          'div',
+          { class: 'error problem', 'data-code': error.code || '' },
+          words ? h('p', { class: 'words' }, t(`err_${words}`)) : null,
+          error.code === 'login'
+            ? t('login_again')
+            : r.final
+              ? h('p', { class: 'refused' }, t('refused', error.detail))
+              : error.detail,
+          h(
+            'ul',
+            null,
+            (error.errors || []).map((fe) =>
+              h('li', { title: fe.field || null, 'data-rule': fe.rule || '' }, fe.message),
+            ),
+          ),
+        )
+      : null,
+    words === 'checklist_version' && newer
+      ? h(
+          'p',
+          { class: 'actions' },
+          h('button', { class: 'primary new-version', onclick: () => useNewVersion(r, newer) }, t('use_new_version')),
+        )
+      : null,
+    result?.flags?.length
+      ? h(
+          'div',
+          { class: 'flags' },
+          h('h4', null, t('flags')),
+          h(
+            'ul',
+            null,
+            result.flags.map((f) =>
+              h(
+                'li',
+                { class: `flag sev-${f.severity}`, 'data-code': f.code },
+                h('strong', null, flagName(f.code)),
+                ' ',
+                f.message || '',
+              ),
+            ),
+          ),
+        )
+      : null,
     r.state === queue.ERROR ? discardControl(r) : null,
     // The server has the body but not every photo: the inspection is stuck until she finishes or cancels it.
     r.body_sent && r.state !== queue.SENT ? cancelControl(r.id, r) : null,
@@ -380,11 +532,16 @@ function outboxCard(r) {
  * or an error to be retried.
  */
 function outboxState(r) {
-  if (r.state === queue.QUEUED && (r.waiting_signal || !navigator.onLine)) return { key: 'waiting_signal', text: t('state_waiting_signal') };
+  if (r.state === queue.QUEUED && (r.waiting_signal || !navigator.onLine))
+    return { key: 'waiting_signal', text: t('state_waiting_signal') };
   if (r.state === queue.SENDING) {
     const total = r.photos.reduce((n, p) => n + (p.size || 0), 0);
-    const sent = r.photos.reduce((n, p) => n + (p.state === queue.SENT ? p.size || 0 : Math.min(p.sent || 0, p.size || 0)), 0);
-    if (total > 0 && r.body_sent) return { key: 'sending_pct', text: t('sending_pct', Math.floor((100 * sent) / total)) };
+    const sent = r.photos.reduce(
+      (n, p) => n + (p.state === queue.SENT ? p.size || 0 : Math.min(p.sent || 0, p.size || 0)),
+      0,
+    );
+    if (total > 0 && r.body_sent)
+      return { key: 'sending_pct', text: t('sending_pct', Math.floor((100 * sent) / total)) };
   }
   if (r.state === queue.ERROR && r.final) return { key: 'refused', text: t('state_refused') };
   if (r.state === queue.ERROR && r.error?.code !== 'login') return { key: 'retrying', text: t('state_retrying') };
@@ -397,7 +554,8 @@ function photoState(p) {
     const sent = Math.min(p.sent || 0, p.size);
     return `${t('sending_pct', Math.floor((100 * sent) / p.size))} (${fmtBytes(sent)} / ${fmtBytes(p.size)})`;
   }
-  if (p.state === queue.QUEUED && p.sent && p.size) return `${t('state_queued')} (${fmtBytes(p.sent)} / ${fmtBytes(p.size)})`;
+  if (p.state === queue.QUEUED && p.sent && p.size)
+    return `${t('state_queued')} (${fmtBytes(p.sent)} / ${fmtBytes(p.size)})`;
   return t(`state_${p.state === queue.DRAFT ? 'queued' : p.state}`);
 }
 
@@ -416,8 +574,14 @@ function discardControl(r) {
   const idle = (focus) => {
     if (app.discarding === r.id) app.discarding = null;
     const button = h('button', { type: 'button', class: 'link danger discard', onclick: ask }, t('discard'));
-    box.replaceChildren(h('p', { class: 'actions' },
-      h('button', { type: 'button', class: 'retry', onclick: () => queue.retry(r) }, t('retry')), button));
+    box.replaceChildren(
+      h(
+        'p',
+        { class: 'actions' },
+        h('button', { type: 'button', class: 'retry', onclick: () => queue.retry(r) }, t('retry')),
+        button,
+      ),
+    );
     if (focus === true) button.focus();
   };
   function ask(ev) {
@@ -425,7 +589,13 @@ function discardControl(r) {
     const yes = h('button', { type: 'button', class: 'danger confirm-discard', onclick: discard }, t('discard_yes'));
     box.replaceChildren(
       h('p', { class: 'warn', role: 'alert' }, t('discard_confirm')),
-      h('p', { class: 'actions' }, yes, h('button', { type: 'button', class: 'keep-discard', onclick: () => idle(true) }, t('discard_no'))));
+      h(
+        'p',
+        { class: 'actions' },
+        yes,
+        h('button', { type: 'button', class: 'keep-discard', onclick: () => idle(true) }, t('discard_no')),
+      ),
+    );
     if (ev) yes.focus();
   }
   async function discard() {
@@ -509,13 +679,23 @@ async function startForm(record) {
   let template;
   try {
     const { code, version } = record.checklist;
-    template = (await api.getJson(`/checklists/${encodeURIComponent(code)}/versions/${version}`, { offlineOk: true })).data;
+    template = (await api.getJson(`/checklists/${encodeURIComponent(code)}/versions/${version}`, { offlineOk: true }))
+      .data;
   } catch (e) {
     if (needLogin(e)) return;
     show(h('p', { class: 'error' }, e.message), h('button', { onclick: () => renderHome() }, t('back')));
     return;
   }
-  app.form = { record, template, errors: [], tried: false, summary: false, removing: null, position: record.location || null, positionError: null };
+  app.form = {
+    record,
+    template,
+    errors: [],
+    tried: false,
+    summary: false,
+    removing: null,
+    position: record.location || null,
+    positionError: null,
+  };
   watchPosition();
   renderForm();
 }
@@ -564,11 +744,24 @@ function renderPosition() {
   else {
     const v = record.village;
     const distance = typeof v?.lat === 'number' ? haversine(position, v) : null;
-    kids.push(h('p', { id: 'position-fix' }, `${position.lat.toFixed(5)}, ${position.lon.toFixed(5)} · ${t('accuracy', position.accuracy_m)}`,
-      distance !== null ? ` · ${t('distance', distance)}` : ''));
+    kids.push(
+      h(
+        'p',
+        { id: 'position-fix' },
+        `${position.lat.toFixed(5)}, ${position.lon.toFixed(5)} · ${t('accuracy', position.accuracy_m)}`,
+        distance !== null ? ` · ${t('distance', distance)}` : '',
+      ),
+    );
     for (const w of positionWarnings(position, v)) {
-      kids.push(h('p', { class: 'warn', 'data-warning': w.code },
-        w.code === 'poor_accuracy' ? t('poor_accuracy', w.accuracy_m) : t('outside_village', w.distance_m, w.radius_m)));
+      kids.push(
+        h(
+          'p',
+          { class: 'warn', 'data-warning': w.code },
+          w.code === 'poor_accuracy'
+            ? t('poor_accuracy', w.accuracy_m)
+            : t('outside_village', w.distance_m, w.radius_m),
+        ),
+      );
     }
   }
   box.replaceChildren(...kids);
@@ -576,22 +769,33 @@ function renderPosition() {
 
 function renderForm() {
   const { record, template } = app.form;
-  const sections = template.sections.map((s) => h('fieldset', { class: 'section', 'data-section': s.id },
-    h('legend', null, label(s.title), ' ', h('span', { class: 'section-progress' })),
-    s.items.map((it) => renderItem(it, record))));
+  const sections = template.sections.map((s) =>
+    h(
+      'fieldset',
+      { class: 'section', 'data-section': s.id },
+      h('legend', null, label(s.title), ' ', h('span', { class: 'section-progress' })),
+      s.items.map((it) => renderItem(it, record)),
+    ),
+  );
   show(
     h('p', null, h('button', { class: 'link', id: 'back', onclick: leaveForm }, `‹ ${t('back')}`)),
     h('h2', { id: 'form-title' }, record.village?.name || '', ' · ', label(template.title)),
     record.return_comment ? h('blockquote', { class: 'comment' }, `${t('comment')}: ${record.return_comment}`) : null,
-    h('div', { id: 'progress', class: 'card' },
+    h(
+      'div',
+      { id: 'progress', class: 'card' },
       h('p', { id: 'progress-text' }),
-      h('progress', { id: 'progress-bar', max: 1, value: 0, 'aria-labelledby': 'progress-text' })),
+      h('progress', { id: 'progress-bar', max: 1, value: 0, 'aria-labelledby': 'progress-text' }),
+    ),
     h('section', { id: 'position', class: 'card' }),
-    h('form', { id: 'checklist', onsubmit: onSubmit, novalidate: true },
+    h(
+      'form',
+      { id: 'checklist', onsubmit: onSubmit, novalidate: true },
       sections,
       h('p', { class: 'error', id: 'form-error' }),
       h('section', { id: 'summary', class: 'card', 'aria-labelledby': 'summary-title', hidden: true }),
-      h('button', { type: 'submit', class: 'primary', id: 'submit' }, t('submit'))),
+      h('button', { type: 'submit', class: 'primary', id: 'submit' }, t('submit')),
+    ),
     h('p', { class: 'muted' }, t('saved')),
   );
   renderPosition();
@@ -621,17 +825,29 @@ function renderItem(it, record) {
   const name = `item-${it.id}`;
   const legendId = `q-${it.id}`;
   const errorId = `e-${it.id}`;
-  const choice = (type, value, checked, onchange, text) => h('label', { class: 'choice' },
-    h('input', { type, name, value, checked, onchange }), h('span', null, text));
+  const choice = (type, value, checked, onchange, text) =>
+    h('label', { class: 'choice' }, h('input', { type, name, value, checked, onchange }), h('span', null, text));
   switch (it.kind) {
     case 'yes_no':
-      input = h('div', { class: 'choices' }, [[true, t('yes')], [false, t('no')]].map(([v, text]) =>
-        choice('radio', String(v), answer === v, () => set(v), text)));
+      input = h(
+        'div',
+        { class: 'choices' },
+        [
+          [true, t('yes')],
+          [false, t('no')],
+        ].map(([v, text]) => choice('radio', String(v), answer === v, () => set(v), text)),
+      );
       break;
     case 'number':
       input = h('input', {
-        type: 'number', name, step: 'any', inputmode: 'decimal', min: it.min, max: it.max,
-        'aria-labelledby': legendId, 'aria-describedby': errorId,
+        type: 'number',
+        name,
+        step: 'any',
+        inputmode: 'decimal',
+        min: it.min,
+        max: it.max,
+        'aria-labelledby': legendId,
+        'aria-describedby': errorId,
         value: answer === undefined ? '' : String(answer),
         oninput: (ev) => {
           const raw = ev.target.value.trim();
@@ -641,24 +857,55 @@ function renderItem(it, record) {
       });
       break;
     case 'choice':
-      input = h('div', { class: 'choices' }, it.options.map((o) =>
-        choice('radio', o.id, answer === o.id, () => set(o.id), label(o.label))));
+      input = h(
+        'div',
+        { class: 'choices' },
+        it.options.map((o) => choice('radio', o.id, answer === o.id, () => set(o.id), label(o.label))),
+      );
       break;
     case 'multi_choice':
-      input = h('div', { class: 'choices' }, it.options.map((o) =>
-        choice('checkbox', o.id, Array.isArray(answer) && answer.includes(o.id), () => {
-          const chosen = [...document.querySelectorAll(`input[name="${name}"]:checked`)].map((c) => c.value);
-          set(chosen.length ? chosen : undefined);
-        }, label(o.label))));
+      input = h(
+        'div',
+        { class: 'choices' },
+        it.options.map((o) =>
+          choice(
+            'checkbox',
+            o.id,
+            Array.isArray(answer) && answer.includes(o.id),
+            () => {
+              const chosen = [...document.querySelectorAll(`input[name="${name}"]:checked`)].map((c) => c.value);
+              set(chosen.length ? chosen : undefined);
+            },
+            label(o.label),
+          ),
+        ),
+      );
       break;
     case 'text': {
       const counter = h('span', { class: 'counter muted', id: `c-${it.id}` });
-      const count = (s) => { counter.textContent = t('chars', [...(s || '')].length, cl.textLimit(it)); };
+      const count = (s) => {
+        counter.textContent = t('chars', [...(s || '')].length, cl.textLimit(it));
+      };
       count(answer);
-      input = h('div', null, h('textarea', {
-        name, rows: 3, 'aria-labelledby': legendId, 'aria-describedby': `${errorId} c-${it.id}`,
-        oninput: (ev) => { count(ev.target.value); set(ev.target.value === '' ? undefined : ev.target.value); },
-      }, answer || ''), counter);
+      input = h(
+        'div',
+        null,
+        h(
+          'textarea',
+          {
+            name,
+            rows: 3,
+            'aria-labelledby': legendId,
+            'aria-describedby': `${errorId} c-${it.id}`,
+            oninput: (ev) => {
+              count(ev.target.value);
+              set(ev.target.value === '' ? undefined : ev.target.value);
+            },
+          },
+          answer || '',
+        ),
+        counter,
+      );
       break;
     }
     case 'computed':
@@ -668,11 +915,19 @@ function renderItem(it, record) {
       break;
   }
   const takesPhotos = it.kind !== 'computed' && (it.kind === 'photo' || it.photos_min > 0);
-  return h('fieldset', { class: `item kind-${it.kind}`, 'data-item': it.id, tabindex: '-1' },
-    h('legend', { class: 'label', id: legendId }, label(it.label), it.required ? h('span', { class: 'req' }, ` (${t('required')})`) : null),
+  return h(
+    'fieldset',
+    { class: `item kind-${it.kind}`, 'data-item': it.id, tabindex: '-1' },
+    h(
+      'legend',
+      { class: 'label', id: legendId },
+      label(it.label),
+      it.required ? h('span', { class: 'req' }, ` (${t('required')})`) : null,
+    ),
     input,
     takesPhotos ? renderPhotos(it, record, legendId) : null,
-    h('p', { class: 'error item-error', id: errorId }));
+    h('p', { class: 'error item-error', id: errorId }),
+  );
 }
 
 function renderPhotos(it, record, legendId) {
@@ -681,44 +936,97 @@ function renderPhotos(it, record, legendId) {
   const warnings = h('div', { class: 'photo-warnings', role: 'status' });
   const draw = () => {
     const mine = record.photos.filter((p) => p.item === it.id);
-    list.replaceChildren(...mine.map((p, k) => {
-      const img = h('img', { alt: t('photo_label', label(it.label), k + 1), class: 'thumb' });
-      queue.loadPhoto(p.id).then((stored) => {
-        if (stored) img.src = URL.createObjectURL(new Blob([stored.bytes], { type: stored.type }));
-        // Sent with an earlier revision: the server has the bytes, the phone no longer does.
-        else img.replaceWith(h('span', { class: 'thumb on-server' }, t('state_sent')));
-      });
-      return h('figure', { class: `photo${p.warnings?.length ? ' has-warning' : ''}`, 'data-photo': p.id }, img, removeControl(p, k + 1));
-    }));
-    warnings.replaceChildren(...mine.flatMap((p, k) => (p.warnings || []).map((w) => h('p', { class: 'warn', 'data-photo-warning': w.code, 'data-photo': p.id },
-      w.code === 'exif_old' ? t('exif_old', k + 1, fmtTime(w.taken_at)) : t(w.code, k + 1, w.distance_m)))));
+    list.replaceChildren(
+      ...mine.map((p, k) => {
+        const img = h('img', { alt: t('photo_label', label(it.label), k + 1), class: 'thumb' });
+        queue.loadPhoto(p.id).then((stored) => {
+          if (stored) img.src = URL.createObjectURL(new Blob([stored.bytes], { type: stored.type }));
+          // Sent with an earlier revision: the server has the bytes, the phone no longer does.
+          else img.replaceWith(h('span', { class: 'thumb on-server' }, t('state_sent')));
+        });
+        return h(
+          'figure',
+          { class: `photo${p.warnings?.length ? ' has-warning' : ''}`, 'data-photo': p.id },
+          img,
+          removeControl(p, k + 1),
+        );
+      }),
+    );
+    warnings.replaceChildren(
+      ...mine.flatMap((p, k) =>
+        (p.warnings || []).map((w) =>
+          h(
+            'p',
+            { class: 'warn', 'data-photo-warning': w.code, 'data-photo': p.id },
+            w.code === 'exif_old' ? t('exif_old', k + 1, fmtTime(w.taken_at)) : t(w.code, k + 1, w.distance_m),
+          ),
+        ),
+      ),
+    );
   };
   // Removing a photo deletes its bytes on the phone: a second, changed button confirms it.
   const removeControl = (p, n) => {
     if (app.form.removing !== p.id) {
-      return h('button', { type: 'button', class: 'link danger remove', 'aria-label': `${t('remove')} ${t('photo_label', label(it.label), n)}`,
-        onclick: () => { app.form.removing = p.id; draw(); list.querySelector(`[data-photo="${p.id}"] .confirm-remove`)?.focus(); } }, t('remove'));
+      return h(
+        'button',
+        {
+          type: 'button',
+          class: 'link danger remove',
+          'aria-label': `${t('remove')} ${t('photo_label', label(it.label), n)}`,
+          onclick: () => {
+            app.form.removing = p.id;
+            draw();
+            list.querySelector(`[data-photo="${p.id}"] .confirm-remove`)?.focus();
+          },
+        },
+        t('remove'),
+      );
     }
-    return h('div', { class: 'remove-box', role: 'group', 'aria-label': t('remove_confirm') },
+    return h(
+      'div',
+      { class: 'remove-box', role: 'group', 'aria-label': t('remove_confirm') },
       h('p', { class: 'warn' }, t('remove_confirm')),
-      h('button', { type: 'button', class: 'danger confirm-remove', onclick: async () => {
-        app.form.removing = null;
-        record.photos = record.photos.filter((x) => x.id !== p.id);
-        if (p.state !== queue.SENT) await queue.dropPhoto(p.id);
-        await queue.save(record);
-        draw();
-        refreshForm();
-      } }, t('remove_yes')),
-      h('button', { type: 'button', class: 'keep-photo', onclick: () => {
-        app.form.removing = null;
-        draw();
-        list.querySelector(`[data-photo="${p.id}"] .remove`)?.focus();
-      } }, t('remove_no')));
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'danger confirm-remove',
+          onclick: async () => {
+            app.form.removing = null;
+            record.photos = record.photos.filter((x) => x.id !== p.id);
+            if (p.state !== queue.SENT) await queue.dropPhoto(p.id);
+            await queue.save(record);
+            draw();
+            refreshForm();
+          },
+        },
+        t('remove_yes'),
+      ),
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'keep-photo',
+          onclick: () => {
+            app.form.removing = null;
+            draw();
+            list.querySelector(`[data-photo="${p.id}"] .remove`)?.focus();
+          },
+        },
+        t('remove_no'),
+      ),
+    );
   };
   draw();
   const fileInput = h('input', {
-    type: 'file', accept: ACCEPT, capture: 'environment', multiple: true, class: 'visually-hidden',
-    name: `photo-${it.id}`, 'data-photo-input': it.id, 'aria-describedby': legendId,
+    type: 'file',
+    accept: ACCEPT,
+    capture: 'environment',
+    multiple: true,
+    class: 'visually-hidden',
+    name: `photo-${it.id}`,
+    'data-photo-input': it.id,
+    'aria-describedby': legendId,
     onchange: async (ev) => {
       let refused = 0;
       for (const file of ev.target.files) if (!(await addPhoto(record, it, file))) refused++;
@@ -728,11 +1036,19 @@ function renderPhotos(it, record, legendId) {
       if (refused) ev.target.closest('.item').querySelector('.item-error').textContent = t('not_a_photo');
     },
   });
-  return h('div', { class: 'photos' },
+  return h(
+    'div',
+    { class: 'photos' },
     list,
     warnings,
-    h('label', { class: 'button camera' }, fileInput, t('take_photo'),
-      it.photos_min > 0 ? h('span', { class: 'muted' }, ` (${t('photos_min', it.photos_min)})`) : null));
+    h(
+      'label',
+      { class: 'button camera' },
+      fileInput,
+      t('take_photo'),
+      it.photos_min > 0 ? h('span', { class: 'muted' }, ` (${t('photos_min', it.photos_min)})`) : null,
+    ),
+  );
 }
 
 /** JPEG, PNG or WebP by the file's first bytes (some cameras hand over files without a type). */
@@ -765,7 +1081,14 @@ async function addPhoto(record, it, file) {
   const warnings = exif ? captureWarnings(exif, Date.now(), app.form?.position, record.village) : [];
   await queue.savePhoto(id, type, bytes);
   record.photos.push({
-    id, item: it.id, label: it.label, sha256, type, size: bytes.byteLength, state: queue.DRAFT, warnings,
+    id,
+    item: it.id,
+    label: it.label,
+    sha256,
+    type,
+    size: bytes.byteLength,
+    state: queue.DRAFT,
+    warnings,
     downsized_from: small?.downsized_from || null,
   });
   await queue.save(record);
@@ -780,9 +1103,17 @@ function check() {
   const photos = record.photos.filter((p) => shown.get(p.item) && cl.item(template, p.item)?.kind !== 'computed');
   const errors = [
     ...cl.validateAnswers(template, answers),
-    ...cl.validateManifest(template, answers, photos.map((p) => p.item)),
+    ...cl.validateManifest(
+      template,
+      answers,
+      photos.map((p) => p.item),
+    ),
   ];
-  const progress = cl.progress(template, answers, photos.map((p) => p.item));
+  const progress = cl.progress(
+    template,
+    answers,
+    photos.map((p) => p.item),
+  );
   return { answers, photos, errors, shown, progress };
 }
 
@@ -793,7 +1124,9 @@ function refreshForm() {
   for (const el of document.querySelectorAll('#checklist .item')) {
     const id = el.dataset.item;
     el.classList.toggle('is-hidden', !shown.get(id));
-    const mine = errors.filter((e) => e.item === id && (app.form.tried || (e.rule !== 'required' && e.rule !== 'photos_min')));
+    const mine = errors.filter(
+      (e) => e.item === id && (app.form.tried || (e.rule !== 'required' && e.rule !== 'photos_min')),
+    );
     el.classList.toggle('has-error', mine.length > 0);
     el.querySelector('.item-error').textContent = mine.map(errorText).join('; ');
   }
@@ -831,41 +1164,85 @@ function renderSummary({ errors, progress }) {
     return;
   }
   const { template } = app.form;
-  const go = (id, ...reasons) => h('li', { 'data-item': id },
-    h('button', { type: 'button', class: 'link goto', onclick: () => goToItem(id) }, label(cl.item(template, id)?.label) || id),
-    reasons.some(Boolean) ? h('span', { class: 'why muted' }, reasons.filter(Boolean).join('；')) : null);
+  const go = (id, ...reasons) =>
+    h(
+      'li',
+      { 'data-item': id },
+      h(
+        'button',
+        { type: 'button', class: 'link goto', onclick: () => goToItem(id) },
+        label(cl.item(template, id)?.label) || id,
+      ),
+      reasons.some(Boolean) ? h('span', { class: 'why muted' }, reasons.filter(Boolean).join('；')) : null,
+    );
   const missing = new Set(progress.missing.map((m) => m.item));
   const fix = errors.filter((e) => !missing.has(e.item) && e.rule !== 'required' && e.rule !== 'photos_min');
   const fixIds = [...new Set(fix.map((e) => e.item))];
   const blocked = errors.length > 0;
-  box.replaceChildren(...[
-    h('h2', { id: 'summary-title', tabindex: '-1' }, t('summary_title')),
-    h('p', null, t('progress', progress.done, progress.total)),
-    h('h3', null, t('summary_missing')),
-    progress.missing.length
-      ? h('ul', { class: 'summary-list', id: 'summary-missing' }, progress.missing.map((m) => go(m.item,
-        ...[m.answer ? t('missing_answer') : null, m.photos ? t('missing_photos', cl.item(template, m.item).photos_min) : null].filter(Boolean))))
-      : h('p', { class: 'muted' }, t('summary_no_missing')),
-    fixIds.length ? [h('h3', null, t('summary_fix')), h('ul', { class: 'summary-list', id: 'summary-fix' },
-      fixIds.map((id) => go(id, ...fix.filter((e) => e.item === id).map(errorText))))] : null,
-    h('h3', null, t('summary_failing')),
-    progress.failing.length
-      ? [h('p', { class: 'muted' }, t('summary_failing_hint')),
-        h('ul', { class: 'summary-list', id: 'summary-failing' }, progress.failing.map((id) => go(id, passRule(cl.item(template, id)))))]
-      : h('p', { class: 'muted' }, t('summary_no_failing')),
-    blocked ? h('p', { class: 'error', id: 'summary-blocked' }, t('summary_blocked')) : null,
-    h('p', { class: 'actions' },
-      blocked ? null : h('button', { type: 'button', class: 'primary', id: 'confirm-submit', onclick: send }, t('confirm_submit')),
-      h('button', { type: 'button', id: 'keep-editing', onclick: closeSummary }, t('keep_editing'))),
-  ].flat().filter(Boolean));
+  box.replaceChildren(
+    ...[
+      h('h2', { id: 'summary-title', tabindex: '-1' }, t('summary_title')),
+      h('p', null, t('progress', progress.done, progress.total)),
+      h('h3', null, t('summary_missing')),
+      progress.missing.length
+        ? h(
+            'ul',
+            { class: 'summary-list', id: 'summary-missing' },
+            progress.missing.map((m) =>
+              go(
+                m.item,
+                ...[
+                  m.answer ? t('missing_answer') : null,
+                  m.photos ? t('missing_photos', cl.item(template, m.item).photos_min) : null,
+                ].filter(Boolean),
+              ),
+            ),
+          )
+        : h('p', { class: 'muted' }, t('summary_no_missing')),
+      fixIds.length
+        ? [
+            h('h3', null, t('summary_fix')),
+            h(
+              'ul',
+              { class: 'summary-list', id: 'summary-fix' },
+              fixIds.map((id) => go(id, ...fix.filter((e) => e.item === id).map(errorText))),
+            ),
+          ]
+        : null,
+      h('h3', null, t('summary_failing')),
+      progress.failing.length
+        ? [
+            h('p', { class: 'muted' }, t('summary_failing_hint')),
+            h(
+              'ul',
+              { class: 'summary-list', id: 'summary-failing' },
+              progress.failing.map((id) => go(id, passRule(cl.item(template, id)))),
+            ),
+          ]
+        : h('p', { class: 'muted' }, t('summary_no_failing')),
+      blocked ? h('p', { class: 'error', id: 'summary-blocked' }, t('summary_blocked')) : null,
+      h(
+        'p',
+        { class: 'actions' },
+        blocked
+          ? null
+          : h('button', { type: 'button', class: 'primary', id: 'confirm-submit', onclick: send }, t('confirm_submit')),
+        h('button', { type: 'button', id: 'keep-editing', onclick: closeSummary }, t('keep_editing')),
+      ),
+    ]
+      .flat()
+      .filter(Boolean),
+  );
 }
 
 /** What an item's answer must be to pass, in the console's words. */
 function passRule(it) {
   const p = it.pass || {};
   const has = (k) => p[k] !== undefined && p[k] !== null;
-  if (has('equals')) return t('rule_is', p.equals === true ? t('yes') : p.equals === false ? t('no') : String(p.equals));
-  if (has('in')) return t('rule_is', p.in.map((id) => label(it.options?.find((o) => o.id === id)?.label) || id).join('、'));
+  if (has('equals'))
+    return t('rule_is', p.equals === true ? t('yes') : p.equals === false ? t('no') : String(p.equals));
+  if (has('in'))
+    return t('rule_is', p.in.map((id) => label(it.options?.find((o) => o.id === id)?.label) || id).join('、'));
   if (has('min') && has('max')) return t('rule_between', p.min, p.max);
   if (has('min')) return t('rule_min', p.min);
   if (has('max')) return t('rule_max', p.max);
@@ -949,12 +1326,23 @@ function renderInsecure() {
   const secure = new URL(location.href);
   secure.protocol = 'https:';
   const https = secure.href;
-  show(h('section', { class: 'card insecure', id: 'insecure', role: 'alert' },
-    h('h2', null, t('insecure_title')),
-    h('p', null, t('insecure_why', location.origin)),
-    h('ul', null, h('li', null, t('insecure_sw')), h('li', null, t('insecure_ids')), h('li', null, t('insecure_position'))),
-    h('p', null, t('insecure_ask')),
-    h('p', null, t('insecure_try'), ' ', h('a', { href: https, id: 'insecure-https' }, https))));
+  show(
+    h(
+      'section',
+      { class: 'card insecure', id: 'insecure', role: 'alert' },
+      h('h2', null, t('insecure_title')),
+      h('p', null, t('insecure_why', location.origin)),
+      h(
+        'ul',
+        null,
+        h('li', null, t('insecure_sw')),
+        h('li', null, t('insecure_ids')),
+        h('li', null, t('insecure_position')),
+      ),
+      h('p', null, t('insecure_ask')),
+      h('p', null, t('insecure_try'), ' ', h('a', { href: https, id: 'insecure-https' }, https)),
+    ),
+  );
 }
 
 async function start() {

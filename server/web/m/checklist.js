@@ -68,7 +68,9 @@ export function checkKind(it, value) {
       const above = it.max !== undefined && it.max !== null && value > it.max;
       if (below || above) {
         return {
-          rule: 'range', min: it.min, max: it.max,
+          rule: 'range',
+          min: it.min,
+          max: it.max,
           message: `must be between ${numberText(it.min, '-∞')} and ${numberText(it.max, '∞')}`,
         };
       }
@@ -79,7 +81,11 @@ export function checkKind(it, value) {
         ? null
         : { rule: 'choice', options: optionIds(it), message: `must be one of: ${optionIds(it)}` };
     case 'multi_choice': {
-      const bad = { rule: 'multi', options: optionIds(it), message: `must be a list of option ids from: ${optionIds(it)}` };
+      const bad = {
+        rule: 'multi',
+        options: optionIds(it),
+        message: `must be a list of option ids from: ${optionIds(it)}`,
+      };
       if (!Array.isArray(value)) return bad;
       const seen = new Set();
       for (const c of value) {
@@ -120,8 +126,10 @@ export function validateAnswers(t, answers) {
     const it = item(t, id);
     if (!it) push(id, { rule: 'unknown', message: 'not an item of this checklist' });
     else if (value === null) continue;
-    else if (it.kind === 'computed') push(id, { rule: 'computed', message: 'this item is computed by the server; do not answer it' });
-    else if (it.kind === 'photo') push(id, { rule: 'photo_answer', message: 'a photo item takes photos only, not an answer' });
+    else if (it.kind === 'computed')
+      push(id, { rule: 'computed', message: 'this item is computed by the server; do not answer it' });
+    else if (it.kind === 'photo')
+      push(id, { rule: 'photo_answer', message: 'a photo item takes photos only, not an answer' });
   }
   const seen = new Map();
   const bad = new Set();
@@ -190,8 +198,20 @@ export function validateManifest(t, answers, manifestItems) {
     const field = `photos[${i}].item`;
     const it = item(t, id);
     if (!it) errors.push({ field, item: id, rule: 'unknown', message: `${id} is not an item of this checklist` });
-    else if (!shown.get(id)) errors.push({ field, item: id, rule: 'photo_hidden', message: `${id} is hidden by the answers; it takes no photos` });
-    else if (it.kind === 'computed') errors.push({ field, item: id, rule: 'photo_computed', message: `${id} is computed by the server; it takes no photos` });
+    else if (!shown.get(id))
+      errors.push({
+        field,
+        item: id,
+        rule: 'photo_hidden',
+        message: `${id} is hidden by the answers; it takes no photos`,
+      });
+    else if (it.kind === 'computed')
+      errors.push({
+        field,
+        item: id,
+        rule: 'photo_computed',
+        message: `${id} is computed by the server; it takes no photos`,
+      });
     else counts.set(id, (counts.get(id) || 0) + 1);
   });
   for (const it of items(t)) {
@@ -199,7 +219,11 @@ export function validateManifest(t, answers, manifestItems) {
     const got = counts.get(it.id) || 0;
     if (got < it.photos_min) {
       errors.push({
-        field: 'photos', item: it.id, rule: 'photos_min', min: it.photos_min, got,
+        field: 'photos',
+        item: it.id,
+        rule: 'photos_min',
+        min: it.photos_min,
+        got,
         message: `${it.id} needs at least ${it.photos_min} photo(s), the manifest has ${got}`,
       });
     }
@@ -209,18 +233,26 @@ export function validateManifest(t, answers, manifestItems) {
 
 /** The server's `passes`: whether an answer meets the item's pass rule (`pass`). */
 export function passes(it, rule, value) {
-  const within = (n) => (rule.min === undefined || rule.min === null || n >= rule.min) && (rule.max === undefined || rule.max === null || n <= rule.max);
+  const within = (n) =>
+    (rule.min === undefined || rule.min === null || n >= rule.min) &&
+    (rule.max === undefined || rule.max === null || n <= rule.max);
   switch (it.kind) {
-    case 'yes_no': return rule.equals !== undefined && jsonEqual(value, rule.equals);
+    case 'yes_no':
+      return rule.equals !== undefined && jsonEqual(value, rule.equals);
     case 'number':
-    case 'computed': return typeof value === 'number' && Number.isFinite(value) && within(value);
-    case 'choice': return typeof value === 'string' && Array.isArray(rule.in) && rule.in.includes(value);
+    case 'computed':
+      return typeof value === 'number' && Number.isFinite(value) && within(value);
+    case 'choice':
+      return typeof value === 'string' && Array.isArray(rule.in) && rule.in.includes(value);
     case 'multi_choice': {
       if (!Array.isArray(value)) return false;
-      const inList = !Array.isArray(rule.in) || (value.length > 0 && value.every((c) => typeof c === 'string' && rule.in.includes(c)));
+      const inList =
+        !Array.isArray(rule.in) ||
+        (value.length > 0 && value.every((c) => typeof c === 'string' && rule.in.includes(c)));
       return inList && within(value.length);
     }
-    default: return false;
+    default:
+      return false;
   }
 }
 

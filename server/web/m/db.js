@@ -35,7 +35,9 @@ async function run(store, mode, fn) {
   return new Promise((resolve, reject) => {
     const tx = db.transaction(store, mode);
     let result;
-    Promise.resolve(fn(tx.objectStore(store))).then((r) => { result = r; }, reject);
+    Promise.resolve(fn(tx.objectStore(store))).then((r) => {
+      result = r;
+    }, reject);
     tx.oncomplete = () => resolve(result);
     tx.onerror = () => reject(tx.error);
     tx.onabort = () => reject(tx.error);
@@ -44,5 +46,11 @@ async function run(store, mode, fn) {
 
 export const get = (store, key) => run(store, 'readonly', (s) => promised(s.get(key)));
 export const all = (store) => run(store, 'readonly', (s) => promised(s.getAll()));
-export const put = (store, value, key) => run(store, 'readwrite', (s) => { s.put(value, key); });
-export const del = (store, key) => run(store, 'readwrite', (s) => { s.delete(key); });
+export const put = (store, value, key) =>
+  run(store, 'readwrite', (s) => {
+    s.put(value, key);
+  });
+export const del = (store, key) =>
+  run(store, 'readwrite', (s) => {
+    s.delete(key);
+  });

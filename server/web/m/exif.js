@@ -17,8 +17,15 @@ function tiffBlock(bytes) {
     const marker = b[i + 1];
     if (marker === 0xda || marker === 0xd9) break; // image data: no metadata after it
     const length = (b[i + 2] << 8) | b[i + 3];
-    const exif = b[i + 4] === 0x45 && b[i + 5] === 0x78 && b[i + 6] === 0x69 && b[i + 7] === 0x66 && b[i + 8] === 0 && b[i + 9] === 0;
-    if (marker === 0xe1 && exif) return new DataView(b.buffer, b.byteOffset + i + 10, Math.max(0, Math.min(length - 8, b.length - i - 10)));
+    const exif =
+      b[i + 4] === 0x45 &&
+      b[i + 5] === 0x78 &&
+      b[i + 6] === 0x69 &&
+      b[i + 7] === 0x66 &&
+      b[i + 8] === 0 &&
+      b[i + 9] === 0;
+    if (marker === 0xe1 && exif)
+      return new DataView(b.buffer, b.byteOffset + i + 10, Math.max(0, Math.min(length - 8, b.length - i - 10)));
     i += 2 + length;
   }
   return null;
@@ -99,8 +106,13 @@ export function readExif(bytes) {
       const m = /^(\d{4}):(\d\d):(\d\d) (\d\d):(\d\d):(\d\d)$/.exec(ascii(view, sub.get(TAG_DATE_TIME_ORIGINAL)) || '');
       if (m) {
         const [y, mo, d, h, mi, s] = m.slice(1).map(Number);
-        const offset = offsetMinutes(ascii(view, sub.get(TAG_OFFSET_TIME_ORIGINAL)) || ascii(view, sub.get(TAG_OFFSET_TIME)));
-        const at = offset === null ? new Date(y, mo - 1, d, h, mi, s) : new Date(Date.UTC(y, mo - 1, d, h, mi, s) - offset * 60_000);
+        const offset = offsetMinutes(
+          ascii(view, sub.get(TAG_OFFSET_TIME_ORIGINAL)) || ascii(view, sub.get(TAG_OFFSET_TIME)),
+        );
+        const at =
+          offset === null
+            ? new Date(y, mo - 1, d, h, mi, s)
+            : new Date(Date.UTC(y, mo - 1, d, h, mi, s) - offset * 60_000);
         if (!Number.isNaN(at.getTime())) out.taken_at = at;
       }
     }

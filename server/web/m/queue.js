@@ -92,10 +92,13 @@ export async function enqueue(record, body) {
 
 /** A failure with the server's words: `{status, code, detail, errors, retry_after}`. */
 async function failure(res) {
-  const p = (res.status === 204 || res.status === 304) ? {} : (await problemOf(res)) || {};
+  const p = res.status === 204 || res.status === 304 ? {} : (await problemOf(res)) || {};
   const wait = Number(res.headers.get('Retry-After'));
   return {
-    status: res.status, code: p.code || null, detail: p.detail || p.title || `HTTP ${res.status}`, errors: p.errors || [],
+    status: res.status,
+    code: p.code || null,
+    detail: p.detail || p.title || `HTTP ${res.status}`,
+    errors: p.errors || [],
     retry_after: Number.isFinite(wait) && wait > 0 ? wait : null,
   };
 }
@@ -150,12 +153,15 @@ async function sendOne(record) {
     if (resumable()) {
       try {
         await tus.upload({
-          inspectionId: record.id, p, bytes: stored.bytes,
+          inspectionId: record.id,
+          p,
+          bytes: stored.bytes,
           save: () => save(record),
           received: () => photoReceived(record.id, p.id),
         });
       } catch (e) {
-        if (e instanceof tus.NoTus) p.no_tus = true; // a server without tus: the PUT
+        if (e instanceof tus.NoTus)
+          p.no_tus = true; // a server without tus: the PUT
         else if (e instanceof tus.Refusal) refused = e.res;
         else throw e;
       }
@@ -163,7 +169,10 @@ async function sendOne(record) {
     if (!refused && !resumable()) {
       const headers = p.downsized_from ? { 'Fieldstar-Downsized-From': p.downsized_from } : {};
       const res = await request(`/inspections/${record.id}/photos/${p.id}`, {
-        method: 'PUT', body: stored.bytes, type: stored.type, headers,
+        method: 'PUT',
+        body: stored.bytes,
+        type: stored.type,
+        headers,
       });
       if (res.status !== 200 && res.status !== 201) refused = res;
     }
@@ -191,8 +200,12 @@ async function sendOne(record) {
 
 function summary(view) {
   return {
-    status: view.status, revision: view.revision, score: view.score, passed: view.passed,
-    flags: view.flags || [], failing_items: view.failing_items || [],
+    status: view.status,
+    revision: view.revision,
+    score: view.score,
+    passed: view.passed,
+    flags: view.flags || [],
+    failing_items: view.failing_items || [],
   };
 }
 

@@ -6,37 +6,56 @@
 const SHELL_CACHE = 'fieldstar-shell-v5';
 const API_CACHE = 'fieldstar-api';
 const SHELL = [
-  '/m/', '/m/app.js', '/m/api.js', '/m/db.js', '/m/queue.js', '/m/checklist.js', '/m/geo.js',
-  '/m/exif.js', '/m/tus.js', '/m/downsize.js',
-  '/m/i18n.js', '/m/app.css', '/m/manifest.webmanifest', '/m/icon.svg', '/m/icon-192.png',
+  '/m/',
+  '/m/app.js',
+  '/m/api.js',
+  '/m/db.js',
+  '/m/queue.js',
+  '/m/checklist.js',
+  '/m/geo.js',
+  '/m/exif.js',
+  '/m/tus.js',
+  '/m/downsize.js',
+  '/m/i18n.js',
+  '/m/app.css',
+  '/m/manifest.webmanifest',
+  '/m/icon.svg',
+  '/m/icon-192.png',
   '/m/icon-512.png',
 ];
 
 self.addEventListener('install', (event) => {
-  event.waitUntil((async () => {
-    const cache = await caches.open(SHELL_CACHE);
-    await cache.addAll(SHELL.map((url) => new Request(url, { cache: 'no-cache' })));
-    await self.skipWaiting();
-  })());
+  event.waitUntil(
+    (async () => {
+      const cache = await caches.open(SHELL_CACHE);
+      await cache.addAll(SHELL.map((url) => new Request(url, { cache: 'no-cache' })));
+      await self.skipWaiting();
+    })(),
+  );
 });
 
 self.addEventListener('activate', (event) => {
-  event.waitUntil((async () => {
-    for (const name of await caches.keys()) {
-      if (name.startsWith('fieldstar-shell-') && name !== SHELL_CACHE) await caches.delete(name);
-    }
-    await self.clients.claim();
-  })());
+  event.waitUntil(
+    (async () => {
+      for (const name of await caches.keys()) {
+        if (name.startsWith('fieldstar-shell-') && name !== SHELL_CACHE) await caches.delete(name);
+      }
+      await self.clients.claim();
+    })(),
+  );
 });
 
 /** Which cached GETs of the API the app may read offline. */
 function apiCacheable(url) {
-  return url.pathname === '/api/v1/inspections/worklist'
-    || url.pathname === '/api/v1/policy'
-    || /^\/api\/v1\/checklists\/[^/]+\/versions\/\d+$/.test(url.pathname)
-    || (url.pathname === '/api/v1/inspections' && ['returned', 'approved', 'rejected'].includes(url.searchParams.get('status')))
-    || /^\/api\/v1\/inspections\/[0-9a-f-]{36}$/.test(url.pathname)
-    || /^\/api\/v1\/org-units\/[^/]+$/.test(url.pathname);
+  return (
+    url.pathname === '/api/v1/inspections/worklist' ||
+    url.pathname === '/api/v1/policy' ||
+    /^\/api\/v1\/checklists\/[^/]+\/versions\/\d+$/.test(url.pathname) ||
+    (url.pathname === '/api/v1/inspections' &&
+      ['returned', 'approved', 'rejected'].includes(url.searchParams.get('status'))) ||
+    /^\/api\/v1\/inspections\/[0-9a-f-]{36}$/.test(url.pathname) ||
+    /^\/api\/v1\/org-units\/[^/]+$/.test(url.pathname)
+  );
 }
 
 self.addEventListener('fetch', (event) => {
@@ -87,10 +106,16 @@ async function networkFirst(req) {
     res = await fetch(req.url, { headers, cache: 'no-store', credentials: 'same-origin' });
   } catch {
     if (cached) return marked(cached, '1');
-    return new Response(JSON.stringify({
-      type: 'urn:fieldstar:problem:offline', title: 'Offline', status: 503, code: 'offline',
-      detail: 'no network and no copy on this phone',
-    }), { status: 503, headers: { 'Content-Type': 'application/problem+json' } });
+    return new Response(
+      JSON.stringify({
+        type: 'urn:fieldstar:problem:offline',
+        title: 'Offline',
+        status: 503,
+        code: 'offline',
+        detail: 'no network and no copy on this phone',
+      }),
+      { status: 503, headers: { 'Content-Type': 'application/problem+json' } },
+    );
   }
   if (res.status === 304 && cached) return marked(cached, '0');
   if (res.ok) await cache.put(key, res.clone());

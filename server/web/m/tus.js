@@ -132,9 +132,13 @@ export async function upload({ inspectionId, p, bytes, save, received }) {
 
 async function create(inspectionId, p, total) {
   const meta = [
-    ['inspection_id', inspectionId], ['photo_id', p.id], ['sha256', p.sha256],
+    ['inspection_id', inspectionId],
+    ['photo_id', p.id],
+    ['sha256', p.sha256],
     ...(p.downsized_from ? [['downsized_from', p.downsized_from]] : []),
-  ].map(([k, v]) => `${k} ${metaValue(v)}`).join(',');
+  ]
+    .map(([k, v]) => `${k} ${metaValue(v)}`)
+    .join(',');
   const res = await request('/uploads', {
     method: 'POST',
     headers: { ...TUS, 'Upload-Length': String(total), 'Upload-Metadata': meta },

@@ -6,7 +6,17 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { openPage, consoleLogin, seedSubmittedInspection, decide, login, api, shot, closeBrowser, BASE } from './lib.mjs';
+import {
+  openPage,
+  consoleLogin,
+  seedSubmittedInspection,
+  decide,
+  login,
+  api,
+  shot,
+  closeBrowser,
+  BASE,
+} from './lib.mjs';
 
 after(closeBrowser);
 
@@ -57,7 +67,7 @@ test('an admin manages users and the star policy', async () => {
       policyForm.getByRole('button', { name: '保存' }).click(),
     ]);
     await history.filter({ hasText: '整改期 12 个月' }).first().waitFor();
-    assert.ok(await history.count() >= 2, 'both changes are listed');
+    assert.ok((await history.count()) >= 2, 'both changes are listed');
 
     // The quarter's verification window: this quarter's, then next quarter's set by the admin.
     const win = page.locator('section.window');
@@ -70,7 +80,7 @@ test('an admin manages users and the star policy', async () => {
     await page.waitForURL(/#\/policy\?quarter=/);
     const nextWin = page.locator(`section.window form[data-quarter="${quarters[0]}"]`);
     await nextWin.waitFor();
-    const first = (await nextWin.getByLabel('开始日期').inputValue());
+    const first = await nextWin.getByLabel('开始日期').inputValue();
     // A closing day before the opening day is refused beside its field.
     const dayBefore = new Date(Date.parse(first) - 86400e3).toISOString().slice(0, 10);
     await nextWin.getByLabel('结束日期').fill(dayBefore);
@@ -92,7 +102,9 @@ test('an admin subscribes a webhook, sees its secret once and its delivery log',
   const received = [];
   const hook = createServer((req, res) => {
     let body = '';
-    req.on('data', (c) => { body += c; });
+    req.on('data', (c) => {
+      body += c;
+    });
     req.on('end', () => {
       received.push({ event: req.headers['x-fieldstar-event'], body });
       res.writeHead(200).end('ok');
@@ -114,7 +126,10 @@ test('an admin subscribes a webhook, sees its secret once and its delivery log',
     for (let i = 0; i < 100 && !received.some((r) => r.event === 'inspection.submitted'); i += 1) {
       await new Promise((r) => setTimeout(r, 100));
     }
-    assert.ok(received.some((r) => r.event === 'inspection.submitted'), 'the receiver got the event');
+    assert.ok(
+      received.some((r) => r.event === 'inspection.submitted'),
+      'the receiver got the event',
+    );
 
     await page.getByRole('button', { name: '投递记录' }).first().click();
     await page.locator('.deliveries').getByText('HTTP 200').first().waitFor();
@@ -143,9 +158,17 @@ test('an admin checks an org-unit CSV line by line, then imports it all at once'
       'DEMO-T01-V901,城关新村,village,DEMO-T01,36.41,114.52,1200',
       '"DEMO-T01-V903","城关""东""村",village,DEMO-T01,36.43,114.53,1500',
     ];
-    await page.getByLabel('CSV 内容').fill([header, good[0],
-      'DEMO-T01-V902,城关北村,hamlet,DEMO-T01,36.42,114.52,',
-      'DEMO-T99-V001,无主村,village,DEMO-T99,36.4,114.5,', good[1]].join('\n'));
+    await page
+      .getByLabel('CSV 内容')
+      .fill(
+        [
+          header,
+          good[0],
+          'DEMO-T01-V902,城关北村,hamlet,DEMO-T01,36.42,114.52,',
+          'DEMO-T99-V001,无主村,village,DEMO-T99,36.4,114.5,',
+          good[1],
+        ].join('\n'),
+      );
     await page.getByRole('button', { name: '检查' }).click();
     await page.getByText('有 2 行被拒绝，整个文件不会导入。').waitFor();
     assert.equal(await page.getByRole('button', { name: '导入', exact: true }).isVisible(), false);
@@ -165,7 +188,11 @@ test('an admin checks an org-unit CSV line by line, then imports it all at once'
     await page.getByText('已导入：新建 2 个，更新 0 个，0 个不变。').waitFor();
 
     // A file saved by Excel on a Chinese Windows (GB18030) keeps its names.
-    const gbk = Buffer.concat([Buffer.from(`${header}\nDEMO-T01-V904,`), Buffer.from('cdf5bcd2d7afb4e5', 'hex'), Buffer.from(',village,DEMO-T01,36.44,114.5,\n')]);
+    const gbk = Buffer.concat([
+      Buffer.from(`${header}\nDEMO-T01-V904,`),
+      Buffer.from('cdf5bcd2d7afb4e5', 'hex'),
+      Buffer.from(',village,DEMO-T01,36.44,114.5,\n'),
+    ]);
     await page.getByLabel('CSV 文件').setInputFiles({ name: 'units.csv', mimeType: 'text/csv', buffer: gbk });
     await page.getByRole('button', { name: '检查' }).click();
     await page.locator('tr[data-result="created"]', { hasText: '王家庄村' }).waitFor();

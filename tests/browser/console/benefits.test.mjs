@@ -11,7 +11,8 @@ import { openPage, consoleLogin, seedSubmittedInspection, decide, shot, closeBro
 after(closeBrowser);
 
 const VILLAGE = 'DEMO-T04-V005';
-const day = (offset = 0) => new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai' }).format(new Date(Date.now() + offset * 86_400_000));
+const day = (offset = 0) =>
+  new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai' }).format(new Date(Date.now() + offset * 86_400_000));
 
 test('an admin saves the benefit catalogue as a new version, errors shown in place', async () => {
   const { page, check, close, allow } = await openPage({ height: 1600 });
@@ -24,7 +25,10 @@ test('an admin saves the benefit catalogue as a new version, errors shown in pla
     await form.locator('fieldset.benefit').first().waitFor();
     const before = await form.locator('fieldset.benefit').count();
     assert.ok(before >= 8, `the seeded catalogue: ${before}`);
-    assert.equal(await form.locator('fieldset.benefit').first().getByLabel('中文名称').inputValue(), '新农合、新城合投保费用由县财政负担');
+    assert.equal(
+      await form.locator('fieldset.benefit').first().getByLabel('中文名称').inputValue(),
+      '新农合、新城合投保费用由县财政负担',
+    );
     const version = Number(await page.locator('.catalogue-version').getAttribute('data-version'));
 
     await form.getByRole('button', { name: '添加优惠' }).click();
@@ -38,7 +42,10 @@ test('an admin saves the benefit catalogue as a new version, errors shown in pla
     await codeField.locator('.field-error').filter({ hasText: /\S/ }).waitFor();
     assert.equal(await added.getByLabel('代码').getAttribute('aria-invalid'), 'true');
     // The amount is missing too: named beside its own field.
-    await added.locator(`.field[data-field="benefits[${before}].amount"] .field-error`).filter({ hasText: /\S/ }).waitFor();
+    await added
+      .locator(`.field[data-field="benefits[${before}].amount"] .field-error`)
+      .filter({ hasText: /\S/ })
+      .waitFor();
 
     await added.getByLabel('代码').fill('road_repair');
     await added.getByLabel('金额或比例').fill('每村 20,000 元');
@@ -96,7 +103,10 @@ test('the eligibility page lists a village granted a star, its change, and downl
     await change.waitFor();
     assert.match(await change.innerText(), /新农合/);
     await page.getByLabel('只看有星级的村').check();
-    assert.equal(await page.locator('.eligibility-day tbody tr:not(.hidden)').count(), await page.locator('.eligibility-day tbody tr:not([data-level="0"])').count());
+    assert.equal(
+      await page.locator('.eligibility-day tbody tr:not(.hidden)').count(),
+      await page.locator('.eligibility-day tbody tr:not([data-level="0"])').count(),
+    );
     await shot(page, 'eligibility');
 
     // English too.

@@ -7,7 +7,6 @@ import { openPage, consoleLogin, shot, closeBrowser } from './lib.mjs';
 
 after(closeBrowser);
 
-
 test('the dashboard draws star levels, coverage and reviews as SVG charts', async () => {
   const { page, check, close } = await openPage({ width: 1280, height: 1100 });
   try {
@@ -16,13 +15,13 @@ test('the dashboard draws star levels, coverage and reviews as SVG charts', asyn
     const coverage = page.locator('section[data-report="mentoring"]');
     const svg = coverage.locator('svg[role="img"]');
     await svg.waitFor();
-    assert.ok(await svg.locator('rect').count() >= 19, 'one bar per township');
+    assert.ok((await svg.locator('rect').count()) >= 19, 'one bar per township');
     assert.match(await svg.locator('title').first().textContent(), /覆盖率/);
     for (const name of ['stars', 'reviews']) {
       const part = page.locator(`section[data-report="${name}"]`);
       await part.locator('svg, .empty').first().waitFor();
       if (await part.locator('svg').count()) {
-        assert.ok(await part.locator('svg rect').count() > 0, `${name} has bars`);
+        assert.ok((await part.locator('svg rect').count()) > 0, `${name} has bars`);
       }
     }
     await shot(page, 'dashboard');
@@ -42,19 +41,55 @@ test('the dashboard draws star levels, coverage and reviews as SVG charts', asyn
 
 // The report shapes the console is written against (GET /api/v1/reports/stars and …/reviews).
 const SAMPLE_STARS = {
-  quarter: '2026-Q4', previous_quarter: '2026-Q3',
+  quarter: '2026-Q4',
+  previous_quarter: '2026-Q3',
   org_unit: { id: 'county', code: 'DEMO', name: '示范县', level: 'county' },
   totals: { villages: 60, levels: { 0: 31, 1: 18, 2: 8, 3: 3 }, up: 7, down: 2 },
   townships: [
-    { township_id: 't1', code: 'DEMO-T01', name: '城关镇', villages: 22, levels: { 0: 8, 1: 8, 2: 4, 3: 2 }, up: 3, down: 1 },
-    { township_id: 't2', code: 'DEMO-T02', name: '东关镇', villages: 20, levels: { 0: 11, 1: 6, 2: 2, 3: 1 }, up: 2, down: 0 },
-    { township_id: 't3', code: 'DEMO-T03', name: '西岗镇', villages: 18, levels: { 0: 12, 1: 4, 2: 2, 3: 0 }, up: 2, down: 1 },
+    {
+      township_id: 't1',
+      code: 'DEMO-T01',
+      name: '城关镇',
+      villages: 22,
+      levels: { 0: 8, 1: 8, 2: 4, 3: 2 },
+      up: 3,
+      down: 1,
+    },
+    {
+      township_id: 't2',
+      code: 'DEMO-T02',
+      name: '东关镇',
+      villages: 20,
+      levels: { 0: 11, 1: 6, 2: 2, 3: 1 },
+      up: 2,
+      down: 0,
+    },
+    {
+      township_id: 't3',
+      code: 'DEMO-T03',
+      name: '西岗镇',
+      villages: 18,
+      levels: { 0: 12, 1: 4, 2: 2, 3: 0 },
+      up: 2,
+      down: 1,
+    },
   ],
 };
 const SAMPLE_REVIEWS = {
-  quarter: '2026-Q4', submitted: 41, pending: 6, decided: 35, approved: 27, rejected: 5, returned: 3,
-  approval_rate: 27 / 35, turnaround_hours: { median: 19.5, p90: 71.25 },
-  flags: [{ code: 'photo.no_exif', count: 14 }, { code: 'photo.time_outside_visit', count: 6 }, { code: 'location.outside_geofence', count: 2 }],
+  quarter: '2026-Q4',
+  submitted: 41,
+  pending: 6,
+  decided: 35,
+  approved: 27,
+  rejected: 5,
+  returned: 3,
+  approval_rate: 27 / 35,
+  turnaround_hours: { median: 19.5, p90: 71.25 },
+  flags: [
+    { code: 'photo.no_exif', count: 14 },
+    { code: 'photo.time_outside_visit', count: 6 },
+    { code: 'location.outside_geofence', count: 2 },
+  ],
 };
 
 test('the dashboard draws the star and review reports of the agreed shapes', async () => {

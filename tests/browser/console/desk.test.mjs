@@ -12,7 +12,12 @@ import { openPage, consoleLogin, seedSubmittedInspection, shot, closeBrowser, BA
 
 after(closeBrowser);
 
-const AXE = join(process.env.FIELDSTAR_NODE_HOME ?? '/var/tmp/fieldstar-ci-node', 'node_modules', 'axe-core', 'axe.min.js');
+const AXE = join(
+  process.env.FIELDSTAR_NODE_HOME ?? '/var/tmp/fieldstar-ci-node',
+  'node_modules',
+  'axe-core',
+  'axe.min.js',
+);
 
 let seeded;
 
@@ -47,7 +52,7 @@ test('the reviewer reads the sketch and grouped flags, approves from the keyboar
     assert.equal(await dup.count(), 1);
     assert.ok(Number(await dup.getAttribute('data-count')) >= 2);
     assert.match(await dup.innerText(), /重复照片 ×\d/);
-    assert.ok(await dup.locator('.flag-photos button').count() >= 2);
+    assert.ok((await dup.locator('.flag-photos button').count()) >= 2);
     const order = await page.locator('.ins-evidence > section').evaluateAll((els) => els.map((e) => e.className));
     assert.match(order[0], /flags-card/);
     // The inspector's name, the village's history.
@@ -70,8 +75,12 @@ test('the reviewer reads the sketch and grouped flags, approves from the keyboar
     await record.getByRole('heading', { level: 1, name: /星级村核查记录/ }).waitFor();
     assert.match(await record.locator('.village-name').innerText(), new RegExp(seeded.villageName));
     assert.equal(await record.locator('svg.sketch circle.geofence').count(), 1);
-    assert.ok(await record.locator('.photo-grid img[src^="data:image/jpeg;base64,"]').count() >= 4);
-    assert.equal(await record.locator('h1').evaluate((e) => getComputedStyle(e).borderBottomStyle), 'solid', 'record.css applies');
+    assert.ok((await record.locator('.photo-grid img[src^="data:image/jpeg;base64,"]').count()) >= 4);
+    assert.equal(
+      await record.locator('h1').evaluate((e) => getComputedStyle(e).borderBottomStyle),
+      'solid',
+      'record.css applies',
+    );
     await record.setViewportSize({ width: 900, height: 1270 });
     await shot(record, 'record');
     await record.close();
@@ -139,8 +148,15 @@ test('axe-core finds no serious or critical problem on the inspection page', asy
     // is evaluated through the DevTools protocol instead, which the page's CSP does not govern.
     await page.evaluate(readFileSync(AXE, 'utf8'));
     const result = await page.evaluate(() => globalThis.axe.run(document, { resultTypes: ['violations'] }));
-    const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
-      .map((v) => `${v.impact} ${v.id}: ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
+    const bad = result.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map(
+        (v) =>
+          `${v.impact} ${v.id}: ${v.help} — ${v.nodes
+            .slice(0, 3)
+            .map((n) => n.target.join(' '))
+            .join(', ')}`,
+      );
     assert.deepEqual(bad, []);
     await check();
   } finally {
@@ -156,14 +172,20 @@ test('on a phone the decision panel follows the evidence, pinned to the bottom o
     await page.goto(`${BASE}/#/inspection/${seeded.inspectionId}`);
     const card = page.locator('.decide-card');
     await card.waitFor();
-    const style = await card.evaluate((e) => ({ position: getComputedStyle(e).position, bottom: getComputedStyle(e).bottom }));
+    const style = await card.evaluate((e) => ({
+      position: getComputedStyle(e).position,
+      bottom: getComputedStyle(e).bottom,
+    }));
     assert.deepEqual(style, { position: 'sticky', bottom: '0px' });
     // After the evidence in the page, yet on the screen while the evidence is read.
     await page.locator('.village-card').waitFor();
     // Reading the checklist, half-way down the evidence: the panel is on the screen's bottom.
     await page.locator('.checklist-item').nth(3).scrollIntoViewIfNeeded();
     const cardBox = await card.boundingBox();
-    assert.ok(cardBox.y >= 0 && Math.abs(cardBox.y + cardBox.height - 844) <= 2, `pinned to the bottom: ${JSON.stringify(cardBox)}`);
+    assert.ok(
+      cardBox.y >= 0 && Math.abs(cardBox.y + cardBox.height - 844) <= 2,
+      `pinned to the bottom: ${JSON.stringify(cardBox)}`,
+    );
     const village = await page.locator('.village-card').boundingBox();
     assert.ok(village.y > 844, 'the evidence goes on below it');
     await shot(page, 'desk-phone');

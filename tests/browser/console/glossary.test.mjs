@@ -17,28 +17,48 @@ async function glossary() {
   const section = text.split('## Terms')[1].split('\n## ')[0];
   const rows = section.split('\n').filter((l) => l.startsWith('|') && !l.startsWith('|---') && !l.startsWith('| 中文'));
   return rows.map((l) => {
-    const [zh, en, not] = l.split('|').slice(1, -1).map((c) => c.trim());
-    const wrong = not ? not.split('、').map((w) => ({ word: w.replace('（严重程度除外）', ''), severity: w.includes('（严重程度除外）') })) : [];
+    const [zh, en, not] = l
+      .split('|')
+      .slice(1, -1)
+      .map((c) => c.trim());
+    const wrong = not
+      ? not
+          .split('、')
+          .map((w) => ({ word: w.replace('（严重程度除外）', ''), severity: w.includes('（严重程度除外）') }))
+      : [];
     return { zh, en, not: wrong };
   });
 }
 
 /** Every string of a dictionary, by key; a phrase function is called with sample arguments. */
 function strings(dict) {
-  return Object.entries(dict).flatMap(([k, v]) => (typeof v === 'function'
-    ? [1, 2, 1500].map((n) => [k, String(v(n, n * 2, n))])
-    : [[k, v]]));
+  return Object.entries(dict).flatMap(([k, v]) =>
+    typeof v === 'function' ? [1, 2, 1500].map((n) => [k, String(v(n, n * 2, n))]) : [[k, v]],
+  );
 }
 
-const zh = [...strings(STRINGS.zh).map(([k, v]) => [`console ${k}`, v]), ...strings(WORDS.zh).map(([k, v]) => [`phone ${k}`, v])];
-const en = [...strings(STRINGS.en).map(([k, v]) => [`console ${k}`, v]), ...strings(WORDS.en).map(([k, v]) => [`phone ${k}`, v])];
+const zh = [
+  ...strings(STRINGS.zh).map(([k, v]) => [`console ${k}`, v]),
+  ...strings(WORDS.zh).map(([k, v]) => [`phone ${k}`, v]),
+];
+const en = [
+  ...strings(STRINGS.en).map(([k, v]) => [`console ${k}`, v]),
+  ...strings(WORDS.en).map(([k, v]) => [`phone ${k}`, v]),
+];
 
 test('every glossary term is used verbatim by a dictionary, in both languages', async () => {
   const terms = await glossary();
   assert.ok(terms.length >= 20, 'the glossary has its terms');
-  for (const { zh: word } of terms) assert.ok(zh.some(([, s]) => s.includes(word)), `no Chinese string uses ${word}`);
+  for (const { zh: word } of terms)
+    assert.ok(
+      zh.some(([, s]) => s.includes(word)),
+      `no Chinese string uses ${word}`,
+    );
   for (const { en: word } of terms) {
-    assert.ok(en.some(([, s]) => s.toLowerCase().includes(word.toLowerCase())), `no English string uses "${word}"`);
+    assert.ok(
+      en.some(([, s]) => s.toLowerCase().includes(word.toLowerCase())),
+      `no English string uses "${word}"`,
+    );
   }
 });
 
@@ -49,7 +69,8 @@ test('no dictionary string uses a word the glossary rules out', async () => {
       for (const [key, s] of zh) {
         if (!s.includes(word)) continue;
         // A severity's own name: its label, or before 级 ("警告级疑点").
-        if (severity && (key.startsWith('console severity.') || !s.replaceAll(`${word}级`, '').includes(word))) continue;
+        if (severity && (key.startsWith('console severity.') || !s.replaceAll(`${word}级`, '').includes(word)))
+          continue;
         wrong.push(`${key}: "${s}" says ${word}, the glossary's word is ${term.zh}`);
       }
     }
@@ -58,8 +79,14 @@ test('no dictionary string uses a word the glossary rules out', async () => {
 });
 
 test('Chinese units are 米 and 公里, and English never writes "star(s)"', () => {
-  assert.deepEqual(zh.filter(([, s]) => /[\d}]\s?(m|km)\b/.test(s)).map(([k, s]) => `${k}: ${s}`), []);
-  assert.deepEqual(en.filter(([, s]) => /\(s\)/.test(s)).map(([k, s]) => `${k}: ${s}`), []);
+  assert.deepEqual(
+    zh.filter(([, s]) => /[\d}]\s?(m|km)\b/.test(s)).map(([k, s]) => `${k}: ${s}`),
+    [],
+  );
+  assert.deepEqual(
+    en.filter(([, s]) => /\(s\)/.test(s)).map(([k, s]) => `${k}: ${s}`),
+    [],
+  );
 });
 
 test('the formatting helpers write 米/公里, 分钟/小时/天 and 2026年第4季度', async () => {

@@ -21,27 +21,48 @@ async function sources(dir) {
 test('Chinese and English have the same keys', () => {
   const zh = Object.keys(STRINGS.zh).sort();
   const en = Object.keys(STRINGS.en).sort();
-  assert.deepEqual(zh.filter((k) => !en.includes(k)), [], 'missing in English');
-  assert.deepEqual(en.filter((k) => !zh.includes(k)), [], 'missing in Chinese');
+  assert.deepEqual(
+    zh.filter((k) => !en.includes(k)),
+    [],
+    'missing in English',
+  );
+  assert.deepEqual(
+    en.filter((k) => !zh.includes(k)),
+    [],
+    'missing in Chinese',
+  );
 });
 
 test('every literal key in the code is in the table', async () => {
   const prefixes = new Set(Object.keys(STRINGS.zh).map((k) => k.split('.')[0]));
   // Wire-format values that look like keys: flag codes and webhook event types.
-  const wire = /^(photo\.(no_exif|gps_far|time_outside_visit|duplicate|near_duplicate|edited)|inspection\.(submitted|decided|returned)|star_status\.changed)$/;
+  const wire =
+    /^(photo\.(no_exif|gps_far|time_outside_visit|duplicate|near_duplicate|edited)|inspection\.(submitted|decided|returned)|star_status\.changed)$/;
   const missing = new Set();
   for (const src of await sources(root)) {
     for (const [, key] of src.matchAll(/'([a-z]+\.[a-z_.]+)'/g)) {
-      if (prefixes.has(key.split('.')[0]) && !(key in STRINGS.zh) && !key.endsWith('.') && !wire.test(key)) missing.add(key);
+      if (prefixes.has(key.split('.')[0]) && !(key in STRINGS.zh) && !key.endsWith('.') && !wire.test(key))
+        missing.add(key);
     }
   }
   assert.deepEqual([...missing], []);
 });
 
 test('every flag code of the wire format is named and explained', () => {
-  const codes = ['location.missing', 'location.outside_geofence', 'location.low_accuracy', 'location.mock_suspected',
-    'photo.no_exif', 'photo.gps_far', 'photo.time_outside_visit', 'photo.duplicate', 'photo.near_duplicate',
-    'photo.edited', 'timing.clock_skew', 'timing.too_fast'];
+  const codes = [
+    'location.missing',
+    'location.outside_geofence',
+    'location.low_accuracy',
+    'location.mock_suspected',
+    'photo.no_exif',
+    'photo.gps_far',
+    'photo.time_outside_visit',
+    'photo.duplicate',
+    'photo.near_duplicate',
+    'photo.edited',
+    'timing.clock_skew',
+    'timing.too_fast',
+  ];
   for (const c of codes) {
     for (const part of ['name', 'why']) assert.ok(`flag.${c}.${part}` in STRINGS.zh, `flag.${c}.${part}`);
   }

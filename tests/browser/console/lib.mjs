@@ -29,7 +29,11 @@ export async function api(method, path, token, body, headers = {}) {
   const res = await fetch(BASE + path, init);
   const text = await res.text();
   let json = null;
-  try { json = text ? JSON.parse(text) : null; } catch { json = text; }
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    json = text;
+  }
   return { status: res.status, json };
 }
 
@@ -67,7 +71,10 @@ export async function seedSubmittedInspection(villageCode, { failing = false, ph
     { id: randomUUID(), item: 'ledgers_kept', bytes: ledger },
   ];
   if (!failing) {
-    photos.push({ id: randomUUID(), item: 'outreach_photos', bytes: board }, { id: randomUUID(), item: 'outreach_photos', bytes: ledger });
+    photos.push(
+      { id: randomUUID(), item: 'outreach_photos', bytes: board },
+      { id: randomUUID(), item: 'outreach_photos', bytes: ledger },
+    );
   }
   const now = Date.now();
   const id = randomUUID();
@@ -76,19 +83,36 @@ export async function seedSubmittedInspection(villageCode, { failing = false, ph
     checklist: { code: 'star-1', version: 1 },
     started_at: new Date(now - 40 * 60_000).toISOString(),
     submitted_at: new Date(now - 60_000).toISOString(),
-    location: { lat: village.lat, lon: village.lon, accuracy_m: 12, captured_at: new Date(now - 90_000).toISOString(), mock: false },
+    location: {
+      lat: village.lat,
+      lon: village.lon,
+      accuracy_m: 12,
+      captured_at: new Date(now - 90_000).toISOString(),
+      mock: false,
+    },
     utc_offset_minutes: 480,
     answers: failing
       ? {
-        board_posted: true, policy_count: 3, policies_honoured: false, association: 'complete',
-        roster_kept: true, ledgers_kept: true, outreach_displayed: false,
-        inspector_notes: '优惠政策本季度未兑现，宣传资料未张贴。',
-      }
+          board_posted: true,
+          policy_count: 3,
+          policies_honoured: false,
+          association: 'complete',
+          roster_kept: true,
+          ledgers_kept: true,
+          outreach_displayed: false,
+          inspector_notes: '优惠政策本季度未兑现，宣传资料未张贴。',
+        }
       : {
-        board_posted: true, policy_count: 3, policies_honoured: true, association: 'complete',
-        roster_kept: true, ledgers_kept: true, outreach_displayed: true, outreach_kinds: ['slogans', 'boards'],
-        inspector_notes: '公示栏内容为本季度最新。',
-      },
+          board_posted: true,
+          policy_count: 3,
+          policies_honoured: true,
+          association: 'complete',
+          roster_kept: true,
+          ledgers_kept: true,
+          outreach_displayed: true,
+          outreach_kinds: ['slogans', 'boards'],
+          inspector_notes: '公示栏内容为本季度最新。',
+        },
     photos: photos.map((p) => ({ id: p.id, item: p.item, sha256: createHash('sha256').update(p.bytes).digest('hex') })),
   };
   const put = await api('PUT', `/api/v1/inspections/${id}`, inspector, body);
@@ -97,7 +121,9 @@ export async function seedSubmittedInspection(villageCode, { failing = false, ph
   if (!upload) return seeded;
   let last;
   for (const p of photos) {
-    last = await api('PUT', `/api/v1/inspections/${id}/photos/${p.id}`, inspector, new Uint8Array(p.bytes), { 'Content-Type': 'image/jpeg' });
+    last = await api('PUT', `/api/v1/inspections/${id}/photos/${p.id}`, inspector, new Uint8Array(p.bytes), {
+      'Content-Type': 'image/jpeg',
+    });
     assert.equal(last.status, 201, `photo: ${JSON.stringify(last.json)}`);
   }
   assert.equal(last.json.inspection_status, 'submitted');
@@ -129,8 +155,14 @@ export async function launch() {
   browser ??= await chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     args: [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
     ],
     // Playwright starts Chromium with a fresh temporary --user-data-dir of its own (it refuses
     // one in args) and removes it on close; each test's page gets its own context besides.
@@ -149,14 +181,22 @@ export async function closeBrowser() {
 export async function openPage({ width = 1280, height = 860, locale = 'zh-CN', allow = [] } = {}) {
   const b = await launch();
   // The county's users are in China: the browser's clock reads the county's day (Asia/Shanghai).
-  const context = await b.newContext({ viewport: { width, height }, locale, timezoneId: 'Asia/Shanghai', deviceScaleFactor: 1 });
+  const context = await b.newContext({
+    viewport: { width, height },
+    locale,
+    timezoneId: 'Asia/Shanghai',
+    deviceScaleFactor: 1,
+  });
   const page = await context.newPage();
   const problems = [];
   const origin = new URL(BASE).origin;
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   page.on('console', (m) => {
     // Chromium logs every 4xx/5xx answer as a console error; those are judged below by status.
-    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource: the server responded with a status of')) {
+    if (
+      m.type() === 'error' &&
+      !m.text().startsWith('Failed to load resource: the server responded with a status of')
+    ) {
       problems.push(`console error: ${m.text()}`);
     }
   });
@@ -175,15 +215,21 @@ export async function openPage({ width = 1280, height = 860, locale = 'zh-CN', a
   page.setDefaultTimeout(10_000);
   return {
     page,
-    allow(status, path) { allow.push({ status, path }); },
+    allow(status, path) {
+      allow.push({ status, path });
+    },
     /** Fails on anything recorded so far, and on any inline style attribute in the page. */
     async check() {
       // Chromium itself leaves an empty style="" on number inputs it has edited.
-      const styled = await page.evaluate(() => [...document.querySelectorAll('[style]:not([style=""])')].map((e) => e.outerHTML.slice(0, 200)));
+      const styled = await page.evaluate(() =>
+        [...document.querySelectorAll('[style]:not([style=""])')].map((e) => e.outerHTML.slice(0, 200)),
+      );
       assert.deepEqual(styled, [], 'no inline style attributes');
       assert.deepEqual(problems, [], problems.join('\n'));
     },
-    async close() { await context.close(); },
+    async close() {
+      await context.close();
+    },
   };
 }
 

@@ -109,7 +109,7 @@ test('a reviewer approves the waiting inspection and sees the village gain its s
     const form = p2.locator('form.decision-form');
     await p2.getByLabel('通过', { exact: true }).check();
     const boxes = form.locator('.field[data-field="acknowledged_flags"] input[type=checkbox]');
-    for (let i = 0; i < await boxes.count(); i += 1) await boxes.nth(i).check();
+    for (let i = 0; i < (await boxes.count()); i += 1) await boxes.nth(i).check();
     await p2.getByLabel('审核意见').fill('县计生协复核：公示牌为同一块，同意授予一星。');
     await p2.getByRole('button', { name: '提交决定' }).click();
     await p2.getByText('已通过。').waitFor();
@@ -186,7 +186,10 @@ test('a failing inspection cannot be approved, and the page names the failing it
   }
   // Through the API too: approving it is refused, naming the failing items.
   const reviewer = await login('reviewer1');
-  const refused = await api('POST', `/api/v1/inspections/${seeded.inspectionId}/decision`, reviewer, { decision: 'approve', comment: 'x' });
+  const refused = await api('POST', `/api/v1/inspections/${seeded.inspectionId}/decision`, reviewer, {
+    decision: 'approve',
+    comment: 'x',
+  });
   assert.equal(refused.status, 422);
   assert.equal(refused.json.code, 'decision.checklist_failed');
   assert.ok(refused.json.failing_items.includes('policies_honoured'), JSON.stringify(refused.json));

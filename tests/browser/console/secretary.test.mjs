@@ -4,7 +4,18 @@
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { openPage, shot, closeBrowser, consoleLogin, seedSubmittedInspection, decide, login, api, BASE, PASSWORD } from './lib.mjs';
+import {
+  openPage,
+  shot,
+  closeBrowser,
+  consoleLogin,
+  seedSubmittedInspection,
+  decide,
+  login,
+  api,
+  BASE,
+  PASSWORD,
+} from './lib.mjs';
 
 after(closeBrowser);
 
@@ -55,13 +66,16 @@ test('a secretary adds a member and a mentee, logs visits and works down the ove
     await idle.waitFor();
     assert.ok(Number(await idle.getAttribute('data-idle')) >= 1, 'members without mentees are counted');
     assert.match(await idle.textContent(), /名会员还没有帮带对象/);
-    assert.ok(await page.getByRole('cell', { name: /未帮带/ }).count() >= 1, 'and marked in the table');
+    assert.ok((await page.getByRole('cell', { name: /未帮带/ }).count()) >= 1, 'and marked in the table');
     assert.equal(await page.locator('tr[data-mentee="ZG-001"]').count(), 0, 'a followed-up mentee is not overdue');
     const overdue = page.locator('tr[data-mentee]');
     const before = await overdue.count();
     if (before > 0) {
       const code = await overdue.first().getAttribute('data-mentee');
-      await overdue.first().getByRole('button', { name: `记录对 ${code} 的走访` }).click();
+      await overdue
+        .first()
+        .getByRole('button', { name: `记录对 ${code} 的走访` })
+        .click();
       await page.locator('dialog[open]').getByRole('button', { name: '保存走访' }).click();
       await page.getByText(`已记录对 ${code} 的走访。`).waitFor();
       assert.equal(await page.locator(`tr[data-mentee="${code}"]`).count(), 0);
@@ -87,7 +101,7 @@ async function decidedInVillage() {
   return id;
 }
 
-test('a secretary reads the decision and comment on her village\'s inspection', async () => {
+test("a secretary reads the decision and comment on her village's inspection", async () => {
   const id = await decidedInVillage();
   const reviewer = await login('reviewer1');
   const view = (await api('GET', `/api/v1/inspections/${id}`, reviewer)).json;

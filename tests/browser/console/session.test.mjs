@@ -18,7 +18,9 @@ test('tokens are kept in memory only and refreshed before they expire', async ()
     });
     await consoleLogin(page, 'reviewer1');
     await page.getByRole('heading', { level: 1, name: '审核队列' }).waitFor();
-    const stored = await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }) + document.cookie);
+    const stored = await page.evaluate(
+      () => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }) + document.cookie,
+    );
     assert.ok(!/eyJ|token/i.test(stored), `nothing secret is stored: ${stored}`);
     const first = bearers.at(-1);
 
@@ -49,7 +51,12 @@ test('a rejected token is refreshed once and the request retried; a dead session
     await consoleLogin(page, 'admin');
     let rejected = 0;
     await page.route(/\/api\/v1\/policy$/, async (route) => {
-      if (rejected++ === 0) await route.fulfill({ status: 401, contentType: 'application/problem+json', body: '{"status":401,"title":"Unauthorized","detail":"token expired"}' });
+      if (rejected++ === 0)
+        await route.fulfill({
+          status: 401,
+          contentType: 'application/problem+json',
+          body: '{"status":401,"title":"Unauthorized","detail":"token expired"}',
+        });
       else await route.fallback();
     });
     await page.getByRole('link', { name: '星级规则' }).click();
@@ -57,8 +64,16 @@ test('a rejected token is refreshed once and the request retried; a dead session
     assert.equal(rejected, 2, 'the request was sent again after the refresh');
 
     // Refresh refused (say, the user was deactivated): back to the login form with a notice.
-    await page.route(/\/api\/v1\/auth\/refresh$/, (route) => route.fulfill({ status: 401, contentType: 'application/problem+json', body: '{"status":401,"title":"Unauthorized"}' }));
-    await page.route(/\/api\/v1\/users(\?|$)/, (route) => route.fulfill({ status: 401, contentType: 'application/problem+json', body: '{"status":401}' }));
+    await page.route(/\/api\/v1\/auth\/refresh$/, (route) =>
+      route.fulfill({
+        status: 401,
+        contentType: 'application/problem+json',
+        body: '{"status":401,"title":"Unauthorized"}',
+      }),
+    );
+    await page.route(/\/api\/v1\/users(\?|$)/, (route) =>
+      route.fulfill({ status: 401, contentType: 'application/problem+json', body: '{"status":401}' }),
+    );
     await page.getByRole('link', { name: '用户' }).click();
     await page.getByText('登录已过期，请重新登录。').waitFor();
     await page.getByLabel('用户名').waitFor();

@@ -24,14 +24,26 @@ test('the console files use nothing the CSP forbids and load nothing from elsewh
   const bad = [];
   for (const f of await files(root)) {
     const rules = f.path.endsWith('.html')
-      ? [[/<script(?![^>]*\bsrc=)[^>]*>/i, 'inline script'], [/<style/i, 'inline style element'], [/\sstyle=/i, 'style attribute'], [/\son[a-z]+=/i, 'inline handler']]
+      ? [
+          [/<script(?![^>]*\bsrc=)[^>]*>/i, 'inline script'],
+          [/<style/i, 'inline style element'],
+          [/\sstyle=/i, 'style attribute'],
+          [/\son[a-z]+=/i, 'inline handler'],
+        ]
       : f.path.endsWith('.js')
-        ? [[/\.style\b/, 'element.style'], [/setAttribute\(\s*['"]style/, 'style attribute'], [/innerHTML|outerHTML\s*=|insertAdjacentHTML/, 'HTML strings'], [/\beval\(|new Function\(/, 'eval'], [/localStorage\.setItem\((?!KEY)/, 'storage other than the language']]
+        ? [
+            [/\.style\b/, 'element.style'],
+            [/setAttribute\(\s*['"]style/, 'style attribute'],
+            [/innerHTML|outerHTML\s*=|insertAdjacentHTML/, 'HTML strings'],
+            [/\beval\(|new Function\(/, 'eval'],
+            [/localStorage\.setItem\((?!KEY)/, 'storage other than the language'],
+          ]
         : [];
     rules.push([/(https?:)?\/\/(?!www\.w3\.org\/2000\/svg)[a-z0-9.-]+\.[a-z]{2,}\//i, 'an external URL']);
     for (const [re, what] of rules) {
       const m = re.exec(f.text);
-      if (m && !(what === 'an external URL' && /hooks\.example\.org/.test(m[0]))) bad.push(`${f.path}: ${what} (${m[0]})`);
+      if (m && !(what === 'an external URL' && /hooks\.example\.org/.test(m[0])))
+        bad.push(`${f.path}: ${what} (${m[0]})`);
     }
   }
   assert.deepEqual(bad, []);

@@ -14,7 +14,7 @@ async function unit(token, code) {
   return res.json.items[0];
 }
 
-test('township staff check their villages\' declarations before the county sees them', async () => {
+test("township staff check their villages' declarations before the county sees them", async () => {
   const admin = await login('admin');
   const { page, check, close, allow } = await openPage();
   allow(422, /^\/api\/v1\/declarations\/[^/]+\/send-back$/);
@@ -37,7 +37,12 @@ test('township staff check their villages\' declarations before the county sees 
   for (const code of ['DEMO-T01-V011', 'DEMO-T01-V012']) {
     const v = await unit(admin, code);
     const name = `sec-${code.toLowerCase()}`;
-    const made = await api('POST', '/api/v1/users', admin, { username: name, password: PASSWORD, role: 'secretary', org_unit_id: v.id });
+    const made = await api('POST', '/api/v1/users', admin, {
+      username: name,
+      password: PASSWORD,
+      role: 'secretary',
+      org_unit_id: v.id,
+    });
     assert.equal(made.status, 201, JSON.stringify(made.json));
     const d = await api('POST', '/api/v1/declarations', await login(name), { village_id: v.id, star_level: 1 });
     assert.equal(d.status, 201, JSON.stringify(d.json));
@@ -45,7 +50,8 @@ test('township staff check their villages\' declarations before the county sees 
     declared.push({ ...d.json, name: v.name });
   }
   const inspector = await login('inspector1');
-  const worklist = async () => (await api('GET', '/api/v1/inspections/worklist?limit=200', inspector)).json.items.map((i) => i.declaration.id);
+  const worklist = async () =>
+    (await api('GET', '/api/v1/inspections/worklist?limit=200', inspector)).json.items.map((i) => i.declaration.id);
   assert.ok(!(await worklist()).includes(declared[0].id), 'not in the worklist before the township forwards it');
 
   const t = await openPage();

@@ -10,7 +10,9 @@ after(closeBrowser);
 
 /** The error texts on the page: field messages and error notices. */
 async function errorTexts(page) {
-  return page.locator('.field-error, .notice.error').evaluateAll((els) => els.map((e) => e.textContent.trim()).filter(Boolean));
+  return page
+    .locator('.field-error, .notice.error')
+    .evaluateAll((els) => els.map((e) => e.textContent.trim()).filter(Boolean));
 }
 
 function assertChinese(texts, what) {
@@ -33,7 +35,7 @@ test('server refusals read in Chinese in the Chinese console', async () => {
   });
   try {
     // An English console switched to Chinese, as a user does.
-    await page.goto(BASE + '/');
+    await page.goto(`${BASE}/`);
     await page.evaluate(() => localStorage.setItem('fieldstar.console.lang', 'en'));
     await consoleLogin(page, 'admin');
     await page.locator('header').getByRole('button', { name: '中文' }).click();
@@ -58,6 +60,7 @@ test('server refusals read in Chinese in the Chinese console', async () => {
     const url = page.locator('.field[data-field="url"] .field-error, .notice.error').first();
     await url.filter({ hasText: /\S/ }).waitFor({ timeout: 15_000 });
     assertChinese(await errorTexts(page), 'webhook');
+    await check();
   } finally {
     await close();
   }

@@ -16,7 +16,10 @@ const PHOTO = fs.readFileSync(path.join(here, '..', 'fixtures', 'phone-photo.jpg
 const photo = (name, buffer = PHOTO) => ({ name, mimeType: 'image/jpeg', buffer });
 // Taken in Rome on 12 May 2008: old, and far from any village of the demo county.
 const ROME_2008 = withExif(PHOTO, { taken: '2008:05:12 14:28:00', offset: '+02:00', lat: 41.9028, lon: 12.4964 });
-const AXE = fs.readFileSync(path.join(process.env.FIELDSTAR_NODE_DIR, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
+const AXE = fs.readFileSync(
+  path.join(process.env.FIELDSTAR_NODE_DIR, 'node_modules', 'axe-core', 'axe.min.js'),
+  'utf8',
+);
 
 let context;
 let page;
@@ -42,26 +45,43 @@ before(async () => {
   const inspector = await login('inspector2');
   returnedId = crypto.randomUUID();
   const sha = crypto.createHash('sha256').update(PHOTO).digest('hex');
-  const photos = ['board_posted', 'ledgers_kept', 'outreach_photos', 'outreach_photos'].map((item) => ({ id: crypto.randomUUID(), item, sha256: sha }));
+  const photos = ['board_posted', 'ledgers_kept', 'outreach_photos', 'outreach_photos'].map((item) => ({
+    id: crypto.randomUUID(),
+    item,
+    sha256: sha,
+  }));
   const put = await call(inspector, 'PUT', `/api/v1/inspections/${returnedId}`, {
     declaration_id: other.body.id,
     checklist: { code: 'star-1', version: 1 },
     started_at: new Date(Date.now() - 3600e3).toISOString(),
     submitted_at: new Date().toISOString(),
-    answers: { board_posted: true, policy_count: 3, policies_honoured: true, association: 'complete', roster_kept: true,
-      ledgers_kept: true, outreach_displayed: true, outreach_kinds: ['slogans', 'boards'] },
+    answers: {
+      board_posted: true,
+      policy_count: 3,
+      policies_honoured: true,
+      association: 'complete',
+      roster_kept: true,
+      ledgers_kept: true,
+      outreach_displayed: true,
+      outreach_kinds: ['slogans', 'boards'],
+    },
     photos,
   });
   assert.equal(put.status, 201, JSON.stringify(put.body));
   for (const p of photos) {
     const res = await fetch(`${BASE}/api/v1/inspections/${returnedId}/photos/${p.id}`, {
-      method: 'PUT', headers: { Authorization: `Bearer ${inspector}`, 'Content-Type': 'image/jpeg' }, body: PHOTO,
+      method: 'PUT',
+      headers: { Authorization: `Bearer ${inspector}`, 'Content-Type': 'image/jpeg' },
+      body: PHOTO,
     });
     assert.equal(res.status, 201, await res.text());
   }
   const reviewer = await login('reviewer1');
   assert.equal((await call(reviewer, 'POST', `/api/v1/inspections/${returnedId}/claim`, {})).status, 200);
-  const returned = await call(reviewer, 'POST', `/api/v1/inspections/${returnedId}/decision`, { decision: 'return', comment: '请补拍台账照片' });
+  const returned = await call(reviewer, 'POST', `/api/v1/inspections/${returnedId}/decision`, {
+    decision: 'return',
+    comment: '请补拍台账照片',
+  });
   assert.equal(returned.status, 201, JSON.stringify(returned.body));
 
   const profile = fs.mkdtempSync(path.join(process.env.FIELDSTAR_CHROMIUM_PROFILE, 'form-'));
@@ -96,7 +116,11 @@ async function axe() {
   await page.evaluate(AXE);
   const result = await page.evaluate(async () => {
     const r = await window.axe.run(document, { resultTypes: ['violations'] });
-    return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(' ')).slice(0, 5) }));
+    return r.violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      nodes: v.nodes.map((n) => n.target.join(' ')).slice(0, 5),
+    }));
   });
   return result.filter((v) => v.impact === 'serious' || v.impact === 'critical');
 }
@@ -105,11 +129,16 @@ async function axe() {
 async function smallTargets(root) {
   return page.evaluate((selector) => {
     const small = [];
-    for (const el of document.querySelectorAll(`${selector} button, ${selector} .button, ${selector} a[href], ${selector} input, ${selector} textarea, ${selector} select`)) {
+    for (const el of document.querySelectorAll(
+      `${selector} button, ${selector} .button, ${selector} a[href], ${selector} input, ${selector} textarea, ${selector} select`,
+    )) {
       const target = el.matches('input[type=radio], input[type=checkbox], input[type=file]') ? el.closest('label') : el;
       const r = target.getBoundingClientRect();
       if (r.width === 0 && r.height === 0) continue; // not shown
-      if (r.width < 44 || r.height < 44) small.push(`${target.tagName.toLowerCase()}.${target.className} "${target.textContent.trim().slice(0, 20)}" ${Math.round(r.width)}×${Math.round(r.height)}`);
+      if (r.width < 44 || r.height < 44)
+        small.push(
+          `${target.tagName.toLowerCase()}.${target.className} "${target.textContent.trim().slice(0, 20)}" ${Math.round(r.width)}×${Math.round(r.height)}`,
+        );
     }
     return small;
   }, root);
@@ -148,7 +177,10 @@ test('the form counts what is done, per section and overall', { timeout: 60_000 
   assert.equal(await page.innerText('#progress-text'), '必填项已完成 1/7');
   assert.equal(await page.getAttribute('#progress-bar', 'value'), '1');
   await page.setInputFiles('input[data-photo-input="board_posted"]', [photo('board.jpg')]);
-  await page.waitForFunction(() => document.querySelector('#checklist .section[data-section="commitment"] .section-progress').textContent === '2/3');
+  await page.waitForFunction(
+    () =>
+      document.querySelector('#checklist .section[data-section="commitment"] .section-progress').textContent === '2/3',
+  );
   assert.equal(await page.innerText('#progress-text'), '必填项已完成 2/7');
   // An answer that shows more items adds them to what is required.
   await item('outreach_displayed').locator('input[value=true]').check();
@@ -162,14 +194,23 @@ test('the form counts what is done, per section and overall', { timeout: 60_000 
   await shot('form');
 });
 
-test('each question is a named group, every tap target is 44 px, and axe finds nothing serious', { timeout: 60_000 }, async () => {
+test('each question is a named group, every tap target is 44 px, and axe finds nothing serious', {
+  timeout: 60_000,
+}, async () => {
   // Radios take the question as their group's name, the number and note inputs as their own.
   const names = await page.evaluate(() => {
     const legend = (id) => document.querySelector(`#checklist .item[data-item="${id}"] > legend`);
     const input = (id, sel) => document.querySelector(`#checklist .item[data-item="${id}"] ${sel}`);
-    const byLabelledby = (el) => el.getAttribute('aria-labelledby').split(' ').map((i) => document.getElementById(i).textContent).join(' ');
+    const byLabelledby = (el) =>
+      el
+        .getAttribute('aria-labelledby')
+        .split(' ')
+        .map((i) => document.getElementById(i).textContent)
+        .join(' ');
     return {
-      radioGroup: input('policies_honoured', 'input[type=radio]').closest('fieldset').querySelector('legend') === legend('policies_honoured'),
+      radioGroup:
+        input('policies_honoured', 'input[type=radio]').closest('fieldset').querySelector('legend') ===
+        legend('policies_honoured'),
       number: byLabelledby(input('policy_count', 'input[type=number]')),
       note: byLabelledby(input('inspector_notes', 'textarea')),
     };
@@ -184,12 +225,21 @@ test('each question is a named group, every tap target is 44 px, and axe finds n
   assert.ok(radio.height >= 44 && radio.width >= 44, JSON.stringify(radio));
   // Input borders: at least 3:1 against the field and the page behind it.
   const contrast = await page.evaluate(() => {
-    const rgb = (c) => c.match(/\d+(\.\d+)?/g).slice(0, 3).map(Number);
+    const rgb = (c) =>
+      c
+        .match(/\d+(\.\d+)?/g)
+        .slice(0, 3)
+        .map(Number);
     const lum = (c) => {
-      const [r, g, b] = rgb(c).map((v) => v / 255).map((v) => (v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4));
+      const [r, g, b] = rgb(c)
+        .map((v) => v / 255)
+        .map((v) => (v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4));
       return 0.2126 * r + 0.7152 * g + 0.0722 * b;
     };
-    const ratio = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+    const ratio = (a, b) => {
+      const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p);
+      return (x + 0.05) / (y + 0.05);
+    };
     const input = getComputedStyle(document.querySelector('#checklist input[type=number]'));
     const page = getComputedStyle(document.body).backgroundColor;
     return { field: ratio(input.borderTopColor, input.backgroundColor), page: ratio(input.borderTopColor, page) };
@@ -198,7 +248,9 @@ test('each question is a named group, every tap target is 44 px, and axe finds n
   assert.deepEqual(await axe(), []);
 });
 
-test('a photo taken years ago or far away is questioned at capture, and removing one asks first', { timeout: 60_000 }, async () => {
+test('a photo taken years ago or far away is questioned at capture, and removing one asks first', {
+  timeout: 60_000,
+}, async () => {
   await page.setInputFiles('input[data-photo-input="ledgers_kept"]', [photo('rome.jpg', ROME_2008)]);
   const warned = item('ledgers_kept').locator('.photo-warnings');
   await warned.locator('[data-photo-warning="exif_old"]').waitFor();
@@ -222,17 +274,27 @@ test('a photo taken years ago or far away is questioned at capture, and removing
   assert.equal(await warned.innerText(), '');
   // A photo without EXIF is not questioned.
   await page.setInputFiles('input[data-photo-input="ledgers_kept"]', [photo('ledgers.jpg')]);
-  await page.waitForFunction(() => document.querySelectorAll('#checklist .item[data-item="ledgers_kept"] .photo img[src^="blob:"]').length === 1);
+  await page.waitForFunction(
+    () => document.querySelectorAll('#checklist .item[data-item="ledgers_kept"] .photo img[src^="blob:"]').length === 1,
+  );
   assert.equal(await warned.locator('[data-photo-warning]').count(), 0);
 });
 
-test('the summary before sending lists what is missing and what fails, and goes to each', { timeout: 60_000 }, async () => {
+test('the summary before sending lists what is missing and what fails, and goes to each', {
+  timeout: 60_000,
+}, async () => {
   await page.click('#submit');
   const summary = page.locator('#summary');
   await summary.waitFor();
   // Unanswered: the honoured policies; failing: one policy is fewer than the two the rule asks.
-  assert.match(await summary.locator('#summary-missing li[data-item="policies_honoured"]').innerText(), /^本季度承诺的优惠政策已兑现落实\s+未回答$/);
-  assert.match(await summary.locator('#summary-failing li[data-item="policy_count"]').innerText(), /^村级公开承诺的优惠政策条数\s+合格：2–4$/);
+  assert.match(
+    await summary.locator('#summary-missing li[data-item="policies_honoured"]').innerText(),
+    /^本季度承诺的优惠政策已兑现落实\s+未回答$/,
+  );
+  assert.match(
+    await summary.locator('#summary-failing li[data-item="policy_count"]').innerText(),
+    /^村级公开承诺的优惠政策条数\s+合格：2–4$/,
+  );
   assert.match(await summary.innerText(), /服务器不会接收/);
   assert.equal(await summary.locator('#confirm-submit').count(), 0, 'what the server would refuse cannot be confirmed');
   assert.ok(!(await page.isVisible('#submit')));
@@ -256,7 +318,9 @@ test('the summary before sending lists what is missing and what fails, and goes 
   assert.ok(await page.isVisible('#submit'));
 });
 
-test('a refused entry in the outbox names its village and photos, and discarding it asks first', { timeout: 60_000 }, async () => {
+test('a refused entry in the outbox names its village and photos, and discarding it asks first', {
+  timeout: 60_000,
+}, async () => {
   // inspector1 inspects the same declaration first: the phone's PUT gets 409.
   const other = await login('inspector1');
   const sha = crypto.createHash('sha256').update(PHOTO).digest('hex');
@@ -265,8 +329,15 @@ test('a refused entry in the outbox names its village and photos, and discarding
     checklist: { code: 'star-1', version: 1 },
     started_at: new Date(Date.now() - 3600e3).toISOString(),
     submitted_at: new Date().toISOString(),
-    answers: { board_posted: true, policy_count: 3, policies_honoured: true, association: 'complete', roster_kept: true,
-      ledgers_kept: true, outreach_displayed: false },
+    answers: {
+      board_posted: true,
+      policy_count: 3,
+      policies_honoured: true,
+      association: 'complete',
+      roster_kept: true,
+      ledgers_kept: true,
+      outreach_displayed: false,
+    },
     photos: ['board_posted', 'ledgers_kept'].map((it) => ({ id: crypto.randomUUID(), item: it, sha256: sha })),
   });
   assert.equal(first.status, 201, JSON.stringify(first.body));
@@ -277,22 +348,33 @@ test('a refused entry in the outbox names its village and photos, and discarding
   await card.waitFor({ timeout: 15_000 });
   assert.match(await card.locator('h3').innerText(), new RegExp(village.name));
   const photos = await card.locator('.photo-states li').allInnerTexts();
-  assert.deepEqual(photos.map((p) => p.split(' · ')[0]), ['村级公开承诺牌已上墙公示，内容为当前有效版本：第 1 张照片', '工作记录和台账齐全、规范：第 1 张照片']);
+  assert.deepEqual(
+    photos.map((p) => p.split(' · ')[0]),
+    ['村级公开承诺牌已上墙公示，内容为当前有效版本：第 1 张照片', '工作记录和台账齐全、规范：第 1 张照片'],
+  );
   const photoIds = await card.locator('.photo-states li').evaluateAll((els) => els.map((e) => e.dataset.photo));
-  const stored = () => page.evaluate((ids) => new Promise((resolve, reject) => {
-    const open = indexedDB.open('fieldstar');
-    open.onerror = () => reject(open.error);
-    open.onsuccess = () => {
-      const tx = open.result.transaction('photos');
-      const store = tx.objectStore('photos');
-      let n = 0;
-      let left = ids.length;
-      for (const id of ids) {
-        const r = store.get(id);
-        r.onsuccess = () => { if (r.result) n++; if (--left === 0) resolve(n); };
-      }
-    };
-  }), photoIds);
+  const stored = () =>
+    page.evaluate(
+      (ids) =>
+        new Promise((resolve, reject) => {
+          const open = indexedDB.open('fieldstar');
+          open.onerror = () => reject(open.error);
+          open.onsuccess = () => {
+            const tx = open.result.transaction('photos');
+            const store = tx.objectStore('photos');
+            let n = 0;
+            let left = ids.length;
+            for (const id of ids) {
+              const r = store.get(id);
+              r.onsuccess = () => {
+                if (r.result) n++;
+                if (--left === 0) resolve(n);
+              };
+            }
+          };
+        }),
+      photoIds,
+    );
   assert.equal(await stored(), 2);
 
   // Discard asks first; "keep it" changes nothing.

@@ -7,7 +7,9 @@ import { fileURLToPath } from 'node:url';
 export const BASE = process.env.FIELDSTAR_URL;
 export const PASSWORD = process.env.FIELDSTAR_DEMO_PASSWORD;
 // Screenshots for docs/phone.md go to docs/img/ (FIELDSTAR_SHOTS sends them elsewhere).
-export const SHOTS = process.env.FIELDSTAR_SHOTS || path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'docs', 'img');
+export const SHOTS =
+  process.env.FIELDSTAR_SHOTS ||
+  path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'docs', 'img');
 if (!BASE || !PASSWORD) throw new Error('run through tests/browser/phone/run.sh');
 
 const require = createRequire(path.join(process.env.FIELDSTAR_NODE_DIR, 'node_modules', 'noop.js'));
@@ -55,8 +57,14 @@ export function launch(profile, geolocation, viewport = { width: 412, height: 86
     executablePath: '/usr/bin/chromium',
     headless: true,
     args: [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
     ],
     locale: 'zh-CN',
     // Inspectors are in China: the phone's clock reads the county's day (Asia/Shanghai).
@@ -84,13 +92,30 @@ export function withExif(jpeg, { taken, offset, lat, lon, orientation, little = 
     const d = Math.floor(a);
     const m = Math.floor((a - d) * 60);
     const s = Math.round(((a - d) * 60 - m) * 60 * 1000);
-    return [[d, 1], [m, 1], [s, 1000]];
+    return [
+      [d, 1],
+      [m, 1],
+      [s, 1000],
+    ];
   };
   if (lat !== undefined) {
-    entries.gps.push([1, 2, ascii(lat < 0 ? 'S' : 'N')], [2, 5, dms(lat)], [3, 2, ascii(lon < 0 ? 'W' : 'E')], [4, 5, dms(lon)]);
+    entries.gps.push(
+      [1, 2, ascii(lat < 0 ? 'S' : 'N')],
+      [2, 5, dms(lat)],
+      [3, 2, ascii(lon < 0 ? 'W' : 'E')],
+      [4, 5, dms(lon)],
+    );
   }
-  const u16 = (n) => { const b = Buffer.alloc(2); b[little ? 'writeUInt16LE' : 'writeUInt16BE'](n); return b; };
-  const u32 = (n) => { const b = Buffer.alloc(4); b[little ? 'writeUInt32LE' : 'writeUInt32BE'](n); return b; };
+  const u16 = (n) => {
+    const b = Buffer.alloc(2);
+    b[little ? 'writeUInt16LE' : 'writeUInt16BE'](n);
+    return b;
+  };
+  const u32 = (n) => {
+    const b = Buffer.alloc(4);
+    b[little ? 'writeUInt32LE' : 'writeUInt32BE'](n);
+    return b;
+  };
   const ifdSize = (list) => 2 + list.length * 12 + 4;
   // Layout: header (8), IFD0, Exif IFD, GPS IFD, then the values that do not fit in 4 bytes.
   const lists = [entries.ifd0, entries.exif, entries.gps];
@@ -98,7 +123,10 @@ export function withExif(jpeg, { taken, offset, lat, lon, orientation, little = 
   entries.ifd0.push([0x8769, 4, null], [0x8825, 4, null]);
   const starts = [];
   let at = 8;
-  for (const list of lists) { starts.push(at); at += ifdSize(list); }
+  for (const list of lists) {
+    starts.push(at);
+    at += ifdSize(list);
+  }
   entries.ifd0[pointers][2] = starts[1];
   entries.ifd0[pointers + 1][2] = starts[2];
   const data = [];
@@ -107,19 +135,36 @@ export function withExif(jpeg, { taken, offset, lat, lon, orientation, little = 
     for (const [tag, type, value] of list) {
       let bytes;
       let count;
-      if (type === 3) { bytes = u16(value); count = 1; }
-      else if (type === 4) { bytes = u32(value); count = 1; }
-      else if (type === 5) { bytes = Buffer.concat(value.flatMap(([n, d]) => [u32(n), u32(d)])); count = value.length; }
-      else { bytes = value; count = value.length; }
+      if (type === 3) {
+        bytes = u16(value);
+        count = 1;
+      } else if (type === 4) {
+        bytes = u32(value);
+        count = 1;
+      } else if (type === 5) {
+        bytes = Buffer.concat(value.flatMap(([n, d]) => [u32(n), u32(d)]));
+        count = value.length;
+      } else {
+        bytes = value;
+        count = value.length;
+      }
       parts.push(u16(tag), u16(type), u32(count));
       if (bytes.length <= 4) parts.push(Buffer.concat([bytes, Buffer.alloc(4 - bytes.length)]));
-      else { parts.push(u32(at)); data.push(bytes); at += bytes.length; }
+      else {
+        parts.push(u32(at));
+        data.push(bytes);
+        at += bytes.length;
+      }
     }
     parts.push(u32(0));
     return Buffer.concat(parts);
   });
   const tiff = Buffer.concat([Buffer.from(little ? 'II' : 'MM', 'latin1'), u16(42), u32(8), ...blocks, ...data]);
   const payload = Buffer.concat([Buffer.from('Exif\0\0', 'latin1'), tiff]);
-  const app1 = Buffer.concat([Buffer.from([0xff, 0xe1]), Buffer.from([(payload.length + 2) >> 8, (payload.length + 2) & 0xff]), payload]);
+  const app1 = Buffer.concat([
+    Buffer.from([0xff, 0xe1]),
+    Buffer.from([(payload.length + 2) >> 8, (payload.length + 2) & 0xff]),
+    payload,
+  ]);
   return Buffer.concat([jpeg.subarray(0, 2), app1, jpeg.subarray(2)]);
 }

@@ -98,7 +98,9 @@ test('the phone app inspects offline and the server gets the inspection once', {
   await entry.waitFor();
   assert.match(await entry.innerText(), new RegExp(seed.village.name));
   // The worklist's checklist is cached before it is ever opened, for a village without signal.
-  await page.waitForFunction(async () => !!(await (await caches.open('fieldstar-api')).match('/api/v1/checklists/star-1/versions/1')));
+  await page.waitForFunction(
+    async () => !!(await (await caches.open('fieldstar-api')).match('/api/v1/checklists/star-1/versions/1')),
+  );
   await entry.locator('button.inspect').click();
   await page.waitForSelector('#checklist');
   assert.match(await item('board_posted').innerText(), /村级公开承诺牌已上墙公示/);
@@ -137,12 +139,19 @@ test('the phone app inspects offline and the server gets the inspection once', {
   assert.match(await item('policies_honoured').locator('.item-error').innerText(), /required/);
   assert.match(await item('ledgers_kept').locator('.item-error').innerText(), /needs at least 1 photo/);
   // The summary lists them too, and cannot be confirmed while the server would refuse it.
-  assert.match(await page.innerText('#summary-missing'), /The committed preferential policies were honoured this quarter/);
+  assert.match(
+    await page.innerText('#summary-missing'),
+    /The committed preferential policies were honoured this quarter/,
+  );
   assert.equal(await page.locator('#confirm-submit').count(), 0);
 
   // Only images are taken, by their bytes.
-  await page.setInputFiles('input[data-photo-input="board_posted"]', [{ name: 'notes.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('not a photo') }]);
-  await page.waitForFunction(() => /Only JPEG, PNG or WebP/.test(document.querySelector('.item[data-item="board_posted"] .item-error').textContent));
+  await page.setInputFiles('input[data-photo-input="board_posted"]', [
+    { name: 'notes.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('not a photo') },
+  ]);
+  await page.waitForFunction(() =>
+    /Only JPEG, PNG or WebP/.test(document.querySelector('.item[data-item="board_posted"] .item-error').textContent),
+  );
   assert.equal(await item('board_posted').locator('.photo').count(), 0);
 
   await fillStar1();
@@ -187,7 +196,10 @@ test('the phone app inspects offline and the server gets the inspection once', {
   assert.equal(view.revision, 1);
   assert.equal(view.photos.length, 4);
   assert.ok(view.photos.every((p) => p.received));
-  assert.deepEqual(shownFlags, view.flags.map((f) => f.code));
+  assert.deepEqual(
+    shownFlags,
+    view.flags.map((f) => f.code),
+  );
   assert.ok(!('followup_coverage' in view.answers), 'computed items are never sent');
   assert.equal(view.answers.inspector_notes, '村委会配合良好。');
   assert.ok(view.location && Math.abs(view.location.lat - seed.village.lat) < 1e-6);
@@ -222,14 +234,22 @@ test('a returned inspection comes back with the comment and goes out as revision
   await page.setInputFiles('input[data-photo-input="outreach_photos"]', [photo('c.jpg')]);
 
   // The service worker revalidates its copy of the template with the ETag: 304, body from the cache.
-  const revalidated = await page.evaluate(async ({ password }) => {
-    const tokens = await (await fetch('/api/v1/auth/login', {
-      method: 'POST', headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ username: 'inspector1', password }),
-    })).json();
-    const res = await fetch('/api/v1/checklists/star-1/versions/1', { headers: { Authorization: `Bearer ${tokens.access_token}` } });
-    return { status: res.status, marker: res.headers.get('x-fieldstar-offline'), code: (await res.json()).code };
-  }, { password: PASSWORD });
+  const revalidated = await page.evaluate(
+    async ({ password }) => {
+      const tokens = await (
+        await fetch('/api/v1/auth/login', {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({ username: 'inspector1', password }),
+        })
+      ).json();
+      const res = await fetch('/api/v1/checklists/star-1/versions/1', {
+        headers: { Authorization: `Bearer ${tokens.access_token}` },
+      });
+      return { status: res.status, marker: res.headers.get('x-fieldstar-offline'), code: (await res.json()).code };
+    },
+    { password: PASSWORD },
+  );
   assert.deepEqual(revalidated, { status: 200, marker: '0', code: 'star-1' });
   await submit();
   await page.waitForSelector(`#outbox article[data-inspection="${id}"][data-state="sent"]`, { timeout: 30_000 });
@@ -245,7 +265,7 @@ test('a returned inspection comes back with the comment and goes out as revision
   assert.deepEqual(cspViolations, []);
 });
 
-test('a refusal shows the server\'s problem detail in the outbox', { timeout: 60_000 }, async () => {
+test("a refusal shows the server's problem detail in the outbox", { timeout: 60_000 }, async () => {
   // Another inspector inspects the same declaration first: the phone's PUT gets 409.
   const admin = await login('admin');
   const v3 = (await call(admin, 'GET', '/api/v1/org-units?code=DEMO-T01-V003')).body.items[0];
@@ -264,10 +284,21 @@ test('a refusal shows the server\'s problem detail in the outbox', { timeout: 60
     checklist: { code: 'star-1', version: 1 },
     started_at: new Date(Date.now() - 3600e3).toISOString(),
     submitted_at: new Date().toISOString(),
-    answers: { board_posted: true, policy_count: 3, policies_honoured: true, association: 'complete', roster_kept: true,
-      ledgers_kept: true, outreach_displayed: true, outreach_kinds: ['slogans', 'boards'] },
-    photos: ['board_posted', 'ledgers_kept', 'outreach_photos', 'outreach_photos']
-      .map((item) => ({ id: crypto.randomUUID(), item, sha256: sha })),
+    answers: {
+      board_posted: true,
+      policy_count: 3,
+      policies_honoured: true,
+      association: 'complete',
+      roster_kept: true,
+      ledgers_kept: true,
+      outreach_displayed: true,
+      outreach_kinds: ['slogans', 'boards'],
+    },
+    photos: ['board_posted', 'ledgers_kept', 'outreach_photos', 'outreach_photos'].map((item) => ({
+      id: crypto.randomUUID(),
+      item,
+      sha256: sha,
+    })),
   });
   assert.equal(first.status, 201, JSON.stringify(first.body));
 
@@ -308,7 +339,9 @@ test('the inspector reads the rejection and its comment', { timeout: 60_000 }, a
   assert.deepEqual(cspViolations, []);
 });
 
-test('the inspector cancels a returned inspection, and its declaration can be inspected again', { timeout: 60_000 }, async () => {
+test('the inspector cancels a returned inspection, and its declaration can be inspected again', {
+  timeout: 60_000,
+}, async () => {
   // inspector1 inspects a fourth village (through the API), and the reviewer returns it.
   const admin = await login('admin');
   const v4 = (await call(admin, 'GET', '/api/v1/org-units?code=DEMO-T01-V004')).body.items[0];
@@ -317,27 +350,50 @@ test('the inspector cancels a returned inspection, and its declaration can be in
   const inspector = await login('inspector1');
   const sha = crypto.createHash('sha256').update(PHOTO).digest('hex');
   const id = crypto.randomUUID();
-  const photos = ['board_posted', 'ledgers_kept', 'outreach_photos', 'outreach_photos'].map((item) => ({ id: crypto.randomUUID(), item, sha256: sha }));
+  const photos = ['board_posted', 'ledgers_kept', 'outreach_photos', 'outreach_photos'].map((item) => ({
+    id: crypto.randomUUID(),
+    item,
+    sha256: sha,
+  }));
   const put = await call(inspector, 'PUT', `/api/v1/inspections/${id}`, {
     declaration_id: declared.body.id,
     checklist: { code: 'star-1', version: 1 },
     started_at: new Date(Date.now() - 3600e3).toISOString(),
     submitted_at: new Date().toISOString(),
-    location: { lat: v4.lat, lon: v4.lon, accuracy_m: 10, captured_at: new Date(Date.now() - 120e3).toISOString(), mock: false },
-    answers: { board_posted: true, policy_count: 3, policies_honoured: true, association: 'complete', roster_kept: true,
-      ledgers_kept: true, outreach_displayed: true, outreach_kinds: ['slogans', 'boards'] },
+    location: {
+      lat: v4.lat,
+      lon: v4.lon,
+      accuracy_m: 10,
+      captured_at: new Date(Date.now() - 120e3).toISOString(),
+      mock: false,
+    },
+    answers: {
+      board_posted: true,
+      policy_count: 3,
+      policies_honoured: true,
+      association: 'complete',
+      roster_kept: true,
+      ledgers_kept: true,
+      outreach_displayed: true,
+      outreach_kinds: ['slogans', 'boards'],
+    },
     photos,
   });
   assert.equal(put.status, 201, JSON.stringify(put.body));
   for (const p of photos) {
     const res = await fetch(`${BASE}/api/v1/inspections/${id}/photos/${p.id}`, {
-      method: 'PUT', headers: { Authorization: `Bearer ${inspector}`, 'Content-Type': 'image/jpeg' }, body: PHOTO,
+      method: 'PUT',
+      headers: { Authorization: `Bearer ${inspector}`, 'Content-Type': 'image/jpeg' },
+      body: PHOTO,
     });
     assert.equal(res.status, 201, await res.text());
   }
   const reviewer = await login('reviewer1');
   assert.equal((await call(reviewer, 'POST', `/api/v1/inspections/${id}/claim`, {})).status, 200);
-  const returned = await call(reviewer, 'POST', `/api/v1/inspections/${id}/decision`, { decision: 'return', comment: '请补充宣传栏照片' });
+  const returned = await call(reviewer, 'POST', `/api/v1/inspections/${id}/decision`, {
+    decision: 'return',
+    comment: '请补充宣传栏照片',
+  });
   assert.equal(returned.status, 201, JSON.stringify(returned.body));
 
   await page.reload();
@@ -367,7 +423,7 @@ test('the inspector cancels a returned inspection, and its declaration can be in
   assert.deepEqual(cspViolations, []);
 });
 
-test('a visit outside the quarter\'s verification window is refused in words', { timeout: 60_000 }, async () => {
+test("a visit outside the quarter's verification window is refused in words", { timeout: 60_000 }, async () => {
   const admin = await login('admin');
   const village = (await call(admin, 'GET', '/api/v1/org-units?code=DEMO-T07-V002')).body.items[0];
   const declared = await call(admin, 'POST', '/api/v1/declarations', { village_id: village.id, star_level: 1 });
@@ -386,7 +442,8 @@ test('a visit outside the quarter\'s verification window is refused in words', {
   try {
     assert.equal(moved.status, 200, JSON.stringify(moved.body));
     await submit();
-    const card = page.locator('#outbox article.outbox[data-state="error"]')
+    const card = page
+      .locator('#outbox article.outbox[data-state="error"]')
       .filter({ has: page.locator('.problem .words', { hasText: /verification window/ }) });
     await card.waitFor({ timeout: 15_000 });
     assert.match(await card.locator('.problem').innerText(), new RegExp(day(1)));
@@ -396,12 +453,19 @@ test('a visit outside the quarter\'s verification window is refused in words', {
   assert.deepEqual(pageErrors, []);
 });
 
-test('with the township pre-check, a declaration reaches the phone only once its township forwards it', { timeout: 60_000 }, async () => {
+test('with the township pre-check, a declaration reaches the phone only once its township forwards it', {
+  timeout: 60_000,
+}, async () => {
   const admin = await login('admin');
   assert.equal((await call(admin, 'PATCH', '/api/v1/policy', { township_precheck: true })).status, 200);
   try {
     const village = (await call(admin, 'GET', '/api/v1/org-units?code=DEMO-T01-V014')).body.items[0];
-    const made = await call(admin, 'POST', '/api/v1/users', { username: 'phone-sec-v014', password: PASSWORD, role: 'secretary', org_unit_id: village.id });
+    const made = await call(admin, 'POST', '/api/v1/users', {
+      username: 'phone-sec-v014',
+      password: PASSWORD,
+      role: 'secretary',
+      org_unit_id: village.id,
+    });
     assert.equal(made.status, 201, JSON.stringify(made.body));
     const secretary = await login('phone-sec-v014');
     const declared = await call(secretary, 'POST', '/api/v1/declarations', { village_id: village.id, star_level: 1 });

@@ -47,14 +47,23 @@ test('no inline script or style, no eval, no remote asset', () => {
     }
     if (name.endsWith('.js')) {
       assert.doesNotMatch(text, /\.style\b|setAttribute\(\s*['"]style|cssText/, `${name}: element.style`);
-      assert.doesNotMatch(text, /\beval\(|new Function\(|innerHTML|outerHTML|insertAdjacentHTML|document\.write/, `${name}: eval or HTML strings`);
+      assert.doesNotMatch(
+        text,
+        /\beval\(|new Function\(|innerHTML|outerHTML|insertAdjacentHTML|document\.write/,
+        `${name}: eval or HTML strings`,
+      );
     }
   }
 });
 
 test('the service worker installs every file of the shell', () => {
   const sw = fs.readFileSync(new URL('sw.js', dir), 'utf8');
-  const listed = JSON.parse(sw.match(/const SHELL = (\[[^\]]*\])/)[1].replace(/'/g, '"').replace(/,\s*\]/, ']'));
+  const listed = JSON.parse(
+    sw
+      .match(/const SHELL = (\[[^\]]*\])/)[1]
+      .replace(/'/g, '"')
+      .replace(/,\s*\]/, ']'),
+  );
   const expected = files.filter((f) => f !== 'sw.js').map((f) => (f === 'index.html' ? '/m/' : `/m/${f}`));
   assert.deepEqual([...listed].sort(), expected.sort());
 });
@@ -65,6 +74,7 @@ test('every word of the app exists in Chinese and in English', async () => {
   assert.deepEqual(Object.keys(WORDS.en).sort(), Object.keys(WORDS.zh).sort());
   for (const key of Object.keys(WORDS.zh)) {
     assert.equal(typeof WORDS.en[key], typeof WORDS.zh[key], key);
-    if (typeof WORDS.zh[key] === 'function') assert.equal(WORDS.en[key].length, WORDS.zh[key].length, `${key}: arguments`);
+    if (typeof WORDS.zh[key] === 'function')
+      assert.equal(WORDS.en[key].length, WORDS.zh[key].length, `${key}: arguments`);
   }
 });

@@ -12,7 +12,7 @@
 //   EXIF (the server reads its capture time, no photo.no_exif) and `downsized_from` is sent;
 // - opened over plain http from another host name, the app says why it cannot work.
 
-import { test, before, after } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -73,13 +73,15 @@ function linkProxy({ kbits, cut }) {
     });
   });
   return new Promise((resolve) => {
-    server.listen(0, '127.0.0.1', () => resolve({
-      url: `http://127.0.0.1:${server.address().port}`,
-      close: () => {
-        for (const s of sockets) s.destroy();
-        return new Promise((r) => server.close(r));
-      },
-    }));
+    server.listen(0, '127.0.0.1', () =>
+      resolve({
+        url: `http://127.0.0.1:${server.address().port}`,
+        close: () => {
+          for (const s of sockets) s.destroy();
+          return new Promise((r) => server.close(r));
+        },
+      }),
+    );
   });
 }
 
@@ -97,33 +99,36 @@ async function declare(code) {
  * smooth gradient (small) when `smooth`.
  */
 async function noiseJpeg(page, width, height, quality, smooth = false) {
-  const b64 = await page.evaluate(async ({ width, height, quality, smooth }) => {
-    const canvas = new OffscreenCanvas(width, height);
-    const ctx = canvas.getContext('2d');
-    const img = ctx.createImageData(width, height);
-    if (smooth) {
-      const g = ctx.createLinearGradient(0, 0, width, height);
-      g.addColorStop(0, '#9b1c1c');
-      g.addColorStop(1, '#f6f8fa');
-      ctx.fillStyle = g;
-      ctx.fillRect(0, 0, width, height);
-    } else {
-    const seed = new Uint32Array(1);
-    for (let i = 0; i < img.data.length; i += 4) {
-      if ((i / 4) % width === 0) crypto.getRandomValues(seed);
-      seed[0] = (seed[0] * 1664525 + 1013904223) >>> 0;
-      img.data[i] = seed[0] & 255;
-      img.data[i + 1] = (seed[0] >> 8) & 255;
-      img.data[i + 2] = (seed[0] >> 16) & 255;
-      img.data[i + 3] = 255;
-    }
-    ctx.putImageData(img, 0, 0);
-    }
-    const bytes = new Uint8Array(await (await canvas.convertToBlob({ type: 'image/jpeg', quality })).arrayBuffer());
-    let s = '';
-    for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-    return btoa(s);
-  }, { width, height, quality, smooth });
+  const b64 = await page.evaluate(
+    async ({ width, height, quality, smooth }) => {
+      const canvas = new OffscreenCanvas(width, height);
+      const ctx = canvas.getContext('2d');
+      const img = ctx.createImageData(width, height);
+      if (smooth) {
+        const g = ctx.createLinearGradient(0, 0, width, height);
+        g.addColorStop(0, '#9b1c1c');
+        g.addColorStop(1, '#f6f8fa');
+        ctx.fillStyle = g;
+        ctx.fillRect(0, 0, width, height);
+      } else {
+        const seed = new Uint32Array(1);
+        for (let i = 0; i < img.data.length; i += 4) {
+          if ((i / 4) % width === 0) crypto.getRandomValues(seed);
+          seed[0] = (seed[0] * 1664525 + 1013904223) >>> 0;
+          img.data[i] = seed[0] & 255;
+          img.data[i + 1] = (seed[0] >> 8) & 255;
+          img.data[i + 2] = (seed[0] >> 16) & 255;
+          img.data[i + 3] = 255;
+        }
+        ctx.putImageData(img, 0, 0);
+      }
+      const bytes = new Uint8Array(await (await canvas.convertToBlob({ type: 'image/jpeg', quality })).arrayBuffer());
+      let s = '';
+      for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+      return btoa(s);
+    },
+    { width, height, quality, smooth },
+  );
   return Buffer.from(b64, 'base64');
 }
 
@@ -148,7 +153,14 @@ async function openApp(base, village) {
   context.on('request', (r) => {
     const entry = { method: r.method(), url: r.url(), headers: r.headers(), at: requests.length, status: null };
     requests.push(entry);
-    r.response().then((res) => { entry.status = res?.status() ?? 'none'; }, () => { entry.status = 'failed'; });
+    r.response().then(
+      (res) => {
+        entry.status = res?.status() ?? 'none';
+      },
+      () => {
+        entry.status = 'failed';
+      },
+    );
   });
   page = context.pages()[0] || (await context.newPage());
   page.on('pageerror', (e) => pageErrors.push(String(e)));
@@ -179,7 +191,11 @@ async function inspect(declarationId, boardPhoto) {
   await page.setInputFiles('input[data-photo-input="board_posted"]', [boardPhoto]);
   await page.setInputFiles('input[data-photo-input="ledgers_kept"]', [file('ledgers.jpg', SMALL)]);
   await page.setInputFiles('input[data-photo-input="outreach_photos"]', [file('a.jpg', SMALL), file('b.jpg', SMALL)]);
-  await page.waitForFunction(() => document.querySelectorAll('#checklist .photo img[src^="blob:"]').length === 4, null, { timeout: 30_000 });
+  await page.waitForFunction(
+    () => document.querySelectorAll('#checklist .photo img[src^="blob:"]').length === 4,
+    null,
+    { timeout: 30_000 },
+  );
   await page.waitForSelector('#position-fix');
   await page.click('#submit');
   await page.click('#confirm-submit');
@@ -223,7 +239,9 @@ after(async () => {
   await proxy?.close();
 });
 
-test('a 4 MB photo goes up through a link that is slow and cut every 200 KB, once and whole', { timeout: 240_000 }, async () => {
+test('a 4 MB photo goes up through a link that is slow and cut every 200 KB, once and whole', {
+  timeout: 240_000,
+}, async () => {
   const { village, declaration } = await declare('DEMO-T12-V001');
   proxy = await linkProxy({ kbits: LINK_KBITS, cut: CUT_BYTES });
   await openApp(proxy.url, village);
@@ -233,19 +251,28 @@ test('a 4 MB photo goes up through a link that is slow and cut every 200 KB, onc
   const started = Date.now();
   const id = await inspect(declaration.id, file('board.jpg', big));
   // "sending N %" is shown while the photo goes up, with the bytes the server has.
-  await page.waitForFunction((id) => {
-    const chip = document.querySelector(`#outbox article[data-inspection="${id}"][data-shown="sending_pct"] .state`);
-    const pct = /正在发送 (\d+)%/.exec(chip?.textContent || '');
-    return pct && Number(pct[1]) > 0 && Number(pct[1]) < 100;
-  }, id, { timeout: 120_000, polling: 100 });
+  await page.waitForFunction(
+    (id) => {
+      const chip = document.querySelector(`#outbox article[data-inspection="${id}"][data-shown="sending_pct"] .state`);
+      const pct = /正在发送 (\d+)%/.exec(chip?.textContent || '');
+      return pct && Number(pct[1]) > 0 && Number(pct[1]) < 100;
+    },
+    id,
+    { timeout: 120_000, polling: 100 },
+  );
   await page.waitForSelector(`#outbox article[data-inspection="${id}"][data-state="sent"]`, { timeout: 200_000 });
   const seconds = (Date.now() - started) / 1000;
-  console.log(`# 4 MB (${big.length} bytes) at ${LINK_KBITS} kbit/s, cut every 200 KB: sent in ${seconds.toFixed(1)} s`);
+  console.log(
+    `# 4 MB (${big.length} bytes) at ${LINK_KBITS} kbit/s, cut every 200 KB: sent in ${seconds.toFixed(1)} s`,
+  );
 
   // Sent with tus, in many PATCHes, some of them resumed after a cut (HEAD between).
   const mine = requests.filter((r) => r.url.startsWith(`${proxy.url}/api/v1/uploads`));
   assert.equal(mine.filter((r) => r.method === 'POST').length >= 1, true);
-  assert.ok(mine.filter((r) => r.method === 'PATCH').length >= 16, `${mine.filter((r) => r.method === 'PATCH').length} PATCHes`);
+  assert.ok(
+    mine.filter((r) => r.method === 'PATCH').length >= 16,
+    `${mine.filter((r) => r.method === 'PATCH').length} PATCHes`,
+  );
   assert.ok(mine.filter((r) => r.method === 'HEAD').length >= 2);
 
   // The server has it byte-identical, exactly once, and the inspection is submitted.
@@ -256,7 +283,9 @@ test('a 4 MB photo goes up through a link that is slow and cut every 200 KB, onc
   const board = record.photos.find((p) => p.item === 'board_posted');
   assert.equal(board.sha256, sha256(big));
   assert.ok(view.photos.every((p) => p.received));
-  const original = await fetch(`${BASE}/api/v1/photos/${board.id}?size=original`, { headers: { Authorization: `Bearer ${reviewer}` } });
+  const original = await fetch(`${BASE}/api/v1/photos/${board.id}?size=original`, {
+    headers: { Authorization: `Bearer ${reviewer}` },
+  });
   assert.equal(original.status, 200);
   assert.equal(sha256(Buffer.from(await original.arrayBuffer())), sha256(big));
   const admin = await login('admin');
@@ -270,23 +299,38 @@ test('a 4 MB photo goes up through a link that is slow and cut every 200 KB, onc
   proxy = null;
 });
 
-test('a reload mid-upload resumes from the server\'s offset, not from zero', { timeout: 180_000 }, async () => {
+test("a reload mid-upload resumes from the server's offset, not from zero", { timeout: 180_000 }, async () => {
   const { village, declaration } = await declare('DEMO-T12-V002');
   proxy = await linkProxy({ kbits: 2000 });
   await openApp(proxy.url, village);
-  let big = withExif(await noiseJpeg(page, 1200, 1200, 0.97), exifNow(village));
+  const big = withExif(await noiseJpeg(page, 1200, 1200, 0.97), exifNow(village));
   const id = await inspect(declaration.id, file('board.jpg', big));
   // Wait until the server holds a good part of it, then reload the app.
-  await page.waitForFunction((id) => {
-    const li = document.querySelector(`#outbox article[data-inspection="${id}"] li[data-sent]`);
-    const sent = Math.max(...[...document.querySelectorAll(`#outbox article[data-inspection="${id}"] li[data-sent]`)].map((e) => Number(e.dataset.sent)));
-    return li && sent >= 600 * 1024;
-  }, id, { timeout: 120_000, polling: 200 });
+  await page.waitForFunction(
+    (id) => {
+      const li = document.querySelector(`#outbox article[data-inspection="${id}"] li[data-sent]`);
+      const sent = Math.max(
+        ...[...document.querySelectorAll(`#outbox article[data-inspection="${id}"] li[data-sent]`)].map((e) =>
+          Number(e.dataset.sent),
+        ),
+      );
+      return li && sent >= 600 * 1024;
+    },
+    id,
+    { timeout: 120_000, polling: 200 },
+  );
   const mark = requests.length;
   await page.reload();
   await page.waitForSelector(`#outbox article[data-inspection="${id}"][data-state="sent"]`, { timeout: 150_000 });
   const after = requests.slice(mark).filter((r) => r.url.includes('/api/v1/uploads'));
-  const log = requests.slice(Math.max(0, mark - 6)).filter((r) => r.url.includes('/api/v1/')).map((r) => `${r.at < mark ? 'before' : 'after'} ${r.method} ${r.url} ${r.headers['upload-offset'] || ''} → ${r.status}`).join('\n');
+  const log = requests
+    .slice(Math.max(0, mark - 6))
+    .filter((r) => r.url.includes('/api/v1/'))
+    .map(
+      (r) =>
+        `${r.at < mark ? 'before' : 'after'} ${r.method} ${r.url} ${r.headers['upload-offset'] || ''} → ${r.status}`,
+    )
+    .join('\n');
   assert.equal(after.filter((r) => r.method === 'POST').length, 0, `no new upload after the reload:\n${log}`);
   const heads = after.filter((r) => r.method === 'HEAD');
   const patches = after.filter((r) => r.method === 'PATCH');
@@ -313,11 +357,18 @@ test('a photo the server refuses says why and is not sent again', { timeout: 120
   await page.waitForSelector(`#outbox article[data-inspection="${id}"][data-shown="refused"]`, { timeout: 60_000 });
   const text = await card.innerText();
   assert.match(text, /被拒绝：/);
-  const puts = () => requests.filter((r) => r.method === 'PUT' && r.url.includes(`/api/v1/inspections/${id}/photos/`)).length;
+  const puts = () =>
+    requests.filter((r) => r.method === 'PUT' && r.url.includes(`/api/v1/inspections/${id}/photos/`)).length;
   assert.equal(puts(), 1);
   // In English too, with the server's reason.
   await page.click('#lang');
-  await page.waitForFunction((id) => /^refused: .+/.test(document.querySelector(`#outbox article[data-inspection="${id}"] .refused`)?.textContent || ''), id);
+  await page.waitForFunction(
+    (id) =>
+      /^refused: .+/.test(
+        document.querySelector(`#outbox article[data-inspection="${id}"] .refused`)?.textContent || '',
+      ),
+    id,
+  );
   // A reload (which sends what is due at once) does not send it again.
   await page.reload();
   await page.waitForSelector(`#outbox article[data-inspection="${id}"][data-shown="refused"]`);
@@ -330,16 +381,25 @@ test('a photo the server refuses says why and is not sent again', { timeout: 120
 
 test('the worklist is revalidated with its ETag: the server answers 304', { timeout: 60_000 }, async () => {
   const { village } = await declare('DEMO-T12-V004');
-  const logged = () => fs.readFileSync(process.env.FIELDSTAR_SERVER_LOG, 'utf8')
-    .split('\n').filter((l) => /route=\/api\/v1\/inspections\/worklist/.test(l) && /status=304/.test(l)).length;
+  const logged = () =>
+    fs
+      .readFileSync(process.env.FIELDSTAR_SERVER_LOG, 'utf8')
+      .split('\n')
+      .filter((l) => /route=\/api\/v1\/inspections\/worklist/.test(l) && /status=304/.test(l)).length;
   const before304 = logged();
   await openApp(BASE, village);
   // Once the service worker controls the page, it keeps the worklist with its ETag.
-  await page.evaluate(async () => { await navigator.serviceWorker.ready; });
+  await page.evaluate(async () => {
+    await navigator.serviceWorker.ready;
+  });
   await page.reload();
   await page.waitForSelector('#worklist article');
-  await until(async () => !!(await (await caches.open('fieldstar-api')).match('/api/v1/inspections/worklist?limit=200')));
-  const cached = await page.evaluate(async () => (await (await caches.open('fieldstar-api')).match('/api/v1/inspections/worklist?limit=200')).headers.get('etag'));
+  await until(
+    async () => !!(await (await caches.open('fieldstar-api')).match('/api/v1/inspections/worklist?limit=200')),
+  );
+  const cached = await page.evaluate(async () =>
+    (await (await caches.open('fieldstar-api')).match('/api/v1/inspections/worklist?limit=200')).headers.get('etag'),
+  );
   assert.match(cached, /^"[0-9a-f]{32}"$/);
   await page.reload();
   await page.waitForSelector('#worklist article');
@@ -358,8 +418,14 @@ test('with phone_photo_max_px the phone downsizes a photo and keeps its EXIF', {
     const { village, declaration } = await declare('DEMO-T12-V005');
     await openApp(BASE, village);
     await until(async () => {
-      const db = await new Promise((res) => { const r = indexedDB.open('fieldstar'); r.onsuccess = () => res(r.result); });
-      return new Promise((res) => { const r = db.transaction('meta').objectStore('meta').get('policy'); r.onsuccess = () => res(r.result?.phone_photo_max_px === 640); });
+      const db = await new Promise((res) => {
+        const r = indexedDB.open('fieldstar');
+        r.onsuccess = () => res(r.result);
+      });
+      return new Promise((res) => {
+        const r = db.transaction('meta').objectStore('meta').get('policy');
+        r.onsuccess = () => res(r.result?.phone_photo_max_px === 640);
+      });
     });
     const original = withExif(await noiseJpeg(page, 1600, 1200, 0.9, true), exifNow(village));
     const id = await inspect(declaration.id, file('board.jpg', original));
@@ -370,16 +436,26 @@ test('with phone_photo_max_px the phone downsizes a photo and keeps its EXIF', {
     assert.ok(board.size < original.length);
     // Small enough for the PUT (its header), or sent with tus (its metadata).
     const put = requests.find((r) => r.method === 'PUT' && r.url.endsWith(`/photos/${board.id}`));
-    const created = requests.find((r) => r.method === 'POST' && r.url.endsWith('/api/v1/uploads')
-      && (r.headers['upload-metadata'] || '').includes(Buffer.from(board.id).toString('base64')));
+    const created = requests.find(
+      (r) =>
+        r.method === 'POST' &&
+        r.url.endsWith('/api/v1/uploads') &&
+        (r.headers['upload-metadata'] || '').includes(Buffer.from(board.id).toString('base64')),
+    );
     if (put) assert.equal(put.headers['fieldstar-downsized-from'], '1600x1200');
-    else assert.ok(created.headers['upload-metadata'].includes(`downsized_from ${Buffer.from('1600x1200').toString('base64')}`));
+    else
+      assert.ok(
+        created.headers['upload-metadata'].includes(`downsized_from ${Buffer.from('1600x1200').toString('base64')}`),
+      );
     const reviewer = await login('reviewer1');
     const view = (await call(reviewer, 'GET', `/api/v1/inspections/${id}`)).body;
     const photo = view.photos.find((p) => p.id === board.id);
     assert.equal(Math.max(photo.width, photo.height), 640);
     assert.ok(photo.taken_at, 'the server read the capture time from the kept EXIF');
-    assert.ok(!view.flags.some((f) => f.code === 'photo.no_exif' && f.photo_id === board.id), JSON.stringify(view.flags));
+    assert.ok(
+      !view.flags.some((f) => f.code === 'photo.no_exif' && f.photo_id === board.id),
+      JSON.stringify(view.flags),
+    );
     if ('downsized_from' in photo) assert.equal(photo.downsized_from, '1600x1200');
     await closeApp();
   } finally {
@@ -391,7 +467,12 @@ test('opened over plain http from another host, the app says why it cannot work'
   const browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', `--host-resolver-rules=MAP fieldstar-insecure.test 127.0.0.1`],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      `--host-resolver-rules=MAP fieldstar-insecure.test 127.0.0.1`,
+    ],
   });
   try {
     const ctx = await browser.newContext({ locale: 'zh-CN' });
@@ -405,7 +486,10 @@ test('opened over plain http from another host, the app says why it cannot work'
     assert.match(text, /HTTPS/);
     assert.match(text, /管理员/);
     assert.match(text, /docs\/operations\.md/);
-    assert.equal(await p.getAttribute('#insecure-https', 'href'), `https://fieldstar-insecure.test:${upstream.port}/m/`);
+    assert.equal(
+      await p.getAttribute('#insecure-https', 'href'),
+      `https://fieldstar-insecure.test:${upstream.port}/m/`,
+    );
     assert.equal(await p.locator('#login').count(), 0);
     await p.click('#lang');
     assert.match(await p.innerText('#insecure'), /Ask the administrator to set up HTTPS/);

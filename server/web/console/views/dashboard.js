@@ -22,22 +22,36 @@ function section(heading, csvName, params, ctx) {
   const body = h('div', {}, loading());
   // The file's header row is in the console's language (?lang=); a CSV starts with a BOM.
   const file = (format, text) => {
-    const button = h('button', { type: 'button', class: `download-${format}`, onclick: async () => {
-      button.disabled = true;
-      try {
-        const url = ctx.keepBlob(await api.blobUrl(`/api/v1/reports/${csvName}${api.qs({ ...params, format, lang: getLang() })}`));
-        download(url, `${csvName}-${params.quarter ?? 'current'}.${format}`);
-      } catch (err) {
-        body.prepend(errorBox(err));
-      }
-      button.disabled = false;
-    } }, text);
+    const button = h(
+      'button',
+      {
+        type: 'button',
+        class: `download-${format}`,
+        onclick: async () => {
+          button.disabled = true;
+          try {
+            const url = ctx.keepBlob(
+              await api.blobUrl(`/api/v1/reports/${csvName}${api.qs({ ...params, format, lang: getLang() })}`),
+            );
+            download(url, `${csvName}-${params.quarter ?? 'current'}.${format}`);
+          } catch (err) {
+            body.prepend(errorBox(err));
+          }
+          button.disabled = false;
+        },
+      },
+      text,
+    );
     return button;
   };
   const csv = file('csv', t('dashboard.csv'));
   const xlsx = file('xlsx', t('dashboard.xlsx'));
-  const el = h('section', { class: 'card chart', dataset: { report: csvName } },
-    h('div', { class: 'dialog-head' }, h('h2', {}, heading), h('span', {}, csv, ' ', xlsx)), body);
+  const el = h(
+    'section',
+    { class: 'card chart', dataset: { report: csvName } },
+    h('div', { class: 'dialog-head' }, h('h2', {}, heading), h('span', {}, csv, ' ', xlsx)),
+    body,
+  );
   return { el, body, csv, xlsx };
 }
 
@@ -57,12 +71,27 @@ export async function dashboardView(root, ctx) {
   const toolbar = h('div', { class: 'toolbar' });
   const unverifiedParams = { quarter: ctx.query.quarter ?? currentQuarter() };
   const unverifiedPart = section(t('dashboard.unverified'), 'unverified', unverifiedParams, ctx);
-  root.append(toolbar, kpis, h('div', { class: 'charts' }, starsPart.el, mentoringPart.el), reviewsPart.el, unverifiedPart.el);
+  root.append(
+    toolbar,
+    kpis,
+    h('div', { class: 'charts' }, starsPart.el, mentoringPart.el),
+    reviewsPart.el,
+    unverifiedPart.el,
+  );
 
-  const [stars, mentoring, reviews, unverified] = await Promise.all([report('stars', params), report('mentoring', params), report('reviews', params), report('unverified', unverifiedParams)]);
+  const [stars, mentoring, reviews, unverified] = await Promise.all([
+    report('stars', params),
+    report('mentoring', params),
+    report('reviews', params),
+    report('unverified', unverifiedParams),
+  ]);
   const quarter = stars.data?.quarter ?? mentoring.data?.quarter ?? reviews.data?.quarter ?? ctx.query.quarter;
   if (quarter) {
-    const pick = select(quarterChoices(quarter, 7).map((q) => [q, q]), quarter, { id: 'dashboard-quarter' });
+    const pick = select(
+      quarterChoices(quarter, 7).map((q) => [q, q]),
+      quarter,
+      { id: 'dashboard-quarter' },
+    );
     pick.addEventListener('change', () => ctx.navigate('dashboard', { quarter: pick.value }));
     toolbar.append(field(t('common.quarter'), pick));
   }
@@ -71,38 +100,64 @@ export async function dashboardView(root, ctx) {
   if (stars.data) {
     const d = stars.data;
     const series = LEVELS.map((l) => ({ label: t('level.short', { n: Number(l) }), cls: `lvl${l}` }));
-    const rows = d.townships.map((tw) => ({ label: tw.name, values: LEVELS.map((l) => tw.levels?.[l] ?? 0), total: tw.villages }));
+    const rows = d.townships.map((tw) => ({
+      label: tw.name,
+      values: LEVELS.map((l) => tw.levels?.[l] ?? 0),
+      total: tw.villages,
+    }));
     const starred = LEVELS.slice(1).reduce((a, l) => a + (d.totals.levels?.[l] ?? 0), 0);
-    kpis.append(kpi(fmtNumber(starred), t('dashboard.starred_villages', { n: fmtNumber(d.totals.villages) })),
-      kpi(`+${fmtNumber(d.totals.up)} / −${fmtNumber(d.totals.down)}`, t('dashboard.changes', { previous: d.previous_quarter ?? '—' })));
-    starsPart.body.replaceChildren(rows.length
-      ? stackedBars({
-        title: t('dashboard.stars_chart', { quarter: d.quarter, unit: d.org_unit?.name ?? '' }),
-        desc: t('dashboard.stars_desc'),
-        rows, series, xLabel: t('dashboard.villages_axis'), yLabel: t('dashboard.township_axis'),
-      })
-      : empty(t('dashboard.no_data')));
+    kpis.append(
+      kpi(fmtNumber(starred), t('dashboard.starred_villages', { n: fmtNumber(d.totals.villages) })),
+      kpi(
+        `+${fmtNumber(d.totals.up)} / −${fmtNumber(d.totals.down)}`,
+        t('dashboard.changes', { previous: d.previous_quarter ?? '—' }),
+      ),
+    );
+    starsPart.body.replaceChildren(
+      rows.length
+        ? stackedBars({
+            title: t('dashboard.stars_chart', { quarter: d.quarter, unit: d.org_unit?.name ?? '' }),
+            desc: t('dashboard.stars_desc'),
+            rows,
+            series,
+            xLabel: t('dashboard.villages_axis'),
+            yLabel: t('dashboard.township_axis'),
+          })
+        : empty(t('dashboard.no_data')),
+    );
   } else unavailable(starsPart, stars);
 
   // Mentoring coverage.
   if (mentoring.data) {
     const d = mentoring.data;
-    kpis.append(kpi(percent(d.mentees ? d.coverage : null), t('dashboard.coverage_kpi', { covered: fmtNumber(d.covered), mentees: fmtNumber(d.mentees) })),
-      kpi(fmtNumber(d.members_without_mentees ?? 0), t('dashboard.idle_members_kpi')));
+    kpis.append(
+      kpi(
+        percent(d.mentees ? d.coverage : null),
+        t('dashboard.coverage_kpi', { covered: fmtNumber(d.covered), mentees: fmtNumber(d.mentees) }),
+      ),
+      kpi(fmtNumber(d.members_without_mentees ?? 0), t('dashboard.idle_members_kpi')),
+    );
     const rows = d.townships.map((tw) => ({
       label: tw.name,
       value: tw.mentees ? tw.coverage : 0,
-      text: tw.mentees ? `${percent(tw.coverage)} (${fmtNumber(tw.covered)}/${fmtNumber(tw.mentees)})` : t('dashboard.no_mentees'),
+      text: tw.mentees
+        ? `${percent(tw.coverage)} (${fmtNumber(tw.covered)}/${fmtNumber(tw.mentees)})`
+        : t('dashboard.no_mentees'),
       cls: !tw.mentees ? 'muted' : tw.coverage >= 0.9 ? 'ok' : tw.coverage >= 0.6 ? 'warn' : 'alert',
     }));
-    mentoringPart.body.replaceChildren(rows.length
-      ? bars({
-        title: t('dashboard.coverage_chart', { quarter: d.quarter }),
-        desc: t('dashboard.coverage_desc'),
-        rows, max: 1, format: (v) => percent(v), xLabel: t('dashboard.coverage_axis'),
-        target: { value: 0.9, label: t('dashboard.target', { v: '90%' }) },
-      })
-      : empty(t('dashboard.no_data')));
+    mentoringPart.body.replaceChildren(
+      rows.length
+        ? bars({
+            title: t('dashboard.coverage_chart', { quarter: d.quarter }),
+            desc: t('dashboard.coverage_desc'),
+            rows,
+            max: 1,
+            format: (v) => percent(v),
+            xLabel: t('dashboard.coverage_axis'),
+            target: { value: 0.9, label: t('dashboard.target', { v: '90%' }) },
+          })
+        : empty(t('dashboard.no_data')),
+    );
   } else unavailable(mentoringPart, mentoring);
 
   // Reviews.
@@ -112,10 +167,12 @@ export async function dashboardView(root, ctx) {
       if (x === null || x === undefined) return '—';
       return x < 1 ? t('dashboard.minutes', { n: fmtNumber(x * 60, 0) }) : t('dashboard.hours', { n: fmtNumber(x, 1) });
     };
-    kpis.append(kpi(percent(d.approval_rate), t('dashboard.approval_rate')),
+    kpis.append(
+      kpi(percent(d.approval_rate), t('dashboard.approval_rate')),
       kpi(hours(d.turnaround_hours?.median), t('dashboard.turnaround_median')),
       kpi(hours(d.turnaround_hours?.p90), t('dashboard.turnaround_p90')),
-      kpi(fmtNumber(d.pending), t('dashboard.pending')));
+      kpi(fmtNumber(d.pending), t('dashboard.pending')),
+    );
     const outcome = bars({
       title: t('dashboard.outcomes_chart', { quarter: d.quarter }),
       desc: t('dashboard.outcomes_desc'),
@@ -131,21 +188,28 @@ export async function dashboardView(root, ctx) {
       title: t('dashboard.turnaround_chart'),
       desc: t('dashboard.turnaround_desc'),
       rows: [
-        { label: t('dashboard.median'), value: d.turnaround_hours?.median ?? 0, text: hours(d.turnaround_hours?.median) },
+        {
+          label: t('dashboard.median'),
+          value: d.turnaround_hours?.median ?? 0,
+          text: hours(d.turnaround_hours?.median),
+        },
         { label: t('dashboard.p90'), value: d.turnaround_hours?.p90 ?? 0, text: hours(d.turnaround_hours?.p90) },
       ],
       xLabel: t('dashboard.hours_axis'),
     });
     const flags = (d.flags ?? []).length
       ? bars({
-        title: t('dashboard.flags_chart'),
-        desc: t('dashboard.flags_desc'),
-        rows: d.flags.map((f) => ({ label: flagName(f.code), value: f.count, cls: 'warn' })),
-        xLabel: t('dashboard.inspections_axis'),
-        left: 190,
-      })
+          title: t('dashboard.flags_chart'),
+          desc: t('dashboard.flags_desc'),
+          rows: d.flags.map((f) => ({ label: flagName(f.code), value: f.count, cls: 'warn' })),
+          xLabel: t('dashboard.inspections_axis'),
+          left: 190,
+        })
       : h('p', { class: 'muted' }, t('dashboard.no_flags'));
-    reviewsPart.body.replaceChildren(h('div', { class: 'chart-pair' }, h('div', {}, outcome), h('div', {}, turnaround)), h('div', {}, flags));
+    reviewsPart.body.replaceChildren(
+      h('div', { class: 'chart-pair' }, h('div', {}, outcome), h('div', {}, turnaround)),
+      h('div', {}, flags),
+    );
   } else unavailable(reviewsPart, reviews);
 
   // Villages whose renewal this quarter was not verified (the county missed the visit).
@@ -153,9 +217,29 @@ export async function dashboardView(root, ctx) {
     const items = unverified.data.items ?? [];
     if (!items.length) unverifiedPart.body.replaceChildren(empty(t('dashboard.unverified_none')));
     else {
-      const list = table([{ label: t('villages.code') }, { label: t('villages.name') }, { label: t('queue.township') }, { label: t('village.level') }, { label: t('village.status') }], { caption: t('dashboard.unverified') });
+      const list = table(
+        [
+          { label: t('villages.code') },
+          { label: t('villages.name') },
+          { label: t('queue.township') },
+          { label: t('village.level') },
+          { label: t('village.status') },
+        ],
+        { caption: t('dashboard.unverified') },
+      );
       for (const v of items) {
-        list.body.append(list.row([h('span', { class: 'mono' }, v.village_code), v.village_name, v.township_name ?? '—', starLevel(v.level, true), statusBadge(v.declaration_status)], { dataset: { village: v.village_id } }));
+        list.body.append(
+          list.row(
+            [
+              h('span', { class: 'mono' }, v.village_code),
+              v.village_name,
+              v.township_name ?? '—',
+              starLevel(v.level, true),
+              statusBadge(v.declaration_status),
+            ],
+            { dataset: { village: v.village_id } },
+          ),
+        );
       }
       unverifiedPart.body.replaceChildren(list.el);
     }

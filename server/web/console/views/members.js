@@ -17,14 +17,24 @@ export async function membersView(root, ctx) {
 
   const name = h('input', { autocomplete: 'off', maxlength: '64' });
   const add = h('button', { type: 'submit', class: 'primary' }, t('members.add'));
-  const form = h('form', { class: 'card', novalidate: true, 'aria-labelledby': 'new-member-h' },
+  const form = h(
+    'form',
+    { class: 'card', novalidate: true, 'aria-labelledby': 'new-member-h' },
     h('h2', { id: 'new-member-h' }, t('members.new')),
-    h('div', { class: 'inline-fields' }, field(t('members.name'), name, { name: 'name' }), h('div', { class: 'field' }, add)));
+    h(
+      'div',
+      { class: 'inline-fields' },
+      field(t('members.name'), name, { name: 'name' }),
+      h('div', { class: 'field' }, add),
+    ),
+  );
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     add.disabled = true;
     try {
-      const m = await api.post(`/api/v1/villages/${encodeURIComponent(village.id)}/members`, { name: name.value.trim() });
+      const m = await api.post(`/api/v1/villages/${encodeURIComponent(village.id)}/members`, {
+        name: name.value.trim(),
+      });
       formErrors(form, null);
       name.value = '';
       listEl.querySelector('.empty')?.remove();
@@ -39,12 +49,32 @@ export async function membersView(root, ctx) {
 
   function menteeItem(mentee) {
     const last = h('span', { class: 'muted small' });
-    return h('li', { dataset: { mentee: mentee.code } },
-      h('span', { class: 'mono' }, mentee.code), ' · ', mentee.display_name, ' ', last, ' ',
-      h('button', { type: 'button', class: 'link', 'aria-label': t('visit.log_for', { code: mentee.code }), onclick: () => logVisit(mentee, (v) => {
-        last.textContent = t('visit.logged_on', { date: fmtDate(v.visited_on), kind: t(`visit.kind_${v.kind}`) });
-        notice.replaceChildren(h('p', { class: 'notice ok', role: 'status' }, t('visit.saved', { code: mentee.code })));
-      }) }, t('visit.log')));
+    return h(
+      'li',
+      { dataset: { mentee: mentee.code } },
+      h('span', { class: 'mono' }, mentee.code),
+      ' · ',
+      mentee.display_name,
+      ' ',
+      last,
+      ' ',
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'link',
+          'aria-label': t('visit.log_for', { code: mentee.code }),
+          onclick: () =>
+            logVisit(mentee, (v) => {
+              last.textContent = t('visit.logged_on', { date: fmtDate(v.visited_on), kind: t(`visit.kind_${v.kind}`) });
+              notice.replaceChildren(
+                h('p', { class: 'notice ok', role: 'status' }, t('visit.saved', { code: mentee.code })),
+              );
+            }),
+        },
+        t('visit.log'),
+      ),
+    );
   }
 
   function memberCard(member, mentees) {
@@ -54,16 +84,30 @@ export async function membersView(root, ctx) {
     const display = h('input', { autocomplete: 'off', maxlength: '64' });
     const save = h('button', { type: 'submit', class: 'primary' }, t('members.add_mentee'));
     const count = () => list.children.length;
-    const form = h('form', { class: 'hidden', novalidate: true, 'aria-label': t('members.add_mentee_for', { name: member.name }) },
-      h('div', { class: 'inline-fields' },
+    const form = h(
+      'form',
+      { class: 'hidden', novalidate: true, 'aria-label': t('members.add_mentee_for', { name: member.name }) },
+      h(
+        'div',
+        { class: 'inline-fields' },
         field(t('members.mentee_code'), code, { name: 'code', hint: t('members.mentee_code_hint') }),
         field(t('members.mentee_name'), display, { name: 'display_name', hint: t('members.mentee_name_hint') }),
-        h('div', { class: 'field' }, save)));
-    const open = h('button', { type: 'button', 'aria-expanded': 'false', onclick: () => {
-      const shown = !form.classList.toggle('hidden');
-      open.setAttribute('aria-expanded', String(shown));
-      if (shown) code.focus();
-    } }, t('members.add_mentee'));
+        h('div', { class: 'field' }, save),
+      ),
+    );
+    const open = h(
+      'button',
+      {
+        type: 'button',
+        'aria-expanded': 'false',
+        onclick: () => {
+          const shown = !form.classList.toggle('hidden');
+          open.setAttribute('aria-expanded', String(shown));
+          if (shown) code.focus();
+        },
+      },
+      t('members.add_mentee'),
+    );
     const capacity = h('span', { class: 'muted small' });
     const refresh = () => {
       capacity.textContent = t('members.capacity', { n: count(), max: MAX_MENTEES });
@@ -77,7 +121,10 @@ export async function membersView(root, ctx) {
       e.preventDefault();
       save.disabled = true;
       try {
-        const mentee = await api.post(`/api/v1/members/${encodeURIComponent(member.id)}/mentees`, { code: code.value.trim(), display_name: display.value.trim() });
+        const mentee = await api.post(`/api/v1/members/${encodeURIComponent(member.id)}/mentees`, {
+          code: code.value.trim(),
+          display_name: display.value.trim(),
+        });
         formErrors(form, null);
         code.value = '';
         display.value = '';
@@ -85,23 +132,38 @@ export async function membersView(root, ctx) {
         form.classList.add('hidden');
         open.setAttribute('aria-expanded', 'false');
         refresh();
-        notice.replaceChildren(h('p', { class: 'notice ok', role: 'status' }, t('members.mentee_added', { code: mentee.code, name: member.name })));
+        notice.replaceChildren(
+          h(
+            'p',
+            { class: 'notice ok', role: 'status' },
+            t('members.mentee_added', { code: mentee.code, name: member.name }),
+          ),
+        );
       } catch (err) {
         formErrors(form, err);
       }
       save.disabled = false;
     });
-    return h('section', { class: 'card', dataset: { member: member.name } },
-      h('h3', {}, member.name, ' ', capacity), none, list, h('p', {}, open), form);
+    return h(
+      'section',
+      { class: 'card', dataset: { member: member.name } },
+      h('h3', {}, member.name, ' ', capacity),
+      none,
+      list,
+      h('p', {}, open),
+      form,
+    );
   }
 
   const members = await api.all(`/api/v1/villages/${encodeURIComponent(village.id)}/members`);
-  const cards = await Promise.all(members.map(async (m) => {
-    try {
-      return memberCard(m, await api.all(`/api/v1/members/${encodeURIComponent(m.id)}/mentees`));
-    } catch (err) {
-      return errorBox(err);
-    }
-  }));
+  const cards = await Promise.all(
+    members.map(async (m) => {
+      try {
+        return memberCard(m, await api.all(`/api/v1/members/${encodeURIComponent(m.id)}/mentees`));
+      } catch (err) {
+        return errorBox(err);
+      }
+    }),
+  );
   listEl.replaceChildren(...(cards.length ? cards : [empty(t('members.empty'))]));
 }

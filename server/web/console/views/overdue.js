@@ -42,34 +42,71 @@ let flash = null;
 export async function overdueView(root, ctx) {
   const village = ctx.me.org_unit;
   root.append(title(t('overdue.title')));
-  const cov = await api.get(`/api/v1/villages/${encodeURIComponent(village.id)}/mentoring${api.qs({ quarter: ctx.query.quarter })}`);
+  const cov = await api.get(
+    `/api/v1/villages/${encodeURIComponent(village.id)}/mentoring${api.qs({ quarter: ctx.query.quarter })}`,
+  );
   const members = await api.all(`/api/v1/villages/${encodeURIComponent(village.id)}/members`);
   const memberName = new Map(members.map((m) => [m.id, m.name]));
-  const quarter = select(quarterChoices(cov.quarter, 4).map((q) => [q, q]), cov.quarter, { id: 'overdue-quarter' });
+  const quarter = select(
+    quarterChoices(cov.quarter, 4).map((q) => [q, q]),
+    cov.quarter,
+    { id: 'overdue-quarter' },
+  );
   quarter.addEventListener('change', () => ctx.navigate('overdue', { quarter: quarter.value }));
-  root.append(h('div', { class: 'toolbar' }, field(t('common.quarter'), quarter)),
-    h('div', { class: 'kpis' },
+  root.append(
+    h('div', { class: 'toolbar' }, field(t('common.quarter'), quarter)),
+    h(
+      'div',
+      { class: 'kpis' },
       kpi(percent(cov.mentees ? cov.coverage : null), t('overdue.coverage')),
       kpi(fmtNumber(cov.covered), t('overdue.covered')),
       kpi(fmtNumber(cov.mentees), t('overdue.mentees')),
-      kpi(fmtNumber(cov.overdue.length), t('overdue.overdue'))));
+      kpi(fmtNumber(cov.overdue.length), t('overdue.overdue')),
+    ),
+  );
 
-  const notice = h('div', { 'aria-live': 'polite' }, flash ? h('p', { class: 'notice ok', role: 'status' }, flash) : null);
+  const notice = h(
+    'div',
+    { 'aria-live': 'polite' },
+    flash ? h('p', { class: 'notice ok', role: 'status' }, flash) : null,
+  );
   flash = null;
   root.append(h('h2', {}, t('overdue.list')), notice);
   if (!cov.overdue.length) {
     root.append(empty(cov.mentees ? t('overdue.none') : t('overdue.no_mentees')));
   } else {
-    const tbl = table([{ label: t('members.mentee_code') }, { label: t('overdue.mentor') }, { label: t('overdue.last_visit') }, { label: '' }], { caption: t('overdue.list') });
+    const tbl = table(
+      [
+        { label: t('members.mentee_code') },
+        { label: t('overdue.mentor') },
+        { label: t('overdue.last_visit') },
+        { label: '' },
+      ],
+      { caption: t('overdue.list') },
+    );
     for (const o of cov.overdue) {
       const mentee = { id: o.mentee_id, code: o.code };
-      const button = h('button', { type: 'button', 'aria-label': t('visit.log_for', { code: o.code }) }, t('visit.log'));
-      const tr = tbl.row([h('span', { class: 'mono' }, o.code), memberName.get(o.member_id) ?? '—', o.last_visit_on ? fmtDate(o.last_visit_on) : t('overdue.never'), button], { dataset: { mentee: o.code } });
-      button.addEventListener('click', () => logVisit(mentee, () => {
-        // Reload the quarter (coverage and the list change); say what happened on the new page.
-        flash = t('visit.saved', { code: o.code });
-        ctx.navigate('overdue', { quarter: ctx.query.quarter });
-      }));
+      const button = h(
+        'button',
+        { type: 'button', 'aria-label': t('visit.log_for', { code: o.code }) },
+        t('visit.log'),
+      );
+      const tr = tbl.row(
+        [
+          h('span', { class: 'mono' }, o.code),
+          memberName.get(o.member_id) ?? '—',
+          o.last_visit_on ? fmtDate(o.last_visit_on) : t('overdue.never'),
+          button,
+        ],
+        { dataset: { mentee: o.code } },
+      );
+      button.addEventListener('click', () =>
+        logVisit(mentee, () => {
+          // Reload the quarter (coverage and the list change); say what happened on the new page.
+          flash = t('visit.saved', { code: o.code });
+          ctx.navigate('overdue', { quarter: ctx.query.quarter });
+        }),
+      );
       tbl.body.append(tr);
     }
     root.append(tbl.el);
@@ -79,11 +116,27 @@ export async function overdueView(root, ctx) {
   if (!cov.members.length) {
     root.append(empty(t('members.empty')));
   } else {
-    const tbl = table([{ label: t('members.name') }, { label: t('overdue.mentees'), num: true }, { label: t('overdue.visits'), num: true }], { caption: t('overdue.activity') });
+    const tbl = table(
+      [
+        { label: t('members.name') },
+        { label: t('overdue.mentees'), num: true },
+        { label: t('overdue.visits'), num: true },
+      ],
+      { caption: t('overdue.activity') },
+    );
     for (const m of cov.members) {
-      tbl.body.append(tbl.row([m.name, m.mentees ? fmtNumber(m.mentees) : `0 · ${t('overdue.no_mentee')}`, fmtNumber(m.visits)]));
+      tbl.body.append(
+        tbl.row([m.name, m.mentees ? fmtNumber(m.mentees) : `0 · ${t('overdue.no_mentee')}`, fmtNumber(m.visits)]),
+      );
     }
-    if (cov.members_without_mentees) root.append(h('p', { class: 'notice info', dataset: { idle: String(cov.members_without_mentees) } }, t('overdue.idle_members', { n: fmtNumber(cov.members_without_mentees) })));
+    if (cov.members_without_mentees)
+      root.append(
+        h(
+          'p',
+          { class: 'notice info', dataset: { idle: String(cov.members_without_mentees) } },
+          t('overdue.idle_members', { n: fmtNumber(cov.members_without_mentees) }),
+        ),
+      );
     root.append(tbl.el);
   }
 }

@@ -50,41 +50,91 @@ export function sketch(village, location, photos) {
     return [160 + x * scale, 160 + y * scale];
   };
   const titleId = `sketch-title-${Math.random().toString(36).slice(2)}`;
-  const svg = s('svg', { class: 'sketch', viewBox: '0 0 320 320', role: 'img', 'aria-labelledby': titleId },
+  const svg = s(
+    'svg',
+    { class: 'sketch', viewBox: '0 0 320 320', role: 'img', 'aria-labelledby': titleId },
     s('title', { id: titleId }, t('sketch.title_alt', { r: metres(radius) })),
     s('rect', { x: 0, y: 0, width: 320, height: 320, class: 'sketch-bg' }),
     s('circle', { class: 'geofence', cx: 160, cy: 160, r: (radius * scale).toFixed(1) }),
-    s('path', { class: 'centre', d: 'M154 160h12M160 154v12' }));
+    s('path', { class: 'centre', d: 'M154 160h12M160 154v12' }),
+  );
   if (has(location)) {
     const [x, y] = at(location);
     svg.append(
-      s('circle', { class: 'accuracy', cx: x.toFixed(1), cy: y.toFixed(1), r: Math.min((location.accuracy_m ?? 0) * scale, 400).toFixed(1) }),
-      s('circle', { class: 'phone', cx: x.toFixed(1), cy: y.toFixed(1), r: 6 }));
+      s('circle', {
+        class: 'accuracy',
+        cx: x.toFixed(1),
+        cy: y.toFixed(1),
+        r: Math.min((location.accuracy_m ?? 0) * scale, 400).toFixed(1),
+      }),
+      s('circle', { class: 'phone', cx: x.toFixed(1), cy: y.toFixed(1), r: 6 }),
+    );
   }
   for (const p of located) {
     const [x, y] = at(p);
-    svg.append(s('g', { class: 'photo-point', dataset: { n: String(p.n) } },
-      s('rect', { x: (x - 4).toFixed(1), y: (y - 4).toFixed(1), width: 8, height: 8 }),
-      s('text', { x: (x + 6).toFixed(1), y: (y - 5).toFixed(1) }, String(p.n))));
+    svg.append(
+      s(
+        'g',
+        { class: 'photo-point', dataset: { n: String(p.n) } },
+        s('rect', { x: (x - 4).toFixed(1), y: (y - 4).toFixed(1), width: 8, height: 8 }),
+        s('text', { x: (x + 6).toFixed(1), y: (y - 5).toFixed(1) }, String(p.n)),
+      ),
+    );
   }
   svg.append(s('text', { class: 'scale', x: 8, y: 312 }, t('sketch.scale', { d: metres(extent * 2) })));
 
   const rows = [];
   if (has(location)) {
     const d = distance(centre, location);
-    rows.push(h('tr', { dataset: { point: 'phone' } }, h('th', { scope: 'row' }, h('span', { class: 'key key-phone', 'aria-hidden': 'true' }), t('sketch.phone')),
-      h('td', {}, metres(d), d > radius ? h('span', { class: 'chip sev-alert' }, t('sketch.outside')) : null),
-      h('td', {}, t('sketch.accuracy', { m: fmtNumber(location.accuracy_m ?? 0, 0) }))));
+    rows.push(
+      h(
+        'tr',
+        { dataset: { point: 'phone' } },
+        h('th', { scope: 'row' }, h('span', { class: 'key key-phone', 'aria-hidden': 'true' }), t('sketch.phone')),
+        h('td', {}, metres(d), d > radius ? h('span', { class: 'chip sev-alert' }, t('sketch.outside')) : null),
+        h('td', {}, t('sketch.accuracy', { m: fmtNumber(location.accuracy_m ?? 0, 0) })),
+      ),
+    );
   }
   for (const p of photos) {
     const d = has(p) ? distance(centre, p) : null;
-    rows.push(h('tr', { dataset: { point: `photo-${p.n}` } }, h('th', { scope: 'row' }, h('span', { class: 'key key-photo', 'aria-hidden': 'true' }), t('sketch.photo', { n: p.n, item: p.label })),
-      h('td', {}, d === null ? h('span', { class: 'muted' }, t('photo.no_position')) : [metres(d), d > radius ? h('span', { class: 'chip sev-warning' }, t('sketch.outside')) : null]),
-      h('td', {}, has(p) && has(location) ? t('sketch.from_phone', { d: metres(distance(location, p)) }) : '—')));
+    rows.push(
+      h(
+        'tr',
+        { dataset: { point: `photo-${p.n}` } },
+        h(
+          'th',
+          { scope: 'row' },
+          h('span', { class: 'key key-photo', 'aria-hidden': 'true' }),
+          t('sketch.photo', { n: p.n, item: p.label }),
+        ),
+        h(
+          'td',
+          {},
+          d === null
+            ? h('span', { class: 'muted' }, t('photo.no_position'))
+            : [metres(d), d > radius ? h('span', { class: 'chip sev-warning' }, t('sketch.outside')) : null],
+        ),
+        h('td', {}, has(p) && has(location) ? t('sketch.from_phone', { d: metres(distance(location, p)) }) : '—'),
+      ),
+    );
   }
-  const table = h('table', { class: 'sketch-table small' },
+  const table = h(
+    'table',
+    { class: 'sketch-table small' },
     h('caption', { class: 'muted' }, t('sketch.caption', { r: metres(radius) })),
-    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, t('sketch.point')), h('th', { scope: 'col' }, t('sketch.from_centre')), h('th', { scope: 'col' }, t('sketch.other')))),
-    h('tbody', {}, rows));
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        h('th', { scope: 'col' }, t('sketch.point')),
+        h('th', { scope: 'col' }, t('sketch.from_centre')),
+        h('th', { scope: 'col' }, t('sketch.other')),
+      ),
+    ),
+    h('tbody', {}, rows),
+  );
   return h('div', { class: 'sketch-wrap' }, svg, table);
 }

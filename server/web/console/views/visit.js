@@ -25,16 +25,25 @@ export function localToday() {
 export function logVisit(mentee, done) {
   const id = uuid();
   const date = h('input', { type: 'date', value: localToday(), max: localToday(), required: true });
-  const kind = select([['quarterly_followup', t('visit.kind_quarterly_followup')], ['outreach', t('visit.kind_outreach')]], 'quarterly_followup');
+  const kind = select(
+    [
+      ['quarterly_followup', t('visit.kind_quarterly_followup')],
+      ['outreach', t('visit.kind_outreach')],
+    ],
+    'quarterly_followup',
+  );
   const note = h('textarea', { maxlength: '500', rows: '3' });
   const submit = h('button', { type: 'submit', class: 'primary' }, t('visit.save'));
   const cancel = h('button', { type: 'button', onclick: () => dialog.close() }, t('common.cancel'));
-  const form = h('form', { class: 'dialog-body', novalidate: true },
+  const form = h(
+    'form',
+    { class: 'dialog-body', novalidate: true },
     h('h2', {}, t('visit.title', { code: mentee.code, name: mentee.display_name ?? '' })),
     field(t('visit.date'), date, { name: 'visited_on' }),
     field(t('visit.kind'), kind, { name: 'kind', hint: t('visit.kind_hint') }),
     field(t('visit.note'), note, { name: 'note', hint: t('visit.note_hint') }),
-    h('p', { class: 'chips' }, submit, cancel));
+    h('p', { class: 'chips' }, submit, cancel),
+  );
   const dialog = h('dialog', { 'aria-label': t('visit.title', { code: mentee.code, name: '' }) }, form);
   dialog.addEventListener('close', () => dialog.remove());
   form.addEventListener('submit', async (e) => {
