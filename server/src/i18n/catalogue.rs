@@ -11,6 +11,7 @@ macro_rules! rules {
         /// A stable code naming the rule a field broke (`required_for`, `too_short`…); the
         /// client may render its own text from it and `params`.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+        #[serde(rename_all = "snake_case")]
         pub enum Rule {
             $( #[serde(rename = $code)] $variant, )*
         }
