@@ -315,7 +315,7 @@ impl Application {
                     .app_data(web::QueryConfig::default().error_handler(|e, _| {
                         ApiError::validation(vec![crate::error::FieldError::new(
                             "query",
-                            e.to_string(),
+                            crate::i18n::Rule::Malformed.with("why", e.to_string()),
                         )])
                         .into()
                     }))

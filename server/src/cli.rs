@@ -15,7 +15,7 @@ use crate::error::ApiError;
 use crate::org::decode::Encoding;
 
 fn parse_encoding(s: &str) -> Result<Encoding, String> {
-    Encoding::parse(s)
+    Encoding::parse(s).map_err(|m| m.to_string())
 }
 
 #[derive(Parser)]

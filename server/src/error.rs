@@ -8,7 +8,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::i18n::{code_text, Lang, Msg, Rule};
+use crate::i18n::{code_text, Lang, Msg, Rule, Said};
 
 /// One invalid field of a request, named by its path in the body (`answers.board_posted`),
 /// with the rule it broke, that rule's figures, and the message in the request's language.
@@ -27,8 +27,8 @@ pub struct FieldError {
 impl FieldError {
     /// The field and the rule it broke (`Rule::TooShort.with("min", 10)`); a plain text is
     /// the generic rule `invalid`.
-    pub fn new(field: impl Into<String>, message: impl Into<Msg>) -> Self {
-        let said: Msg = message.into();
+    pub fn new(field: impl Into<String>, message: impl Into<Said>) -> Self {
+        let said: Msg = message.into().0;
         Self {
             field: field.into(),
             rule: said.rule,
@@ -171,7 +171,7 @@ impl ApiError {
         }
     }
 
-    pub fn field(field: &str, message: impl Into<Msg>) -> Self {
+    pub fn field(field: &str, message: impl Into<Said>) -> Self {
         Self::validation(vec![FieldError::new(field, message)])
     }
 
@@ -306,7 +306,13 @@ impl ResponseError for ApiError {
         if let Some(allow) = &self.allow {
             res.insert_header((header::ALLOW, allow.to_string()));
         }
-        res.body(serde_json::to_string(&self.problem()).unwrap_or_default())
+        // In the request's language when rendered inside it (a handler that answers an error
+        // itself, as tus does, is localized too); the `localize` middleware does the rest.
+        let lang = crate::i18n::current().unwrap_or(Lang::En);
+        if lang == Lang::Zh {
+            res.insert_header((header::CONTENT_LANGUAGE, "zh"));
+        }
+        res.body(serde_json::to_string(&self.problem_in(lang)).unwrap_or_default())
     }
 }
 

@@ -53,6 +53,13 @@ impl Quarter {
         Quarter::new(year, bytes[6] - b'0')
     }
 
+    /// A quarter named in a request: `YYYY-Qn`, else 422 naming `field`.
+    pub fn param(field: &str, text: &str) -> Result<Quarter, crate::error::ApiError> {
+        Quarter::parse(text).map_err(|_| {
+            crate::error::ApiError::field(field, crate::i18n::Rule::QuarterFormat.with("got", text))
+        })
+    }
+
     /// The quarter a calendar date falls in.
     pub fn containing(date: NaiveDate) -> Quarter {
         Quarter {

@@ -10,7 +10,8 @@ use crate::helpers::*;
 both_backends!(
     three_refusals_answer_in_chinese_when_asked_and_in_english_otherwise,
     flags_carry_a_message_in_the_readers_language,
-    the_org_import_refuses_lines_in_chinese_when_asked
+    the_org_import_refuses_lines_in_chinese_when_asked,
+    field_errors_of_every_kind_of_request_name_a_rule_and_read_in_chinese
 );
 
 fn has_han(s: &str) -> bool {
@@ -257,5 +258,101 @@ async fn the_org_import_refuses_lines_in_chinese_when_asked(app: TestApp) {
                 assert!(has_han(body["detail"].as_str().unwrap()), "{body}");
             }
         }
+    }
+}
+
+/// A query parameter, an upload header, a JSON body's shape and a checklist answer: each field
+/// error names a rule of the catalogue (never the generic `invalid`) and reads in Chinese.
+async fn field_errors_of_every_kind_of_request_name_a_rule_and_read_in_chinese(app: TestApp) {
+    let f = field_county(&app).await;
+    let zh = "zh-CN,zh;q=0.9";
+    let send = |req: reqwest::RequestBuilder| async move {
+        req.header("Accept-Language", zh).send().await.unwrap()
+    };
+    let mut seen = Vec::new();
+
+    let res = send(app.request(
+        reqwest::Method::GET,
+        "/api/v1/review-queue?limit=0",
+        Some(&f.reviewer.token),
+    ))
+    .await;
+    seen.push(("limit", "between", assert_problem(res, 422).await));
+
+    let res = send(app.request(
+        reqwest::Method::GET,
+        "/api/v1/reports/stars?quarter=2026-Q9",
+        Some(&f.admin.token),
+    ))
+    .await;
+    seen.push(("quarter", "quarter_format", assert_problem(res, 422).await));
+
+    let res = send(
+        app.request(
+            reqwest::Method::POST,
+            "/api/v1/uploads",
+            Some(&f.inspector.token),
+        )
+        .header("Tus-Resumable", "1.0.0"),
+    )
+    .await;
+    seen.push(("Upload-Length", "required", assert_problem(res, 400).await));
+
+    let d = declare(&app, &f.secretary.token, "FIELD-V1", 1).await;
+    let s = submission(&app, &f.inspector.token, &d, VILLAGE, 91).await;
+    // A yes/no answer given as text: refused, nothing written, the same id submits after.
+    let mut body = s.body.clone();
+    body["answers"]["board_posted"] = json!("yes");
+    let res = send(
+        app.request(
+            reqwest::Method::PUT,
+            &format!("/api/v1/inspections/{}", s.id),
+            Some(&f.inspector.token),
+        )
+        .json(&body),
+    )
+    .await;
+    seen.push((
+        "answers.board_posted",
+        "true_or_false",
+        assert_problem(res, 422).await,
+    ));
+    let done = submit(&app, &f.inspector.token, &s).await;
+    assert_eq!(done["status"], "submitted", "{done}");
+    app.post(
+        &format!("/api/v1/inspections/{}/claim", s.id),
+        &f.reviewer.token,
+        &json!({}),
+    )
+    .await;
+    let res = send(
+        app.request(
+            reqwest::Method::POST,
+            &format!("/api/v1/inspections/{}/decision", s.id),
+            Some(&f.reviewer.token),
+        )
+        .json(&json!({"decision": "maybe"})),
+    )
+    .await;
+    seen.push((
+        "decision",
+        "unknown_variant",
+        assert_problem(res, 422).await,
+    ));
+
+    for (field, rule, problem) in seen {
+        let errors = problem["errors"].as_array().cloned().unwrap_or_default();
+        let e = errors
+            .iter()
+            .find(|e| e["field"] == field)
+            .unwrap_or_else(|| panic!("no error on {field}: {problem}"));
+        assert_eq!(e["rule"], rule, "{problem}");
+        let message = e["message"].as_str().unwrap_or("");
+        assert!(has_han(message), "{field}: {message}");
+        assert_ne!(message, "取值无效", "{field}: {problem}");
+        assert!(
+            has_han(problem["title"].as_str().unwrap_or("")),
+            "{problem}"
+        );
     }
 }

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::FieldError;
+use crate::i18n::{Msg, Rule};
 
 /// The highest `min_level` a benefit may name (the engine grants up to 3 today).
 pub const MAX_MIN_LEVEL: i64 = 5;
@@ -103,13 +104,13 @@ fn code_is_valid(code: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
 }
 
-fn text_error(value: &str, max: usize) -> Option<String> {
+fn text_error(value: &str, max: usize) -> Option<Msg> {
     if value.trim().is_empty() {
-        Some("must not be empty".into())
+        Some(Rule::NotEmpty.into())
     } else if value.chars().count() > max {
-        Some(format!("must be at most {max} characters"))
+        Some(Rule::TooLong.with("max", max))
     } else if value.chars().any(char::is_control) {
-        Some("must not contain control characters".into())
+        Some(Rule::NoControlChars.into())
     } else {
         None
     }
@@ -122,7 +123,7 @@ pub fn parse_catalogue(inputs: &[BenefitInput]) -> Result<Vec<Benefit>, Vec<Fiel
     if inputs.len() > MAX_BENEFITS {
         errors.push(FieldError::new(
             "benefits",
-            format!("at most {MAX_BENEFITS} benefits"),
+            Rule::AtMostBenefits.with("max", MAX_BENEFITS),
         ));
     }
     let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
@@ -131,15 +132,14 @@ pub fn parse_catalogue(inputs: &[BenefitInput]) -> Result<Vec<Benefit>, Vec<Fiel
         let at = |f: &str| format!("benefits[{i}].{f}");
         let before = errors.len();
         if !code_is_valid(&b.code) {
-            errors.push(FieldError::new(
-                at("code"),
-                "must be 2–40 lowercase letters, digits, _ or -, starting with a letter",
-            ));
+            errors.push(FieldError::new(at("code"), Rule::CodeFormat));
         } else if let Some(first) = seen.insert(b.code.as_str(), i) {
             seen.insert(b.code.as_str(), first);
             errors.push(FieldError::new(
                 at("code"),
-                format!("{:?} is already the code of benefits[{first}]", b.code),
+                Rule::BenefitCodeTaken
+                    .with("code", format!("{:?}", b.code))
+                    .with("first", first),
             ));
         }
         for (lang, value) in [("zh", &b.name.zh), ("en", &b.name.en)] {
@@ -150,14 +150,14 @@ pub fn parse_catalogue(inputs: &[BenefitInput]) -> Result<Vec<Benefit>, Vec<Fiel
         if !(1..=MAX_MIN_LEVEL).contains(&b.min_level) {
             errors.push(FieldError::new(
                 at("min_level"),
-                format!("must be between 1 and {MAX_MIN_LEVEL}"),
+                Rule::Between.with("min", 1).with("max", MAX_MIN_LEVEL),
             ));
         }
         if let Some(max) = b.max_level {
             if !(b.min_level.max(1)..=MAX_MIN_LEVEL).contains(&max) {
                 errors.push(FieldError::new(
                     at("max_level"),
-                    format!("must be between min_level and {MAX_MIN_LEVEL}, or null"),
+                    Rule::MaxLevelRange.with("max", MAX_MIN_LEVEL),
                 ));
             }
         }
@@ -167,7 +167,7 @@ pub fn parse_catalogue(inputs: &[BenefitInput]) -> Result<Vec<Benefit>, Vec<Fiel
             _ => {
                 errors.push(FieldError::new(
                     at("applies_to"),
-                    "must be households or members",
+                    Rule::OneOf.with("allowed", "households, members"),
                 ));
                 None
             }

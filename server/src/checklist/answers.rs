@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::checklist::template::{FieldError, Item, ItemKind, PassRule, Template};
+use crate::i18n::{Msg, Rule};
 
 /// A value the server fills for a `computed` item, by the item's `source`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -68,16 +69,12 @@ pub fn validate_answers(
 
     for (id, value) in answers {
         match t.item(id).map(|i| i.kind) {
-            None => errors.push(FieldError::new(field(id), "not an item of this checklist")),
+            None => errors.push(FieldError::new(field(id), Rule::NotAnItem)),
             Some(_) if value.is_null() => {}
-            Some(ItemKind::Computed) => errors.push(FieldError::new(
-                field(id),
-                "this item is computed by the server; do not answer it",
-            )),
-            Some(ItemKind::Photo) => errors.push(FieldError::new(
-                field(id),
-                "a photo item takes photos only, not an answer",
-            )),
+            Some(ItemKind::Computed) => errors.push(FieldError::new(field(id), Rule::ItemComputed)),
+            Some(ItemKind::Photo) => {
+                errors.push(FieldError::new(field(id), Rule::PhotoItemNoAnswer))
+            }
             Some(_) => {}
         }
     }
@@ -107,7 +104,7 @@ pub fn validate_answers(
                 bad_answers.insert(&item.id);
             }
             (Visibility::Shown, None) if item.required => {
-                errors.push(FieldError::new(field(&item.id), "required"));
+                errors.push(FieldError::new(field(&item.id), Rule::Required));
             }
             (Visibility::Shown | Visibility::Unknown, Some(value)) => {
                 if let Err(message) = check_kind(item, value) {
@@ -126,13 +123,12 @@ pub fn validate_answers(
     }
 }
 
-fn hidden_message(item: &Item) -> String {
+fn hidden_message(item: &Item) -> Msg {
     match &item.visible_if {
-        Some(cond) => format!(
-            "hidden unless {} is {}; a hidden item must not be answered",
-            cond.item, cond.equals
-        ),
-        None => "hidden; a hidden item must not be answered".to_string(),
+        Some(cond) => Rule::HiddenUnless
+            .with("item", cond.item.as_str())
+            .with("equals", cond.equals.to_string()),
+        None => Rule::Hidden.into(),
     }
 }
 
@@ -170,64 +166,54 @@ fn condition_holds(kind: ItemKind, value: &Value, equals: &Value) -> bool {
     }
 }
 
-fn check_kind(item: &Item, value: &Value) -> Result<(), String> {
+fn check_kind(item: &Item, value: &Value) -> Result<(), Msg> {
     match item.kind {
         ItemKind::YesNo => value
             .is_boolean()
             .then_some(())
-            .ok_or_else(|| "must be true or false".to_string()),
+            .ok_or_else(|| Rule::TrueOrFalse.into()),
         ItemKind::Number => {
             let Some(n) = value.as_f64().filter(|n| n.is_finite()) else {
-                return Err("must be a number".into());
+                return Err(Rule::MustBeNumber.into());
             };
             let below = item.min.is_some_and(|lo| n < lo);
             let above = item.max.is_some_and(|hi| n > hi);
             if below || above {
-                Err(format!(
-                    "must be between {} and {}",
-                    bound(item.min, "-∞"),
-                    bound(item.max, "∞")
-                ))
+                Err(Rule::Between
+                    .with("min", bound(item.min, "-∞"))
+                    .with("max", bound(item.max, "∞")))
             } else {
                 Ok(())
             }
         }
         ItemKind::Choice => match value.as_str() {
             Some(id) if item.has_option(id) => Ok(()),
-            _ => Err(format!("must be one of: {}", option_ids(item))),
+            _ => Err(Rule::OneOf.with("allowed", option_ids(item))),
         },
         ItemKind::MultiChoice => {
             let Some(chosen) = value.as_array() else {
-                return Err(format!(
-                    "must be a list of option ids from: {}",
-                    option_ids(item)
-                ));
+                return Err(Rule::OptionList.with("allowed", option_ids(item)));
             };
             let mut seen = HashSet::new();
             for c in chosen {
                 match c.as_str() {
                     Some(id) if item.has_option(id) => {
                         if !seen.insert(id) {
-                            return Err(format!("{id} is chosen twice"));
+                            return Err(Rule::ChosenTwice.with("id", id));
                         }
                     }
-                    _ => {
-                        return Err(format!(
-                            "must be a list of option ids from: {}",
-                            option_ids(item)
-                        ))
-                    }
+                    _ => return Err(Rule::OptionList.with("allowed", option_ids(item))),
                 }
             }
             if item.required && chosen.is_empty() {
-                return Err("required: choose at least one option".into());
+                return Err(Rule::ChooseOne.into());
             }
             Ok(())
         }
         ItemKind::Text => match value.as_str() {
             Some(s) if s.chars().count() <= item.text_limit() as usize => Ok(()),
-            Some(_) => Err(format!("must be at most {} characters", item.text_limit())),
-            None => Err("must be a string".into()),
+            Some(_) => Err(Rule::TooLong.with("max", item.text_limit())),
+            None => Err(Rule::MustBeString.into()),
         },
         ItemKind::Photo | ItemKind::Computed => Ok(()),
     }
@@ -391,15 +377,15 @@ pub fn validate_manifest(
         match visibility.iter().find(|(item, _)| item.id == id) {
             None => errors.push(FieldError::new(
                 field,
-                format!("{id} is not an item of this checklist"),
+                Rule::ItemNotInChecklist.with("id", id),
             )),
             Some((_, false)) => errors.push(FieldError::new(
                 field,
-                format!("{id} is hidden by the answers; it takes no photos"),
+                Rule::ItemHiddenNoPhotos.with("id", id),
             )),
             Some((item, true)) if item.kind == ItemKind::Computed => errors.push(FieldError::new(
                 field,
-                format!("{id} is computed by the server; it takes no photos"),
+                Rule::ItemComputedNoPhotos.with("id", id),
             )),
             Some(_) => *counts.entry(id).or_default() += 1,
         }
@@ -409,7 +395,10 @@ pub fn validate_manifest(
         if got < min {
             errors.push(FieldError::new(
                 "photos",
-                format!("{id} needs at least {min} photo(s), the manifest has {got}"),
+                Rule::PhotosMin
+                    .with("id", id)
+                    .with("min", min)
+                    .with("got", got),
             ));
         }
     }

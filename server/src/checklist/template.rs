@@ -6,6 +6,8 @@ use std::collections::HashSet;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 
+use crate::i18n::{Msg, Rule};
+
 /// The computed sources the server knows how to fill, with the range of their values.
 pub const KNOWN_SOURCES: &[(&str, f64, f64)] = &[("mentoring.coverage", 0.0, 1.0)];
 
@@ -191,7 +193,7 @@ pub fn source_range(source: &str) -> Option<(f64, f64)> {
 /// Checks a template before it is stored as a draft; all problems are reported at once.
 pub fn validate(t: &Template) -> Result<(), Vec<FieldError>> {
     let mut errors = Vec::new();
-    let mut err = |field: String, message: &str| errors.push(FieldError::new(field, message));
+    let mut err = |field: String, message: Msg| errors.push(FieldError::new(field, message));
 
     if t.code.is_empty()
         || t.code.len() > MAX_ID_LENGTH
@@ -200,22 +202,19 @@ pub fn validate(t: &Template) -> Result<(), Vec<FieldError>> {
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
     {
-        err(
-            "code".into(),
-            "must be 1 to 64 characters of a-z, 0-9 and '-'",
-        );
+        err("code".into(), Rule::TemplateCode.into());
     }
     if !(1..=3).contains(&t.star_level) {
-        err("star_level".into(), "must be 1, 2 or 3");
+        err("star_level".into(), Rule::StarLevelRange.into());
     }
     check_label(&t.title, "title", &mut err);
     if t.pass_score
         .is_some_and(|p| !(p.is_finite() && (0.0..=100.0).contains(&p)))
     {
-        err("pass_score".into(), "must be a number from 0 to 100");
+        err("pass_score".into(), Rule::PassScore.into());
     }
     if t.sections.is_empty() {
-        err("sections".into(), "a template needs at least one item");
+        err("sections".into(), Rule::TemplateNeedsItem.into());
     }
 
     let mut section_ids = HashSet::new();
@@ -226,20 +225,20 @@ pub fn validate(t: &Template) -> Result<(), Vec<FieldError>> {
     for (s, section) in t.sections.iter().enumerate() {
         let at = format!("sections[{s}]");
         if !is_id(&section.id) {
-            err(format!("{at}.id"), ID_RULE);
+            err(format!("{at}.id"), ID_RULE.into());
         } else if !section_ids.insert(section.id.as_str()) {
-            err(format!("{at}.id"), "another section has this id");
+            err(format!("{at}.id"), Rule::SectionIdTaken.into());
         }
         check_label(&section.title, &format!("{at}.title"), &mut err);
         if section.items.is_empty() {
-            err(format!("{at}.items"), "a section needs at least one item");
+            err(format!("{at}.items"), Rule::SectionNeedsItem.into());
         }
         for (i, item) in section.items.iter().enumerate() {
             let at = format!("{at}.items[{i}]");
             if !is_id(&item.id) {
-                err(format!("{at}.id"), ID_RULE);
+                err(format!("{at}.id"), ID_RULE.into());
             } else if !item_ids.insert(item.id.as_str()) {
-                err(format!("{at}.id"), "another item has this id");
+                err(format!("{at}.id"), Rule::ItemIdTaken.into());
             }
             check_item(item, &earlier, &at, &mut err);
             if item.weight.is_finite() && item.weight > 0.0 {
@@ -252,14 +251,11 @@ pub fn validate(t: &Template) -> Result<(), Vec<FieldError>> {
     if photos_needed > MAX_PHOTOS_PER_INSPECTION {
         err(
             "sections".into(),
-            "the items together require more than 60 photos (photos_min), more than an inspection may carry",
+            Rule::TemplatePhotosOver.with("max", MAX_PHOTOS_PER_INSPECTION),
         );
     }
     if !earlier.is_empty() && total_weight <= 0.0 {
-        err(
-            "sections".into(),
-            "at least one item needs a pass rule and a weight above 0, or no score can be computed",
-        );
+        err("sections".into(), Rule::NoScorableItem.into());
     }
 
     if errors.is_empty() {
@@ -269,7 +265,7 @@ pub fn validate(t: &Template) -> Result<(), Vec<FieldError>> {
     }
 }
 
-const ID_RULE: &str = "must be 1 to 64 characters of a-z, 0-9 and '_'";
+const ID_RULE: Rule = Rule::IdChars;
 
 fn is_id(id: &str) -> bool {
     !id.is_empty()
@@ -279,16 +275,16 @@ fn is_id(id: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
-fn check_label(label: &Label, at: &str, err: &mut impl FnMut(String, &str)) {
+fn check_label(label: &Label, at: &str, err: &mut impl FnMut(String, Msg)) {
     if label.zh.trim().is_empty() {
-        err(format!("{at}.zh"), "a Chinese label is required");
+        err(format!("{at}.zh"), Rule::LabelZhRequired.into());
     }
     if label.en.trim().is_empty() {
-        err(format!("{at}.en"), "an English label is required");
+        err(format!("{at}.en"), Rule::LabelEnRequired.into());
     }
 }
 
-fn check_item(item: &Item, earlier: &[&Item], at: &str, err: &mut impl FnMut(String, &str)) {
+fn check_item(item: &Item, earlier: &[&Item], at: &str, err: &mut impl FnMut(String, Msg)) {
     use ItemKind::*;
     check_label(&item.label, &format!("{at}.label"), err);
 
@@ -296,73 +292,55 @@ fn check_item(item: &Item, earlier: &[&Item], at: &str, err: &mut impl FnMut(Str
         check_bounds(item.min, item.max, at, err);
     } else {
         if item.min.is_some() {
-            err(format!("{at}.min"), "only number items have min");
+            err(format!("{at}.min"), Rule::OnlyNumberHas.with("key", "min"));
         }
         if item.max.is_some() {
-            err(format!("{at}.max"), "only number items have max");
+            err(format!("{at}.max"), Rule::OnlyNumberHas.with("key", "max"));
         }
     }
 
     if matches!(item.kind, Choice | MultiChoice) {
         check_options(item, at, err);
     } else if !item.options.is_empty() {
-        err(
-            format!("{at}.options"),
-            "only choice and multi_choice items have options",
-        );
+        err(format!("{at}.options"), Rule::OnlyChoiceOptions.into());
     }
 
     match (item.kind, item.max_length) {
-        (Text, Some(0)) => err(format!("{at}.max_length"), "must be at least 1"),
-        (Text, Some(n)) if n > MAX_TEXT_LENGTH => {
-            err(format!("{at}.max_length"), "must be at most 10000")
-        }
-        (Text, _) | (_, None) => {}
-        (_, Some(_)) => err(
+        (Text, Some(0)) => err(format!("{at}.max_length"), Rule::AtLeast.with("min", 1)),
+        (Text, Some(n)) if n > MAX_TEXT_LENGTH => err(
             format!("{at}.max_length"),
-            "only text items have max_length",
+            Rule::AtMost.with("max", MAX_TEXT_LENGTH),
         ),
+        (Text, _) | (_, None) => {}
+        (_, Some(_)) => err(format!("{at}.max_length"), Rule::OnlyTextMaxLength.into()),
     }
 
     match (item.kind, item.source.as_deref()) {
-        (Computed, None) => err(
-            format!("{at}.source"),
-            "a computed item needs a source (mentoring.coverage)",
-        ),
-        (Computed, Some(s)) if source_range(s).is_none() => err(
-            format!("{at}.source"),
-            "unknown source; the known source is mentoring.coverage",
-        ),
+        (Computed, None) => err(format!("{at}.source"), Rule::ComputedNeedsSource.into()),
+        (Computed, Some(s)) if source_range(s).is_none() => {
+            err(format!("{at}.source"), Rule::UnknownSource.into())
+        }
         (Computed, Some(_)) | (_, None) => {}
-        (_, Some(_)) => err(format!("{at}.source"), "only computed items have a source"),
+        (_, Some(_)) => err(format!("{at}.source"), Rule::OnlyComputedSource.into()),
     }
 
     if item.photos_min > MAX_PHOTOS_MIN {
-        err(format!("{at}.photos_min"), "must be at most 20");
+        err(
+            format!("{at}.photos_min"),
+            Rule::AtMost.with("max", MAX_PHOTOS_MIN),
+        );
     }
     if item.kind == Photo && item.photos_min < 1 {
-        err(
-            format!("{at}.photos_min"),
-            "a photo item needs photos_min of at least 1",
-        );
+        err(format!("{at}.photos_min"), Rule::PhotoItemPhotosMin.into());
     }
     if item.kind == Computed && item.photos_min > 0 {
-        err(
-            format!("{at}.photos_min"),
-            "the server fills a computed item; it takes no photos",
-        );
+        err(format!("{at}.photos_min"), Rule::ComputedNoPhotos.into());
     }
 
     if !item.weight.is_finite() || item.weight < 0.0 {
-        err(
-            format!("{at}.weight"),
-            "must be a finite number of at least 0",
-        );
+        err(format!("{at}.weight"), Rule::WeightRange.into());
     } else if item.weight > 0.0 && item.pass.is_none() {
-        err(
-            format!("{at}.weight"),
-            "an item with a weight needs a pass rule",
-        );
+        err(format!("{at}.weight"), Rule::WeightNeedsPass.into());
     }
 
     if let Some(rule) = &item.pass {
@@ -377,84 +355,81 @@ fn check_bounds(
     min: Option<f64>,
     max: Option<f64>,
     at: &str,
-    err: &mut impl FnMut(String, &str),
+    err: &mut impl FnMut(String, Msg),
 ) -> bool {
     let mut ok = true;
     for (name, v) in [("min", min), ("max", max)] {
         if v.is_some_and(|v| !v.is_finite()) {
-            err(format!("{at}.{name}"), "must be a finite number");
+            err(format!("{at}.{name}"), Rule::Finite.into());
             ok = false;
         }
     }
     if let (Some(lo), Some(hi)) = (min, max) {
         if ok && lo > hi {
-            err(format!("{at}.min"), "min must not be above max");
+            err(format!("{at}.min"), Rule::MinAboveMax.into());
             ok = false;
         }
     }
     ok
 }
 
-fn check_options(item: &Item, at: &str, err: &mut impl FnMut(String, &str)) {
+fn check_options(item: &Item, at: &str, err: &mut impl FnMut(String, Msg)) {
     if item.options.is_empty() {
-        err(format!("{at}.options"), "a choice item needs options");
+        err(format!("{at}.options"), Rule::ChoiceNeedsOptions.into());
     }
     let mut seen = HashSet::new();
     for (o, opt) in item.options.iter().enumerate() {
         let at = format!("{at}.options[{o}]");
         if !is_id(&opt.id) {
-            err(format!("{at}.id"), ID_RULE);
+            err(format!("{at}.id"), ID_RULE.into());
         } else if !seen.insert(opt.id.as_str()) {
-            err(
-                format!("{at}.id"),
-                "another option of this item has this id",
-            );
+            err(format!("{at}.id"), Rule::OptionIdTaken.into());
         }
         check_label(&opt.label, &format!("{at}.label"), err);
     }
 }
 
-fn check_pass(item: &Item, rule: &PassRule, at: &str, err: &mut impl FnMut(String, &str)) {
+fn check_pass(item: &Item, rule: &PassRule, at: &str, err: &mut impl FnMut(String, Msg)) {
     use ItemKind::*;
-    let refuse = |err: &mut dyn FnMut(String, &str), key: &str, why: &str| {
+    let refuse = |err: &mut dyn FnMut(String, Msg), key: &str, why: Msg| {
         err(format!("{at}.{key}"), why);
     };
     let has_bounds = rule.min.is_some() || rule.max.is_some();
     match item.kind {
         Text | Photo => {
-            err(at.to_string(), "text and photo items have no pass rule");
+            err(at.to_string(), Rule::NoPassRuleForKind.into());
             return;
         }
         YesNo => {
             match &rule.equals {
                 Some(Value::Bool(_)) => {}
-                Some(_) => refuse(err, "equals", "must be true or false"),
-                None => refuse(err, "equals", "a yes_no pass rule needs equals"),
+                Some(_) => refuse(err, "equals", Rule::TrueOrFalse.into()),
+                None => refuse(err, "equals", Rule::YesNoNeedsEquals.into()),
             }
             if rule.min.is_some() {
-                refuse(err, "min", "a yes_no pass rule has only equals");
+                refuse(err, "min", Rule::YesNoOnlyEquals.into());
             }
             if rule.max.is_some() {
-                refuse(err, "max", "a yes_no pass rule has only equals");
+                refuse(err, "max", Rule::YesNoOnlyEquals.into());
             }
             if rule.one_of.is_some() {
-                refuse(err, "in", "a yes_no pass rule has only equals");
+                refuse(err, "in", Rule::YesNoOnlyEquals.into());
             }
             return;
         }
         Number | Computed | Choice | MultiChoice => {}
     }
     if rule.equals.is_some() {
-        refuse(err, "equals", "only yes_no pass rules have equals");
+        refuse(err, "equals", Rule::OnlyYesNoEquals.into());
     }
 
     match item.kind {
         Number | Computed => {
             if rule.one_of.is_some() {
-                refuse(err, "in", "only choice pass rules have in");
+                refuse(err, "in", Rule::OnlyChoiceIn.into());
             }
             if !has_bounds {
-                err(at.to_string(), "needs min or max");
+                err(at.to_string(), Rule::NeedsMinOrMax.into());
             } else if check_bounds(rule.min, rule.max, at, err) {
                 let range = match item.kind {
                     Computed => item.source.as_deref().and_then(source_range),
@@ -466,7 +441,7 @@ fn check_pass(item: &Item, rule: &PassRule, at: &str, err: &mut impl FnMut(Strin
                 if let Some((lo, hi)) = range {
                     for (key, v) in [("min", rule.min), ("max", rule.max)] {
                         if v.is_some_and(|v| v < lo || v > hi) {
-                            refuse(err, key, "must lie within the item's min and max");
+                            refuse(err, key, Rule::WithinItemRange.into());
                         }
                     }
                 }
@@ -475,27 +450,27 @@ fn check_pass(item: &Item, rule: &PassRule, at: &str, err: &mut impl FnMut(Strin
         Choice | MultiChoice => {
             if item.kind == Choice && has_bounds {
                 if rule.min.is_some() {
-                    refuse(err, "min", "a choice pass rule has only in");
+                    refuse(err, "min", Rule::ChoiceOnlyIn.into());
                 }
                 if rule.max.is_some() {
-                    refuse(err, "max", "a choice pass rule has only in");
+                    refuse(err, "max", Rule::ChoiceOnlyIn.into());
                 }
             }
             match &rule.one_of {
-                Some(ids) if ids.is_empty() => refuse(err, "in", "must list at least one option"),
+                Some(ids) if ids.is_empty() => refuse(err, "in", Rule::AtLeastOneOption.into()),
                 Some(ids) => {
                     let mut seen = HashSet::new();
                     for (n, id) in ids.iter().enumerate() {
                         if !item.has_option(id) {
-                            err(format!("{at}.in[{n}]"), "not an option of this item");
+                            err(format!("{at}.in[{n}]"), Rule::NotAnOption.into());
                         } else if !seen.insert(id) {
-                            err(format!("{at}.in[{n}]"), "listed twice");
+                            err(format!("{at}.in[{n}]"), Rule::ListedTwice.into());
                         }
                     }
                 }
-                None if item.kind == Choice => refuse(err, "in", "a choice pass rule needs in"),
+                None if item.kind == Choice => refuse(err, "in", Rule::ChoiceNeedsIn.into()),
                 None if !has_bounds => {
-                    err(at.to_string(), "needs in, min or max");
+                    err(at.to_string(), Rule::NeedsInMinOrMax.into());
                 }
                 None => {}
             }
@@ -503,11 +478,7 @@ fn check_pass(item: &Item, rule: &PassRule, at: &str, err: &mut impl FnMut(Strin
                 let count = item.options.len() as f64;
                 for (key, v) in [("min", rule.min), ("max", rule.max)] {
                     if v.is_some_and(|v| v < 0.0 || v > count || v.fract() != 0.0) {
-                        refuse(
-                            err,
-                            key,
-                            "counts chosen options: a whole number from 0 to the number of options",
-                        );
+                        refuse(err, key, Rule::CountsChosen.into());
                     }
                 }
             }
@@ -520,13 +491,10 @@ fn check_visible_if(
     cond: &VisibleIf,
     earlier: &[&Item],
     at: &str,
-    err: &mut impl FnMut(String, &str),
+    err: &mut impl FnMut(String, Msg),
 ) {
     let Some(target) = earlier.iter().find(|i| i.id == cond.item) else {
-        err(
-            format!("{at}.item"),
-            "must name an item that comes earlier in the template",
-        );
+        err(format!("{at}.item"), Rule::EarlierItem.into());
         return;
     };
     let fits = match target.kind {
@@ -539,10 +507,7 @@ fn check_visible_if(
         }
         ItemKind::Text => cond.equals.is_string(),
         ItemKind::Photo | ItemKind::Computed => {
-            err(
-                format!("{at}.item"),
-                "photo and computed items cannot decide visibility",
-            );
+            err(format!("{at}.item"), Rule::CannotDecideVisibility.into());
             return;
         }
     };
@@ -550,10 +515,10 @@ fn check_visible_if(
         err(
             format!("{at}.equals"),
             match target.kind {
-                ItemKind::YesNo => "must be true or false",
-                ItemKind::Number => "must be a number within the item's min and max",
-                ItemKind::Text => "must be a string",
-                _ => "must be one of the item's option ids",
+                ItemKind::YesNo => Rule::TrueOrFalse.into(),
+                ItemKind::Number => Rule::NumberWithinItem.into(),
+                ItemKind::Text => Rule::MustBeString.into(),
+                _ => Rule::OptionIdOfItem.into(),
             },
         );
     }

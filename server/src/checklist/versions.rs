@@ -3,6 +3,8 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::i18n::{Msg, Rule};
+
 /// One published version of a checklist code: its number and when it was published.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Published {
@@ -29,12 +31,12 @@ pub fn check_version(
     used: i32,
     published: &[Published],
     started_at: DateTime<Utc>,
-) -> Result<(), String> {
+) -> Result<(), Msg> {
     match current_at(published, started_at) {
-        Some(current) if used < current => Err(format!(
-            "{code} version {current} was current when this inspection started; version {used} \
-             was superseded by then"
-        )),
+        Some(current) if used < current => Err(Rule::VersionSuperseded
+            .with("code", code)
+            .with("current", current)
+            .with("used", used)),
         _ => Ok(()),
     }
 }
@@ -104,13 +106,17 @@ mod tests {
     #[test]
     fn an_older_version_is_refused_naming_the_current_one() {
         let h = history();
-        let err = check_version("star-1", 1, &h, at("2026-04-01T08:00:00Z")).expect_err("old");
+        let err = check_version("star-1", 1, &h, at("2026-04-01T08:00:00Z"))
+            .expect_err("old")
+            .to_string();
         assert_eq!(
             err,
             "star-1 version 2 was current when this inspection started; version 1 was superseded \
              by then"
         );
-        let err = check_version("star-1", 2, &h, at("2026-11-20T02:10:00Z")).expect_err("old");
+        let err = check_version("star-1", 2, &h, at("2026-11-20T02:10:00Z"))
+            .expect_err("old")
+            .to_string();
         assert!(
             err.contains("version 3 was current when this inspection started"),
             "{err}"

@@ -16,7 +16,7 @@ use crate::db::schema::declarations;
 use crate::db::{is_unique_violation, DbConn};
 use crate::error::{ApiError, ApiResult, FieldError, Problem};
 use crate::http::{Json, Page, PageParams};
-use crate::i18n::Rule;
+use crate::i18n::{Msg, Rule};
 use crate::org::OrgUnit;
 use crate::quarter::{declarable_quarters, Quarter};
 use crate::stars::engine::{check_declaration, DeclarationKind, Refusal};
@@ -78,8 +78,8 @@ pub fn declare(
             .with("declaration_id", first.id))
         }
         (Err(r), _) => {
-            let mut e = ApiError::unprocessable(r.code(), r.message());
-            e.errors = vec![FieldError::new("star_level", r.message())];
+            let mut e = ApiError::unprocessable(r.code(), refusal(r));
+            e.errors = vec![FieldError::new("star_level", refusal(r))];
             return Err(e);
         }
         (Ok(kind), _) => kind,
@@ -163,7 +163,7 @@ pub async fn create_declaration(
     let quarter = match &body.quarter {
         None => allowed[0],
         Some(q) => {
-            let q = Quarter::parse(q).map_err(|m| ApiError::field("quarter", m))?;
+            let q = Quarter::param("quarter", q)?;
             if !allowed.contains(&q) {
                 let list: Vec<String> = allowed.iter().map(|q| q.to_string()).collect();
                 return Err(ApiError::field(
@@ -228,7 +228,7 @@ pub async fn list_declarations(
     let cursor: Option<String> = page.cursor()?;
     let filter = filter.into_inner();
     if let Some(q) = &filter.quarter {
-        Quarter::parse(q).map_err(|m| ApiError::field("quarter", m))?;
+        Quarter::param("quarter", q)?;
     }
     let page = state
         .db
@@ -263,8 +263,23 @@ pub async fn list_declarations(
     Ok(HttpResponse::Ok().json(page))
 }
 
+/// The star engine's refusal in the catalogue's words.
+fn refusal(r: Refusal) -> Msg {
+    match r {
+        Refusal::Banned { until } => Rule::DeclarationBanned.with("until", until.to_string()),
+        Refusal::QuarterUsed { quarter } => {
+            Rule::DeclarationQuarterUsed.with("quarter", quarter.to_string())
+        }
+        Refusal::InvalidLevel => Rule::DeclarationInvalidLevel.into(),
+        Refusal::StepTooLarge { current, max } => Rule::DeclarationStepTooLarge
+            .with("current", current)
+            .with("max", max),
+        Refusal::BelowCurrent { current } => Rule::DeclarationBelowCurrent.with("current", current),
+    }
+}
+
 fn parse_quarter(text: &str) -> ApiResult<Quarter> {
-    Quarter::parse(text).map_err(|m| ApiError::field("quarter", m))
+    Quarter::param("quarter", text)
 }
 
 /// The county's verification window for a quarter: the days in which that quarter's

@@ -10,6 +10,7 @@ use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, FieldError};
+use crate::i18n::{Msg, Rule};
 use crate::state::AppState;
 
 /// A JSON body parsed into `T`.
@@ -117,7 +118,8 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             }
             _ => {
                 let message = strip_position(&inner.to_string());
-                ApiError::validation(vec![FieldError::new(field_name(&path, &message), message)])
+                let field = field_name(&path, &message);
+                ApiError::validation(vec![FieldError::new(field, serde_rule(&message))])
             }
         }
     })
@@ -137,6 +139,26 @@ fn field_name(path: &str, message: &str) -> String {
         None if base.is_empty() => "body".to_string(),
         None => base.to_string(),
     }
+}
+
+/// The catalogue's rule for serde's words (`missing field …`, `unknown variant …`); the
+/// English message stays serde's.
+fn serde_rule(message: &str) -> Msg {
+    let rule = if message.starts_with("missing field `") {
+        Rule::MissingField
+    } else if message.starts_with("unknown field `") {
+        Rule::UnknownField
+    } else if let Some((got, allowed)) = message
+        .strip_prefix("unknown variant `")
+        .and_then(|m| m.split_once("`, expected one of "))
+    {
+        return Rule::UnknownVariant
+            .with("got", got)
+            .with("allowed", allowed.replace('`', ""));
+    } else {
+        Rule::Malformed
+    };
+    rule.with("why", message)
 }
 
 fn strip_position(message: &str) -> String {

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, ApiResult};
+use crate::i18n::Rule;
 
 pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 200;
@@ -26,7 +27,10 @@ impl PageParams {
         match self.limit {
             None => Ok(DEFAULT_LIMIT),
             Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-            Some(_) => Err(ApiError::field("limit", "must be between 1 and 200")),
+            Some(_) => Err(ApiError::field(
+                "limit",
+                Rule::Between.with("min", 1).with("max", 200),
+            )),
         }
     }
 
@@ -39,7 +43,7 @@ impl PageParams {
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .map(Some)
-            .ok_or_else(|| ApiError::field("cursor", "not a cursor this server issued"))
+            .ok_or_else(|| ApiError::field("cursor", Rule::NotACursor))
     }
 }
 

@@ -375,6 +375,360 @@ rules! {
         en: "this declaration is {status}: its quarter's verification window has closed",
         zh: "此申报{status}：本季度的验收期已结束"
     }
+    // Values of any request.
+    Malformed = "malformed" { en: "{why}", zh: "格式或类型有误：{why}" }
+    // A JSON body's shape, as serde words it (kept in English; the Chinese is the catalogue's).
+    MissingField = "missing_field" { en: "{why}", zh: "必填" }
+    UnknownField = "unknown_field" { en: "{why}", zh: "不是可用的字段，请删除" }
+    UnknownVariant = "unknown_variant" {
+        en: "unknown variant {got}, expected one of {allowed}",
+        zh: "{got} 不是可选的值，须为以下之一：{allowed}"
+    }
+    MustBe = "must_be" { en: "must be {value}", zh: "须为 {value}" }
+    AtLeast = "at_least" { en: "must be at least {min}", zh: "须至少为 {min}" }
+    AtMost = "at_most" { en: "must be at most {max}", zh: "最多为 {max}" }
+    WholeNumber = "whole_number" { en: "must be a whole number", zh: "须为整数" }
+    MustBeNumber = "number" { en: "must be a number", zh: "须为数字" }
+    Finite = "finite" { en: "must be a finite number", zh: "须为有限数字" }
+    MustBeString = "string" { en: "must be a string", zh: "须为文字" }
+    TrueOrFalse = "true_or_false" { en: "must be true or false", zh: "须为 true（是）或 false（否）" }
+    NotEmpty = "not_empty" { en: "must not be empty", zh: "不得为空" }
+    NoControlChars = "no_control_chars" {
+        en: "must not contain control characters",
+        zh: "不得包含控制字符"
+    }
+    StarLevelRange = "star_level_range" { en: "must be 1, 2 or 3", zh: "须为 1、2 或 3" }
+    NotACursor = "not_a_cursor" {
+        en: "not a cursor this server issued",
+        zh: "不是本服务器发出的分页游标"
+    }
+    NotAnInspectionId = "not_an_inspection_id" { en: "not an inspection id", zh: "不是验收编号" }
+    MemberNotInVillage = "member_not_in_village" {
+        en: "no such member in the mentee's village",
+        zh: "帮带对象所在村没有此会员"
+    }
+    MemberLogin = "member_login" {
+        en: "must be a login with the member role in the member's village",
+        zh: "须为该会员所在村、角色为计生协会员的登录账号"
+    }
+    LoginLinked = "login_linked" {
+        en: "this login is already linked to {other}",
+        zh: "此登录账号已关联到 {other}"
+    }
+    VisitTooLong = "visit_too_long" {
+        en: "a visit starts at most {hours} hours before it is submitted; this one started {started} and was submitted {submitted}",
+        zh: "验收开始时间最多早于提交时间 {hours} 小时；此次开始于 {started}，提交于 {submitted}"
+    }
+    PhonePhotoMaxPx = "phone_photo_max_px" {
+        en: "must be 0 (send the original) or between {min} and {max}",
+        zh: "须为 0（发送原图）或 {min} 到 {max} 之间"
+    }
+    VersionSuperseded = "version_superseded" {
+        en: "{code} version {current} was current when this inspection started; version {used} was superseded by then",
+        zh: "此次验收开始时，{code} 的现行版本是 {current}；版本 {used} 当时已被取代"
+    }
+    AsOfOrRange = "as_of_or_range" {
+        en: "give as_of, or from and to, not both",
+        zh: "请给出 as_of，或 from 和 to，不要同时给出"
+    }
+    RangeEnd = "range_end" {
+        en: "required with the other end of the range",
+        zh: "给出范围的一端时，另一端也必填"
+    }
+    // Declarations refused by the star engine.
+    DeclarationBanned = "declaration_banned" {
+        en: "the village did not regain its star level within the rectification period and may not declare an upgrade until {until}; it may renew the level it holds",
+        zh: "该村未在整改期内恢复星级，{until} 前不得升级申报；可以复核现有星级"
+    }
+    DeclarationQuarterUsed = "declaration_quarter_used" {
+        en: "stars are climbed one step a quarter: the village already declared an upgrade for {quarter}",
+        zh: "星级每季度只能升一级：该村在 {quarter} 已有升级申报"
+    }
+    DeclarationInvalidLevel = "declaration_invalid_level" {
+        en: "a star level must be 1, 2 or 3",
+        zh: "星级须为 1、2 或 3"
+    }
+    DeclarationStepTooLarge = "declaration_step_too_large" {
+        en: "star levels are climbed one step at a time: a village at level {current} may declare at most level {max}",
+        zh: "星级须逐级申报：{current} 星的村最多申报 {max} 星"
+    }
+    DeclarationBelowCurrent = "declaration_below_current" {
+        en: "the village already holds level {current}; declare level {current} to renew it",
+        zh: "该村已有 {current} 星；请申报 {current} 星以复核"
+    }
+    // Benefits.
+    AtMostBenefits = "at_most_benefits" { en: "at most {max} benefits", zh: "最多 {max} 项优惠" }
+    BenefitCodeTaken = "benefit_code_taken" {
+        en: "{code} is already the code of benefits[{first}]",
+        zh: "{code} 已是 benefits[{first}] 的代码"
+    }
+    MaxLevelRange = "max_level_range" {
+        en: "must be between min_level and {max}, or null",
+        zh: "须在 min_level 到 {max} 之间，或留空"
+    }
+    // Answers and the photo manifest.
+    PhotoItemNoAnswer = "photo_item_no_answer" {
+        en: "a photo item takes photos only, not an answer",
+        zh: "照片项目只收照片，不填答案"
+    }
+    HiddenUnless = "hidden_unless" {
+        en: "hidden unless {item} is {equals}; a hidden item must not be answered",
+        zh: "仅当 {item} 为 {equals} 时显示；隐藏的项目不得填写"
+    }
+    Hidden = "hidden" {
+        en: "hidden; a hidden item must not be answered",
+        zh: "已隐藏；隐藏的项目不得填写"
+    }
+    OptionList = "option_list" {
+        en: "must be a list of option ids from: {allowed}",
+        zh: "须为以下选项编号的列表：{allowed}"
+    }
+    ChosenTwice = "chosen_twice" { en: "{id} is chosen twice", zh: "{id} 被选了两次" }
+    ChooseOne = "choose_one" {
+        en: "required: choose at least one option",
+        zh: "必填：至少选择一个选项"
+    }
+    ItemNotInChecklist = "item_not_in_checklist" {
+        en: "{id} is not an item of this checklist",
+        zh: "{id} 不是此验收表的项目"
+    }
+    ItemHiddenNoPhotos = "item_hidden_no_photos" {
+        en: "{id} is hidden by the answers; it takes no photos",
+        zh: "{id} 按所填答案不显示，不收照片"
+    }
+    ItemComputedNoPhotos = "item_computed_no_photos" {
+        en: "{id} is computed by the server; it takes no photos",
+        zh: "{id} 由服务器计算，不收照片"
+    }
+    // Checklist templates.
+    TemplateCode = "template_code" {
+        en: "must be 1 to 64 characters of a-z, 0-9 and '-'",
+        zh: "须为 1–64 个字符，只含 a-z、0-9 和“-”"
+    }
+    IdChars = "id_chars" {
+        en: "must be 1 to 64 characters of a-z, 0-9 and '_'",
+        zh: "须为 1–64 个字符，只含 a-z、0-9 和“_”"
+    }
+    PassScore = "pass_score" {
+        en: "must be a number from 0 to 100",
+        zh: "须为 0 到 100 之间的数字"
+    }
+    TemplateNeedsItem = "template_needs_item" {
+        en: "a template needs at least one item",
+        zh: "验收表至少须有一个项目"
+    }
+    SectionIdTaken = "section_id_taken" {
+        en: "another section has this id",
+        zh: "另一个分组已使用此编号"
+    }
+    SectionNeedsItem = "section_needs_item" {
+        en: "a section needs at least one item",
+        zh: "每个分组至少须有一个项目"
+    }
+    ItemIdTaken = "item_id_taken" { en: "another item has this id", zh: "另一个项目已使用此编号" }
+    OptionIdTaken = "option_id_taken" {
+        en: "another option of this item has this id",
+        zh: "此项目的另一个选项已使用此编号"
+    }
+    TemplatePhotosOver = "template_photos_over" {
+        en: "the items together require more than {max} photos (photos_min), more than an inspection may carry",
+        zh: "各项目要求的照片合计超过 {max} 张（photos_min），超过一次验收可带的照片数"
+    }
+    NoScorableItem = "no_scorable_item" {
+        en: "at least one item needs a pass rule and a weight above 0, or no score can be computed",
+        zh: "至少须有一个项目设有通过规则且权重大于 0，否则无法计分"
+    }
+    LabelZhRequired = "label_zh_required" {
+        en: "a Chinese label is required",
+        zh: "须填写中文名称"
+    }
+    LabelEnRequired = "label_en_required" {
+        en: "an English label is required",
+        zh: "须填写英文名称"
+    }
+    OnlyNumberHas = "only_number_has" {
+        en: "only number items have {key}",
+        zh: "只有数字项目有 {key}"
+    }
+    OnlyChoiceOptions = "only_choice_options" {
+        en: "only choice and multi_choice items have options",
+        zh: "只有单选和多选项目有选项"
+    }
+    OnlyTextMaxLength = "only_text_max_length" {
+        en: "only text items have max_length",
+        zh: "只有文字项目有 max_length"
+    }
+    ComputedNeedsSource = "computed_needs_source" {
+        en: "a computed item needs a source (mentoring.coverage)",
+        zh: "计算项目须指定来源（mentoring.coverage）"
+    }
+    UnknownSource = "unknown_source" {
+        en: "unknown source; the known source is mentoring.coverage",
+        zh: "来源未知；可用的来源是 mentoring.coverage"
+    }
+    OnlyComputedSource = "only_computed_source" {
+        en: "only computed items have a source",
+        zh: "只有计算项目有来源"
+    }
+    PhotoItemPhotosMin = "photo_item_photos_min" {
+        en: "a photo item needs photos_min of at least 1",
+        zh: "照片项目的 photos_min 至少为 1"
+    }
+    ComputedNoPhotos = "computed_no_photos" {
+        en: "the server fills a computed item; it takes no photos",
+        zh: "计算项目由服务器填写，不收照片"
+    }
+    WeightRange = "weight_range" {
+        en: "must be a finite number of at least 0",
+        zh: "须为不小于 0 的有限数字"
+    }
+    WeightNeedsPass = "weight_needs_pass" {
+        en: "an item with a weight needs a pass rule",
+        zh: "有权重的项目须设通过规则"
+    }
+    MinAboveMax = "min_above_max" { en: "min must not be above max", zh: "min 不得大于 max" }
+    ChoiceNeedsOptions = "choice_needs_options" {
+        en: "a choice item needs options",
+        zh: "选择项目须有选项"
+    }
+    NoPassRuleForKind = "no_pass_rule_for_kind" {
+        en: "text and photo items have no pass rule",
+        zh: "文字和照片项目没有通过规则"
+    }
+    YesNoNeedsEquals = "yes_no_needs_equals" {
+        en: "a yes_no pass rule needs equals",
+        zh: "是否项目的通过规则须有 equals"
+    }
+    YesNoOnlyEquals = "yes_no_only_equals" {
+        en: "a yes_no pass rule has only equals",
+        zh: "是否项目的通过规则只有 equals"
+    }
+    OnlyYesNoEquals = "only_yes_no_equals" {
+        en: "only yes_no pass rules have equals",
+        zh: "只有是否项目的通过规则有 equals"
+    }
+    OnlyChoiceIn = "only_choice_in" {
+        en: "only choice pass rules have in",
+        zh: "只有选择项目的通过规则有 in"
+    }
+    NeedsMinOrMax = "needs_min_or_max" { en: "needs min or max", zh: "须有 min 或 max" }
+    WithinItemRange = "within_item_range" {
+        en: "must lie within the item's min and max",
+        zh: "须在此项目的 min 与 max 之间"
+    }
+    ChoiceOnlyIn = "choice_only_in" {
+        en: "a choice pass rule has only in",
+        zh: "单选项目的通过规则只有 in"
+    }
+    AtLeastOneOption = "at_least_one_option" {
+        en: "must list at least one option",
+        zh: "至少须列出一个选项"
+    }
+    NotAnOption = "not_an_option" { en: "not an option of this item", zh: "不是此项目的选项" }
+    ListedTwice = "listed_twice" { en: "listed twice", zh: "重复列出" }
+    ChoiceNeedsIn = "choice_needs_in" {
+        en: "a choice pass rule needs in",
+        zh: "单选项目的通过规则须有 in"
+    }
+    NeedsInMinOrMax = "needs_in_min_or_max" {
+        en: "needs in, min or max",
+        zh: "须有 in、min 或 max"
+    }
+    CountsChosen = "counts_chosen" {
+        en: "counts chosen options: a whole number from 0 to the number of options",
+        zh: "计的是所选选项的个数：须为 0 到选项总数之间的整数"
+    }
+    EarlierItem = "earlier_item" {
+        en: "must name an item that comes earlier in the template",
+        zh: "须指向验收表中排在前面的项目"
+    }
+    CannotDecideVisibility = "cannot_decide_visibility" {
+        en: "photo and computed items cannot decide visibility",
+        zh: "照片和计算项目不能决定其他项目是否显示"
+    }
+    NumberWithinItem = "number_within_item" {
+        en: "must be a number within the item's min and max",
+        zh: "须为此项目 min 与 max 之间的数字"
+    }
+    OptionIdOfItem = "option_id_of_item" {
+        en: "must be one of the item's option ids",
+        zh: "须为此项目的选项编号之一"
+    }
+    // Photo uploads (PUT and tus).
+    Base64Utf8 = "base64_utf8" {
+        en: "must be base64 of UTF-8 text",
+        zh: "须为 UTF-8 文本的 Base64 编码"
+    }
+    InspectionIdOf = "inspection_id_of" {
+        en: "must be the inspection's id",
+        zh: "须为验收的编号"
+    }
+    PhotoIdOf = "photo_id_of" {
+        en: "must be the photo's id from the manifest",
+        zh: "须为照片清单中的照片编号"
+    }
+    PhotoSha256 = "photo_sha256" {
+        en: "must be the photo's SHA-256 in 64 hex digits",
+        zh: "须为照片的 SHA-256 校验值（64 位十六进制数字）"
+    }
+    DownsizedFrom = "downsized_from" {
+        en: "must be the original's size as WIDTHxHEIGHT in pixels, e.g. 4032x3024",
+        zh: "须为原图尺寸，格式为“宽x高”（像素），如 4032x3024"
+    }
+    ChecksumHeader = "checksum_header" {
+        en: "must be `sha256 <base64 digest>`",
+        zh: "格式须为“sha256 <Base64 摘要>”"
+    }
+    ChecksumAlgorithm = "checksum_algorithm" {
+        en: "the only checksum algorithm is sha256",
+        zh: "校验算法只支持 sha256"
+    }
+    ChecksumDigest = "checksum_digest" {
+        en: "the digest must be 32 bytes in base64",
+        zh: "摘要须为 32 字节的 Base64 编码"
+    }
+    DeferLength = "defer_length" {
+        en: "is not supported: send Upload-Length",
+        zh: "不支持，请发送 Upload-Length"
+    }
+    ManifestMismatch = "manifest_mismatch" {
+        en: "does not match the manifest",
+        zh: "与照片清单中的不符"
+    }
+    BytesMismatch = "bytes_mismatch" {
+        en: "does not match the bytes",
+        zh: "与收到的字节不符"
+    }
+    // Org unit imports.
+    ImportHeaderUnreadable = "import_header_unreadable" {
+        en: "cannot read the header: {why}",
+        zh: "无法读取表头：{why}"
+    }
+    ImportHeader = "import_header" {
+        en: "line 1: the header must be {header}",
+        zh: "第 1 行：表头须为 {header}"
+    }
+    ImportFileUnreadable = "import_file_unreadable" {
+        en: "cannot read the file: {why}",
+        zh: "无法读取文件：{why}"
+    }
+    ImportNoRows = "import_no_rows" {
+        en: "line 2: the file has no rows",
+        zh: "第 2 行：文件中没有数据行"
+    }
+    NotUtf8 = "not_utf8" {
+        en: "line {line}: not UTF-8 (a file saved by Excel or WPS on a Chinese Windows is GB18030: state --encoding gb18030, or leave the encoding out to detect it)",
+        zh: "第 {line} 行：不是 UTF-8 编码（中文 Windows 上 Excel 或 WPS 保存的文件是 GB18030：请注明编码 gb18030，或不注明编码，由系统识别）"
+    }
+    NeitherEncoding = "neither_encoding" {
+        en: "line {line}: neither UTF-8 nor GB18030; save the file as \"CSV UTF-8\"",
+        zh: "第 {line} 行：既不是 UTF-8 也不是 GB18030 编码；请将文件另存为“CSV UTF-8”"
+    }
+    NotGb18030 = "not_gb18030" { en: "line {line}: not GB18030", zh: "第 {line} 行：不是 GB18030 编码" }
+    EncodingName = "encoding_name" {
+        en: "must be utf-8 or gb18030, got {got}",
+        zh: "须为 utf-8 或 gb18030，收到的是 {got}"
+    }
 }
 
 /// A word of the domain sent as a figure (a decision, a role, an org unit level, a status…),

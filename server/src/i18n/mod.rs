@@ -137,6 +137,22 @@ impl From<Rule> for Msg {
     }
 }
 
+/// What a field error says: a rule of the catalogue, with its figures. Unlike `Msg`, it has
+/// no conversion from a plain text, so every field error a person reads exists in Chinese.
+pub struct Said(pub Msg);
+
+impl From<Rule> for Said {
+    fn from(rule: Rule) -> Self {
+        Said(rule.into())
+    }
+}
+
+impl From<Msg> for Said {
+    fn from(msg: Msg) -> Self {
+        Said(msg)
+    }
+}
+
 impl From<String> for Msg {
     fn from(text: String) -> Self {
         Msg {

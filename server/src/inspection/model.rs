@@ -213,12 +213,10 @@ impl InspectionBody {
         if self.submitted_at - self.started_at > chrono::TimeDelta::hours(MAX_VISIT_HOURS) {
             errors.push(FieldError::new(
                 "started_at",
-                format!(
-                    "a visit starts at most {MAX_VISIT_HOURS} hours before it is submitted; \
-                     this one started {} and was submitted {}",
-                    self.started_at.to_rfc3339(),
-                    self.submitted_at.to_rfc3339()
-                ),
+                Rule::VisitTooLong
+                    .with("hours", MAX_VISIT_HOURS)
+                    .with("started", self.started_at.to_rfc3339())
+                    .with("submitted", self.submitted_at.to_rfc3339()),
             ));
         }
         if let Some(o) = self.utc_offset_minutes {

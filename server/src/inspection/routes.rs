@@ -14,6 +14,7 @@ use crate::db::schema::{declarations, inspections, org_units};
 use crate::declarations::{Declaration, DeclarationView, PENDING};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::{Page, PageParams, RawJson};
+use crate::i18n::Rule;
 use crate::org::{OrgUnit, OrgUnitView};
 use crate::quarter::Quarter;
 use crate::scoped;
@@ -44,7 +45,7 @@ pub async fn put_inspection(
 ) -> ApiResult<HttpResponse> {
     user.require(&[Role::Inspector, Role::Admin])?;
     let id = uuid::Uuid::parse_str(&id)
-        .map_err(|_| ApiError::field("id", "the inspection id must be a UUID"))?
+        .map_err(|_| ApiError::field("id", Rule::NotUuid))?
         .to_string();
     let received_at = chrono::Utc::now();
     let tz = state.config.timezone;
@@ -304,12 +305,17 @@ pub async fn list_inspections(
     let cursor: Option<String> = page.cursor()?;
     let filter = filter.into_inner();
     if let Some(q) = &filter.quarter {
-        Quarter::parse(q).map_err(|m| ApiError::field("quarter", m))?;
+        Quarter::param("quarter", q)?;
     }
     let mine = match filter.decided_by.as_deref() {
         None => false,
         Some("me") => true,
-        Some(_) => return Err(ApiError::field("decided_by", "must be me")),
+        Some(_) => {
+            return Err(ApiError::field(
+                "decided_by",
+                Rule::MustBe.with("value", "me"),
+            ))
+        }
     };
     let page = state
         .db

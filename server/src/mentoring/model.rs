@@ -152,15 +152,14 @@ fn check_login(
     village_id: &str,
     except_member: Option<&str>,
 ) -> ApiResult<()> {
-    let bad = |m: &str| ApiError::field("user_id", m);
+    let bad = |m: Msg| ApiError::field("user_id", m);
     if lock_user(conn, user_id)? == 0 {
-        return Err(bad("no such login"));
+        return Err(bad(Rule::NoSuch.with("what", "login")));
     }
-    let login = User::find(conn, user_id)?.ok_or_else(|| bad("no such login"))?;
+    let login =
+        User::find(conn, user_id)?.ok_or_else(|| bad(Rule::NoSuch.with("what", "login")))?;
     if login.role() != Role::Member || login.village_id.as_deref() != Some(village_id) {
-        return Err(bad(
-            "must be a login with the member role in the member's village",
-        ));
+        return Err(bad(Rule::MemberLogin.into()));
     }
     let mut q = members::table
         .filter(members::user_id.eq(user_id))
@@ -171,7 +170,7 @@ fn check_login(
         q = q.filter(members::id.ne(id.to_string()));
     }
     if let Some(other) = q.first::<String>(conn).optional()? {
-        return Err(bad(&format!("this login is already linked to {other}")));
+        return Err(bad(Rule::LoginLinked.with("other", other)));
     }
     Ok(())
 }
@@ -544,7 +543,7 @@ pub fn update_mentee(
     }
     let mut member_id = mentee.member_id.clone();
     if let Some(target) = change.member_id.filter(|m| *m != mentee.member_id) {
-        let not_here = || ApiError::field("member_id", "no such member in the mentee's village");
+        let not_here = || ApiError::field("member_id", Rule::MemberNotInVillage);
         let target = Member::find_visible(conn, user, &target).map_err(|_| not_here())?;
         if target.village_id != mentee.village_id {
             return Err(not_here());

@@ -17,6 +17,7 @@ use crate::auth::{AuthUser, Role};
 use crate::db::schema::{members, mentees, visits};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::{Json, Page, PageParams};
+use crate::i18n::Rule;
 use crate::org::OrgUnit;
 use crate::quarter::Quarter;
 use crate::scoped;
@@ -34,7 +35,7 @@ const READERS: [Role; 5] = [
 /// `?quarter=`: a `YYYY-Qn`, or the current quarter in the county's time zone when absent.
 fn quarter_or_current(quarter: Option<&str>, tz: chrono_tz::Tz) -> ApiResult<Quarter> {
     match quarter.filter(|q| !q.is_empty()) {
-        Some(q) => Quarter::parse(q).map_err(|m| ApiError::field("quarter", m)),
+        Some(q) => Quarter::param("quarter", q),
         None => Ok(Quarter::containing(crate::clock::today(tz))),
     }
 }
@@ -344,7 +345,7 @@ pub async fn put_visit(
 ) -> ApiResult<HttpResponse> {
     user.require(&[Role::Admin, Role::Secretary, Role::Member])?;
     let id = uuid::Uuid::parse_str(&id)
-        .map_err(|_| ApiError::field("id", "must be a UUID chosen by the client"))?
+        .map_err(|_| ApiError::field("id", Rule::ClientUuid))?
         .to_string();
     body.check()?;
     let today = crate::clock::today(state.config.timezone);
@@ -397,7 +398,7 @@ pub async fn list_visits(
     let cursor: Option<(NaiveDate, String)> = page.cursor()?;
     let filter = filter.into_inner();
     let quarter = match filter.quarter.as_deref().filter(|q| !q.is_empty()) {
-        Some(q) => Some(Quarter::parse(q).map_err(|m| ApiError::field("quarter", m))?),
+        Some(q) => Some(Quarter::param("quarter", q)?),
         None => None,
     };
     let page = state

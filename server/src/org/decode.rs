@@ -5,6 +5,8 @@
 
 use std::fmt;
 
+use crate::i18n::{Msg, Rule};
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Encoding {
     Utf8,
@@ -13,11 +15,11 @@ pub enum Encoding {
 
 impl Encoding {
     /// `utf-8`/`utf8` or `gb18030` (`gbk` and `gb2312`, its subsets, too), any case.
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub fn parse(s: &str) -> Result<Self, Msg> {
         match s.trim().to_ascii_lowercase().as_str() {
             "utf-8" | "utf8" => Ok(Encoding::Utf8),
             "gb18030" | "gbk" | "gb2312" => Ok(Encoding::Gb18030),
-            other => Err(format!("{other:?} is not utf-8 or gb18030")),
+            other => Err(Rule::EncodingName.with("got", other)),
         }
     }
 
@@ -59,26 +61,22 @@ fn first_bad_gb18030_line(bytes: &[u8]) -> Option<usize> {
 
 /// Decodes an import file: `stated` or detected. Returns the text (without a byte-order mark)
 /// and the encoding read, or a message naming the first line that does not decode.
-pub fn decode(bytes: &[u8], stated: Option<Encoding>) -> Result<(String, Encoding), String> {
+pub fn decode(bytes: &[u8], stated: Option<Encoding>) -> Result<(String, Encoding), Msg> {
     let bytes = bytes
         .strip_prefix(b"\xEF\xBB\xBF".as_slice())
         .unwrap_or(bytes);
     let utf8 = std::str::from_utf8(bytes);
     match (stated, utf8) {
         (Some(Encoding::Utf8) | None, Ok(text)) => Ok((text.to_string(), Encoding::Utf8)),
-        (Some(Encoding::Utf8), Err(e)) => Err(format!(
-            "line {}: not UTF-8 (a file saved by Excel or WPS on a Chinese Windows is GB18030: \
-             state --encoding gb18030, or leave the encoding out to detect it)",
-            line_of(bytes, e.valid_up_to())
-        )),
+        (Some(Encoding::Utf8), Err(e)) => {
+            Err(Rule::NotUtf8.with("line", line_of(bytes, e.valid_up_to())))
+        }
         (Some(Encoding::Gb18030), _) | (None, Err(_)) => {
             if let Some(line) = first_bad_gb18030_line(bytes) {
                 return Err(match (stated, utf8) {
-                    (None, Err(e)) => format!(
-                        "line {}: neither UTF-8 nor GB18030; save the file as \"CSV UTF-8\"",
-                        line_of(bytes, e.valid_up_to()).min(line)
-                    ),
-                    _ => format!("line {line}: not GB18030"),
+                    (None, Err(e)) => Rule::NeitherEncoding
+                        .with("line", line_of(bytes, e.valid_up_to()).min(line)),
+                    _ => Rule::NotGb18030.with("line", line),
                 });
             }
             let (text, _) = encoding_rs::GB18030.decode_without_bom_handling(bytes);
@@ -116,14 +114,16 @@ mod tests {
     #[test]
     fn undecodable_bytes_are_refused_with_their_line() {
         let gbk = gb("code,name\nT1,新镇\n");
-        let e = decode(&gbk, Some(Encoding::Utf8)).unwrap_err();
+        let e = decode(&gbk, Some(Encoding::Utf8)).unwrap_err().to_string();
         assert!(e.starts_with("line 2: not UTF-8"), "{e}");
         assert!(e.contains("gb18030"), "{e}");
         // 0xFF is neither UTF-8 nor GB18030.
         let bad = b"code,name\nT1,ok\nV1,\xFF\xFF\n";
-        let e = decode(bad, None).unwrap_err();
+        let e = decode(bad, None).unwrap_err().to_string();
         assert!(e.starts_with("line 3: neither UTF-8 nor GB18030"), "{e}");
-        let e = decode(bad, Some(Encoding::Gb18030)).unwrap_err();
+        let e = decode(bad, Some(Encoding::Gb18030))
+            .unwrap_err()
+            .to_string();
         assert_eq!(e, "line 3: not GB18030");
     }
 

@@ -28,7 +28,8 @@ pub struct ImportSummary {
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     #[error("{0}")]
-    Read(String),
+    Read(Msg),
+    /// Rows of a star-history import (the operator's command line) refused.
     #[error("{} bad row(s):\n{}", .0.len(), .0.join("\n"))]
     Rows(Vec<String>),
     #[error("database: {0}")]
@@ -204,13 +205,12 @@ fn parse_rows(input: impl Read) -> Result<(Vec<Row>, Vec<BadRow>), ImportError> 
         .from_reader(input);
     let header = reader
         .headers()
-        .map_err(|e| ImportError::Read(format!("cannot read the header: {e}")))?
+        .map_err(|e| ImportError::Read(Rule::ImportHeaderUnreadable.with("why", e.to_string())))?
         .clone();
     if header.iter().collect::<Vec<_>>() != HEADER {
-        return Err(ImportError::Read(format!(
-            "line 1: the header must be {}",
-            HEADER.join(",")
-        )));
+        return Err(ImportError::Read(
+            Rule::ImportHeader.with("header", HEADER.join(",")),
+        ));
     }
     let mut rows = Vec::new();
     let mut bad = Vec::new();
@@ -223,7 +223,7 @@ fn parse_rows(input: impl Read) -> Result<(Vec<Row>, Vec<BadRow>), ImportError> 
                     line,
                     code: String::new(),
                     name: String::new(),
-                    reasons: vec![(String::new(), Msg::from(e.to_string()))],
+                    reasons: vec![(String::new(), Rule::Malformed.with("why", e.to_string()))],
                 });
                 continue;
             }
@@ -287,7 +287,7 @@ pub fn import(
     let mut bytes = Vec::new();
     input
         .read_to_end(&mut bytes)
-        .map_err(|e| ImportError::Read(format!("cannot read the file: {e}")))?;
+        .map_err(|e| ImportError::Read(Rule::ImportFileUnreadable.with("why", e.to_string())))?;
     let report = write_tx(conn, |conn| run(conn, &bytes, encoding, actor, None, false))?;
     Ok(ImportSummary {
         created: report.created,
@@ -312,7 +312,7 @@ impl From<diesel::result::Error> for Abort {
 /// transaction, in a savepoint of its own that is rolled back on a dry run or when any line is
 /// refused. `scope` (the API's caller) limits what may be created or updated: counties only
 /// from the command line (`None`), parents and existing units inside the scope. A file with a
-/// refused line is `ImportError::Rows` unless `dry_run`; the report says `committed`.
+/// refused line is `ImportError::Refused` unless `dry_run`; the report says `committed`.
 pub fn run(
     conn: &mut DbConn,
     bytes: &[u8],
@@ -324,7 +324,7 @@ pub fn run(
     let (text, encoding) = decode(bytes, encoding).map_err(ImportError::Read)?;
     let (rows, bad) = parse_rows(text.as_bytes())?;
     if rows.is_empty() && bad.is_empty() {
-        return Err(ImportError::Read("line 2: the file has no rows".into()));
+        return Err(ImportError::Read(Rule::ImportNoRows.into()));
     }
     let mut refused: HashMap<u64, Vec<(String, Msg)>> =
         bad.iter().map(|b| (b.line, b.reasons.clone())).collect();

@@ -318,6 +318,11 @@ fn import_problem(e: ImportError, lang: Lang) -> ApiError {
             e.errors = vec![FieldError::new("file", m)];
             e
         }
+        // A star-history import (the command line) is not an org import; kept for completeness.
+        ImportError::Rows(rows) => ApiError::unprocessable(
+            "import_refused",
+            Rule::ImportRefused.with("count", rows.len()),
+        ),
         ImportError::Refused(report) => {
             let mut e = ApiError::unprocessable(
                 "import_refused",
@@ -328,23 +333,6 @@ fn import_problem(e: ImportError, lang: Lang) -> ApiError {
                 .iter()
                 .filter(|l| l.result == super::import::LineResult::Refused)
                 .map(|l| l.field_error(lang))
-                .collect();
-            e
-        }
-        ImportError::Rows(rows) => {
-            let mut e = ApiError::unprocessable(
-                "import_refused",
-                format!(
-                    "{} line(s) refused; nothing was imported (try ?dry_run=true)",
-                    rows.len()
-                ),
-            );
-            e.errors = rows
-                .iter()
-                .map(|r| match r.split_once(": ") {
-                    Some((line, m)) => FieldError::new(line, m),
-                    None => FieldError::new("file", r.as_str()),
-                })
                 .collect();
             e
         }

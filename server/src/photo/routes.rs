@@ -15,6 +15,7 @@ use crate::auth::{AuthUser, Role};
 use crate::db::schema::photos;
 use crate::error::{ApiError, ApiResult, OrNotFound, Problem};
 use crate::http::etag::ETag;
+use crate::i18n::Rule;
 use crate::inspection::model::PhotoRow;
 use crate::state::AppState;
 use crate::{audit, scoped};
@@ -113,8 +114,12 @@ pub async fn get_photo(
 ) -> ApiResult<HttpResponse> {
     let size = match query.size.as_deref() {
         None => Size::Display,
-        Some(s) => Size::parse(s)
-            .ok_or_else(|| ApiError::field("size", "must be thumb, display or original"))?,
+        Some(s) => Size::parse(s).ok_or_else(|| {
+            ApiError::field(
+                "size",
+                Rule::OneOf.with("allowed", "thumb, display, original"),
+            )
+        })?,
     };
     // Photos are evidence: the village inspected (secretary, members) sees none of them.
     user.require(&[Role::Inspector, Role::Reviewer, Role::Admin])?;

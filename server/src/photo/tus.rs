@@ -21,6 +21,7 @@ use crate::auth::{AuthUser, Role};
 use crate::clock::now;
 use crate::db::schema::uploads;
 use crate::error::{ApiError, ApiResult, FieldError, OrNotFound, Problem};
+use crate::i18n::Rule;
 use crate::state::AppState;
 
 /// The protocol version this server speaks (the only one).
@@ -82,10 +83,10 @@ impl Metadata {
                 Some(v) => {
                     values.insert(key, v);
                 }
-                None => errors.push(FieldError::new(field, "must be base64 of UTF-8 text")),
+                None => errors.push(FieldError::new(field, Rule::Base64Utf8)),
             }
         }
-        let mut take = |key: &str, check: fn(&str) -> bool, rule: &str| match values
+        let mut take = |key: &str, check: fn(&str) -> bool, rule: Rule| match values
             .remove(key)
             .map(|v| v.trim().to_ascii_lowercase())
         {
@@ -97,7 +98,7 @@ impl Metadata {
             None => {
                 errors.push(FieldError::new(
                     format!("Upload-Metadata.{key}"),
-                    "is required",
+                    Rule::Required,
                 ));
                 None
             }
@@ -107,16 +108,12 @@ impl Metadata {
                 && v.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         };
-        let inspection_id = take("inspection_id", id_like, "must be the inspection's id");
-        let photo_id = take(
-            "photo_id",
-            id_like,
-            "must be the photo's id from the manifest",
-        );
+        let inspection_id = take("inspection_id", id_like, Rule::InspectionIdOf);
+        let photo_id = take("photo_id", id_like, Rule::PhotoIdOf);
         let sha256 = take(
             "sha256",
             |v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()),
-            "must be the photo's SHA-256 in 64 hex digits",
+            Rule::PhotoSha256,
         );
         let downsized_from = match values.get("downsized_from") {
             None => None,
@@ -125,7 +122,7 @@ impl Metadata {
                 None => {
                     errors.push(FieldError::new(
                         "Upload-Metadata.downsized_from",
-                        "must be the original's size as WIDTHxHEIGHT in pixels, e.g. 4032x3024",
+                        Rule::DownsizedFrom,
                     ));
                     None
                 }
@@ -147,22 +144,22 @@ impl Metadata {
 
 /// Parses `Upload-Checksum: sha256 <base64 of the 32-byte digest>`.
 pub fn parse_checksum(header: &str) -> ApiResult<[u8; 32]> {
-    let field = |m: &str| {
-        ApiError::bad_request("bad_checksum", m.to_owned())
-            .with_errors(vec![FieldError::new("Upload-Checksum", m.to_owned())])
+    let field = |rule: Rule| {
+        ApiError::bad_request("bad_checksum", rule)
+            .with_errors(vec![FieldError::new("Upload-Checksum", rule)])
     };
     let (algorithm, digest) = header
         .trim()
         .split_once(' ')
-        .ok_or_else(|| field("must be `sha256 <base64 digest>`"))?;
+        .ok_or_else(|| field(Rule::ChecksumHeader))?;
     if !algorithm.eq_ignore_ascii_case("sha256") {
-        return Err(field("the only checksum algorithm is sha256"));
+        return Err(field(Rule::ChecksumAlgorithm));
     }
     base64::engine::general_purpose::STANDARD
         .decode(digest.trim())
         .ok()
         .and_then(|d| <[u8; 32]>::try_from(d).ok())
-        .ok_or_else(|| field("the digest must be 32 bytes in base64"))
+        .ok_or_else(|| field(Rule::ChecksumDigest))
 }
 
 /// One upload as stored.
@@ -240,7 +237,7 @@ fn check_version(headers: &HeaderMap) -> ApiResult<()> {
         )
         .with_errors(vec![FieldError::new(
             "Tus-Resumable",
-            format!("must be {TUS_VERSION}"),
+            Rule::MustBe.with("value", TUS_VERSION),
         )])),
     }
 }
@@ -255,7 +252,7 @@ fn number_header(headers: &HeaderMap, name: &str, field: &str) -> ApiResult<Opti
                 .and_then(|s| s.parse::<i64>().ok())
                 .ok_or_else(|| {
                     ApiError::bad_request("bad_header", format!("{field} must be a whole number"))
-                        .with_errors(vec![FieldError::new(field, "must be a whole number")])
+                        .with_errors(vec![FieldError::new(field, Rule::WholeNumber)])
                 })
         })
         .transpose()
@@ -331,15 +328,12 @@ async fn create(
     check_version(req.headers())?;
     user.require(&[Role::Inspector, Role::Admin])?;
     if req.headers().contains_key(headers::UPLOAD_DEFER_LENGTH) {
-        return Err(ApiError::field(
-            "Upload-Defer-Length",
-            "is not supported: send Upload-Length",
-        ));
+        return Err(ApiError::field("Upload-Defer-Length", Rule::DeferLength));
     }
     let length = number_header(req.headers(), headers::UPLOAD_LENGTH, "Upload-Length")?
         .ok_or_else(|| {
             ApiError::bad_request("bad_header", "Upload-Length is required")
-                .with_errors(vec![FieldError::new("Upload-Length", "is required")])
+                .with_errors(vec![FieldError::new("Upload-Length", Rule::Required)])
         })?;
     let meta = Metadata::parse(
         req.headers()
@@ -353,7 +347,10 @@ async fn create(
         return Err(upload::too_large(max));
     }
     if length == 0 {
-        return Err(ApiError::field("Upload-Length", "must be at least 1"));
+        return Err(ApiError::field(
+            "Upload-Length",
+            Rule::AtLeast.with("min", 1),
+        ));
     }
     let target = upload::locate(state, &user, &meta.inspection_id, &meta.photo_id).await?;
     if meta.sha256 != target.photo.expected_sha256 {
@@ -366,7 +363,7 @@ async fn create(
         )
         .with_errors(vec![FieldError::new(
             "Upload-Metadata.sha256",
-            "does not match the manifest",
+            Rule::ManifestMismatch,
         )]));
     }
     upload::check_open(&target)?;
@@ -574,7 +571,7 @@ async fn append(
     let offset = number_header(req.headers(), headers::UPLOAD_OFFSET, "Upload-Offset")?
         .ok_or_else(|| {
             ApiError::bad_request("bad_header", "Upload-Offset is required")
-                .with_errors(vec![FieldError::new("Upload-Offset", "is required")])
+                .with_errors(vec![FieldError::new("Upload-Offset", Rule::Required)])
         })?;
     let checksum = req
         .headers()
@@ -675,7 +672,7 @@ async fn append(
                     StatusCode::from_u16(CHECKSUM_MISMATCH).unwrap_or(StatusCode::BAD_REQUEST),
                     "checksum_mismatch",
                     "the chunk's bytes do not match its Upload-Checksum; nothing of it was kept",
-                ).with_errors(vec![FieldError::new("Upload-Checksum", "does not match the bytes")]));
+                ).with_errors(vec![FieldError::new("Upload-Checksum", Rule::BytesMismatch)]));
             }
         }
     }
@@ -709,7 +706,7 @@ fn offset_conflict(row: &UploadRow, offset: i64) -> ApiError {
     )
     .with_errors(vec![FieldError::new(
         "Upload-Offset",
-        format!("must be {}", row.upload_offset),
+        Rule::MustBe.with("value", row.upload_offset),
     )])
 }
 
@@ -750,7 +747,7 @@ async fn finish(
         )
         .with_errors(vec![FieldError::new(
             "Upload-Metadata.sha256",
-            "does not match the bytes",
+            Rule::BytesMismatch,
         )]));
     }
     let downsized = row.downsized_from.as_deref().and_then(Downsized::parse);

@@ -17,6 +17,7 @@ use super::store::{self, Size};
 use crate::auth::{AuthUser, Role};
 use crate::db::schema::{inspections, photos};
 use crate::error::{ApiError, ApiResult, FieldError, OrNotFound};
+use crate::i18n::Rule;
 use crate::inspection::flags::{self, Match, PhotoFacts};
 use crate::inspection::model::{Inspection, InspectionStatus, PhotoRow, PhotoView};
 use crate::inspection::submit;
@@ -73,12 +74,7 @@ impl Downsized {
 
     /// The same as [`Downsized::parse`], refused with 422 naming `field`.
     pub fn parse_field(text: &str, field: &str) -> ApiResult<Downsized> {
-        Downsized::parse(text).ok_or_else(|| {
-            ApiError::field(
-                field,
-                "must be the original's size as WIDTHxHEIGHT in pixels, e.g. 4032x3024",
-            )
-        })
+        Downsized::parse(text).ok_or_else(|| ApiError::field(field, Rule::DownsizedFrom))
     }
 }
 
@@ -286,7 +282,7 @@ pub async fn store(
                 photo.expected_sha256
             ),
         );
-        e.errors = vec![FieldError::new("sha256", "does not match the manifest")];
+        e.errors = vec![FieldError::new("sha256", Rule::ManifestMismatch)];
         return Err(e);
     }
     file.rewind()?;

@@ -12,6 +12,7 @@ use super::{text, value, Column, CsvPage, PAGE};
 use crate::benefits::{eligibility, store, Benefit};
 use crate::db::DbConn;
 use crate::error::{ApiError, ApiResult, FieldError};
+use crate::i18n::Rule;
 use crate::org::OrgUnit;
 use crate::stars::engine::{self, PolicyTimeline, StarStatus};
 use crate::stars::status::RectificationView;
@@ -50,7 +51,7 @@ impl BenefitsQuery {
                         e.errors
                             .into_iter()
                             .next()
-                            .unwrap_or_else(|| FieldError::new(field, "invalid"))
+                            .unwrap_or_else(|| FieldError::new(field, Rule::Invalid))
                     })
                 })
                 .transpose()
@@ -70,24 +71,18 @@ impl BenefitsQuery {
         );
         let ranged = given(&self.from).is_some() || given(&self.to).is_some();
         if ranged && given(&self.as_of).is_some() {
-            errors.push(FieldError::new(
-                "as_of",
-                "give as_of, or from and to, not both",
-            ));
+            errors.push(FieldError::new("as_of", Rule::AsOfOrRange));
         }
         if ranged {
             for (field, v) in [("from", &self.from), ("to", &self.to)] {
                 if given(v).is_none() {
-                    errors.push(FieldError::new(
-                        field,
-                        "required with the other end of the range",
-                    ));
+                    errors.push(FieldError::new(field, Rule::RangeEnd));
                 }
             }
         }
         if let (Some(f), Some(t)) = (from, to) {
             if f > t {
-                errors.push(FieldError::new("from", "must not be after to"));
+                errors.push(FieldError::new("from", Rule::NotAfter.with("other", "to")));
             }
         }
         if !errors.is_empty() {

@@ -24,6 +24,7 @@ use crate::auth::{AuthUser, Role};
 use crate::db::schema::{decisions, declarations, inspections, org_units, photos, users};
 use crate::db::DbConn;
 use crate::error::{ApiError, ApiResult};
+use crate::i18n::Rule;
 use crate::inspection::model::{InspectionHead, PhotoRow};
 use crate::inspection::routes::flags_for_page;
 use crate::org::OrgUnit;
@@ -59,7 +60,10 @@ impl InspectionsQuery {
             Some("csv") => Ok(ExportFormat::Csv),
             Some("xlsx") => Ok(ExportFormat::Xlsx),
             Some("zip") => Ok(ExportFormat::Zip),
-            Some(_) => Err(ApiError::field("format", "must be json, csv, xlsx or zip")),
+            Some(_) => Err(ApiError::field(
+                "format",
+                Rule::OneOf.with("allowed", "json, csv, xlsx, zip"),
+            )),
         }
     }
 }
@@ -519,7 +523,7 @@ pub async fn answer(
     user.require(&ROLES)?;
     let tz = state.config.timezone;
     let quarter = match query.quarter.as_deref().filter(|q| !q.is_empty()) {
-        Some(q) => Quarter::parse(q).map_err(|m| ApiError::field("quarter", m))?,
+        Some(q) => Quarter::param("quarter", q)?,
         None => Quarter::of_instant(chrono::Utc::now(), tz),
     };
     let format = query.format()?;

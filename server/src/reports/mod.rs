@@ -27,6 +27,7 @@ use utoipa::IntoParams;
 
 use crate::db::{Db, DbConn};
 use crate::error::{ApiError, ApiResult};
+use crate::i18n::Rule;
 use crate::quarter::Quarter;
 
 #[derive(Deserialize, IntoParams)]
@@ -53,7 +54,12 @@ pub fn lang_of(req: &actix_web::HttpRequest, lang: Option<&str>) -> ApiResult<La
         Some(l) if l.eq_ignore_ascii_case("en") || l.to_ascii_lowercase().starts_with("en-") => {
             return Ok(Lang::En)
         }
-        Some(_) => return Err(ApiError::field("lang", "must be zh or en")),
+        Some(_) => {
+            return Err(ApiError::field(
+                "lang",
+                Rule::OneOf.with("allowed", "zh, en"),
+            ))
+        }
         None => {}
     }
     let accept = req
@@ -131,15 +137,21 @@ pub fn parse_format(format: Option<&str>, xlsx: bool) -> ApiResult<Format> {
         None | Some("") | Some("json") => Ok(Format::Json),
         Some("csv") => Ok(Format::Csv),
         Some("xlsx") if xlsx => Ok(Format::Xlsx),
-        Some(_) if xlsx => Err(ApiError::field("format", "must be json, csv or xlsx")),
-        Some(_) => Err(ApiError::field("format", "must be json or csv")),
+        Some(_) if xlsx => Err(ApiError::field(
+            "format",
+            Rule::OneOf.with("allowed", "json, csv, xlsx"),
+        )),
+        Some(_) => Err(ApiError::field(
+            "format",
+            Rule::OneOf.with("allowed", "json, csv"),
+        )),
     }
 }
 
 impl ReportQuery {
     pub fn quarter(&self, tz: chrono_tz::Tz) -> ApiResult<Quarter> {
         match self.quarter.as_deref().filter(|q| !q.is_empty()) {
-            Some(q) => Quarter::parse(q).map_err(|m| ApiError::field("quarter", m)),
+            Some(q) => Quarter::param("quarter", q),
             None => Ok(Quarter::of_instant(chrono::Utc::now(), tz)),
         }
     }

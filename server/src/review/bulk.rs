@@ -13,6 +13,7 @@ use crate::auth::AuthUser;
 use crate::db::DbConn;
 use crate::declarations::Declaration;
 use crate::error::{ApiError, ApiResult, FieldError};
+use crate::i18n::Rule;
 use crate::inspection::model::Inspection;
 use crate::stars::engine::DeclarationKind;
 
@@ -74,13 +75,13 @@ pub fn check(body: &BulkApproveBody) -> ApiResult<()> {
     if body.inspection_ids.is_empty() {
         errors.push(FieldError::new(
             "inspection_ids",
-            "name at least one inspection",
+            Rule::AtLeastOneInspection,
         ));
     }
     if body.inspection_ids.len() > MAX_BULK {
         errors.push(FieldError::new(
             "inspection_ids",
-            format!("at most {MAX_BULK} inspections at a time"),
+            Rule::AtMostInspections.with("max", MAX_BULK),
         ));
     }
     let mut seen = std::collections::HashSet::new();
@@ -88,19 +89,19 @@ pub fn check(body: &BulkApproveBody) -> ApiResult<()> {
         if id.is_empty() || id.len() > 64 {
             errors.push(FieldError::new(
                 format!("inspection_ids[{i}]"),
-                "not an inspection id",
+                Rule::NotAnInspectionId,
             ));
         } else if !seen.insert(id.as_str()) {
             errors.push(FieldError::new(
                 format!("inspection_ids[{i}]"),
-                "appears twice in the list",
+                Rule::Duplicate,
             ));
         }
     }
     if body.comment.trim().chars().count() > decide::MAX_COMMENT {
         errors.push(FieldError::new(
             "comment",
-            format!("at most {} characters", decide::MAX_COMMENT),
+            Rule::TooLong.with("max", decide::MAX_COMMENT),
         ));
     }
     if errors.is_empty() {

@@ -13,6 +13,7 @@ use crate::db::schema::{declarations, inspections, org_units, users};
 use crate::declarations::Declaration;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::{Json, Page, PageParams};
+use crate::i18n::Rule;
 use crate::inspection::flags::FlagCount;
 use crate::inspection::model::{InspectionHead, InspectionStatus};
 use crate::inspection::routes::{flags_for_page, InspectionDetail};
@@ -105,10 +106,15 @@ pub async fn review_queue(
     let by_flags = match filter.sort.as_deref() {
         None | Some("oldest") => false,
         Some("flags") => true,
-        Some(_) => return Err(ApiError::field("sort", "must be oldest or flags")),
+        Some(_) => {
+            return Err(ApiError::field(
+                "sort",
+                Rule::OneOf.with("allowed", "oldest, flags"),
+            ))
+        }
     };
     if filter.level.is_some_and(|l| !(1..=3).contains(&l)) {
-        return Err(ApiError::field("level", "must be 1, 2 or 3"));
+        return Err(ApiError::field("level", Rule::StarLevelRange));
     }
     let page = state
         .db

@@ -13,6 +13,7 @@ use super::engine::MAX_LEVEL;
 use crate::auth::Actor;
 use crate::db::schema::{decisions, star_baselines};
 use crate::db::{write_tx, DbConn};
+use crate::i18n::Rule;
 use crate::org::decode::{decode, Encoding};
 use crate::org::import::{ImportError, ImportSummary};
 use crate::org::OrgUnit;
@@ -37,13 +38,12 @@ fn parse_rows(input: impl Read) -> Result<Vec<Row>, ImportError> {
         .from_reader(input);
     let header = reader
         .headers()
-        .map_err(|e| ImportError::Read(format!("cannot read the header: {e}")))?
+        .map_err(|e| ImportError::Read(Rule::ImportHeaderUnreadable.with("why", e.to_string())))?
         .clone();
     if header.iter().collect::<Vec<_>>() != HEADER {
-        return Err(ImportError::Read(format!(
-            "line 1: the header must be {}",
-            HEADER.join(",")
-        )));
+        return Err(ImportError::Read(
+            Rule::ImportHeader.with("header", HEADER.join(",")),
+        ));
     }
     let mut rows = Vec::new();
     let mut bad = Vec::new();
@@ -114,7 +114,7 @@ pub fn import(
     let mut bytes = Vec::new();
     input
         .read_to_end(&mut bytes)
-        .map_err(|e| ImportError::Read(format!("cannot read the file: {e}")))?;
+        .map_err(|e| ImportError::Read(Rule::ImportFileUnreadable.with("why", e.to_string())))?;
     let (text, _) = decode(&bytes, encoding).map_err(ImportError::Read)?;
     let rows = parse_rows(text.as_bytes())?;
     write_tx(conn, |conn| {

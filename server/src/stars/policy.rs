@@ -260,11 +260,9 @@ impl PolicyChange {
             if px != 0 && !PHONE_PHOTO_MAX_PX.contains(&px) {
                 errors.push(FieldError::new(
                     "phone_photo_max_px",
-                    format!(
-                        "must be 0 (send the original) or between {} and {}",
-                        PHONE_PHOTO_MAX_PX.start(),
-                        PHONE_PHOTO_MAX_PX.end()
-                    ),
+                    Rule::PhonePhotoMaxPx
+                        .with("min", *PHONE_PHOTO_MAX_PX.start())
+                        .with("max", *PHONE_PHOTO_MAX_PX.end()),
                 ));
             }
         }

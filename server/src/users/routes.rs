@@ -10,6 +10,7 @@ use crate::auth::{AuthUser, Role};
 use crate::db::schema::users;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::{Json, Page, PageParams};
+use crate::i18n::Rule;
 use crate::org::OrgUnit;
 use crate::scoped;
 use crate::state::AppState;
@@ -112,8 +113,10 @@ pub async fn create_user(
     let created = state
         .db
         .write(move |conn| {
-            let unit = OrgUnit::find_scoped(conn, &user.scope, &body.org_unit_id)
-                .map_err(|_| ApiError::field("org_unit_id", "no such org unit in your scope"))?;
+            let unit =
+                OrgUnit::find_scoped(conn, &user.scope, &body.org_unit_id).map_err(|_| {
+                    ApiError::field("org_unit_id", Rule::NotInScope.with("what", "org unit"))
+                })?;
             new.insert(conn, &unit, &user.actor())
         })
         .await?;
@@ -156,7 +159,7 @@ pub async fn update_user(
         .write(move |conn| {
             let target = User::find_scoped(conn, &user.scope, &id)?;
             if target.id == user.id && body.active == Some(false) {
-                return Err(ApiError::field("active", "you cannot deactivate yourself"));
+                return Err(ApiError::field("active", Rule::SelfDeactivate));
             }
             model::update(
                 conn,
