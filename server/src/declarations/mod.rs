@@ -167,6 +167,22 @@ impl Declaration {
             .or_not_found("declaration")
     }
 
+    /// Moves a pending declaration to `inspecting`; false when it is no longer pending (another
+    /// request's inspection took it, or its township or the window closed it meanwhile).
+    pub fn claim_for_inspection(conn: &mut DbConn, id: &str) -> QueryResult<bool> {
+        let claimed = diesel::update(
+            declarations::table
+                .find(id)
+                .filter(declarations::status.eq(PENDING)),
+        )
+        .set((
+            declarations::status.eq(INSPECTING),
+            declarations::updated_at.eq(crate::clock::now()),
+        ))
+        .execute(conn)?;
+        Ok(claimed == 1)
+    }
+
     pub fn set_status(conn: &mut DbConn, id: &str, status: &str) -> QueryResult<usize> {
         diesel::update(declarations::table.find(id))
             .set((

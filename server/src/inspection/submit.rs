@@ -47,7 +47,7 @@ fn retry() -> ApiError {
     lost_race("this inspection")
 }
 
-struct Prepared {
+pub struct Prepared {
     village: OrgUnit,
     evaluation: Evaluation,
     flags: Vec<Flag>,
@@ -280,6 +280,81 @@ fn live_inspection(
         .optional()
 }
 
+/// What the first PUT of an id needs, read before the write transaction: the declaration,
+/// the score and flags, the photos the manifest names. On SQLite this takes the reads, the
+/// validation and the scoring off the one writer thread, which then only re-checks what
+/// another request may have changed meanwhile (`put_planned`).
+pub struct Plan {
+    declaration: Declaration,
+    prepared: Prepared,
+    existing_photos: Vec<PhotoRow>,
+}
+
+/// The plan of a PUT that would create inspection `id` from a pending declaration, or `None`
+/// when the id exists or the declaration is not pending (the write then takes the whole path:
+/// replay, conflict, resubmission or the declaration's refusal). A refusal of the body itself
+/// (shape, scope, window, answers, photos) is answered from here.
+pub fn plan(
+    conn: &mut DbConn,
+    user: &AuthUser,
+    id: &str,
+    body: &InspectionBody,
+    received_at: DateTime<Utc>,
+    tz: chrono_tz::Tz,
+) -> ApiResult<Option<Plan>> {
+    let shape = body.check();
+    if !shape.is_empty() {
+        return Err(ApiError::validation(shape));
+    }
+    if Inspection::find(conn, id)?.is_some() {
+        return Ok(None);
+    }
+    let declaration = declaration_for(conn, user, body)?;
+    if declaration.status() != DeclarationStatus::Pending {
+        return Ok(None);
+    }
+    check_window(conn, &declaration, body.started_at, tz)?;
+    let prepared = prepare(conn, user, body, &declaration, received_at)?;
+    let existing_photos = check_photo_ids(conn, id, body)?;
+    Ok(Some(Plan {
+        declaration,
+        prepared,
+        existing_photos,
+    }))
+}
+
+/// The write of a planned PUT: claims the declaration (still pending) and inserts. When the
+/// declaration is no longer pending, the whole `put` runs instead and answers as it would; a
+/// concurrent copy of this request that inserted first makes the insert lose the race, and
+/// the retry finds its row.
+#[allow(clippy::too_many_arguments)]
+pub fn put_planned(
+    conn: &mut DbConn,
+    user: &AuthUser,
+    id: &str,
+    body: &InspectionBody,
+    encoded: &Encoded,
+    received_at: DateTime<Utc>,
+    tz: chrono_tz::Tz,
+    plan: &Plan,
+) -> ApiResult<Put<Stored>> {
+    if !Declaration::claim_for_inspection(conn, &plan.declaration.id)? {
+        return put(conn, user, id, body, encoded, received_at, tz);
+    }
+    insert_new(
+        conn,
+        user,
+        id,
+        body,
+        encoded,
+        received_at,
+        &plan.declaration,
+        &plan.prepared,
+        &plan.existing_photos,
+    )
+    .map(Put::Created)
+}
+
 /// `encoded` is `body.encode()`, computed before the write transaction begins.
 pub fn put(
     conn: &mut DbConn,
@@ -457,7 +532,38 @@ fn create(
     check_window(conn, &declaration, body.started_at, tz)?;
     let prepared = prepare(conn, user, body, &declaration, received_at)?;
     let existing_photos = check_photo_ids(conn, id, body)?;
-    let fields = RevisionFields::new(body, encoded, &prepared, 1, received_at)?;
+    // Pending when read in this transaction; under READ COMMITTED another may have taken it.
+    if !Declaration::claim_for_inspection(conn, &declaration.id)? {
+        return Err(retry());
+    }
+    insert_new(
+        conn,
+        user,
+        id,
+        body,
+        encoded,
+        received_at,
+        &declaration,
+        &prepared,
+        &existing_photos,
+    )
+}
+
+/// Inserts revision 1 of inspection `id` (its declaration already claimed), its photos'
+/// rows, the audit entry and, when complete, the announcement.
+#[allow(clippy::too_many_arguments)]
+fn insert_new(
+    conn: &mut DbConn,
+    user: &AuthUser,
+    id: &str,
+    body: &InspectionBody,
+    encoded: &Encoded,
+    received_at: DateTime<Utc>,
+    declaration: &Declaration,
+    prepared: &Prepared,
+    existing_photos: &[PhotoRow],
+) -> ApiResult<Stored> {
+    let fields = RevisionFields::new(body, encoded, prepared, 1, received_at)?;
     let res = diesel::insert_into(inspections::table)
         .values((
             inspections::id.eq(id),
@@ -475,9 +581,13 @@ fn create(
     };
     let complete = fields.submitted_at.is_some();
     let ins = Inspection::find(conn, id)?.ok_or_else(|| ApiError::internal())?;
-    insert_photos(conn, &ins, body, &existing_photos)?;
-    let photos = ins.photos(conn)?;
-    Declaration::set_status(conn, &declaration.id, declarations::INSPECTING)?;
+    insert_photos(conn, &ins, body, existing_photos)?;
+    // A new inspection's photos are the ones its manifest announced just now.
+    let photos = if body.photos.is_empty() {
+        Vec::new()
+    } else {
+        ins.photos(conn)?
+    };
     audit::record(
         conn,
         &user.actor(),
