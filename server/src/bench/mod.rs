@@ -137,6 +137,19 @@ pub struct BenchArgs {
     /// `verify`: the webhook receiver's log, one JSON line per delivery.
     #[arg(long)]
     pub events: Option<std::path::PathBuf>,
+    /// Run the server as its own `fieldstar serve` process (this binary) and drive it from
+    /// this one: the report's CPU, per-thread shares and peak memory are then the server's
+    /// alone, and the clients' CPU is `client_cpu_seconds`.
+    #[arg(long)]
+    pub external: bool,
+}
+
+/// The server process an `--external` run measures (unset: this process serves).
+static SERVER_PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+
+/// `/proc/<pid>` of the measured server, or `/proc/self`.
+fn proc_dir(pid: Option<u32>) -> String {
+    pid.map_or_else(|| "/proc/self".to_string(), |p| format!("/proc/{p}"))
 }
 
 impl BenchArgs {
@@ -212,7 +225,7 @@ async fn run_on(args: &BenchArgs, target: &Target) -> Result<String, String> {
         Scenario::Link => link::link(&bench, args).await,
         Scenario::Drive | Scenario::Verify => unreachable!("run without an in-process server"),
     };
-    bench.handle.stop(true).await;
+    bench.stop().await;
     let report = report?;
     if report.requests == 0 {
         return Err(format!(
@@ -279,6 +292,7 @@ fn line(args: &BenchArgs, target: &Target, bench: &Bench, report: Report) -> Val
         "p95_ms": round(percentile(&lat, 95.0), 2),
         "p99_ms": round(percentile(&lat, 99.0), 2),
         "peak_rss_mib": round(peak_rss_mib(), 1),
+        "server": if args.external { "external process" } else { "in process" },
         "concurrency": args.clients(),
         "seconds": round(secs, 2),
         "errors": report.errors,
@@ -308,22 +322,72 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 fn status_kib(field: &str) -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let pid = SERVER_PID.get().copied();
+    let status = std::fs::read_to_string(format!("{}/status", proc_dir(pid))).ok()?;
     status
         .lines()
         .find_map(|l| l.strip_prefix(field))
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
-/// The process's peak resident memory (server, clients and all) since the last reset.
+/// The process's peak resident memory (server, clients and all; the server's alone with
+/// `--external`) since the last reset.
 pub fn peak_rss_mib() -> f64 {
     status_kib("VmHWM:").unwrap_or(0.0) / 1024.0
+}
+
+/// CPU seconds used so far by each thread of this process, summed by thread name
+/// (`sqlite-writer`, each actix worker, the blocking pool…), from /proc/self/task.
+pub fn thread_cpu_seconds(pid: Option<u32>) -> std::collections::BTreeMap<String, f64> {
+    let mut out = std::collections::BTreeMap::new();
+    let Ok(tasks) = std::fs::read_dir(format!("{}/task", proc_dir(pid))) else {
+        return out;
+    };
+    for task in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let name = stat[open + 1..close].to_string();
+        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        *out.entry(name).or_insert(0.0) += (ticks(11) + ticks(12)) / 100.0;
+    }
+    out
+}
+
+/// The share of one core each thread name used between two `thread_cpu_seconds` readings
+/// (1.0 = one core busy the whole time); threads under 1 % are left out.
+pub fn thread_shares(
+    before: &std::collections::BTreeMap<String, f64>,
+    after: &std::collections::BTreeMap<String, f64>,
+    elapsed: Duration,
+) -> Map<String, Value> {
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    after
+        .iter()
+        .map(|(name, t)| (name, (t - before.get(name).copied().unwrap_or(0.0)) / secs))
+        .filter(|(_, share)| *share >= 0.01)
+        .map(|(name, share)| (name.clone(), json!(round(share, 2))))
+        .collect()
 }
 
 /// CPU time this process (server and clients) has used, in seconds: the measure that does not
 /// depend on what else the machine is doing.
 pub fn cpu_seconds() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+    cpu_seconds_of(None)
+}
+
+/// CPU seconds used by process `pid` (this one when `None`).
+fn cpu_seconds_of(pid: Option<u32>) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("{}/stat", proc_dir(pid))) else {
         return 0.0;
     };
     // Fields after the command name (which may hold spaces) start at field 3.
@@ -343,6 +407,9 @@ pub fn cpu_seconds() -> f64 {
 /// the peak covers the whole run).
 pub fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
+    if let Some(pid) = SERVER_PID.get() {
+        let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
+    }
 }
 
 /// Where the benchmark's database lives.
@@ -446,7 +513,24 @@ pub struct Bench {
     pub client: reqwest::Client,
     pub state: actix_web::web::Data<AppState>,
     pub startup: Duration,
-    handle: actix_web::dev::ServerHandle,
+    /// The in-process server, or (`--external`) the `fieldstar serve` child process; the
+    /// in-process state then only seeds the shared database.
+    server: Server,
+}
+
+enum Server {
+    InProcess(actix_web::dev::ServerHandle),
+    External(std::process::Child),
+}
+
+impl Drop for Bench {
+    /// A child server never outlives the bench, whatever ended it.
+    fn drop(&mut self) {
+        if let Server::External(child) = &mut self.server {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }
 
 impl Bench {
@@ -487,6 +571,13 @@ impl Bench {
             vars.entry("FIELDSTAR_PHOTO_BYTES_PER_HOUR".into())
                 .or_insert_with(|| (1u64 << 40).to_string());
         }
+        if args.external {
+            // Both processes sign and check the same tokens.
+            let secret: String = (0..2)
+                .map(|_| uuid::Uuid::new_v4().simple().to_string())
+                .collect();
+            vars.insert("FIELDSTAR_JWT_SECRET".into(), secret);
+        }
         let mut config =
             crate::Config::from_vars(&vars).map_err(|e| format!("configuration error: {e}"))?;
         config.handle_signals = false;
@@ -494,10 +585,32 @@ impl Bench {
             .map_err(|e| format!("cannot listen on 127.0.0.1: {e}"))?;
         let started = Instant::now();
         let app = crate::Application::build_with_listener(config, listener).await?;
-        let base = format!("http://127.0.0.1:{}", app.port());
         let state = app.state.clone();
-        let handle = app.handle();
-        actix_web::rt::spawn(app.into_server());
+        let (base, server) = if args.external {
+            let free = TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .map_err(|e| format!("cannot find a free port: {e}"))?;
+            vars.insert("FIELDSTAR_BIND".into(), free.to_string());
+            let log = std::fs::File::create(target.dir().join("server.log"))
+                .map_err(|e| format!("cannot write the server's log: {e}"))?;
+            let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+            let child = std::process::Command::new(exe)
+                .arg("serve")
+                .env_clear()
+                .envs(std::env::vars().filter(|(k, _)| !k.starts_with("FIELDSTAR_")))
+                .envs(&vars)
+                .stdout(log.try_clone().map_err(|e| e.to_string())?)
+                .stderr(log)
+                .spawn()
+                .map_err(|e| format!("cannot start `fieldstar serve`: {e}"))?;
+            let _ = SERVER_PID.set(child.id());
+            (format!("http://{free}"), Server::External(child))
+        } else {
+            let base = format!("http://127.0.0.1:{}", app.port());
+            let handle = app.handle();
+            actix_web::rt::spawn(app.into_server());
+            (base, Server::InProcess(handle))
+        };
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(4096)
             .timeout(Duration::from_secs(120))
@@ -518,8 +631,21 @@ impl Bench {
             client,
             state,
             startup: started.elapsed(),
-            handle,
+            server,
         })
+    }
+
+    /// Stops the server: in process, gracefully; the child process, by its pid.
+    async fn stop(&self) {
+        match &self.server {
+            Server::InProcess(handle) => handle.stop(true).await,
+            // SIGTERM: the server drains and exits; `Drop` reaps it.
+            Server::External(child) => {
+                let _ = std::process::Command::new("kill")
+                    .arg(child.id().to_string())
+                    .status();
+            }
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -559,7 +685,10 @@ where
 {
     let request = Rc::new(request);
     let next = Rc::new(AtomicU64::new(0));
-    let cpu = cpu_seconds();
+    let server = SERVER_PID.get().copied();
+    let cpu = cpu_seconds_of(server);
+    let own = cpu_seconds();
+    let threads = thread_cpu_seconds(server);
     let started = Instant::now();
     let deadline = started + Duration::from_secs_f64(seconds);
     let mut tasks = Vec::with_capacity(concurrency);
@@ -609,10 +738,26 @@ where
         }
     }
     report.elapsed = started.elapsed();
-    let used = cpu_seconds() - cpu;
+    let used = cpu_seconds_of(server) - cpu;
     report
         .extra
         .insert("cpu_seconds".into(), json!(round(used, 2)));
+    if server.is_some() {
+        report.extra.insert(
+            "client_cpu_seconds".into(),
+            json!(round(cpu_seconds() - own, 2)),
+        );
+    }
+    // Which thread bounds the rate: the share of a core each used (in process, the clients'
+    // threads are among them).
+    report.extra.insert(
+        "thread_cores".into(),
+        Value::Object(thread_shares(
+            &threads,
+            &thread_cpu_seconds(server),
+            report.elapsed,
+        )),
+    );
     if report.requests > 0 {
         report.extra.insert(
             "cpu_ms_per_request".into(),
