@@ -52,41 +52,16 @@ pub async fn put_inspection(
     // Hashing and serialising the body need no database: done before taking the writer.
     let encoded = std::sync::Arc::new(body.encode()?);
     let body = std::sync::Arc::new(body);
-    // A new inspection is read, checked, scored and flagged before the write, on a reader
-    // connection; the write (on SQLite, the one writer thread) only claims and inserts.
-    let plan = {
-        let (user, id, body) = (user.clone(), id.clone(), body.clone());
-        state
-            .db
-            .read(move |conn| submit::plan(conn, &user, &id, &body, received_at, tz))
-            .await?
-            .map(std::sync::Arc::new)
-    };
     // A lost insert race rolls back; the next run finds the winner's row and replays.
     let put = state
         .db
         .write_put(
             3,
             || {
-                let (user, id, body, encoded, plan) = (
-                    user.clone(),
-                    id.clone(),
-                    body.clone(),
-                    encoded.clone(),
-                    plan.clone(),
-                );
-                move |conn: &mut crate::db::DbConn| match plan.as_deref() {
-                    Some(plan) => submit::put_planned(
-                        conn,
-                        &user,
-                        &id,
-                        &body,
-                        &encoded,
-                        received_at,
-                        tz,
-                        plan,
-                    ),
-                    None => submit::put(conn, &user, &id, &body, &encoded, received_at, tz),
+                let (user, id, body, encoded) =
+                    (user.clone(), id.clone(), body.clone(), encoded.clone());
+                move |conn: &mut crate::db::DbConn| {
+                    submit::put(conn, &user, &id, &body, &encoded, received_at, tz)
                 }
             },
             || ApiError::conflict("retry", "too much contention on this inspection; retry"),

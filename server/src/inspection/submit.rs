@@ -47,7 +47,7 @@ fn retry() -> ApiError {
     lost_race("this inspection")
 }
 
-pub struct Prepared {
+struct Prepared {
     village: OrgUnit,
     evaluation: Evaluation,
     flags: Vec<Flag>,
@@ -278,81 +278,6 @@ fn live_inspection(
         .select((inspections::id, users::username))
         .first(conn)
         .optional()
-}
-
-/// What the first PUT of an id needs, read before the write transaction: the declaration,
-/// the score and flags, the photos the manifest names. On SQLite this takes the reads, the
-/// validation and the scoring off the one writer thread, which then only re-checks what
-/// another request may have changed meanwhile (`put_planned`).
-pub struct Plan {
-    declaration: Declaration,
-    prepared: Prepared,
-    existing_photos: Vec<PhotoRow>,
-}
-
-/// The plan of a PUT that would create inspection `id` from a pending declaration, or `None`
-/// when the id exists or the declaration is not pending (the write then takes the whole path:
-/// replay, conflict, resubmission or the declaration's refusal). A refusal of the body itself
-/// (shape, scope, window, answers, photos) is answered from here.
-pub fn plan(
-    conn: &mut DbConn,
-    user: &AuthUser,
-    id: &str,
-    body: &InspectionBody,
-    received_at: DateTime<Utc>,
-    tz: chrono_tz::Tz,
-) -> ApiResult<Option<Plan>> {
-    let shape = body.check();
-    if !shape.is_empty() {
-        return Err(ApiError::validation(shape));
-    }
-    if Inspection::find(conn, id)?.is_some() {
-        return Ok(None);
-    }
-    let declaration = declaration_for(conn, user, body)?;
-    if declaration.status() != DeclarationStatus::Pending {
-        return Ok(None);
-    }
-    check_window(conn, &declaration, body.started_at, tz)?;
-    let prepared = prepare(conn, user, body, &declaration, received_at)?;
-    let existing_photos = check_photo_ids(conn, id, body)?;
-    Ok(Some(Plan {
-        declaration,
-        prepared,
-        existing_photos,
-    }))
-}
-
-/// The write of a planned PUT: claims the declaration (still pending) and inserts. When the
-/// declaration is no longer pending, the whole `put` runs instead and answers as it would; a
-/// concurrent copy of this request that inserted first makes the insert lose the race, and
-/// the retry finds its row.
-#[allow(clippy::too_many_arguments)]
-pub fn put_planned(
-    conn: &mut DbConn,
-    user: &AuthUser,
-    id: &str,
-    body: &InspectionBody,
-    encoded: &Encoded,
-    received_at: DateTime<Utc>,
-    tz: chrono_tz::Tz,
-    plan: &Plan,
-) -> ApiResult<Put<Stored>> {
-    if !Declaration::claim_for_inspection(conn, &plan.declaration.id)? {
-        return put(conn, user, id, body, encoded, received_at, tz);
-    }
-    insert_new(
-        conn,
-        user,
-        id,
-        body,
-        encoded,
-        received_at,
-        &plan.declaration,
-        &plan.prepared,
-        &plan.existing_photos,
-    )
-    .map(Put::Created)
 }
 
 /// `encoded` is `body.encode()`, computed before the write transaction begins.
