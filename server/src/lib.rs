@@ -14,6 +14,7 @@ pub mod db;
 pub mod declarations;
 pub mod demo;
 pub mod error;
+pub mod geo;
 pub mod http;
 pub mod i18n;
 pub mod inspection;

@@ -14,6 +14,7 @@ use super::flags::{self, Flag, Severity};
 use crate::db::schema::{inspections, photos};
 use crate::db::DbConn;
 use crate::error::{ApiResult, FieldError, OrNotFound};
+use crate::geo::GeoPoint;
 use crate::i18n::Rule;
 use crate::scope::Scope;
 use crate::scoped;
@@ -195,12 +196,7 @@ impl InspectionBody {
     pub fn check(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
         if let Some(l) = &self.location {
-            if !(-90.0..=90.0).contains(&l.lat) {
-                errors.push(FieldError::new("location.lat", Rule::LatRange));
-            }
-            if !(-180.0..=180.0).contains(&l.lon) {
-                errors.push(FieldError::new("location.lon", Rule::LonRange));
-            }
+            GeoPoint::new(l.lat, l.lon).check("location", &mut errors);
             if !(0.0..=100_000.0).contains(&l.accuracy_m) {
                 errors.push(FieldError::new(
                     "location.accuracy_m",

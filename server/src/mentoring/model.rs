@@ -13,6 +13,7 @@ use crate::db::put::{lost_race, Put};
 use crate::db::schema::{members, mentees, users, visits};
 use crate::db::{is_unique_violation, DbConn};
 use crate::error::{ApiError, ApiResult, FieldError, OrNotFound};
+use crate::geo::GeoPoint;
 use crate::i18n::{Msg, Rule};
 use crate::org::OrgUnit;
 use crate::users::User;
@@ -633,12 +634,7 @@ impl VisitBody {
             }
         }
         if let Some(l) = self.location {
-            if !(-90.0..=90.0).contains(&l.lat) {
-                errors.push(FieldError::new("location.lat", Rule::LatRange));
-            }
-            if !(-180.0..=180.0).contains(&l.lon) {
-                errors.push(FieldError::new("location.lon", Rule::LonRange));
-            }
+            GeoPoint::new(l.lat, l.lon).check("location", &mut errors);
         }
         if errors.is_empty() {
             Ok(())
