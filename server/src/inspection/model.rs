@@ -90,21 +90,8 @@ impl InspectionStatus {
     }
 }
 
-/// Queries compare and set the column with the enum itself (`status.eq(InspectionStatus::Submitted)`).
-impl diesel::expression::AsExpression<diesel::sql_types::Text> for InspectionStatus {
-    type Expression =
-        <&'static str as diesel::expression::AsExpression<diesel::sql_types::Text>>::Expression;
-
-    fn as_expression(self) -> Self::Expression {
-        diesel::expression::AsExpression::<diesel::sql_types::Text>::as_expression(self.as_str())
-    }
-}
-
-impl std::fmt::Display for InspectionStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+// Queries compare and set the column with the enum itself (`status.eq(InspectionStatus::Submitted)`).
+crate::db::stored_as_text!(InspectionStatus);
 
 #[derive(Serialize, Deserialize, ToSchema, Clone, Debug, PartialEq)]
 #[serde(deny_unknown_fields)]
