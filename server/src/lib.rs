@@ -17,6 +17,7 @@ pub mod error;
 pub mod geo;
 pub mod http;
 pub mod i18n;
+pub mod ids;
 pub mod inspection;
 mod layering;
 pub mod lease;
