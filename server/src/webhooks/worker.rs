@@ -190,6 +190,7 @@ pub async fn prune(state: &AppState, before: NaiveDateTime) -> ApiResult<Pruned>
     .await?;
     let jobs = in_batches(state, move |conn| {
         let ids = webhook_jobs::table
+            // `eq_any` binds plain values: the stored names of the finished states.
             .filter(webhook_jobs::state.eq_any(JobState::FINISHED.map(JobState::as_str)))
             .filter(webhook_jobs::created_at.lt(before))
             .select(webhook_jobs::id)

@@ -4,7 +4,7 @@
 
 import { api, CHROMIUM, CHROMIUM_ARGS, LOCALE, TIMEZONE, chromium, login } from '../lib/common.mjs';
 
-export { AXE_PATH, BASE, PASSWORD, SHOTS, axeSource, chromium, login, shot } from '../lib/common.mjs';
+export { AXE_PATH, BASE, CHROMIUM, PASSWORD, SHOTS, axeSource, chromium, login, shot } from '../lib/common.mjs';
 
 /** A request as `token`; resolves to {status, body, headers} (`body` parsed when JSON). */
 export async function call(token, method, url, json) {
