@@ -4,7 +4,7 @@
 //! main / cli / bench ──> app (wires routes, builds AppState) ──> */routes.rs, ops (handlers)
 //!   handlers ──> capability stores and queries (model.rs, store.rs, submit.rs, decide.rs …)
 //!   stores   ──> pure rules (engine, rules, flags, coverage, …) and db, audit, webhooks outbox
-//!   everything ──> state, http, error, i18n, clock, config (the floor)
+//!   everything ──> state, http, error, i18n, clock, config, geo, ids (the floor)
 //! ```
 //!
 //! Three rules keep it that way, each a test below: nothing under the handlers imports `app`;

@@ -192,7 +192,7 @@ pub fn domain(
     }
     let backlog: Vec<(String, i64)> = webhook_jobs::table
         .inner_join(webhooks::table.on(webhooks::id.eq(webhook_jobs::webhook_id)))
-        .filter(webhook_jobs::state.eq(crate::webhooks::worker::PENDING))
+        .filter(webhook_jobs::state.eq(crate::webhooks::worker::JobState::Pending))
         .group_by(webhooks::county_id)
         .select((webhooks::county_id, count_star()))
         .load(conn)?;

@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::store::{self, ChecklistVersion, PUBLISHED};
+use super::store::{self, ChecklistVersion, VersionStatus};
 use super::template::{Label, Template};
 use crate::auth::{AuthUser, Role};
 use crate::db::schema::checklist_versions;
@@ -46,7 +46,7 @@ pub async fn list_checklists(
         .db
         .read(move |conn| {
             let mut q = checklist_versions::table
-                .filter(checklist_versions::status.eq(PUBLISHED))
+                .filter(checklist_versions::status.eq(VersionStatus::Published))
                 .filter(
                     checklist_versions::county_id
                         .eq(county)

@@ -13,8 +13,40 @@ use crate::db::{is_unique_violation, DbConn};
 use crate::error::{ApiError, ApiResult};
 use crate::{audit, clock::now};
 
-pub const DRAFT: &str = "draft";
-pub const PUBLISHED: &str = "published";
+/// Where a checklist version stands (`checklist_versions.status`), stored and sent under its
+/// snake_case name. A published version never changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum VersionStatus {
+    Draft,
+    Published,
+}
+
+impl VersionStatus {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Draft => "draft",
+            Self::Published => "published",
+        }
+    }
+
+    /// A stored status. Only `as_str` values are ever written; anything else is a damaged row,
+    /// logged and treated as a draft so that no inspection answers it.
+    pub fn stored(text: &str) -> Self {
+        match text {
+            "draft" => Self::Draft,
+            "published" => Self::Published,
+            _ => {
+                tracing::error!(
+                    status = text,
+                    "a checklist version row holds an unknown status"
+                );
+                Self::Draft
+            }
+        }
+    }
+}
+
+crate::db::stored_as_text!(VersionStatus);
 
 #[derive(Queryable, Selectable, Clone, Debug)]
 #[diesel(table_name = checklist_versions)]
@@ -62,8 +94,12 @@ impl ChecklistVersion {
         Ok(parsed)
     }
 
+    pub fn status(&self) -> VersionStatus {
+        VersionStatus::stored(&self.status)
+    }
+
     pub fn is_published(&self) -> bool {
-        self.status == PUBLISHED
+        self.status() == VersionStatus::Published
     }
 
     /// Whether a user of `county_id` may use this version.
@@ -76,7 +112,7 @@ impl ChecklistVersion {
         let mut doc = serde_json::to_value(self.template()?).map_err(|_| ApiError::internal())?;
         if let Some(obj) = doc.as_object_mut() {
             obj.insert("version".into(), self.version.into());
-            obj.insert("status".into(), self.status.clone().into());
+            obj.insert("status".into(), self.status().as_str().into());
             obj.insert(
                 "published_at".into(),
                 self.published_at
@@ -106,7 +142,7 @@ impl ChecklistVersion {
         let rows: Vec<(i32, Option<NaiveDateTime>)> = checklist_versions::table
             .filter(checklist_versions::code.eq(code))
             .filter(checklist_versions::star_level.eq(level))
-            .filter(checklist_versions::status.eq(PUBLISHED))
+            .filter(checklist_versions::status.eq(VersionStatus::Published))
             .select((
                 checklist_versions::version,
                 checklist_versions::published_at,
@@ -131,7 +167,7 @@ impl ChecklistVersion {
     ) -> QueryResult<Option<Self>> {
         let rows: Vec<Self> = checklist_versions::table
             .filter(checklist_versions::star_level.eq(level))
-            .filter(checklist_versions::status.eq(PUBLISHED))
+            .filter(checklist_versions::status.eq(VersionStatus::Published))
             .filter(
                 checklist_versions::county_id
                     .eq(county_id)
@@ -151,7 +187,7 @@ impl ChecklistVersion {
     }
 }
 
-fn etag_of(body: &str, version: i32, status: &str) -> String {
+fn etag_of(body: &str, version: i32, status: VersionStatus) -> String {
     let digest = Sha256::digest(format!("{version}:{status}:{body}").as_bytes());
     format!("\"{}\"", &hex::encode(digest)[..32])
 }
@@ -183,7 +219,11 @@ pub fn add_version(
     }
     let version = existing.first().map_or(1, |(_, v)| v + 1);
     let body = serde_json::to_string(t).map_err(|_| ApiError::internal())?;
-    let status = if publish { PUBLISHED } else { DRAFT };
+    let status = if publish {
+        VersionStatus::Published
+    } else {
+        VersionStatus::Draft
+    };
     let id = uuid::Uuid::now_v7().to_string();
     let t_now = now();
     let res = diesel::insert_into(checklist_versions::table)
@@ -239,9 +279,9 @@ pub fn publish(
     let t = now();
     diesel::update(checklist_versions::table.find(&v.id))
         .set((
-            checklist_versions::status.eq(PUBLISHED),
+            checklist_versions::status.eq(VersionStatus::Published),
             checklist_versions::published_at.eq(t),
-            checklist_versions::etag.eq(etag_of(&v.body, v.version, PUBLISHED)),
+            checklist_versions::etag.eq(etag_of(&v.body, v.version, VersionStatus::Published)),
         ))
         .execute(conn)?;
     audit::record(

@@ -16,6 +16,32 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 use crate::error::ApiError;
 
+/// A status enum stored in a text column under its `as_str()` name: queries compare and set
+/// the column with the enum itself (`status.eq(InspectionStatus::Submitted)`), never with a
+/// string, and it prints (`Display`) as that name.
+macro_rules! stored_as_text {
+    ($ty:ty) => {
+        impl diesel::expression::AsExpression<diesel::sql_types::Text> for $ty {
+            type Expression = <&'static str as diesel::expression::AsExpression<
+                diesel::sql_types::Text,
+            >>::Expression;
+
+            fn as_expression(self) -> Self::Expression {
+                diesel::expression::AsExpression::<diesel::sql_types::Text>::as_expression(
+                    self.as_str(),
+                )
+            }
+        }
+
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+pub(crate) use stored_as_text;
+
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 

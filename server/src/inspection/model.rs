@@ -14,6 +14,7 @@ use super::flags::{self, Flag, Severity};
 use crate::db::schema::{inspections, photos};
 use crate::db::DbConn;
 use crate::error::{ApiResult, FieldError, OrNotFound};
+use crate::geo::GeoPoint;
 use crate::i18n::Rule;
 use crate::scope::Scope;
 use crate::scoped;
@@ -89,21 +90,8 @@ impl InspectionStatus {
     }
 }
 
-/// Queries compare and set the column with the enum itself (`status.eq(InspectionStatus::Submitted)`).
-impl diesel::expression::AsExpression<diesel::sql_types::Text> for InspectionStatus {
-    type Expression =
-        <&'static str as diesel::expression::AsExpression<diesel::sql_types::Text>>::Expression;
-
-    fn as_expression(self) -> Self::Expression {
-        diesel::expression::AsExpression::<diesel::sql_types::Text>::as_expression(self.as_str())
-    }
-}
-
-impl std::fmt::Display for InspectionStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+// Queries compare and set the column with the enum itself (`status.eq(InspectionStatus::Submitted)`).
+crate::db::stored_as_text!(InspectionStatus);
 
 #[derive(Serialize, Deserialize, ToSchema, Clone, Debug, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -195,12 +183,7 @@ impl InspectionBody {
     pub fn check(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
         if let Some(l) = &self.location {
-            if !(-90.0..=90.0).contains(&l.lat) {
-                errors.push(FieldError::new("location.lat", Rule::LatRange));
-            }
-            if !(-180.0..=180.0).contains(&l.lon) {
-                errors.push(FieldError::new("location.lon", Rule::LonRange));
-            }
+            GeoPoint::new(l.lat, l.lon).check("location", &mut errors);
             if !(0.0..=100_000.0).contains(&l.accuracy_m) {
                 errors.push(FieldError::new(
                     "location.accuracy_m",

@@ -1,10 +1,14 @@
 //! Mentoring: association members, their 1–3 mentees, visits, and quarterly coverage.
-//! The rules and queries (model, coverage, report), the routes, and the demo village's data.
+//! The rules and queries (`model` re-exports `member`, `mentee` and `visit`; `coverage`,
+//! `report`), the routes, and the demo village's data.
 
 pub mod coverage;
+pub mod member;
+pub mod mentee;
 pub mod model;
 pub mod report;
 pub mod routes;
+pub mod visit;
 
 use chrono::{Days, NaiveDate};
 use diesel::prelude::*;

@@ -13,6 +13,7 @@ use crate::db::schema::{
 };
 use crate::db::DbConn;
 use crate::error::{ApiError, ApiResult, FieldError, OrNotFound};
+use crate::geo::GeoPoint;
 use crate::i18n::{Msg, Rule};
 use crate::scope::{OrgLevel, Placement, Scope};
 use crate::{audit, clock::now, scoped};
@@ -167,14 +168,7 @@ pub fn check_position(
     errors: &mut Vec<FieldError>,
 ) {
     match (lat, lon) {
-        (Some(lat), Some(lon)) => {
-            if !(-90.0..=90.0).contains(&lat) || !lat.is_finite() {
-                errors.push(FieldError::new("lat", Rule::LatRange));
-            }
-            if !(-180.0..=180.0).contains(&lon) || !lon.is_finite() {
-                errors.push(FieldError::new("lon", Rule::LonRange));
-            }
-        }
+        (Some(lat), Some(lon)) => GeoPoint::new(lat, lon).check("", errors),
         (None, None) if level != OrgLevel::Village => {}
         (None, _) => errors.push(FieldError::new("lat", Rule::VillageNeedsPosition)),
         (_, None) => errors.push(FieldError::new("lon", Rule::VillageNeedsPosition)),

@@ -16,6 +16,7 @@ use crate::db::schema::photos;
 use crate::error::{ApiError, ApiResult, OrNotFound, Problem};
 use crate::http::etag::ETag;
 use crate::i18n::Rule;
+use crate::ids::{InspectionId, PhotoId};
 use crate::inspection::model::PhotoRow;
 use crate::state::AppState;
 use crate::{audit, scoped};
@@ -72,7 +73,13 @@ pub async fn put_photo(
         .upload_quota
         .begin(&user.id, declared.filter(|n| *n <= max))?;
     let (inspection_id, photo_id) = path.into_inner();
-    let target = upload::locate(&state, &user, &inspection_id, &photo_id).await?;
+    let target = upload::locate(
+        &state,
+        &user,
+        &InspectionId::new(inspection_id),
+        &PhotoId::new(&photo_id),
+    )
+    .await?;
     let downsized = downsized_from(&req)?;
     if declared.is_some_and(|n| n > max) {
         return Err(upload::too_large(max));

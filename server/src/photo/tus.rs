@@ -22,6 +22,7 @@ use crate::clock::now;
 use crate::db::schema::uploads;
 use crate::error::{ApiError, ApiResult, FieldError, OrNotFound, Problem};
 use crate::i18n::Rule;
+use crate::ids::{InspectionId, PhotoId};
 use crate::state::AppState;
 
 /// The protocol version this server speaks (the only one).
@@ -352,7 +353,13 @@ async fn create(
             Rule::AtLeast.with("min", 1),
         ));
     }
-    let target = upload::locate(state, &user, &meta.inspection_id, &meta.photo_id).await?;
+    let target = upload::locate(
+        state,
+        &user,
+        &InspectionId::new(&meta.inspection_id),
+        &PhotoId::new(&meta.photo_id),
+    )
+    .await?;
     if meta.sha256 != target.photo.expected_sha256 {
         return Err(ApiError::unprocessable(
             "sha256_mismatch",
@@ -751,7 +758,14 @@ async fn finish(
         )]));
     }
     let downsized = row.downsized_from.as_deref().and_then(Downsized::parse);
-    let stored = match upload::locate(state, user, &row.inspection_id, &row.photo_id).await {
+    let stored = match upload::locate(
+        state,
+        user,
+        &InspectionId::new(&row.inspection_id),
+        &PhotoId::new(&row.photo_id),
+    )
+    .await
+    {
         Ok(target) => upload::store(state, user, target, body, downsized).await,
         Err(e) => Err(e),
     };

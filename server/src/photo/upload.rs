@@ -18,6 +18,7 @@ use crate::auth::{AuthUser, Role};
 use crate::db::schema::{inspections, photos};
 use crate::error::{ApiError, ApiResult, FieldError, OrNotFound};
 use crate::i18n::Rule;
+use crate::ids::{InspectionId, PhotoId};
 use crate::inspection::flags::{self, Match, PhotoFacts};
 use crate::inspection::model::{Inspection, InspectionStatus, PhotoRow, PhotoView};
 use crate::inspection::submit;
@@ -95,21 +96,18 @@ pub struct Target {
 pub async fn locate(
     state: &AppState,
     user: &AuthUser,
-    inspection_id: &str,
-    photo_id: &str,
+    inspection_id: &InspectionId,
+    photo_id: &PhotoId,
 ) -> ApiResult<Target> {
     user.require(&[Role::Inspector, Role::Admin])?;
-    let (scope, inspection_id, photo_id) = (
-        user.scope.clone(),
-        inspection_id.to_owned(),
-        photo_id.to_ascii_lowercase(),
-    );
+    let (scope, inspection_id, photo_id) =
+        (user.scope.clone(), inspection_id.clone(), photo_id.clone());
     let (inspection, photo) = state
         .db
         .read(move |conn| {
-            let ins = Inspection::find_scoped(conn, &scope, &inspection_id)?;
+            let ins = Inspection::find_scoped(conn, &scope, inspection_id.as_str())?;
             let photo: PhotoRow = photos::table
-                .filter(photos::id.eq(&photo_id))
+                .filter(photos::id.eq(photo_id.as_str()))
                 .filter(photos::inspection_id.eq(&ins.id))
                 .filter(photos::revision.eq(ins.revision))
                 .select(PhotoRow::as_select())
@@ -351,7 +349,11 @@ pub async fn store(
     let tz = state.config.timezone;
     let facts = Stored::new(&processed, downsized);
     let result = {
-        let (user, inspection_id, photo_id) = (user.clone(), ins.id.clone(), photo.id.clone());
+        let (user, inspection_id, photo_id) = (
+            user.clone(),
+            InspectionId::new(&ins.id),
+            PhotoId::new(&photo.id),
+        );
         state
             .db
             .write(move |conn| record(conn, &user, &inspection_id, &photo_id, &facts, tz))
@@ -415,11 +417,12 @@ impl Stored {
 fn record(
     conn: &mut crate::db::DbConn,
     user: &AuthUser,
-    inspection_id: &str,
-    photo_id: &str,
+    inspection_id: &InspectionId,
+    photo_id: &PhotoId,
     p: &Stored,
     tz: chrono_tz::Tz,
 ) -> ApiResult<(PhotoView, InspectionStatus, bool)> {
+    let (inspection_id, photo_id) = (inspection_id.as_str(), photo_id.as_str());
     // Lock the inspection row first: concurrent last photos then see each other's rows.
     diesel::update(inspections::table.find(inspection_id))
         .set(inspections::updated_at.eq(now()))

@@ -35,11 +35,33 @@ const BATCH: i64 = 16;
 /// Events fanned out per transaction.
 const FAN_OUT_BATCH: i64 = 200;
 
-pub const PENDING: &str = "pending";
-pub const DELIVERED: &str = "delivered";
-pub const FAILED: &str = "failed";
-/// The subscription was deleted before the job was delivered.
-pub const CANCELLED: &str = "cancelled";
+/// Where a delivery job stands (`webhook_jobs.state`), stored under its snake_case name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum JobState {
+    /// Waiting for its first or next attempt.
+    Pending,
+    Delivered,
+    /// Given up after [`GIVE_UP_AFTER_HOURS`] of failed attempts.
+    Failed,
+    /// The subscription was deleted before the job was delivered.
+    Cancelled,
+}
+
+impl JobState {
+    /// The states a job never leaves: what pruning may delete.
+    pub const FINISHED: [JobState; 3] = [Self::Delivered, Self::Failed, Self::Cancelled];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Delivered => "delivered",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
+crate::db::stored_as_text!(JobState);
 
 /// When to try again after `attempts` failed attempts, or `None` to give up.
 /// The waits are base, 2·base, 4·base, … capped at one hour; nothing is tried more than
@@ -168,7 +190,8 @@ pub async fn prune(state: &AppState, before: NaiveDateTime) -> ApiResult<Pruned>
     .await?;
     let jobs = in_batches(state, move |conn| {
         let ids = webhook_jobs::table
-            .filter(webhook_jobs::state.eq_any([DELIVERED, FAILED, CANCELLED]))
+            // `eq_any` binds plain values: the stored names of the finished states.
+            .filter(webhook_jobs::state.eq_any(JobState::FINISHED.map(JobState::as_str)))
             .filter(webhook_jobs::created_at.lt(before))
             .select(webhook_jobs::id)
             .limit(PRUNE_BATCH)
@@ -178,7 +201,7 @@ pub async fn prune(state: &AppState, before: NaiveDateTime) -> ApiResult<Pruned>
     .await?;
     let events = in_batches(state, move |conn| {
         let waiting = webhook_jobs::table
-            .filter(webhook_jobs::state.eq(PENDING))
+            .filter(webhook_jobs::state.eq(JobState::Pending))
             .select(webhook_jobs::event_id);
         let ids = outbox_events::table
             .filter(outbox_events::dispatched.eq(true))
@@ -290,7 +313,7 @@ pub fn dispatch_events(conn: &mut DbConn) -> QueryResult<usize> {
                     webhook_jobs::id.eq(uuid::Uuid::now_v7().to_string()),
                     webhook_jobs::webhook_id.eq(&hook.id),
                     webhook_jobs::event_id.eq(&event_id),
-                    webhook_jobs::state.eq(PENDING),
+                    webhook_jobs::state.eq(JobState::Pending),
                     webhook_jobs::attempts.eq(0),
                     webhook_jobs::next_attempt_at.eq(t),
                     webhook_jobs::locked_until.eq(None::<NaiveDateTime>),
@@ -336,10 +359,7 @@ async fn claim(state: &AppState) -> ApiResult<Vec<Job>> {
 
 type DueJobs = diesel::dsl::Filter<
     diesel::dsl::Filter<
-        diesel::dsl::Filter<
-            webhook_jobs::table,
-            diesel::dsl::Eq<webhook_jobs::state, &'static str>,
-        >,
+        diesel::dsl::Filter<webhook_jobs::table, diesel::dsl::Eq<webhook_jobs::state, JobState>>,
         diesel::dsl::LtEq<webhook_jobs::next_attempt_at, NaiveDateTime>,
     >,
     diesel::dsl::Or<
@@ -350,7 +370,7 @@ type DueJobs = diesel::dsl::Filter<
 
 fn due_jobs(t: NaiveDateTime) -> DueJobs {
     webhook_jobs::table
-        .filter(webhook_jobs::state.eq(PENDING))
+        .filter(webhook_jobs::state.eq(JobState::Pending))
         .filter(webhook_jobs::next_attempt_at.le(t))
         .filter(
             webhook_jobs::locked_until
@@ -399,7 +419,7 @@ fn claim_tx(conn: &mut DbConn, t: NaiveDateTime) -> QueryResult<Vec<Job>> {
         let Some(hook) = hook else {
             diesel::update(webhook_jobs::table.find(&id))
                 .set((
-                    webhook_jobs::state.eq(CANCELLED),
+                    webhook_jobs::state.eq(JobState::Cancelled),
                     webhook_jobs::locked_until.eq(None::<NaiveDateTime>),
                 ))
                 .execute(conn)?;
@@ -535,11 +555,11 @@ async fn deliver(state: &AppState, job: Job) {
     let attempts = job.attempts + 1;
     let t = now();
     let (new_state, next) = if attempt.delivered() {
-        (DELIVERED, None)
+        (JobState::Delivered, None)
     } else {
         match next_attempt_at(job.created_at, t, attempts, base) {
-            Some(next) => (PENDING, Some(next)),
-            None => (FAILED, None),
+            Some(next) => (JobState::Pending, Some(next)),
+            None => (JobState::Failed, None),
         }
     };
     if attempt.delivered() {
@@ -547,7 +567,7 @@ async fn deliver(state: &AppState, job: Job) {
     } else {
         tracing::warn!(
             job = %job.id, event = %job.event.id, status, error = attempt.error.as_deref().unwrap_or(""),
-            attempt = attempts, state = new_state, "webhook delivery failed"
+            attempt = attempts, state = %new_state, "webhook delivery failed"
         );
     }
     let recorded = state

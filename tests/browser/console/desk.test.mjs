@@ -6,18 +6,19 @@
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { openPage, consoleLogin, seedSubmittedInspection, shot, closeBrowser, BASE, login, api } from './lib.mjs';
+import {
+  openPage,
+  consoleLogin,
+  seedSubmittedInspection,
+  shot,
+  closeBrowser,
+  axeSource,
+  BASE,
+  login,
+  api,
+} from './lib.mjs';
 
 after(closeBrowser);
-
-const AXE = join(
-  process.env.FIELDSTAR_NODE_HOME ?? '/var/tmp/fieldstar-ci-node',
-  'node_modules',
-  'axe-core',
-  'axe.min.js',
-);
 
 let seeded;
 
@@ -146,7 +147,7 @@ test('axe-core finds no serious or critical problem on the inspection page', asy
     await page.locator('.decisions').waitFor();
     // The console's CSP refuses inline scripts (page.addScriptTag's content is one): axe's source
     // is evaluated through the DevTools protocol instead, which the page's CSP does not govern.
-    await page.evaluate(readFileSync(AXE, 'utf8'));
+    await page.evaluate(axeSource());
     const result = await page.evaluate(() => globalThis.axe.run(document, { resultTypes: ['violations'] }));
     const bad = result.violations
       .filter((v) => v.impact === 'serious' || v.impact === 'critical')

@@ -1,47 +1,27 @@
-// Shared by the console's browser specs: the server under test, API seeding as the demo users,
-// and a Chromium page that fails the test on any page error, console error or foreign request.
+// Shared by the console's browser specs, on top of tests/browser/lib/common.mjs (server, API,
+// Chromium, screenshots): API seeding as the demo users, and a Chromium page that fails the test
+// on any page error, console error or foreign request.
 
 import { createHash, randomUUID } from 'node:crypto';
-import { readFileSync, mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
+import {
+  ACTION_TIMEOUT_MS,
+  BASE,
+  CHROMIUM,
+  CHROMIUM_ARGS,
+  FIXTURES,
+  LOCALE,
+  PASSWORD,
+  TIMEZONE,
+  api,
+  chromium,
+  login,
+  shot as save,
+} from '../lib/common.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-export const BASE = process.env.FIELDSTAR_URL ?? 'http://127.0.0.1:18080';
-export const PASSWORD = process.env.FIELDSTAR_DEMO_PASSWORD ?? 'demo-pass-123';
-export const SHOTS = process.env.FIELDSTAR_SHOTS ?? join(here, '..', '..', '..', 'docs', 'img');
-const FIXTURES = join(here, '..', 'fixtures');
-// playwright-core lives in a cache outside the clone (run.sh installs it there).
-const NODE_HOME = process.env.FIELDSTAR_NODE_HOME ?? '/var/tmp/fieldstar-ci-node';
-const { chromium } = createRequire(join(NODE_HOME, 'package.json'))('playwright-core');
-
-export async function api(method, path, token, body, headers = {}) {
-  const init = { method, headers: { ...headers } };
-  if (token) init.headers.Authorization = `Bearer ${token}`;
-  if (body instanceof Uint8Array) {
-    init.body = body;
-  } else if (body !== undefined) {
-    init.headers['Content-Type'] = 'application/json';
-    init.body = JSON.stringify(body);
-  }
-  const res = await fetch(BASE + path, init);
-  const text = await res.text();
-  let json = null;
-  try {
-    json = text ? JSON.parse(text) : null;
-  } catch {
-    json = text;
-  }
-  return { status: res.status, json };
-}
-
-export async function login(username) {
-  const res = await api('POST', '/api/v1/auth/login', null, { username, password: PASSWORD });
-  assert.equal(res.status, 200, `login ${username}: ${JSON.stringify(res.json)}`);
-  return res.json.access_token;
-}
+export { AXE_PATH, BASE, PASSWORD, SHOTS, api, axeSource, login } from '../lib/common.mjs';
 
 /** A level-1 declaration and a complete inspection by inspector1 with four photos. Without a
  *  village code: secretary1 declares for her village; with one, the admin declares for it.
@@ -152,21 +132,9 @@ export async function decide(inspectionId, decision, comment) {
 
 let browser;
 export async function launch() {
-  browser ??= await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-    // Playwright starts Chromium with a fresh temporary --user-data-dir of its own (it refuses
-    // one in args) and removes it on close; each test's page gets its own context besides.
-  });
+  // Playwright starts Chromium with a fresh temporary --user-data-dir of its own (it refuses
+  // one in args) and removes it on close; each test's page gets its own context besides.
+  browser ??= await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   return browser;
 }
 
@@ -178,13 +146,13 @@ export async function closeBrowser() {
 /** A fresh page (own context: no shared cookies or memory) that records every page error,
  *  console error, request to another origin and failed API answer (4xx/5xx other than those
  *  `allow`ed: [{status, path: RegExp}]); call `check()` at the end of a test. */
-export async function openPage({ width = 1280, height = 860, locale = 'zh-CN', allow = [] } = {}) {
+export async function openPage({ width = 1280, height = 860, locale = LOCALE, allow = [] } = {}) {
   const b = await launch();
   // The county's users are in China: the browser's clock reads the county's day (Asia/Shanghai).
   const context = await b.newContext({
     viewport: { width, height },
     locale,
-    timezoneId: 'Asia/Shanghai',
+    timezoneId: TIMEZONE,
     deviceScaleFactor: 1,
   });
   const page = await context.newPage();
@@ -212,7 +180,7 @@ export async function openPage({ width = 1280, height = 860, locale = 'zh-CN', a
       problems.push(`request to another origin: ${url}`);
     }
   });
-  page.setDefaultTimeout(10_000);
+  page.setDefaultTimeout(ACTION_TIMEOUT_MS);
   return {
     page,
     allow(status, path) {
@@ -242,6 +210,5 @@ export async function consoleLogin(page, username) {
 }
 
 export async function shot(page, name) {
-  mkdirSync(SHOTS, { recursive: true });
-  await page.screenshot({ path: join(SHOTS, `console-${name}.png`), type: 'png' });
+  await save(page, `console-${name}`);
 }

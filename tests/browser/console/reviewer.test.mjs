@@ -13,7 +13,9 @@ after(closeBrowser);
 test('a reviewer approves the waiting inspection and sees the village gain its star', async () => {
   // An earlier inspection elsewhere with the same photos makes this one's photos duplicates.
   const other = await seedSubmittedInspection('DEMO-T02-V001');
-  const seeded = await seedSubmittedInspection();
+  // A village of its own (not secretary1's, which the secretary's spec declares for): the star
+  // it gains is this spec's alone, whichever specs ran before.
+  const seeded = await seedSubmittedInspection('DEMO-T08-V001');
   const { page, check, close, allow } = await openPage();
   // The approval without a comment is refused in place (422) before the one that goes through.
   allow(422, /^\/api\/v1\/inspections\/[^/]+\/decision$/);

@@ -9,17 +9,14 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BASE, PASSWORD, login, call, launch, withExif, SHOTS } from './lib.mjs';
+import { BASE, PASSWORD, login, call, launch, withExif, axeSource, shot as save } from './lib.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const PHOTO = fs.readFileSync(path.join(here, '..', 'fixtures', 'phone-photo.jpg'));
 const photo = (name, buffer = PHOTO) => ({ name, mimeType: 'image/jpeg', buffer });
 // Taken in Rome on 12 May 2008: old, and far from any village of the demo county.
 const ROME_2008 = withExif(PHOTO, { taken: '2008:05:12 14:28:00', offset: '+02:00', lat: 41.9028, lon: 12.4964 });
-const AXE = fs.readFileSync(
-  path.join(process.env.FIELDSTAR_NODE_DIR, 'node_modules', 'axe-core', 'axe.min.js'),
-  'utf8',
-);
+const AXE = axeSource();
 
 let context;
 let page;
@@ -106,8 +103,7 @@ after(async () => {
 const item = (id) => page.locator(`#checklist .item[data-item="${id}"]`);
 
 async function shot(name) {
-  fs.mkdirSync(SHOTS, { recursive: true });
-  await page.screenshot({ path: path.join(SHOTS, `phone-${name}.png`) });
+  await save(page, `phone-${name}`);
 }
 
 /** axe-core on the page as it is: the violations that are serious or critical. */

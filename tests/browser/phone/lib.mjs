@@ -1,45 +1,15 @@
-// Shared helpers of the phone app's browser tests: the API as plain fetch, and Chromium.
+// Shared helpers of the phone app's browser tests, on top of tests/browser/lib/common.mjs
+// (server, API, Chromium, screenshots): requests as a user, a declaration to inspect, the
+// phone's Chromium (a persistent profile, service workers on), and EXIF written into a JPEG.
 
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { api, CHROMIUM, CHROMIUM_ARGS, LOCALE, TIMEZONE, chromium, login } from '../lib/common.mjs';
 
-export const BASE = process.env.FIELDSTAR_URL;
-export const PASSWORD = process.env.FIELDSTAR_DEMO_PASSWORD;
-// Screenshots for docs/phone.md go to docs/img/ (FIELDSTAR_SHOTS sends them elsewhere).
-export const SHOTS =
-  process.env.FIELDSTAR_SHOTS ||
-  path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'docs', 'img');
-if (!BASE || !PASSWORD) throw new Error('run through tests/browser/phone/run.sh');
+export { AXE_PATH, BASE, CHROMIUM, PASSWORD, SHOTS, axeSource, chromium, login, shot } from '../lib/common.mjs';
 
-const require = createRequire(path.join(process.env.FIELDSTAR_NODE_DIR, 'node_modules', 'noop.js'));
-export const { chromium } = require('playwright-core');
-
-export async function login(username) {
-  const res = await fetch(`${BASE}/api/v1/auth/login`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ username, password: PASSWORD }),
-  });
-  if (res.status !== 200) throw new Error(`login ${username}: ${res.status} ${await res.text()}`);
-  return (await res.json()).access_token;
-}
-
-/** A request as `token`; resolves to {status, body} (JSON when there is one). */
+/** A request as `token`; resolves to {status, body, headers} (`body` parsed when JSON). */
 export async function call(token, method, url, json) {
-  const res = await fetch(`${BASE}${url}`, {
-    method,
-    headers: { Authorization: `Bearer ${token}`, ...(json ? { 'Content-Type': 'application/json' } : {}) },
-    body: json ? JSON.stringify(json) : undefined,
-  });
-  const text = await res.text();
-  let body = text;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    // not JSON
-  }
-  return { status: res.status, body, headers: res.headers };
+  const res = await api(method, url, token, json ?? undefined);
+  return { status: res.status, body: res.text === '' ? '' : res.json, headers: res.headers };
 }
 
 /** The demo county's first village gets a pending level-1 declaration (as secretary1). */
@@ -54,21 +24,12 @@ export async function seedDeclaration() {
 
 export function launch(profile, geolocation, viewport = { width: 412, height: 860 }) {
   return chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
+    executablePath: CHROMIUM,
     headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-    locale: 'zh-CN',
+    args: CHROMIUM_ARGS,
+    locale: LOCALE,
     // Inspectors are in China: the phone's clock reads the county's day (Asia/Shanghai).
-    timezoneId: 'Asia/Shanghai',
+    timezoneId: TIMEZONE,
     viewport,
     serviceWorkers: 'allow',
     geolocation,

@@ -19,7 +19,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BASE, PASSWORD, login, call, launch, chromium, withExif } from './lib.mjs';
+import { BASE, PASSWORD, CHROMIUM, login, call, launch, chromium, withExif } from './lib.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const SMALL = fs.readFileSync(path.join(here, '..', 'fixtures', 'phone-photo.jpg'));
@@ -465,7 +465,7 @@ test('with phone_photo_max_px the phone downsizes a photo and keeps its EXIF', {
 
 test('opened over plain http from another host, the app says why it cannot work', { timeout: 60_000 }, async () => {
   const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
+    executablePath: CHROMIUM,
     headless: true,
     args: [
       '--headless',
