@@ -159,7 +159,7 @@ pub fn domain(
     now: NaiveDateTime,
     current_quarter: &str,
 ) -> QueryResult<HashMap<String, CountyGauges>> {
-    use crate::declarations::{INSPECTING, PENDING, UNVERIFIED};
+    use crate::declarations::DeclarationStatus;
     let codes: HashMap<String, String> = org_units::table
         .filter(org_units::level.eq(crate::scope::OrgLevel::County.as_str()))
         .select((org_units::id, org_units::code))
@@ -214,7 +214,16 @@ pub fn domain(
     let renewals: Vec<(String, i64)> = declarations::table
         .filter(declarations::quarter.eq(current_quarter))
         .filter(declarations::kind.eq("renewal"))
-        .filter(declarations::status.eq_any([PENDING, INSPECTING, UNVERIFIED]))
+        .filter(
+            declarations::status.eq_any(
+                [
+                    DeclarationStatus::Pending,
+                    DeclarationStatus::Inspecting,
+                    DeclarationStatus::Unverified,
+                ]
+                .map(DeclarationStatus::as_str),
+            ),
+        )
         .group_by(declarations::county_id)
         .select((declarations::county_id, count_star()))
         .load(conn)?;

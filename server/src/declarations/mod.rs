@@ -81,15 +81,6 @@ impl DeclarationStatus {
     }
 }
 
-pub const AWAITING_TOWNSHIP: &str = DeclarationStatus::AwaitingTownship.as_str();
-pub const SENT_BACK: &str = DeclarationStatus::SentBack.as_str();
-pub const PENDING: &str = DeclarationStatus::Pending.as_str();
-pub const INSPECTING: &str = DeclarationStatus::Inspecting.as_str();
-pub const APPROVED: &str = DeclarationStatus::Approved.as_str();
-pub const REJECTED: &str = DeclarationStatus::Rejected.as_str();
-pub const EXPIRED: &str = DeclarationStatus::Expired.as_str();
-pub const UNVERIFIED: &str = DeclarationStatus::Unverified.as_str();
-
 #[derive(Queryable, Selectable, Clone, Debug)]
 #[diesel(table_name = declarations)]
 pub struct Declaration {
@@ -131,11 +122,7 @@ pub struct DeclarationView {
     pub check_comment: Option<String>,
 }
 
-impl std::fmt::Display for DeclarationStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+crate::db::stored_as_text!(DeclarationStatus);
 
 impl Declaration {
     pub fn status(&self) -> DeclarationStatus {
@@ -173,17 +160,21 @@ impl Declaration {
         let claimed = diesel::update(
             declarations::table
                 .find(id)
-                .filter(declarations::status.eq(PENDING)),
+                .filter(declarations::status.eq(DeclarationStatus::Pending)),
         )
         .set((
-            declarations::status.eq(INSPECTING),
+            declarations::status.eq(DeclarationStatus::Inspecting),
             declarations::updated_at.eq(crate::clock::now()),
         ))
         .execute(conn)?;
         Ok(claimed == 1)
     }
 
-    pub fn set_status(conn: &mut DbConn, id: &str, status: &str) -> QueryResult<usize> {
+    pub fn set_status(
+        conn: &mut DbConn,
+        id: &str,
+        status: DeclarationStatus,
+    ) -> QueryResult<usize> {
         diesel::update(declarations::table.find(id))
             .set((
                 declarations::status.eq(status),

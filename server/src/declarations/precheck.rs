@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::{Declaration, DeclarationStatus, DeclarationView, AWAITING_TOWNSHIP};
+use super::{Declaration, DeclarationStatus, DeclarationView};
 use crate::auth::{AuthUser, Role};
 use crate::db::schema::declarations;
 use crate::db::DbConn;
@@ -99,7 +99,7 @@ pub fn apply(
     let changed = diesel::update(
         declarations::table
             .filter(declarations::id.eq(&declaration.id))
-            .filter(declarations::status.eq(AWAITING_TOWNSHIP)),
+            .filter(declarations::status.eq(DeclarationStatus::AwaitingTownship)),
     )
     .set((
         declarations::status.eq(check.status().as_str()),

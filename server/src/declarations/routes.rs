@@ -7,10 +7,7 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::window::{self, Window, WindowBody, WindowView};
-use super::{
-    Declaration, DeclarationStatus, DeclarationView, APPROVED, AWAITING_TOWNSHIP, INSPECTING,
-    PENDING, REJECTED,
-};
+use super::{Declaration, DeclarationStatus, DeclarationView};
 use crate::auth::{AuthUser, Role};
 use crate::db::schema::declarations;
 use crate::db::{is_unique_violation, DbConn};
@@ -53,13 +50,18 @@ pub fn declare(
         .filter(declarations::village_id.eq(&village.id))
         .filter(declarations::quarter.eq(quarter.to_string()))
         .filter(declarations::kind.eq(DeclarationKind::Upgrade.as_str()))
-        .filter(declarations::status.eq_any([
-            AWAITING_TOWNSHIP,
-            PENDING,
-            INSPECTING,
-            APPROVED,
-            REJECTED,
-        ]))
+        .filter(
+            declarations::status.eq_any(
+                [
+                    DeclarationStatus::AwaitingTownship,
+                    DeclarationStatus::Pending,
+                    DeclarationStatus::Inspecting,
+                    DeclarationStatus::Approved,
+                    DeclarationStatus::Rejected,
+                ]
+                .map(DeclarationStatus::as_str),
+            ),
+        )
         .order(declarations::created_at.asc())
         .select(Declaration::as_select())
         .first(conn)

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::{AWAITING_TOWNSHIP, EXPIRED, INSPECTING, PENDING, UNVERIFIED};
+use super::DeclarationStatus;
 use crate::auth::Actor;
 use crate::db::schema::{declarations, inspections, org_units, quarter_windows};
 use crate::db::DbConn;
@@ -98,11 +98,11 @@ impl Window {
 }
 
 /// What a declaration becomes when its window closes uninspected.
-pub fn expired_status(kind: &str) -> &'static str {
+pub fn expired_status(kind: &str) -> DeclarationStatus {
     if DeclarationKind::parse(kind) == Some(DeclarationKind::Renewal) {
-        UNVERIFIED
+        DeclarationStatus::Unverified
     } else {
-        EXPIRED
+        DeclarationStatus::Expired
     }
 }
 
@@ -240,7 +240,16 @@ pub fn close_due(
     actor: &Actor,
 ) -> ApiResult<usize> {
     let mut q = declarations::table
-        .filter(declarations::status.eq_any([AWAITING_TOWNSHIP, PENDING, INSPECTING]))
+        .filter(
+            declarations::status.eq_any(
+                [
+                    DeclarationStatus::AwaitingTownship,
+                    DeclarationStatus::Pending,
+                    DeclarationStatus::Inspecting,
+                ]
+                .map(DeclarationStatus::as_str),
+            ),
+        )
         .select((declarations::county_id, declarations::quarter))
         .distinct()
         .into_boxed();
@@ -272,7 +281,16 @@ fn expire_quarter(
     let open: Vec<(String, String, String, i32)> = declarations::table
         .filter(declarations::county_id.eq(county_id))
         .filter(declarations::quarter.eq(quarter.to_string()))
-        .filter(declarations::status.eq_any([AWAITING_TOWNSHIP, PENDING, INSPECTING]))
+        .filter(
+            declarations::status.eq_any(
+                [
+                    DeclarationStatus::AwaitingTownship,
+                    DeclarationStatus::Pending,
+                    DeclarationStatus::Inspecting,
+                ]
+                .map(DeclarationStatus::as_str),
+            ),
+        )
         .select((
             declarations::id,
             declarations::village_id,
@@ -408,8 +426,11 @@ mod tests {
     fn an_uninspected_renewal_is_unverified_and_an_upgrade_expired() {
         assert_eq!(
             expired_status(DeclarationKind::Renewal.as_str()),
-            UNVERIFIED
+            DeclarationStatus::Unverified
         );
-        assert_eq!(expired_status(DeclarationKind::Upgrade.as_str()), EXPIRED);
+        assert_eq!(
+            expired_status(DeclarationKind::Upgrade.as_str()),
+            DeclarationStatus::Expired
+        );
     }
 }

@@ -11,7 +11,7 @@ use super::village::{self, InspectionRead, VillageInspectionView};
 use crate::auth::{AuthUser, Role};
 use crate::checklist::store::ChecklistVersion;
 use crate::db::schema::{declarations, inspections, org_units};
-use crate::declarations::{Declaration, DeclarationView, PENDING};
+use crate::declarations::{Declaration, DeclarationStatus, DeclarationView};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::{Page, PageParams, RawJson};
 use crate::i18n::Rule;
@@ -480,7 +480,7 @@ pub async fn worklist(
         .db
         .read(move |conn| {
             let q = declarations::table
-                .filter(declarations::status.eq(PENDING))
+                .filter(declarations::status.eq(DeclarationStatus::Pending))
                 .into_boxed();
             let mut q = scoped!(q, declarations, &user.scope);
             if let Some(c) = cursor {

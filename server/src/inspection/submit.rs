@@ -735,10 +735,10 @@ pub fn cancel(conn: &mut DbConn, user: &AuthUser, id: &str) -> ApiResult<()> {
     diesel::update(
         crate::db::schema::declarations::table
             .filter(crate::db::schema::declarations::id.eq(&ins.declaration_id))
-            .filter(crate::db::schema::declarations::status.eq(declarations::INSPECTING)),
+            .filter(crate::db::schema::declarations::status.eq(DeclarationStatus::Inspecting)),
     )
     .set((
-        crate::db::schema::declarations::status.eq(declarations::PENDING),
+        crate::db::schema::declarations::status.eq(DeclarationStatus::Pending),
         crate::db::schema::declarations::updated_at.eq(t),
     ))
     .execute(conn)?;

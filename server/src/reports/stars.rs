@@ -116,7 +116,7 @@ pub fn page(
     let unverified: std::collections::HashSet<String> = declarations::table
         .filter(declarations::village_id.eq_any(&ids))
         .filter(declarations::quarter.eq(quarter.to_string()))
-        .filter(declarations::status.eq(crate::declarations::UNVERIFIED))
+        .filter(declarations::status.eq(crate::declarations::DeclarationStatus::Unverified))
         .select(declarations::village_id)
         .load::<String>(conn)?
         .into_iter()

@@ -10,9 +10,7 @@ use super::{text, value, Column, CsvPage, PAGE};
 use crate::db::schema::{declarations, org_units};
 use crate::db::DbConn;
 use crate::declarations::window;
-use crate::declarations::{
-    Declaration, DeclarationStatus, AWAITING_TOWNSHIP, INSPECTING, PENDING, UNVERIFIED,
-};
+use crate::declarations::{Declaration, DeclarationStatus};
 use crate::error::ApiResult;
 use crate::org::OrgUnit;
 use crate::quarter::Quarter;
@@ -64,7 +62,17 @@ fn page(
     let q = declarations::table
         .filter(declarations::quarter.eq(quarter.to_string()))
         .filter(declarations::kind.eq(DeclarationKind::Renewal.as_str()))
-        .filter(declarations::status.eq_any([UNVERIFIED, AWAITING_TOWNSHIP, PENDING, INSPECTING]))
+        .filter(
+            declarations::status.eq_any(
+                [
+                    DeclarationStatus::Unverified,
+                    DeclarationStatus::AwaitingTownship,
+                    DeclarationStatus::Pending,
+                    DeclarationStatus::Inspecting,
+                ]
+                .map(DeclarationStatus::as_str),
+            ),
+        )
         .into_boxed();
     let mut q = scoped!(q, declarations, &unit.subtree());
     if let Some(a) = after {

@@ -12,7 +12,7 @@ use super::rules::{
 use crate::auth::{AuthUser, Role};
 use crate::db::schema::{approvals, decisions, inspections, users};
 use crate::db::{is_unique_violation, DbConn};
-use crate::declarations::{self, Declaration};
+use crate::declarations::{Declaration, DeclarationStatus};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::i18n::Rule;
 use crate::inspection::model::{Inspection, InspectionStatus};
@@ -473,10 +473,10 @@ pub fn decide(
         .execute(conn)?;
     match decision {
         DecisionKind::Approve => {
-            Declaration::set_status(conn, &declaration.id, declarations::APPROVED)?
+            Declaration::set_status(conn, &declaration.id, DeclarationStatus::Approved)?
         }
         DecisionKind::Reject => {
-            Declaration::set_status(conn, &declaration.id, declarations::REJECTED)?
+            Declaration::set_status(conn, &declaration.id, DeclarationStatus::Rejected)?
         }
         DecisionKind::Return => 0,
     };
@@ -742,7 +742,7 @@ pub fn reopen(
     )
     .set(approvals::withdrawn_at.eq(t))
     .execute(conn)?;
-    Declaration::set_status(conn, &ins.declaration_id, declarations::INSPECTING)?;
+    Declaration::set_status(conn, &ins.declaration_id, DeclarationStatus::Inspecting)?;
     audit::record(
         conn,
         &user.actor(),

@@ -365,10 +365,12 @@ fn forward_all_awaiting(
     diesel::update(
         declarations::table
             .filter(declarations::county_id.eq(county_id))
-            .filter(declarations::status.eq(crate::declarations::AWAITING_TOWNSHIP)),
+            .filter(
+                declarations::status.eq(crate::declarations::DeclarationStatus::AwaitingTownship),
+            ),
     )
     .set((
-        declarations::status.eq(crate::declarations::PENDING),
+        declarations::status.eq(crate::declarations::DeclarationStatus::Pending),
         declarations::updated_at.eq(t),
     ))
     .execute(conn)

@@ -88,7 +88,7 @@ pub fn inputs_of(
         }
     }
     let unverified: Vec<(String, UnverifiedRow)> = declarations::table
-        .filter(declarations::status.eq(crate::declarations::UNVERIFIED))
+        .filter(declarations::status.eq(crate::declarations::DeclarationStatus::Unverified))
         .filter(declarations::village_id.eq_any(village_ids))
         .select((
             declarations::village_id,
@@ -204,7 +204,7 @@ pub fn decisions_of(conn: &mut DbConn, village_id: &str) -> QueryResult<Vec<Deci
         .load(conn)?;
     let mut out: Vec<Decision> = rows.into_iter().filter_map(DecisionRow::decision).collect();
     let unverified: Vec<UnverifiedRow> = declarations::table
-        .filter(declarations::status.eq(crate::declarations::UNVERIFIED))
+        .filter(declarations::status.eq(crate::declarations::DeclarationStatus::Unverified))
         .filter(declarations::village_id.eq(village_id))
         .select((
             declarations::id,
