@@ -20,6 +20,8 @@ export const SENT = 'sent';
 export const ERROR = 'error';
 
 const BACKOFF_MS = [2000, 5000, 15000, 30000, 60000, 120000, 300000];
+/** The longest wait after a try that got no answer (offline, or the signal dropped). */
+const NETWORK_RETRY_MS = 10000;
 const listeners = new Set();
 let timer = null;
 let running = false;
@@ -240,7 +242,11 @@ async function pass(username) {
         record.error = e instanceof Stop ? e.problem : { detail: String(e.message || e) };
         for (const p of record.photos) if (p.state === SENDING) p.state = QUEUED;
       }
-      record.next_try = Date.now() + BACKOFF_MS[Math.min(record.attempts - 1, BACKOFF_MS.length - 1)];
+      const backoff = BACKOFF_MS[Math.min(record.attempts - 1, BACKOFF_MS.length - 1)];
+      // No answer at all is the signal, not the server: try again within NETWORK_RETRY_MS
+      // however often it failed, so that a phone back in signal (weak signal often fires no
+      // `online` event, and a first try may race the radio) sends without waiting out minutes.
+      record.next_try = Date.now() + (network ? Math.min(backoff, NETWORK_RETRY_MS) : backoff);
       // 429: the server says when (Retry-After), and that is when it goes again.
       if (e instanceof Stop && e.problem.retry_after) record.next_try = Date.now() + e.problem.retry_after * 1000;
       await save(record);
