@@ -344,21 +344,9 @@ pub fn thread_cpu_seconds(pid: Option<u32>) -> std::collections::BTreeMap<String
         return out;
     };
     for task in tasks.flatten() {
-        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
-            continue;
-        };
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
-            continue;
-        };
-        let name = stat[open + 1..close].to_string();
-        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
-        let ticks = |i: usize| {
-            fields
-                .get(i)
-                .and_then(|v| v.parse::<f64>().ok())
-                .unwrap_or(0.0)
-        };
-        *out.entry(name).or_insert(0.0) += (ticks(11) + ticks(12)) / 100.0;
+        if let Some((name, secs)) = stat_cpu(&task.path().join("stat")) {
+            *out.entry(name).or_insert(0.0) += secs;
+        }
     }
     out
 }
@@ -387,12 +375,15 @@ pub fn cpu_seconds() -> f64 {
 
 /// CPU seconds used by process `pid` (this one when `None`).
 fn cpu_seconds_of(pid: Option<u32>) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(format!("{}/stat", proc_dir(pid))) else {
-        return 0.0;
-    };
-    // Fields after the command name (which may hold spaces) start at field 3.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let fields: Vec<&str> = rest.split_whitespace().collect();
+    stat_cpu(std::path::Path::new(&format!("{}/stat", proc_dir(pid)))).map_or(0.0, |(_, s)| s)
+}
+
+/// The command name and CPU seconds (user + system) of a `/proc/…/stat` file.
+fn stat_cpu(path: &std::path::Path) -> Option<(String, f64)> {
+    let stat = std::fs::read_to_string(path).ok()?;
+    // The name is in parentheses and may hold spaces; the fields after it start at field 3.
+    let (open, close) = (stat.find('(')?, stat.rfind(')')?);
+    let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
     let ticks = |i: usize| {
         fields
             .get(i)
@@ -400,7 +391,10 @@ fn cpu_seconds_of(pid: Option<u32>) -> f64 {
             .unwrap_or(0.0)
     };
     // utime and stime are fields 14 and 15, in clock ticks (100 a second on Linux).
-    (ticks(11) + ticks(12)) / 100.0
+    Some((
+        stat[open + 1..close].to_string(),
+        (ticks(11) + ticks(12)) / 100.0,
+    ))
 }
 
 /// Resets the peak so that it measures the load phase, not the seeding (Linux only; elsewhere
