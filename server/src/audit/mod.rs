@@ -26,20 +26,21 @@ pub fn record(
     county_id: Option<&str>,
     summary: impl Into<String>,
 ) -> QueryResult<()> {
-    diesel::insert_into(audit_log::table)
+    let (id, at, summary) = (uuid::Uuid::now_v7().to_string(), now(), summary.into());
+    crate::db::on_backend!(conn, |c| diesel::insert_into(audit_log::table)
         .values((
-            audit_log::id.eq(uuid::Uuid::now_v7().to_string()),
-            audit_log::at.eq(now()),
+            audit_log::id.eq(&id),
+            audit_log::at.eq(at),
             audit_log::actor_id.eq(actor.id.as_deref()),
             audit_log::actor.eq(&actor.name),
             audit_log::action.eq(action),
             audit_log::entity_type.eq(entity_type),
             audit_log::entity_id.eq(entity_id),
             audit_log::county_id.eq(county_id),
-            audit_log::summary.eq(summary.into()),
+            audit_log::summary.eq(&summary),
             audit_log::request_id.eq(actor.request_id.as_deref()),
         ))
-        .execute(conn)?;
+        .execute(c))?;
     Ok(())
 }
 

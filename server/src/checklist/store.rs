@@ -124,12 +124,12 @@ impl ChecklistVersion {
     }
 
     pub fn find(conn: &mut DbConn, code: &str, version: i32) -> QueryResult<Option<Self>> {
-        checklist_versions::table
+        crate::db::on_backend!(conn, |c| checklist_versions::table
             .filter(checklist_versions::code.eq(code))
             .filter(checklist_versions::version.eq(version))
             .select(Self::as_select())
-            .first(conn)
-            .optional()
+            .first(c)
+            .optional())
     }
 
     /// Every published version of `code` for `level`, with when it was published: what
@@ -139,15 +139,16 @@ impl ChecklistVersion {
         code: &str,
         level: i32,
     ) -> QueryResult<Vec<Published>> {
-        let rows: Vec<(i32, Option<NaiveDateTime>)> = checklist_versions::table
-            .filter(checklist_versions::code.eq(code))
-            .filter(checklist_versions::star_level.eq(level))
-            .filter(checklist_versions::status.eq(VersionStatus::Published))
-            .select((
-                checklist_versions::version,
-                checklist_versions::published_at,
-            ))
-            .load(conn)?;
+        let rows: Vec<(i32, Option<NaiveDateTime>)> =
+            crate::db::on_backend!(conn, |c| checklist_versions::table
+                .filter(checklist_versions::code.eq(code))
+                .filter(checklist_versions::star_level.eq(level))
+                .filter(checklist_versions::status.eq(VersionStatus::Published))
+                .select((
+                    checklist_versions::version,
+                    checklist_versions::published_at,
+                ))
+                .load(c))?;
         Ok(rows
             .into_iter()
             .filter_map(|(version, at)| {

@@ -42,6 +42,24 @@ macro_rules! stored_as_text {
 }
 pub(crate) use stored_as_text;
 
+/// Runs `$body` on the connection underneath a `DbConn` (`$c` is the `SqliteConnection` or
+/// the `PgConnection`), for the statements of the busiest write, a submitted inspection.
+/// Through the `DbConn` (diesel's `MultiConnection`) a statement's SQL is rendered again each
+/// time it runs — every identifier quoted and escaped, up to three times: to look up the
+/// prepared statement, to check it may be cached and to bind its values — even when the
+/// statement is prepared already; on the backend's own connection a statement of fixed shape
+/// is found by its type and only its values are bound. The body is compiled once for each
+/// backend. docs/performance.md measures it.
+macro_rules! on_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::DbConn::Sqlite($c) => $body,
+            $crate::db::DbConn::Pg($c) => $body,
+        }
+    };
+}
+pub(crate) use on_backend;
+
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 

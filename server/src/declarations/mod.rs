@@ -144,20 +144,22 @@ impl Declaration {
     }
 
     pub fn find_scoped(conn: &mut DbConn, scope: &Scope, id: &str) -> ApiResult<Declaration> {
-        let q = declarations::table
-            .filter(declarations::id.eq(id))
-            .into_boxed();
-        scoped!(q, declarations, scope)
-            .select(Declaration::as_select())
-            .first(conn)
-            .optional()
-            .or_not_found("declaration")
+        crate::db::on_backend!(conn, |c| {
+            let q = declarations::table
+                .filter(declarations::id.eq(id))
+                .into_boxed();
+            scoped!(q, declarations, scope)
+                .select(Declaration::as_select())
+                .first(c)
+                .optional()
+        })
+        .or_not_found("declaration")
     }
 
     /// Moves a pending declaration to `inspecting`; false when it is no longer pending (another
     /// request's inspection took it, or its township or the window closed it meanwhile).
     pub fn claim_for_inspection(conn: &mut DbConn, id: &str) -> QueryResult<bool> {
-        let claimed = diesel::update(
+        let claimed = crate::db::on_backend!(conn, |c| diesel::update(
             declarations::table
                 .find(id)
                 .filter(declarations::status.eq(DeclarationStatus::Pending)),
@@ -166,7 +168,7 @@ impl Declaration {
             declarations::status.eq(DeclarationStatus::Inspecting),
             declarations::updated_at.eq(crate::clock::now()),
         ))
-        .execute(conn)?;
+        .execute(c))?;
         Ok(claimed == 1)
     }
 

@@ -136,11 +136,13 @@ pub fn window_of(
     county_id: &str,
     quarter: Quarter,
 ) -> QueryResult<(Window, bool)> {
-    let row: Option<(NaiveDate, NaiveDate)> = quarter_windows::table
-        .find((county_id, quarter.to_string()))
-        .select((quarter_windows::opens_on, quarter_windows::closes_on))
-        .first(conn)
-        .optional()?;
+    let key = quarter.to_string();
+    let row: Option<(NaiveDate, NaiveDate)> =
+        crate::db::on_backend!(conn, |c| quarter_windows::table
+            .find((county_id, &key))
+            .select((quarter_windows::opens_on, quarter_windows::closes_on))
+            .first(c)
+            .optional())?;
     Ok(match row {
         Some((opens_on, closes_on)) => (
             Window {

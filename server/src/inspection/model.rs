@@ -469,11 +469,11 @@ impl Inspection {
     }
 
     pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<Inspection>> {
-        inspections::table
+        crate::db::on_backend!(conn, |c| inspections::table
             .find(id)
             .select(Inspection::as_select())
-            .first(conn)
-            .optional()
+            .first(c)
+            .optional())
     }
 
     pub fn body(&self) -> Option<InspectionBody> {

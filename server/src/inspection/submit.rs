@@ -335,6 +335,9 @@ fn check_photo_ids(
     inspection_id: &str,
     body: &InspectionBody,
 ) -> ApiResult<Vec<PhotoRow>> {
+    if body.photos.is_empty() {
+        return Ok(Vec::new());
+    }
     let ids: Vec<String> = body
         .photos
         .iter()
@@ -489,7 +492,7 @@ fn insert_new(
     existing_photos: &[PhotoRow],
 ) -> ApiResult<Stored> {
     let fields = RevisionFields::new(body, encoded, prepared, 1, received_at)?;
-    let res = diesel::insert_into(inspections::table)
+    let res = crate::db::on_backend!(conn, |c| diesel::insert_into(inspections::table)
         .values((
             inspections::id.eq(id),
             inspections::declaration_id.eq(&declaration.id),
@@ -499,7 +502,7 @@ fn insert_new(
             inspections::inspector_id.eq(&user.id),
             &fields,
         ))
-        .execute(conn);
+        .execute(c));
     match res {
         Err(e) if is_unique_violation(&e) => return Err(retry()),
         other => other?,

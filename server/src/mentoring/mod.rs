@@ -33,31 +33,34 @@ pub fn village_coverage(
     quarter: Quarter,
 ) -> QueryResult<coverage::Coverage> {
     let (first, last) = (quarter.first_day(), quarter.last_day());
-    let member_rows: Vec<(String, String)> = members::table
+    // Read for every submitted inspection: on the backend's own connection (`on_backend!`).
+    let member_rows: Vec<(String, String)> = crate::db::on_backend!(conn, |c| members::table
         .filter(members::village_id.eq(village_id))
         .filter(members::active.eq(true))
         .select((members::id, members::name))
-        .load(conn)?;
-    let mentee_rows: Vec<(String, String, String)> = mentees::table
-        .filter(mentees::village_id.eq(village_id))
-        .select((mentees::id, mentees::code, mentees::member_id))
-        .load(conn)?;
-    let in_quarter: Vec<(String, String, NaiveDate, String)> = visits::table
-        .filter(visits::village_id.eq(village_id))
-        .filter(visits::visited_on.between(first, last))
-        .select((
-            visits::mentee_id,
-            visits::member_id,
-            visits::visited_on,
-            visits::kind,
-        ))
-        .load(conn)?;
-    let before: Vec<(String, Option<NaiveDate>)> = visits::table
+        .load(c))?;
+    let mentee_rows: Vec<(String, String, String)> =
+        crate::db::on_backend!(conn, |c| mentees::table
+            .filter(mentees::village_id.eq(village_id))
+            .select((mentees::id, mentees::code, mentees::member_id))
+            .load(c))?;
+    let in_quarter: Vec<(String, String, NaiveDate, String)> =
+        crate::db::on_backend!(conn, |c| visits::table
+            .filter(visits::village_id.eq(village_id))
+            .filter(visits::visited_on.between(first, last))
+            .select((
+                visits::mentee_id,
+                visits::member_id,
+                visits::visited_on,
+                visits::kind,
+            ))
+            .load(c))?;
+    let before: Vec<(String, Option<NaiveDate>)> = crate::db::on_backend!(conn, |c| visits::table
         .filter(visits::village_id.eq(village_id))
         .filter(visits::visited_on.lt(first))
         .group_by(visits::mentee_id)
         .select((visits::mentee_id, diesel::dsl::max(visits::visited_on)))
-        .load(conn)?;
+        .load(c))?;
 
     let members: Vec<MemberRow> = member_rows
         .into_iter()

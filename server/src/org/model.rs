@@ -91,11 +91,11 @@ impl OrgUnit {
     }
 
     pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<OrgUnit>> {
-        org_units::table
+        crate::db::on_backend!(conn, |c| org_units::table
             .find(id)
             .select(OrgUnit::as_select())
-            .first(conn)
-            .optional()
+            .first(c)
+            .optional())
     }
 
     pub fn find_by_code(conn: &mut DbConn, code: &str) -> QueryResult<Option<OrgUnit>> {

@@ -37,15 +37,16 @@ pub fn enqueue(
     data: serde_json::Value,
 ) -> QueryResult<String> {
     let id = uuid::Uuid::now_v7().to_string();
-    diesel::insert_into(outbox_events::table)
+    let (occurred_at, data) = (now(), data.to_string());
+    crate::db::on_backend!(conn, |c| diesel::insert_into(outbox_events::table)
         .values((
             outbox_events::id.eq(&id),
             outbox_events::county_id.eq(county_id),
             outbox_events::event_type.eq(event_type),
-            outbox_events::occurred_at.eq(now()),
-            outbox_events::data.eq(data.to_string()),
+            outbox_events::occurred_at.eq(occurred_at),
+            outbox_events::data.eq(&data),
             outbox_events::dispatched.eq(false),
         ))
-        .execute(conn)?;
+        .execute(c))?;
     Ok(id)
 }

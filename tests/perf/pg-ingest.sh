@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# PostgreSQL ingest beside pgbench (issue 20): on a throwaway PostgreSQL cluster, each round
+# runs `fieldstar bench ingest` (64 clients, 20 s; fresh database), keeps its database, then
+# has pgbench run, against the declarations the bench left pending, the transaction a
+# submitted inspection writes — the same 17 statements in the same order, with the same
+# columns, values of the same sizes and the same indexes (tests/perf/pg-ingest.sql) — with 16
+# connections (fieldstar's pool) and with 64, prepared statements, 20 s each. Prints one line
+# per measurement and the ratio of fieldstar to pgbench's best.
+#
+# Usage: tests/perf/pg-ingest.sh [ROUNDS]   (default 3)
+# FIELDSTAR_BIN: the binary (default: the release build under $CARGO_TARGET_DIR or target/).
+# PGBIN: PostgreSQL's programs (default: the newest under /usr/lib/postgresql).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+rounds=${1:-3}
+seconds=${SECONDS_PER_RUN:-20}
+bin=${FIELDSTAR_BIN:-${CARGO_TARGET_DIR:-target}/release/fieldstar}
+[ -x "$bin" ] || { echo "no release build at $bin (cargo build --release)" >&2; exit 2; }
+pgbin=${PGBIN:-$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)}
+script="$PWD/tests/perf/pg-ingest.sql"
+
+dir=$(mktemp -d "${TMPDIR:-/tmp}/fieldstar-pg-ingest-XXXXXX")
+port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+as_pg=()
+if [ "$(id -u)" = 0 ]; then
+  chown postgres "$dir"
+  as_pg=(runuser -u postgres --)
+fi
+"${as_pg[@]}" "$pgbin/initdb" -D "$dir/data" -A trust -U postgres >/dev/null
+# Durable defaults (fsync, synchronous_commit on), as docs/performance.md states.
+"${as_pg[@]}" "$pgbin/pg_ctl" -D "$dir/data" -l "$dir/log" -w -o \
+  "-p $port -k $dir -c listen_addresses=127.0.0.1 -c shared_buffers=512MB -c max_connections=200" \
+  start >/dev/null
+trap '"${as_pg[@]}" "$pgbin/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$dir"' EXIT
+admin="postgres://postgres@127.0.0.1:$port/postgres"
+
+pgbench_run() { # database clients → "tps p99_ms"
+  local db=$1 clients=$2
+  "$pgbin/pgbench" -h 127.0.0.1 -p "$port" -U postgres -n -M prepared -c "$clients" -j 2 \
+    -T "$seconds" -f "$script" -l --log-prefix="$dir/pgb" "$db" >"$dir/pgbench.out" 2>&1 ||
+    { cat "$dir/pgbench.out" >&2; exit 1; }
+  local tps p99
+  tps=$(awk '/^tps = /{print $3}' "$dir/pgbench.out")
+  # Per-transaction log: column 3 is the latency in µs.
+  p99=$(cat "$dir"/pgb.* | awk '{print $3}' | sort -n | awk '{a[NR]=$1} END{printf "%.1f", a[int(NR*0.99)]/1000}')
+  rm -f "$dir"/pgb.*
+  echo "$tps $p99"
+}
+
+for round in $(seq 1 "$rounds"); do
+  load=$(cut -d' ' -f1 /proc/loadavg)
+  line=$("$bin" bench ingest --database-url "$admin" --seconds "$seconds" --concurrency 64 \
+    --keep 2>"$dir/bench.err")
+  kept=$(sed -n 's/^fieldstar bench: kept //p' "$dir/bench.err")
+  db=${kept##*/}
+  fs=$(python3 -c 'import json,sys;d=json.loads(sys.argv[1]);print(d["per_second"],d["p99_ms"],d["cpu_ms_per_request"])' "$line")
+  echo "round $round load $load fieldstar: req/s p99_ms cpu_ms/req = $fs"
+  "$pgbin/psql" -q -h 127.0.0.1 -p "$port" -U postgres -d "$db" -v ON_ERROR_STOP=1 -c "
+    CREATE TABLE bench_pick AS
+      SELECT row_number() OVER (ORDER BY id) AS n, id FROM declarations WHERE status = 'pending';
+    ALTER TABLE bench_pick ADD PRIMARY KEY (n);
+    CREATE SEQUENCE bench_pick_seq;
+    VACUUM ANALYZE;" >/dev/null
+  best=0
+  for clients in 16 64; do
+    read -r tps p99 < <(pgbench_run "$db" "$clients")
+    echo "round $round pgbench -c $clients: tps $tps p99_ms $p99"
+    best=$(python3 -c "print(max($best, $tps))")
+  done
+  python3 -c "print('round $round ratio fieldstar/pgbench: %.2f' % (${fs%% *} / $best))"
+  "$pgbin/psql" -q -h 127.0.0.1 -p "$port" -U postgres -d postgres \
+    -c "DROP DATABASE \"$db\" WITH (FORCE)" >/dev/null
+done
