@@ -59,8 +59,7 @@ for round in $(seq 1 "$rounds"); do
     CREATE TABLE bench_pick AS
       SELECT row_number() OVER (ORDER BY id) AS n, id FROM declarations WHERE status = 'pending';
     ALTER TABLE bench_pick ADD PRIMARY KEY (n);
-    CREATE SEQUENCE bench_pick_seq;
-    VACUUM ANALYZE;" >/dev/null
+    CREATE SEQUENCE bench_pick_seq;" -c "VACUUM ANALYZE" >/dev/null
   best=0
   for clients in 16 64; do
     read -r tps p99 < <(pgbench_run "$db" "$clients")

@@ -3,7 +3,8 @@
 -- log_statement = all): same tables, columns, filters, order and value sizes. Run by
 -- tests/perf/pg-ingest.sh with pgbench -M prepared against the database a `fieldstar bench
 -- ingest --keep` left, on the declarations still pending (bench_pick, one per transaction).
--- The first statement picks them and is not part of fieldstar's transaction.
+-- The first statement picks them and is not part of fieldstar's transaction. (pgbench reads
+-- `:name` inside string literals too, so the event's JSON is built with json_build_object.)
 SELECT d.id AS did, d.village_id AS vid, d.township_id AS tid, d.county_id AS cid, d.quarter AS q,
        u.id AS uid, gen_random_uuid()::text AS iid, gen_random_uuid()::text AS rid,
        date_trunc('quarter', now())::date AS first_day,
@@ -23,9 +24,9 @@ SELECT id, code, member_id FROM mentees WHERE village_id = :vid;
 SELECT mentee_id, member_id, visited_on, kind FROM visits WHERE village_id = :vid AND visited_on BETWEEN :first_day AND :last_day;
 SELECT mentee_id, max(visited_on) FROM visits WHERE village_id = :vid AND visited_on < :first_day GROUP BY mentee_id;
 UPDATE declarations SET status = 'inspecting', updated_at = now() WHERE id = :did AND status = 'pending';
-INSERT INTO inspections (id, declaration_id, village_id, township_id, county_id, inspector_id, checklist_code, checklist_version, status, revision, body_hash, body, evaluation, score, passed, flags, flag_severity, started_at, client_submitted_at, received_at, submitted_at, updated_at) VALUES (:iid, :did, :vid, :tid, :cid, :uid, 'bench-30', 1, 'submitted', 1, md5(:iid) || md5(:did), repeat('b', 873), repeat('e', 1992), 100, true, '[]', 0, now() - interval '35 minutes', now() - interval '20 seconds', now(), now(), now());
+INSERT INTO inspections (id, declaration_id, village_id, township_id, county_id, inspector_id, checklist_code, checklist_version, status, revision, body_hash, body, evaluation, score, passed, flags, flag_severity, started_at, client_submitted_at, received_at, submitted_at, updated_at) VALUES (:iid, :did, :vid, :tid, :cid, :uid, 'bench-30', 1, 'submitted', 1, md5(:iid::text) || md5(:did::text), repeat('b', 873), repeat('e', 1992), 100, true, '[]', 0, now() - interval '35 minutes', now() - interval '20 seconds', now(), now(), now());
 SELECT id, declaration_id, village_id, township_id, county_id, inspector_id, checklist_code, checklist_version, status, revision, body_hash, body, evaluation, score, passed, flags, flag_severity, started_at, client_submitted_at, received_at, submitted_at, claimed_by, claim_expires_at, decided_at, return_comment, updated_at, awaiting_body FROM inspections WHERE id = :iid LIMIT 1;
 INSERT INTO audit_log (id, at, actor_id, actor, action, entity_type, entity_id, county_id, summary, request_id) VALUES (gen_random_uuid()::text, now(), :uid, 'bench-inspector', 'inspection.created', 'inspection', :iid, :cid, 'revision 1 for BENCH-V0000179 (level 1), score 100, 0 photo(s) announced', :rid);
 INSERT INTO audit_log (id, at, actor_id, actor, action, entity_type, entity_id, county_id, summary, request_id) VALUES (gen_random_uuid()::text, now(), :uid, 'bench-inspector', 'inspection.submitted', 'inspection', :iid, :cid, 'revision 1 submitted with 0 photo(s) and 0 flag(s)', :rid);
-INSERT INTO outbox_events (id, county_id, event_type, occurred_at, data, dispatched) VALUES (gen_random_uuid()::text, :cid, 'inspection.submitted', now(), '{"declaration_id":"' || :did || '","flags":[],"inspection_id":"' || :iid || '","passed":true,"revision":1,"score":100.0,"village_id":"' || :vid || '"}', false);
+INSERT INTO outbox_events (id, county_id, event_type, occurred_at, data, dispatched) VALUES (gen_random_uuid()::text, :cid, 'inspection.submitted', now(), json_build_object('declaration_id', :did::text, 'flags', json_build_array(), 'inspection_id', :iid::text, 'passed', true, 'revision', 1, 'score', 100.0, 'village_id', :vid::text)::text, false);
 COMMIT;
