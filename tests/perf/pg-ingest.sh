@@ -2,7 +2,7 @@
 # PostgreSQL ingest beside pgbench (issue 20): on a throwaway PostgreSQL cluster, each round
 # runs `fieldstar bench ingest` (64 clients, 20 s; fresh database), keeps its database, then
 # has pgbench run, against the declarations the bench left pending, the transaction a
-# submitted inspection writes — the same 15 statements between BEGIN and COMMIT, in the same
+# submitted inspection writes — the same 16 statements between BEGIN and COMMIT, in the same
 # order, with the same columns, values of the same sizes and the same indexes
 # (tests/perf/pg-ingest.sql) — with 16 connections (fieldstar's pool) and with 64, prepared
 # statements, 20 s each. Prints one line
