@@ -319,8 +319,18 @@ impl ResponseError for ApiError {
 impl From<diesel::result::Error> for ApiError {
     #[track_caller]
     fn from(e: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
         match e {
-            diesel::result::Error::NotFound => Self::not_found("resource"),
+            Error::NotFound => Self::not_found("resource"),
+            // The database went away under this request (a restart, a killed backend): the
+            // pool drops the connection (a 5xx marks it) and a retry gets a fresh one.
+            Error::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                info,
+            ) => {
+                tracing::warn!(error = %info.message(), "a database connection was lost");
+                Self::unavailable("the database connection was lost; retry")
+            }
             other => Self::internal_because(Some(format!("database error: {other}"))),
         }
     }

@@ -169,7 +169,7 @@ async fn an_exif_flood_keeps_flags_lists_and_the_queue_small(app: TestApp) {
         let mut conn = db.get()?;
         let rows: Vec<(Option<String>, String)> = photos::table
             .select((photos::exif, photos::flags))
-            .load(&mut conn)?;
+            .load(&mut *conn)?;
         Ok(rows
             .iter()
             .map(|(e, f)| e.as_deref().map_or(0, str::len) + f.len())

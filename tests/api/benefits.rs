@@ -44,7 +44,7 @@ async fn star_events(app: &TestApp) -> Vec<Value> {
             .filter(o::event_type.eq("star_status.changed"))
             .order(o::id.asc())
             .select(o::data)
-            .load(&mut conn)?;
+            .load(&mut *conn)?;
         Ok(rows
             .iter()
             .map(|d| serde_json::from_str(d).unwrap())

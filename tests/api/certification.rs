@@ -188,7 +188,7 @@ async fn declaration_row(
                 declarations::created_at.eq(at),
                 declarations::updated_at.eq(at),
             ))
-            .execute(&mut conn)?;
+            .execute(&mut *conn)?;
         Ok(id)
     })
     .await
@@ -684,7 +684,7 @@ async fn deciding_without_the_claim_is_409_and_an_admin_cannot_claim(app: TestAp
                 inspections::claim_expires_at
                     .eq(fieldstar::clock::now() - chrono::Duration::minutes(1)),
             )
-            .execute(&mut conn)?;
+            .execute(&mut *conn)?;
         Ok(())
     })
     .await

@@ -53,7 +53,7 @@ async fn renewals(app: &TestApp) {
                     b::since_quarter.eq(&last_year),
                     b::created_at.eq(fieldstar::clock::now()),
                 ))
-                .execute(&mut conn)?;
+                .execute(&mut *conn)?;
         }
         let q = fieldstar::quarter::Quarter::containing(today());
         fieldstar::declarations::renewals::ensure(&mut conn, q, today())?;

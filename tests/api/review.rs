@@ -42,7 +42,7 @@ async fn baseline(app: &TestApp, code: &str, level: i32, quarter: &str) {
                 b::since_quarter.eq(&quarter),
                 b::created_at.eq(fieldstar::clock::now()),
             ))
-            .execute(&mut conn)?;
+            .execute(&mut *conn)?;
         Ok(())
     })
     .await
@@ -474,7 +474,7 @@ async fn claims_expire_and_can_be_released(app: TestApp) {
         let mut conn = db.get()?;
         diesel::update(i::table.find(&id))
             .set(i::claim_expires_at.eq(fieldstar::clock::now() - Duration::minutes(1)))
-            .execute(&mut conn)?;
+            .execute(&mut *conn)?;
         Ok(())
     })
     .await

@@ -6,7 +6,7 @@ pub mod schema;
 mod writer;
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::prelude::*;
@@ -202,24 +202,88 @@ unsafe extern "C" fn enable_qpsg(
     libsqlite3_sys::SQLITE_OK
 }
 
-impl ManageConnection for ConnManager {
-    type Connection = DbConn;
-    type Error = r2d2::Error;
+/// A connection in the pool: when it last went back, and whether the work done on it failed
+/// in a way that makes it suspect (a 5xx).
+pub struct Pooled {
+    conn: DbConn,
+    returned: Instant,
+    suspect: bool,
+}
 
-    fn connect(&self) -> Result<DbConn, r2d2::Error> {
-        self.establish()
-    }
-
-    fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
-        conn.ping().map_err(r2d2::Error::QueryError)
-    }
-
-    fn has_broken(&self, conn: &mut DbConn) -> bool {
-        std::thread::panicking() || conn.is_broken()
+impl std::ops::Deref for Pooled {
+    type Target = DbConn;
+    fn deref(&self) -> &DbConn {
+        &self.conn
     }
 }
 
-pub type Conn = PooledConnection<ConnManager>;
+impl std::ops::DerefMut for Pooled {
+    fn deref_mut(&mut self) -> &mut DbConn {
+        &mut self.conn
+    }
+}
+
+/// A connection that went back to the pool less than this ago is handed out without a ping.
+/// r2d2 pings (`SELECT 1`) at every checkout to find connections that died while idle (a
+/// database restart, a firewall's idle timeout); under load every connection is back within
+/// milliseconds, and two pings a request were 2 of PostgreSQL's ~20 round trips for a submitted
+/// inspection (docs/performance.md). A connection whose work failed is dropped on return
+/// instead (`has_broken`), so a dead one costs at most the request that found it.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(2);
+
+impl ManageConnection for ConnManager {
+    type Connection = Pooled;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<Pooled, r2d2::Error> {
+        Ok(Pooled {
+            conn: self.establish()?,
+            returned: Instant::now(),
+            suspect: false,
+        })
+    }
+
+    fn is_valid(&self, conn: &mut Pooled) -> Result<(), r2d2::Error> {
+        if conn.returned.elapsed() < PING_AFTER_IDLE {
+            return Ok(());
+        }
+        conn.conn.ping().map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut Pooled) -> bool {
+        conn.returned = Instant::now();
+        conn.suspect || std::thread::panicking() || conn.conn.is_broken()
+    }
+}
+
+/// Runs `f` on a pooled connection; a server error (a 5xx: the database failed, or the code
+/// did) marks the connection so the pool drops it instead of handing it out unchecked.
+fn on_pooled<T>(
+    mut conn: Conn,
+    f: impl FnOnce(&mut DbConn) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    let outcome = f(&mut conn);
+    if let Err(e) = &outcome {
+        conn.0.suspect |= e.status.is_server_error();
+    }
+    outcome
+}
+
+/// A connection checked out of the pool; a `DbConn` to its user.
+pub struct Conn(PooledConnection<ConnManager>);
+
+impl std::ops::Deref for Conn {
+    type Target = DbConn;
+    fn deref(&self) -> &DbConn {
+        &self.0.conn
+    }
+}
+
+impl std::ops::DerefMut for Conn {
+    fn deref_mut(&mut self) -> &mut DbConn {
+        &mut self.0.conn
+    }
+}
 
 /// The pool and its backend. Diesel blocks, so reads run on the blocking thread pool. On
 /// SQLite, `write` goes to the writer thread (`writer.rs`): SQLite admits one writer at a time
@@ -266,7 +330,7 @@ impl Db {
     }
 
     pub fn get(&self) -> Result<Conn, ApiError> {
-        self.pool.get().map_err(|e| {
+        self.pool.get().map(Conn).map_err(|e| {
             tracing::error!(error = %e, "no database connection");
             ApiError::unavailable("the database is not reachable")
         })
@@ -283,11 +347,7 @@ impl Db {
         T: Send + 'static,
     {
         let db = self.clone();
-        blocking(move || {
-            let mut conn = db.get()?;
-            f(&mut conn)
-        })
-        .await
+        blocking(move || on_pooled(db.get()?, f)).await
     }
 
     /// Runs `f` in a write transaction, off the async workers. On SQLite the writer thread
@@ -307,7 +367,7 @@ impl Db {
             })?;
         }
         let db = self.clone();
-        blocking(move || write_tx(&mut *db.get()?, f)).await
+        blocking(move || on_pooled(db.get()?, |conn| write_tx(conn, f))).await
     }
 
     pub fn migrate(&self) -> Result<Vec<String>, String> {
