@@ -159,16 +159,11 @@ impl Declaration {
     /// Moves a pending declaration to `inspecting`; false when it is no longer pending (another
     /// request's inspection took it, or its township or the window closed it meanwhile).
     pub fn claim_for_inspection(conn: &mut DbConn, id: &str) -> QueryResult<bool> {
-        let claimed = crate::db::on_backend!(conn, |c| diesel::update(
-            declarations::table
-                .find(id)
-                .filter(declarations::status.eq(DeclarationStatus::Pending)),
-        )
-        .set((
-            declarations::status.eq(DeclarationStatus::Inspecting),
-            declarations::updated_at.eq(crate::clock::now()),
-        ))
-        .execute(c))?;
+        let claim = ClaimPending {
+            id,
+            at: crate::clock::now(),
+        };
+        let claimed = crate::db::on_backend!(conn, |c| claim.execute(c))?;
         Ok(claimed == 1)
     }
 
@@ -185,3 +180,42 @@ impl Declaration {
             .execute(conn)
     }
 }
+
+/// `UPDATE declarations SET status = 'inspecting', updated_at = ? WHERE id = ? AND status =
+/// 'pending'`, the claim of every submitted inspection. diesel prepares an `UPDATE` built with its
+/// query builder anew each time it runs (it never caches one); this statement has one shape, so
+/// each connection prepares it once and binds its values after (docs/performance.md).
+struct ClaimPending<'a> {
+    id: &'a str,
+    at: NaiveDateTime,
+}
+
+impl diesel::query_builder::QueryId for ClaimPending<'_> {
+    type QueryId = ClaimPending<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl<DB> diesel::query_builder::QueryFragment<DB> for ClaimPending<'_>
+where
+    DB: diesel::backend::Backend,
+    str: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+    NaiveDateTime: diesel::serialize::ToSql<diesel::sql_types::Timestamp, DB>,
+{
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::{Text, Timestamp};
+        out.push_sql("UPDATE declarations SET status = ");
+        out.push_bind_param::<Text, str>(DeclarationStatus::Inspecting.as_str())?;
+        out.push_sql(", updated_at = ");
+        out.push_bind_param::<Timestamp, _>(&self.at)?;
+        out.push_sql(" WHERE id = ");
+        out.push_bind_param::<Text, str>(self.id)?;
+        out.push_sql(" AND status = ");
+        out.push_bind_param::<Text, str>(DeclarationStatus::Pending.as_str())?;
+        Ok(())
+    }
+}
+
+impl<C> RunQueryDsl<C> for ClaimPending<'_> {}
