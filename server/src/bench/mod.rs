@@ -683,6 +683,8 @@ where
     let cpu = cpu_seconds_of(server);
     let own = cpu_seconds();
     let threads = thread_cpu_seconds(server);
+    // For scripts that measure beside the load (tests/perf/pg-ingest.sh: PostgreSQL's CPU).
+    eprintln!("fieldstar bench: load starts");
     let started = Instant::now();
     let deadline = started + Duration::from_secs_f64(seconds);
     let mut tasks = Vec::with_capacity(concurrency);
