@@ -9,7 +9,7 @@
 use actix_web::HttpResponse;
 use serde::Serialize;
 
-use super::{Backend, Db, DbConn};
+use super::{Db, DbConn};
 use crate::error::{ApiError, ApiResult};
 
 /// What an idempotent `PUT` did: stored a new row (201) or found this very request stored (200).
@@ -66,42 +66,6 @@ impl Db {
     {
         for _ in 0..attempts {
             match self.write(make()).await {
-                Err(e) if e.code == LOST_RACE => continue,
-                other => return other,
-            }
-        }
-        Err(exhausted())
-    }
-
-    /// `write_put` with a look-ahead: on SQLite, `read` runs first on a pooled connection
-    /// beside the writer (the reads and checks a write needs that are safe to do before it),
-    /// and its answer goes to `make`'s write; on PostgreSQL, where every request has its own
-    /// transaction, the write does it all and gets `None`. A race lost in either runs both again.
-    pub async fn write_put_after<A, T, R, RF, F, W>(
-        &self,
-        attempts: u32,
-        read: R,
-        make: F,
-        exhausted: impl FnOnce() -> ApiError,
-    ) -> ApiResult<Put<T>>
-    where
-        R: Fn() -> RF,
-        RF: FnOnce(&mut DbConn) -> ApiResult<Option<A>> + Send + 'static,
-        F: Fn(Option<A>) -> W,
-        W: FnOnce(&mut DbConn) -> ApiResult<Put<T>> + Send + 'static,
-        A: Send + 'static,
-        T: Send + 'static,
-    {
-        for _ in 0..attempts {
-            let ahead = if self.backend() == Backend::Sqlite {
-                match self.read(read()).await {
-                    Err(e) if e.code == LOST_RACE => continue,
-                    other => other?,
-                }
-            } else {
-                None
-            };
-            match self.write(make(ahead)).await {
                 Err(e) if e.code == LOST_RACE => continue,
                 other => return other,
             }

@@ -55,19 +55,13 @@ pub async fn put_inspection(
     // A lost insert race rolls back; the next run finds the winner's row and replays.
     let put = state
         .db
-        .write_put_after(
+        .write_put(
             3,
             || {
-                let (user, id, body) = (user.clone(), id.clone(), body.clone());
-                move |conn: &mut crate::db::DbConn| {
-                    submit::look_ahead(conn, &user, &id, &body, received_at, tz)
-                }
-            },
-            |ahead| {
                 let (user, id, body, encoded) =
                     (user.clone(), id.clone(), body.clone(), encoded.clone());
                 move |conn: &mut crate::db::DbConn| {
-                    submit::put(conn, &user, &id, &body, &encoded, received_at, tz, ahead)
+                    submit::put(conn, &user, &id, &body, &encoded, received_at, tz)
                 }
             },
             || ApiError::conflict("retry", "too much contention on this inspection; retry"),

@@ -280,48 +280,7 @@ fn live_inspection(
         .optional()
 }
 
-/// What a new inspection's write needs that can be read and checked before it: its
-/// declaration (pending when read), the checked and scored body, and the photo rows its manifest
-/// names. Read on a pooled connection outside the write transaction (`look_ahead`), the SQLite
-/// writer runs only the statements that write (docs/performance.md); in the write, the claim
-/// (`status = 'pending'`) and the unique keys catch whatever changed in between, and the PUT
-/// runs again (`retry`).
-pub struct Ahead {
-    declaration: Declaration,
-    prepared: Prepared,
-    existing_photos: Vec<PhotoRow>,
-}
-
-/// The checks and reads of a new inspection, before its write: `None` when inspection `id`
-/// already exists (a replay or a resubmission, decided in the write), an error when the PUT is
-/// refused (the write is then never queued).
-pub fn look_ahead(
-    conn: &mut DbConn,
-    user: &AuthUser,
-    id: &str,
-    body: &InspectionBody,
-    received_at: DateTime<Utc>,
-    tz: chrono_tz::Tz,
-) -> ApiResult<Option<Ahead>> {
-    check_shape(body)?;
-    if Inspection::find(conn, id)?.is_some() {
-        return Ok(None);
-    }
-    checks_for_new(conn, user, id, body, received_at, tz).map(Some)
-}
-
-fn check_shape(body: &InspectionBody) -> ApiResult<()> {
-    let shape = body.check();
-    if shape.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::validation(shape))
-    }
-}
-
-/// `encoded` is `body.encode()`, computed before the write transaction begins; `ahead`, when
-/// given, is what `look_ahead` read for a new inspection.
-#[allow(clippy::too_many_arguments)]
+/// `encoded` is `body.encode()`, computed before the write transaction begins.
 pub fn put(
     conn: &mut DbConn,
     user: &AuthUser,
@@ -330,9 +289,11 @@ pub fn put(
     encoded: &Encoded,
     received_at: DateTime<Utc>,
     tz: chrono_tz::Tz,
-    ahead: Option<Ahead>,
 ) -> ApiResult<Put<Stored>> {
-    check_shape(body)?;
+    let shape = body.check();
+    if !shape.is_empty() {
+        return Err(ApiError::validation(shape));
+    }
     let digest = encoded.digest.clone();
     if let Some(existing) = Inspection::find(conn, id)? {
         let placement = crate::scope::Placement {
@@ -366,11 +327,7 @@ pub fn put(
         }
         return revise(conn, user, existing, body, encoded, received_at, tz).map(Put::Created);
     }
-    let ahead = match ahead {
-        Some(ahead) => ahead,
-        None => checks_for_new(conn, user, id, body, received_at, tz)?,
-    };
-    create(conn, user, id, body, encoded, received_at, ahead).map(Put::Created)
+    create(conn, user, id, body, encoded, received_at, tz).map(Put::Created)
 }
 
 fn check_photo_ids(
@@ -444,16 +401,15 @@ fn insert_photos(
     Ok(())
 }
 
-/// Everything a new inspection `id` is checked against before its write: its declaration's
-/// state, the quarter's window, the checklist and the answers, the photo ids.
-fn checks_for_new(
+fn create(
     conn: &mut DbConn,
     user: &AuthUser,
     id: &str,
     body: &InspectionBody,
+    encoded: &Encoded,
     received_at: DateTime<Utc>,
     tz: chrono_tz::Tz,
-) -> ApiResult<Ahead> {
+) -> ApiResult<Stored> {
     let declaration = declaration_for(conn, user, body)?;
     match declaration.status() {
         DeclarationStatus::Pending => {}
@@ -504,29 +460,7 @@ fn checks_for_new(
     check_window(conn, &declaration, body.started_at, tz)?;
     let prepared = prepare(conn, user, body, &declaration, received_at)?;
     let existing_photos = check_photo_ids(conn, id, body)?;
-    Ok(Ahead {
-        declaration,
-        prepared,
-        existing_photos,
-    })
-}
-
-fn create(
-    conn: &mut DbConn,
-    user: &AuthUser,
-    id: &str,
-    body: &InspectionBody,
-    encoded: &Encoded,
-    received_at: DateTime<Utc>,
-    ahead: Ahead,
-) -> ApiResult<Stored> {
-    let Ahead {
-        declaration,
-        prepared,
-        existing_photos,
-    } = ahead;
-    // Pending when read (in this transaction, or before it on SQLite); another PUT may have
-    // taken it since: then this one runs again and finds out.
+    // Pending when read in this transaction; under READ COMMITTED another may have taken it.
     if !Declaration::claim_for_inspection(conn, &declaration.id)? {
         return Err(retry());
     }
