@@ -48,6 +48,34 @@ async function keep(tokens) {
   await db.put(db.META, session, SESSION);
 }
 
+/**
+ * How long a request may wait for its answer to begin before it counts as lost. On a weak signal a
+ * connection can stay open and silent; a `fetch` that never settles would hold the outbox's
+ * pass, and every inspection behind it, until the app is closed. The wait grows with what is
+ * sent, at the slowest link the app is built for (8 kbit/s, one byte a millisecond: a 256 KB
+ * photo chunk gets about five minutes). A lost request is retried like any unanswered one: the
+ * PUTs are idempotent and a tus upload resumes at the server's offset.
+ */
+export const ANSWER_WITHIN_MS = 30_000;
+const SLOWEST_BYTES_PER_MS = 1;
+
+function sizeOf(body) {
+  if (body == null) return 0;
+  if (typeof body === 'string') return body.length * 3; // UTF-8, at most
+  return body.byteLength ?? body.size ?? 0;
+}
+
+/** `fetch`, given up (an AbortError) when no answer came within the wait for its body. */
+async function fetchAnswered(url, init) {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), ANSWER_WITHIN_MS + sizeOf(init.body) / SLOWEST_BYTES_PER_MS);
+  try {
+    return await fetch(url, { ...init, signal: abort.signal });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function problemOf(res) {
   try {
     return await res.json();
@@ -59,7 +87,7 @@ async function problemOf(res) {
 async function post(path, body) {
   let res;
   try {
-    res = await fetch(API + path, {
+    res = await fetchAnswered(API + path, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', 'Accept-Language': acceptLanguage() },
       body: JSON.stringify(body),
@@ -147,7 +175,7 @@ export async function request(path, { method = 'GET', json, body, type, headers:
     if (type) headers['Content-Type'] = type;
     let res;
     try {
-      res = await fetch(url, {
+      res = await fetchAnswered(url, {
         method,
         headers,
         body: json !== undefined ? JSON.stringify(json) : body,
