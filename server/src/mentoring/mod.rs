@@ -15,7 +15,7 @@ use diesel::prelude::*;
 use diesel::QueryResult;
 
 use crate::auth::{Actor, Role};
-use crate::db::schema::{members, mentees, visits};
+use crate::db::schema::{members, visits};
 use crate::db::DbConn;
 use crate::error::ApiError;
 use crate::org::OrgUnit;
@@ -23,6 +23,88 @@ use crate::quarter::Quarter;
 use crate::users::User;
 
 use coverage::{MemberRow, MenteeRow, VisitRow};
+
+/// One row of `CoverageRows`: which part it belongs to, an id, and up to three values.
+type CoverageRow = (
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<NaiveDate>,
+);
+
+/// What a village's coverage is computed from, in one statement of fixed shape (one round trip
+/// on PostgreSQL instead of four; prepared once per connection): its active members (`member`,
+/// id, name), its mentees (`mentee`, id, code, member), the visits dated in the quarter
+/// (`visit`, mentee, member, kind, day) and each mentee's latest visit before it (`before`,
+/// mentee, day). The NULLs are typed: PostgreSQL resolves the types of a UNION pair by pair.
+struct CoverageRows<'a> {
+    village_id: &'a str,
+    first: NaiveDate,
+    last: NaiveDate,
+}
+
+impl diesel::query_builder::QueryId for CoverageRows<'_> {
+    type QueryId = CoverageRows<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl diesel::query_builder::Query for CoverageRows<'_> {
+    type SqlType = (
+        diesel::sql_types::Text,
+        diesel::sql_types::Text,
+        diesel::sql_types::Nullable<diesel::sql_types::Text>,
+        diesel::sql_types::Nullable<diesel::sql_types::Text>,
+        diesel::sql_types::Nullable<diesel::sql_types::Date>,
+    );
+}
+
+impl<DB> diesel::query_builder::QueryFragment<DB> for CoverageRows<'_>
+where
+    DB: diesel::backend::Backend + diesel::sql_types::HasSqlType<diesel::sql_types::Bool>,
+    str: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+    bool: diesel::serialize::ToSql<diesel::sql_types::Bool, DB>,
+    NaiveDate: diesel::serialize::ToSql<diesel::sql_types::Date, DB>,
+{
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::{Bool, Date, Text};
+        out.push_sql(
+            "SELECT 'member', id, name, CAST(NULL AS TEXT), CAST(NULL AS DATE) \
+             FROM members WHERE village_id = ",
+        );
+        out.push_bind_param::<Text, str>(self.village_id)?;
+        out.push_sql(" AND active = ");
+        out.push_bind_param::<Bool, bool>(&true)?;
+        out.push_sql(
+            " UNION ALL SELECT 'mentee', id, code, member_id, CAST(NULL AS DATE) \
+             FROM mentees WHERE village_id = ",
+        );
+        out.push_bind_param::<Text, str>(self.village_id)?;
+        out.push_sql(
+            " UNION ALL SELECT 'visit', mentee_id, member_id, kind, visited_on \
+             FROM visits WHERE village_id = ",
+        );
+        out.push_bind_param::<Text, str>(self.village_id)?;
+        out.push_sql(" AND visited_on BETWEEN ");
+        out.push_bind_param::<Date, _>(&self.first)?;
+        out.push_sql(" AND ");
+        out.push_bind_param::<Date, _>(&self.last)?;
+        out.push_sql(
+            " UNION ALL SELECT 'before', mentee_id, CAST(NULL AS TEXT), CAST(NULL AS TEXT), \
+             max(visited_on) FROM visits WHERE village_id = ",
+        );
+        out.push_bind_param::<Text, str>(self.village_id)?;
+        out.push_sql(" AND visited_on < ");
+        out.push_bind_param::<Date, _>(&self.first)?;
+        out.push_sql(" GROUP BY mentee_id");
+        Ok(())
+    }
+}
+
+impl<C> RunQueryDsl<C> for CoverageRows<'_> {}
 
 /// A village's mentoring coverage for `quarter`: the value the checklists' computed item
 /// `mentoring.coverage` takes. Loads the village's active members, its mentees, the visits
@@ -32,67 +114,42 @@ pub fn village_coverage(
     village_id: &str,
     quarter: Quarter,
 ) -> QueryResult<coverage::Coverage> {
-    let (first, last) = (quarter.first_day(), quarter.last_day());
+    let query = CoverageRows {
+        village_id,
+        first: quarter.first_day(),
+        last: quarter.last_day(),
+    };
     // Read for every submitted inspection: on the backend's own connection (`on_backend!`).
-    let member_rows: Vec<(String, String)> = crate::db::on_backend!(conn, |c| members::table
-        .filter(members::village_id.eq(village_id))
-        .filter(members::active.eq(true))
-        .select((members::id, members::name))
-        .load(c))?;
-    let mentee_rows: Vec<(String, String, String)> =
-        crate::db::on_backend!(conn, |c| mentees::table
-            .filter(mentees::village_id.eq(village_id))
-            .select((mentees::id, mentees::code, mentees::member_id))
-            .load(c))?;
-    let in_quarter: Vec<(String, String, NaiveDate, String)> =
-        crate::db::on_backend!(conn, |c| visits::table
-            .filter(visits::village_id.eq(village_id))
-            .filter(visits::visited_on.between(first, last))
-            .select((
-                visits::mentee_id,
-                visits::member_id,
-                visits::visited_on,
-                visits::kind,
-            ))
-            .load(c))?;
-    let before: Vec<(String, Option<NaiveDate>)> = crate::db::on_backend!(conn, |c| visits::table
-        .filter(visits::village_id.eq(village_id))
-        .filter(visits::visited_on.lt(first))
-        .group_by(visits::mentee_id)
-        .select((visits::mentee_id, diesel::dsl::max(visits::visited_on)))
-        .load(c))?;
-
-    let members: Vec<MemberRow> = member_rows
-        .into_iter()
-        .map(|(member_id, name)| MemberRow { member_id, name })
-        .collect();
-    let mentees: Vec<MenteeRow> = mentee_rows
-        .into_iter()
-        .map(|(mentee_id, code, member_id)| MenteeRow {
-            mentee_id,
-            code,
-            member_id,
-        })
-        .collect();
-    let mut visits: Vec<VisitRow> = in_quarter
-        .into_iter()
-        .map(|(mentee_id, member_id, visited_on, kind)| VisitRow {
-            mentee_id,
-            member_id,
-            visited_on,
-            kind: model::parse_kind(&kind),
-        })
-        .collect();
-    // Earlier visits only tell each mentee's last visit; being outside the quarter, neither their
-    // kind nor their member counts.
-    visits.extend(before.into_iter().filter_map(|(mentee_id, on)| {
-        on.map(|visited_on| VisitRow {
-            mentee_id,
-            member_id: String::new(),
-            visited_on,
-            kind: coverage::VisitKind::Outreach,
-        })
-    }));
+    let rows: Vec<CoverageRow> = crate::db::on_backend!(conn, |c| query.load(c))?;
+    let (mut members, mut mentees, mut visits) = (Vec::new(), Vec::new(), Vec::new());
+    for (part, id, a, b, on) in rows {
+        match (part.as_str(), a, b, on) {
+            ("member", Some(name), _, _) => members.push(MemberRow {
+                member_id: id,
+                name,
+            }),
+            ("mentee", Some(code), Some(member_id), _) => mentees.push(MenteeRow {
+                mentee_id: id,
+                code,
+                member_id,
+            }),
+            ("visit", Some(member_id), Some(kind), Some(visited_on)) => visits.push(VisitRow {
+                mentee_id: id,
+                member_id,
+                visited_on,
+                kind: model::parse_kind(&kind),
+            }),
+            // Earlier visits only tell each mentee's last visit; being outside the quarter,
+            // neither their kind nor their member counts.
+            ("before", _, _, Some(visited_on)) => visits.push(VisitRow {
+                mentee_id: id,
+                member_id: String::new(),
+                visited_on,
+                kind: coverage::VisitKind::Outreach,
+            }),
+            _ => {}
+        }
+    }
     Ok(coverage::coverage(quarter, &members, &mentees, &visits))
 }
 
