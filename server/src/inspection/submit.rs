@@ -1,7 +1,7 @@
 //! Storing an inspection: the idempotent PUT (create, replay, conflict, next revision) and the
 //! moment it becomes `submitted`. Every step runs inside the caller's write transaction.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use serde_json::json;
 
@@ -14,7 +14,8 @@ use crate::checklist::versions;
 use crate::db::put::{lost_race, Put};
 use crate::db::schema::{inspection_revisions, inspections, photos};
 use crate::db::{is_unique_violation, DbConn};
-use crate::declarations::{self, Declaration, DeclarationStatus};
+use crate::declarations::window::Window;
+use crate::declarations::{Declaration, DeclarationStatus};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::i18n::Rule;
 use crate::org::OrgUnit;
@@ -91,10 +92,9 @@ fn prepare(
     user: &AuthUser,
     body: &InspectionBody,
     declaration: &Declaration,
+    village: OrgUnit,
     received_at: DateTime<Utc>,
 ) -> ApiResult<Prepared> {
-    let village =
-        OrgUnit::find(conn, &declaration.village_id)?.ok_or_else(|| ApiError::internal())?;
     let checklist = ChecklistVersion::find(conn, &body.checklist.code, body.checklist.version)?
         .filter(|c| c.is_published() && c.visible_to(&user.scope.county_id))
         .ok_or_else(|| {
@@ -225,29 +225,72 @@ impl RevisionFields {
     }
 }
 
+/// The declaration an inspection verifies, with its village and its quarter's verification
+/// window (the county's, or the default one).
+struct Verified {
+    declaration: Declaration,
+    village: OrgUnit,
+    window: Window,
+}
+
+/// The body's declaration in the caller's scope, its village and its window, in one query.
 fn declaration_for(
     conn: &mut DbConn,
     user: &AuthUser,
     body: &InspectionBody,
-) -> ApiResult<Declaration> {
-    Declaration::find_scoped(conn, &user.scope, &body.declaration_id).map_err(|_| {
+) -> ApiResult<Verified> {
+    use crate::db::schema::{declarations as d, org_units, quarter_windows as w};
+    let row: Option<(Declaration, OrgUnit, Option<(NaiveDate, NaiveDate)>)> =
+        crate::db::on_backend!(conn, |c| {
+            let q = d::table
+                .inner_join(org_units::table.on(org_units::id.eq(d::village_id)))
+                .left_join(
+                    w::table.on(w::county_id.eq(d::county_id).and(w::quarter.eq(d::quarter))),
+                )
+                .filter(d::id.eq(&body.declaration_id))
+                .into_boxed();
+            crate::scoped!(q, d, &user.scope)
+                .select((
+                    Declaration::as_select(),
+                    OrgUnit::as_select(),
+                    (w::opens_on, w::closes_on).nullable(),
+                ))
+                .first(c)
+                .optional()
+        })?;
+    let (declaration, village, window) = row.ok_or_else(|| {
         ApiError::field(
             "declaration_id",
             Rule::NotInScope.with("what", "declaration"),
         )
+    })?;
+    let window = match window {
+        Some((opens_on, closes_on)) => Window {
+            opens_on,
+            closes_on,
+        },
+        None => Window::default_for(quarter_of(&declaration)?),
+    };
+    Ok(Verified {
+        declaration,
+        village,
+        window,
     })
+}
+
+fn quarter_of(declaration: &Declaration) -> ApiResult<Quarter> {
+    Quarter::parse(&declaration.quarter).map_err(|_| ApiError::internal())
 }
 
 /// An inspection verifies its declaration within the quarter's verification window: the
 /// visit starts (county date) on a day of the window.
 fn check_window(
-    conn: &mut DbConn,
-    declaration: &Declaration,
+    verified: &Verified,
     started_at: DateTime<Utc>,
     tz: chrono_tz::Tz,
 ) -> ApiResult<()> {
-    let quarter = Quarter::parse(&declaration.quarter).map_err(|_| ApiError::internal())?;
-    let (window, _) = declarations::window::window_of(conn, &declaration.county_id, quarter)?;
+    let quarter = quarter_of(&verified.declaration)?;
+    let window = verified.window;
     let started_on = crate::clock::day_at(started_at, tz);
     if window.contains(started_on) {
         return Ok(());
@@ -410,7 +453,8 @@ fn create(
     received_at: DateTime<Utc>,
     tz: chrono_tz::Tz,
 ) -> ApiResult<Stored> {
-    let declaration = declaration_for(conn, user, body)?;
+    let verified = declaration_for(conn, user, body)?;
+    let declaration = &verified.declaration;
     match declaration.status() {
         DeclarationStatus::Pending => {}
         // Under READ COMMITTED a concurrent PUT of this id may have committed since our first
@@ -457,8 +501,13 @@ fn create(
             ))
         }
     }
-    check_window(conn, &declaration, body.started_at, tz)?;
-    let prepared = prepare(conn, user, body, &declaration, received_at)?;
+    check_window(&verified, body.started_at, tz)?;
+    let Verified {
+        declaration,
+        village,
+        ..
+    } = verified;
+    let prepared = prepare(conn, user, body, &declaration, village, received_at)?;
     let existing_photos = check_photo_ids(conn, id, body)?;
     // Pending when read in this transaction; under READ COMMITTED another may have taken it.
     if !Declaration::claim_for_inspection(conn, &declaration.id)? {
@@ -550,9 +599,14 @@ fn revise(
     received_at: DateTime<Utc>,
     tz: chrono_tz::Tz,
 ) -> ApiResult<Stored> {
-    let declaration = declaration_for(conn, user, body)?;
-    check_window(conn, &declaration, body.started_at, tz)?;
-    let prepared = prepare(conn, user, body, &declaration, received_at)?;
+    let verified = declaration_for(conn, user, body)?;
+    check_window(&verified, body.started_at, tz)?;
+    let Verified {
+        declaration,
+        village,
+        ..
+    } = verified;
+    let prepared = prepare(conn, user, body, &declaration, village, received_at)?;
     let existing_photos = check_photo_ids(conn, &existing.id, body)?;
     // Claim the row: a concurrent resubmission that read the same revision changes nothing.
     let claimed = diesel::update(
