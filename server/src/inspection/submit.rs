@@ -551,13 +551,13 @@ fn insert_new(
             inspections::inspector_id.eq(&user.id),
             &fields,
         ))
-        .execute(c));
-    match res {
+        .returning(Inspection::as_returning())
+        .get_result::<Inspection>(c));
+    let ins = match res {
         Err(e) if is_unique_violation(&e) => return Err(retry()),
         other => other?,
     };
     let complete = fields.submitted_at.is_some();
-    let ins = Inspection::find(conn, id)?.ok_or_else(|| ApiError::internal())?;
     insert_photos(conn, &ins, body, existing_photos)?;
     // A new inspection's photos are the ones its manifest announced just now.
     let photos = if body.photos.is_empty() {
