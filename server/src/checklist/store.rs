@@ -132,32 +132,88 @@ impl ChecklistVersion {
             .optional())
     }
 
-    /// Every published version of `code` for `level`, with when it was published: what
-    /// `versions::check_version` needs. A code has one owner, so all are equally visible.
-    pub fn published_versions(
+    /// Version `version` of `code` and, when it exists, every published version of the same
+    /// code and level (what `versions::check_version` needs), in one query: what each submitted
+    /// inspection reads. Only the asked-for version's body is read.
+    pub fn find_with_published(
         conn: &mut DbConn,
         code: &str,
-        level: i32,
-    ) -> QueryResult<Vec<Published>> {
-        let rows: Vec<(i32, Option<NaiveDateTime>)> =
-            crate::db::on_backend!(conn, |c| checklist_versions::table
-                .filter(checklist_versions::code.eq(code))
-                .filter(checklist_versions::star_level.eq(level))
-                .filter(checklist_versions::status.eq(VersionStatus::Published))
-                .select((
-                    checklist_versions::version,
-                    checklist_versions::published_at,
-                ))
-                .load(c))?;
-        Ok(rows
+        version: i32,
+    ) -> QueryResult<(Option<Self>, Vec<Published>)> {
+        use checklist_versions as cv;
+        type Row = (
+            String,
+            Option<String>,
+            String,
+            i32,
+            i32,
+            Option<String>,
+            String,
+            String,
+            NaiveDateTime,
+            Option<NaiveDateTime>,
+        );
+        let rows: Vec<Row> = crate::db::on_backend!(conn, |c| cv::table
+            .filter(cv::code.eq(code))
+            .filter(
+                cv::version
+                    .eq(version)
+                    .or(cv::status.eq(VersionStatus::Published)),
+            )
+            .select((
+                cv::id,
+                cv::county_id,
+                cv::code,
+                cv::version,
+                cv::star_level,
+                diesel::dsl::case_when::<_, _, diesel::sql_types::Text>(
+                    cv::version.eq(version),
+                    cv::body,
+                ),
+                cv::status,
+                cv::etag,
+                cv::created_at,
+                cv::published_at,
+            ))
+            .load(c))?;
+        let mut asked = None;
+        let mut published = Vec::new();
+        for (id, county_id, code, v, star_level, body, status, etag, created_at, published_at) in
+            rows
+        {
+            if VersionStatus::stored(&status) == VersionStatus::Published {
+                if let Some(at) = published_at {
+                    published.push((
+                        star_level,
+                        Published {
+                            version: v,
+                            published_at: at.and_utc(),
+                        },
+                    ));
+                }
+            }
+            if let (true, Some(body)) = (v == version, body) {
+                asked = Some(Self {
+                    id,
+                    county_id,
+                    code,
+                    version: v,
+                    star_level,
+                    body,
+                    status,
+                    etag,
+                    created_at,
+                    published_at,
+                });
+            }
+        }
+        let level = asked.as_ref().map(|a| a.star_level);
+        let published = published
             .into_iter()
-            .filter_map(|(version, at)| {
-                at.map(|at| Published {
-                    version,
-                    published_at: at.and_utc(),
-                })
-            })
-            .collect())
+            .filter(|(l, _)| Some(*l) == level)
+            .map(|(_, p)| p)
+            .collect();
+        Ok((asked, published))
     }
 
     /// The newest published version of a level that a county may use: its own before the defaults.

@@ -95,7 +95,9 @@ fn prepare(
     village: OrgUnit,
     received_at: DateTime<Utc>,
 ) -> ApiResult<Prepared> {
-    let checklist = ChecklistVersion::find(conn, &body.checklist.code, body.checklist.version)?
+    let (checklist, published) =
+        ChecklistVersion::find_with_published(conn, &body.checklist.code, body.checklist.version)?;
+    let checklist = checklist
         .filter(|c| c.is_published() && c.visible_to(&user.scope.county_id))
         .ok_or_else(|| {
             ApiError::field(
@@ -111,7 +113,15 @@ fn prepare(
                 .with("level", declaration.star_level),
         ));
     }
-    check_current_version(conn, &checklist, body.started_at)?;
+    // The version that was current for its level when the inspection started, or a later
+    // one: an older one is refused, naming the current version.
+    versions::check_version(
+        &checklist.code,
+        checklist.version,
+        &published,
+        body.started_at,
+    )
+    .map_err(|message| ApiError::field("checklist", message))?;
     let template = checklist.template_shared()?;
     let quarter = Quarter::parse(&declaration.quarter).map_err(|_| ApiError::internal())?;
     let coverage = crate::mentoring::village_coverage(conn, &village.id, quarter)?;
@@ -142,19 +152,6 @@ fn prepare(
         }
         _ => Err(ApiError::validation(errors)),
     }
-}
-
-/// An inspection uses the checklist version that was current for its level when it started,
-/// or a later one: an older one is refused, naming the current version.
-fn check_current_version(
-    conn: &mut DbConn,
-    checklist: &ChecklistVersion,
-    started_at: DateTime<Utc>,
-) -> ApiResult<()> {
-    let published =
-        ChecklistVersion::published_versions(conn, &checklist.code, checklist.star_level)?;
-    versions::check_version(&checklist.code, checklist.version, &published, started_at)
-        .map_err(|message| ApiError::field("checklist", message))
 }
 
 fn evaluation_json(e: &Evaluation) -> String {
