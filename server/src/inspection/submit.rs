@@ -159,7 +159,7 @@ fn evaluation_json(e: &Evaluation) -> String {
 }
 
 /// The columns each revision sets: the first insert and every resubmission write the same.
-#[derive(Insertable, AsChangeset)]
+#[derive(AsChangeset)]
 #[diesel(table_name = inspections, treat_none_as_null = true)]
 struct RevisionFields {
     checklist_code: String,
@@ -546,7 +546,26 @@ fn insert_new(
             inspections::township_id.eq(&declaration.township_id),
             inspections::county_id.eq(&declaration.county_id),
             inspections::inspector_id.eq(&user.id),
-            &fields,
+            // Column by column, not `&fields`: the derived `Insertable` makes PostgreSQL parse
+            // and plan the statement on every execution (diesel does not keep it prepared).
+            (
+                inspections::checklist_code.eq(&fields.checklist_code),
+                inspections::checklist_version.eq(fields.checklist_version),
+                inspections::status.eq(&fields.status),
+                inspections::revision.eq(fields.revision),
+                inspections::body_hash.eq(&fields.body_hash),
+                inspections::body.eq(&fields.body),
+                inspections::evaluation.eq(&fields.evaluation),
+                inspections::score.eq(fields.score),
+                inspections::passed.eq(fields.passed),
+                inspections::flags.eq(&fields.flags),
+                inspections::flag_severity.eq(fields.flag_severity),
+                inspections::started_at.eq(fields.started_at),
+                inspections::client_submitted_at.eq(fields.client_submitted_at),
+                inspections::received_at.eq(fields.received_at),
+                inspections::submitted_at.eq(fields.submitted_at),
+                inspections::updated_at.eq(fields.updated_at),
+            ),
         ))
         .returning(Inspection::as_returning())
         .get_result::<Inspection>(c));
