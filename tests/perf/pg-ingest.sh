@@ -2,10 +2,10 @@
 # PostgreSQL ingest beside pgbench (issue 20): on a throwaway PostgreSQL cluster, each round
 # runs `fieldstar bench ingest` (64 clients, 20 s; fresh database), keeps its database, then
 # has pgbench run, against the declarations the bench left pending, the transaction a
-# submitted inspection writes — the same 16 statements between BEGIN and COMMIT, in the same
-# order, with the same columns, values of the same sizes and the same indexes
-# (tests/perf/pg-ingest.sql) — with 16 connections (fieldstar's pool) and with 64, prepared
-# statements, 20 s each. Prints one line
+# submitted inspection writes — the session check, then the same 10 statements between BEGIN
+# and COMMIT, in the same order, with the same columns, values of the same sizes and the same
+# indexes (tests/perf/pg-ingest.sql) — with 16 connections (fieldstar's pool) and with 64, and
+# the transaction alone with 16, prepared statements, 20 s each. Prints one line
 # per measurement and the ratio of fieldstar to pgbench's best, with the CPU PostgreSQL spent
 # per request or transaction (its backends, reaped ones included, and its helpers).
 #
@@ -24,6 +24,9 @@ pgbin=${PGBIN:-$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)}
 script="$PWD/tests/perf/pg-ingest.sql"
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/fieldstar-pg-ingest-XXXXXX")
+# The same without the session check: the transaction alone.
+tx_only="$dir/transaction-only.sql"
+grep -v '^SELECT active, role, org_unit_id, county_id FROM users' "$script" >"$tx_only"
 port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
 as_pg=()
 if [ "$(id -u)" = 0 ]; then
@@ -63,12 +66,12 @@ print(total / tck)
 PY
 }
 
-pgbench_run() { # database clients → "tps p99_ms pg_cpu_ms_per_tx"
-  local db=$1 clients=$2
+pgbench_run() { # database clients script → "tps p99_ms pg_cpu_ms_per_tx"
+  local db=$1 clients=$2 file=$3
   local before
   before=$(pg_cpu_s)
   "$pgbin/pgbench" -h 127.0.0.1 -p "$port" -U postgres -n -M prepared -c "$clients" -j 2 \
-    -T "$seconds" -f "$script" -l --log-prefix="$dir/pgb" "$db" >"$dir/pgbench.out" 2>&1 ||
+    -T "$seconds" -f "$file" -l --log-prefix="$dir/pgb" "$db" >"$dir/pgbench.out" 2>&1 ||
     { cat "$dir/pgbench.out" >&2; exit 1; }
   local tps p99 n cpu
   tps=$(awk '/^tps = /{print $3}' "$dir/pgbench.out")
@@ -105,11 +108,14 @@ for round in $(seq 1 "$rounds"); do
     CREATE SEQUENCE bench_pick_seq;" -c "VACUUM ANALYZE" >/dev/null
   best=0
   for clients in 16 64; do
-    read -r tps p99 cpu < <(pgbench_run "$db" "$clients")
+    read -r tps p99 cpu < <(pgbench_run "$db" "$clients" "$script")
     echo "round $round pgbench -c $clients: tps $tps p99_ms $p99 pg_cpu_ms/tx $cpu"
     best=$(python3 -c "print(max($best, $tps))")
   done
   python3 -c "print('round $round ratio fieldstar/pgbench: %.2f' % (${fs%% *} / $best))"
+  read -r tps p99 cpu < <(pgbench_run "$db" 16 "$tx_only")
+  echo "round $round pgbench -c 16, the transaction alone: tps $tps p99_ms $p99 pg_cpu_ms/tx $cpu"
+  python3 -c "print('round $round ratio fieldstar/pgbench (the transaction alone): %.2f' % (${fs%% *} / $tps))"
   "$pgbin/psql" -q -h 127.0.0.1 -p "$port" -U postgres -d postgres \
     -c "DROP DATABASE \"$db\" WITH (FORCE)" >/dev/null
 done
