@@ -237,24 +237,22 @@ fn declaration_for(
     body: &InspectionBody,
 ) -> ApiResult<Verified> {
     use crate::db::schema::{declarations as d, org_units, quarter_windows as w};
-    let row: Option<(Declaration, OrgUnit, Option<(NaiveDate, NaiveDate)>)> =
-        crate::db::on_backend!(conn, |c| {
-            let q = d::table
-                .inner_join(org_units::table.on(org_units::id.eq(d::village_id)))
-                .left_join(
-                    w::table.on(w::county_id.eq(d::county_id).and(w::quarter.eq(d::quarter))),
-                )
-                .filter(d::id.eq(&body.declaration_id))
-                .into_boxed();
-            crate::scoped!(q, d, &user.scope)
-                .select((
-                    Declaration::as_select(),
-                    OrgUnit::as_select(),
-                    (w::opens_on, w::closes_on).nullable(),
-                ))
-                .first(c)
-                .optional()
-        })?;
+    type Row = (Declaration, OrgUnit, Option<(NaiveDate, NaiveDate)>);
+    let row: Option<Row> = crate::db::on_backend!(conn, |c| {
+        let q = d::table
+            .inner_join(org_units::table.on(org_units::id.eq(d::village_id)))
+            .left_join(w::table.on(w::county_id.eq(d::county_id).and(w::quarter.eq(d::quarter))))
+            .filter(d::id.eq(&body.declaration_id))
+            .into_boxed();
+        crate::scoped!(q, d, &user.scope)
+            .select((
+                Declaration::as_select(),
+                OrgUnit::as_select(),
+                (w::opens_on, w::closes_on).nullable(),
+            ))
+            .first(c)
+            .optional()
+    })?;
     let (declaration, village, window) = row.ok_or_else(|| {
         ApiError::field(
             "declaration_id",
