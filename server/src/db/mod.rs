@@ -223,6 +223,9 @@ impl std::ops::DerefMut for Pooled {
     }
 }
 
+/// How long a request waits for a connection before it is answered 503.
+const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// A connection that went back to the pool less than this ago is handed out without a ping.
 /// r2d2 pings (`SELECT 1`) at every checkout to find connections that died while idle (a
 /// database restart, a firewall's idle timeout); under load every connection is back within
@@ -314,7 +317,7 @@ impl Db {
             Pool::builder()
                 .max_size(size)
                 .min_idle(Some(1))
-                .connection_timeout(Duration::from_secs(10))
+                .connection_timeout(CHECKOUT_TIMEOUT)
                 .build(ConnManager::new(url.clone()))
                 .map_err(|e| format!("cannot connect to {}: {e}", url.redacted()))
         };
@@ -342,12 +345,17 @@ impl Db {
         })
     }
 
-    /// Waits for a connection's turn (first come, first served).
+    /// Waits for a connection's turn (first come, first served), as long as the pool's own
+    /// checkout would: a 503 after `CHECKOUT_TIMEOUT`, never a request that hangs.
     async fn turn(&self) -> Result<tokio::sync::SemaphorePermit<'_>, ApiError> {
-        self.turns
-            .acquire()
-            .await
-            .map_err(|_| ApiError::unavailable("the database is shutting down"))
+        match tokio::time::timeout(CHECKOUT_TIMEOUT, self.turns.acquire()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            Ok(Err(_)) => Err(ApiError::unavailable("the database is shutting down")),
+            Err(_) => {
+                tracing::error!("no database connection became free in time");
+                Err(ApiError::unavailable("the database is busy; retry"))
+            }
+        }
     }
 
     pub fn state(&self) -> r2d2::State {
