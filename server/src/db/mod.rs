@@ -210,19 +210,6 @@ pub struct Pooled {
     suspect: bool,
 }
 
-impl std::ops::Deref for Pooled {
-    type Target = DbConn;
-    fn deref(&self) -> &DbConn {
-        &self.conn
-    }
-}
-
-impl std::ops::DerefMut for Pooled {
-    fn deref_mut(&mut self) -> &mut DbConn {
-        &mut self.conn
-    }
-}
-
 /// How long a request waits for a connection before it is answered 503.
 const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -396,7 +383,7 @@ impl Db {
 
     pub fn migrate(&self) -> Result<Vec<String>, String> {
         let mut conn = self.pool.get().map_err(|e| e.to_string())?;
-        run_migrations(&mut conn)
+        run_migrations(&mut conn.conn)
     }
 }
 

@@ -33,6 +33,24 @@ pub struct Window {
 }
 
 impl Window {
+    /// The window a county set for `quarter` (its `quarter_windows` row's days), or the default
+    /// one; and whether the county set it.
+    pub fn stored_or_default(
+        row: Option<(NaiveDate, NaiveDate)>,
+        quarter: Quarter,
+    ) -> (Self, bool) {
+        match row {
+            Some((opens_on, closes_on)) => (
+                Window {
+                    opens_on,
+                    closes_on,
+                },
+                true,
+            ),
+            None => (Window::default_for(quarter), false),
+        }
+    }
+
     /// The programme's default: from the quarter's first day to 15 days after its last.
     pub fn default_for(quarter: Quarter) -> Window {
         Window {
@@ -143,16 +161,7 @@ pub fn window_of(
             .select((quarter_windows::opens_on, quarter_windows::closes_on))
             .first(c)
             .optional())?;
-    Ok(match row {
-        Some((opens_on, closes_on)) => (
-            Window {
-                opens_on,
-                closes_on,
-            },
-            true,
-        ),
-        None => (Window::default_for(quarter), false),
-    })
+    Ok(Window::stored_or_default(row, quarter))
 }
 
 pub fn view(

@@ -123,7 +123,7 @@ fn prepare(
     )
     .map_err(|message| ApiError::field("checklist", message))?;
     let template = checklist.template_shared()?;
-    let quarter = Quarter::parse(&declaration.quarter).map_err(|_| ApiError::internal())?;
+    let quarter = quarter_of(declaration)?;
     let coverage = crate::mentoring::village_coverage(conn, &village.id, quarter)?;
     let mut computed = ComputedValues::new();
     computed.insert("mentoring.coverage".into(), coverage.computed());
@@ -259,18 +259,34 @@ fn declaration_for(
             Rule::NotInScope.with("what", "declaration"),
         )
     })?;
-    let window = match window {
-        Some((opens_on, closes_on)) => Window {
-            opens_on,
-            closes_on,
-        },
-        None => Window::default_for(quarter_of(&declaration)?),
-    };
+    let (window, _) = Window::stored_or_default(window, quarter_of(&declaration)?);
     Ok(Verified {
         declaration,
         village,
         window,
     })
+}
+
+/// What a body of inspection `inspection_id` is checked against once its declaration is
+/// found: the window, the checklist and the answers (scored and flagged), the photo ids.
+fn check_body(
+    conn: &mut DbConn,
+    user: &AuthUser,
+    body: &InspectionBody,
+    verified: Verified,
+    inspection_id: &str,
+    received_at: DateTime<Utc>,
+    tz: chrono_tz::Tz,
+) -> ApiResult<(Declaration, Prepared, Vec<PhotoRow>)> {
+    check_window(&verified, body.started_at, tz)?;
+    let Verified {
+        declaration,
+        village,
+        ..
+    } = verified;
+    let prepared = prepare(conn, user, body, &declaration, village, received_at)?;
+    let existing_photos = check_photo_ids(conn, inspection_id, body)?;
+    Ok((declaration, prepared, existing_photos))
 }
 
 fn quarter_of(declaration: &Declaration) -> ApiResult<Quarter> {
@@ -496,14 +512,8 @@ fn create(
             ))
         }
     }
-    check_window(&verified, body.started_at, tz)?;
-    let Verified {
-        declaration,
-        village,
-        ..
-    } = verified;
-    let prepared = prepare(conn, user, body, &declaration, village, received_at)?;
-    let existing_photos = check_photo_ids(conn, id, body)?;
+    let (declaration, prepared, existing_photos) =
+        check_body(conn, user, body, verified, id, received_at, tz)?;
     // Pending when read in this transaction; under READ COMMITTED another may have taken it.
     if !Declaration::claim_for_inspection(conn, &declaration.id)? {
         return Err(retry());
@@ -614,14 +624,8 @@ fn revise(
     tz: chrono_tz::Tz,
 ) -> ApiResult<Stored> {
     let verified = declaration_for(conn, user, body)?;
-    check_window(&verified, body.started_at, tz)?;
-    let Verified {
-        declaration,
-        village,
-        ..
-    } = verified;
-    let prepared = prepare(conn, user, body, &declaration, village, received_at)?;
-    let existing_photos = check_photo_ids(conn, &existing.id, body)?;
+    let (_, prepared, existing_photos) =
+        check_body(conn, user, body, verified, &existing.id, received_at, tz)?;
     // Claim the row: a concurrent resubmission that read the same revision changes nothing.
     let claimed = diesel::update(
         inspections::table
