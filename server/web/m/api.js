@@ -184,11 +184,18 @@ export async function request(path, { method = 'GET', json, body, type, headers:
     } catch {
       throw new ApiError(0);
     }
-    if (res.status === 401 && attempt === 0 && access) {
-      access = null;
-      continue;
+    if (res.status === 401) {
+      // The access token expired, or there was none: a refresh that got no answer (the phone
+      // was offline) let an `offlineOk` request go without one. The server answering means the
+      // network is back: refresh now and ask once more.
+      if (attempt === 0) {
+        access = null;
+        continue;
+      }
+      // Still no token: the refresh got no answer again, so the session is not known to be over.
+      if (!access) throw new ApiError(0);
+      throw new LoginNeeded();
     }
-    if (res.status === 401) throw new LoginNeeded();
     return res;
   }
   throw new LoginNeeded();

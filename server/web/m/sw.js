@@ -3,7 +3,7 @@
 // (revalidated with their ETags: a 304 serves the copy) and from the cache when it does not.
 // Nothing else is stored here.
 
-const SHELL_CACHE = 'fieldstar-shell-v5';
+const SHELL_CACHE = 'fieldstar-shell-v6';
 const API_CACHE = 'fieldstar-api';
 const SHELL = [
   '/m/',

@@ -94,8 +94,9 @@ browser_run_specs() {
     timeout "$timeout_secs" node --test "${pattern[@]}" "$dir/$name.test.mjs" || status=1
   done
   if [ "$status" -ne 0 ]; then
-    echo "--- server log (last 40 lines, cut) ---" >&2
-    tail -n 40 "$FIELDSTAR_SERVER_LOG" | cut -c1-400 >&2
+    # The app's files (route=unmatched) would fill the tail: the API's last lines are what helps.
+    echo "--- server log, without the app's files (last 60 lines, cut) ---" >&2
+    grep -v 'route=unmatched' "$FIELDSTAR_SERVER_LOG" | tail -n 60 | cut -c1-400 >&2
   fi
   return "$status"
 }

@@ -129,3 +129,67 @@ export function withExif(jpeg, { taken, offset, lat, lon, orientation, little = 
   ]);
   return Buffer.concat([jpeg.subarray(0, 2), app1, jpeg.subarray(2)]);
 }
+
+/**
+ * What the app did, for a failure's message: its API requests (sent, answered with the status,
+ * failed with the reason) and its console, each with the milliseconds since `watch` began.
+ * The last 80 lines are kept.
+ */
+export function watch(context, page) {
+  const t0 = Date.now();
+  const lines = [];
+  const note = (s) => {
+    lines.push(`${String(Date.now() - t0).padStart(7)} ms ${s}`);
+    if (lines.length > 80) lines.shift();
+  };
+  const api = (r) => new URL(r.url()).pathname.startsWith('/api/');
+  const name = (r) => `${r.method()} ${new URL(r.url()).pathname}${r.serviceWorker() ? ' (service worker)' : ''}`;
+  context.on('request', (r) => api(r) && note(`sent ${name(r)}`));
+  context.on('requestfinished', async (r) => api(r) && note(`answered ${name(r)}: ${(await r.response())?.status()}`));
+  context.on('requestfailed', (r) => api(r) && note(`failed ${name(r)}: ${r.failure()?.errorText}`));
+  page.on('console', (m) => note(`console.${m.type()} ${m.text()}`));
+  return { note, text: () => lines.join('\n') };
+}
+
+/** The outbox as the phone holds it (IndexedDB), for a failure's message. */
+export function outboxOf(page) {
+  return page.evaluate(
+    () =>
+      new Promise((resolve) => {
+        const open = indexedDB.open('fieldstar');
+        open.onerror = () => resolve(String(open.error));
+        open.onsuccess = () => {
+          const all = open.result.transaction('inspections').objectStore('inspections').getAll();
+          all.onerror = () => resolve(String(all.error));
+          all.onsuccess = () =>
+            resolve(
+              all.result.map((r) => ({
+                id: r.id,
+                state: r.state,
+                attempts: r.attempts,
+                next_try_in_ms: r.next_try ? r.next_try - Date.now() : null,
+                waiting_signal: r.waiting_signal,
+                body_sent: r.body_sent,
+                error: r.error,
+                photos: (r.photos || []).map((p) => p.state),
+              })),
+            );
+        };
+      }),
+  );
+}
+
+/**
+ * Waits for the outbox entry `id` to be sent; when it is not within `timeout` ms the error says
+ * where it stands on the phone and what the app did meanwhile (a `watch`).
+ */
+export async function waitSent(page, id, watched, timeout = 30_000) {
+  try {
+    await page.waitForSelector(`#outbox article[data-inspection="${id}"][data-state="sent"]`, { timeout });
+  } catch (e) {
+    const outbox = await outboxOf(page).catch((err) => String(err));
+    throw new Error(
+      `${e.message}\n--- the phone's outbox ---\n${JSON.stringify(outbox, null, 1)}\n--- what the app did ---\n${watched.text()}`,
+    );
+  }
+}

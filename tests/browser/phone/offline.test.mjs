@@ -10,7 +10,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BASE, PASSWORD, login, call, seedDeclaration, launch } from './lib.mjs';
+import { BASE, PASSWORD, login, call, seedDeclaration, launch, watch, waitSent } from './lib.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const PHOTO = fs.readFileSync(path.join(here, '..', 'fixtures', 'phone-photo.jpg'));
@@ -19,6 +19,7 @@ const photo = (name) => ({ name, mimeType: 'image/jpeg', buffer: PHOTO });
 let context;
 let page;
 let seed;
+let watched;
 const pageErrors = [];
 const foreign = [];
 const cspViolations = [];
@@ -35,6 +36,7 @@ before(async () => {
     if (!url.startsWith(`${BASE}/`) && !url.startsWith('blob:') && !url.startsWith('data:')) foreign.push(url);
   });
   page = context.pages()[0] || (await context.newPage());
+  watched = watch(context, page);
   page.on('pageerror', (e) => pageErrors.push(String(e)));
   page.on('console', (m) => {
     if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
@@ -158,6 +160,7 @@ test('the phone app inspects offline and the server gets the inspection once', {
 
   // Offline: submit; it waits on the phone and the server has nothing.
   await context.setOffline(true);
+  watched.note('test: offline');
   await page.waitForSelector('#net.net-off');
   await submit();
   const card = page.locator('#outbox article.outbox');
@@ -169,6 +172,7 @@ test('the phone app inspects offline and the server gets the inspection once', {
   assert.equal((await call(inspector, 'GET', `/api/v1/inspections/${id}`)).status, 404);
 
   // Restart the app while offline: it opens from the service worker and the queue survives.
+  watched.note('test: reload');
   await page.reload();
   await page.waitForSelector(`#outbox article[data-inspection="${id}"][data-state="queued"]`);
   await page.waitForSelector(`#worklist article[data-declaration="${seed.declaration.id}"]`);
@@ -177,7 +181,8 @@ test('the phone app inspects offline and the server gets the inspection once', {
 
   // Online again: the outbox sends it, body then photo by photo, and shows the server's flags.
   await context.setOffline(false);
-  await page.waitForSelector(`#outbox article[data-inspection="${id}"][data-state="sent"]`, { timeout: 30_000 });
+  watched.note('test: online');
+  await waitSent(page, id, watched);
   const sent = page.locator(`#outbox article[data-inspection="${id}"]`);
   assert.match(await sent.innerText(), /submitted/);
   assert.equal(await sent.locator('.photo-states li.state-sent').count(), 4);
@@ -252,7 +257,7 @@ test('a returned inspection comes back with the comment and goes out as revision
   );
   assert.deepEqual(revalidated, { status: 200, marker: '0', code: 'star-1' });
   await submit();
-  await page.waitForSelector(`#outbox article[data-inspection="${id}"][data-state="sent"]`, { timeout: 30_000 });
+  await waitSent(page, id, watched);
 
   const inspector = await login('inspector1');
   const view = (await call(inspector, 'GET', `/api/v1/inspections/${id}`)).body;
@@ -482,6 +487,27 @@ test('with the township pre-check, a declaration reaches the phone only once its
     await entry.waitFor({ timeout: 15_000 });
   } finally {
     await call(admin, 'PATCH', '/api/v1/policy', { township_precheck: false });
+  }
+  assert.deepEqual(pageErrors, []);
+});
+
+test('a refresh that got no answer does not log the inspector out', { timeout: 60_000 }, async () => {
+  // The app restarts (its access token is in memory only) and its first refresh gets no answer,
+  // as when the signal drops: the lists it reads meanwhile go without a token and the server
+  // answers 401. That is no logout: the app refreshes again and reads them.
+  let refreshes = 0;
+  await page.route('**/api/v1/auth/refresh', (route) =>
+    refreshes++ === 0 ? route.abort('internetdisconnected') : route.continue(),
+  );
+  try {
+    await page.reload();
+    await page.waitForFunction(
+      () => !document.querySelector('#worklist h2 .badge') && !!document.querySelector('#worklist article'),
+    );
+    assert.equal(await page.locator('#login').count(), 0, 'still logged in');
+    assert.ok(refreshes >= 2, `the refresh was tried again (${refreshes})`);
+  } finally {
+    await page.unroute('**/api/v1/auth/refresh');
   }
   assert.deepEqual(pageErrors, []);
 });
