@@ -61,9 +61,24 @@ function keep(tokens) {
   };
   clearTimeout(refreshTimer);
   const wait = Math.max(5_000, session.expiresAt - Date.now() - EARLY_MS);
-  refreshTimer = setTimeout(() => {
-    refresh().catch(() => end('expired'));
+  refreshTimer = setTimeout(function early() {
+    // No answer (the network blinked) is no logout: try again shortly, the token still holds.
+    refreshed().catch(() => {
+      if (session) refreshTimer = setTimeout(early, 10_000);
+    });
   }, wait);
+}
+
+/**
+ * A refresh; one the server refused (the token spent, revoked or expired) ends the session. One
+ * that got no answer, or a 5xx, does not: the error goes to the caller and the next request
+ * tries again.
+ */
+function refreshed() {
+  return refresh().catch((e) => {
+    if (e instanceof ApiError && (e.status === 401 || e.status === 422)) end('expired');
+    throw e;
+  });
 }
 
 function end(reason) {
@@ -122,8 +137,13 @@ export async function logout() {
 export async function send(method, path, body, headers = {}) {
   if (!session) throw new ApiError(401);
   if (session.expiresAt - Date.now() < 30_000) {
-    await refresh().catch(() => end('expired'));
-    if (!session) throw new ApiError(401);
+    try {
+      await refreshed();
+    } catch (e) {
+      if (!session) throw new ApiError(401);
+      // Not refused, only unanswered: a token that still holds is used; an expired one is not.
+      if (session.expiresAt <= Date.now()) throw e;
+    }
   }
   const attempt = () => {
     const init = {
@@ -143,12 +163,12 @@ export async function send(method, path, body, headers = {}) {
   if (res.status === 401) {
     // The token may have been revoked or the clock moved: one refresh, one retry.
     try {
-      await refresh();
-      res = await attempt();
-    } catch {
-      end('expired');
-      throw new ApiError(401);
+      await refreshed();
+    } catch (e) {
+      if (!session) throw new ApiError(401);
+      throw e;
     }
+    res = await attempt();
   }
   if (!res.ok) throw await problemOf(res);
   return res;
