@@ -16,6 +16,9 @@ both_backends!(
     login_returns_429_with_retry_after_after_repeated_failures,
     forged_none_and_expired_tokens_are_401,
     refresh_rotates_and_reuse_revokes_the_family,
+    a_refresh_whose_answer_was_lost_is_retried_with_the_spent_token,
+    a_token_replaced_by_a_retry_ends_the_family_when_it_comes_back,
+    a_spent_token_after_the_two_minute_retry_window_ends_the_family,
     logout_revokes_the_refresh_token,
     a_deactivated_user_cannot_refresh_or_log_in
 );
@@ -96,38 +99,92 @@ async fn forged_none_and_expired_tokens_are_401(app: TestApp) {
     assert_problem(res, 401).await;
 }
 
+async fn refresh(app: &TestApp, token: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/v1/auth/refresh"))
+        .json(&json!({"refresh_token": token}))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn refreshed(app: &TestApp, token: &str) -> String {
+    let res = refresh(app, token).await;
+    assert_eq!(res.status(), 200);
+    let body = json_of(res).await;
+    assert!(body["access_token"].is_string());
+    body["refresh_token"].as_str().unwrap().to_string()
+}
+
 async fn refresh_rotates_and_reuse_revokes_the_family(app: TestApp) {
     app.seed_demo().await;
     let s = app.login("reviewer1").await;
-    let first = json_of(
-        app.client
-            .post(app.url("/api/v1/auth/refresh"))
-            .json(&json!({"refresh_token": s.refresh}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    let second_token = first["refresh_token"].as_str().unwrap().to_string();
-    assert_ne!(second_token, s.refresh);
-    assert!(first["access_token"].is_string());
-    // The spent token is presented again: 401, and the whole family is revoked.
-    let res = app
-        .client
-        .post(app.url("/api/v1/auth/refresh"))
-        .json(&json!({"refresh_token": s.refresh}))
-        .send()
+    let second = refreshed(&app, &s.refresh).await;
+    assert_ne!(second, s.refresh);
+    // The session moves on with the second token...
+    let third = refreshed(&app, &second).await;
+    // ...and the spent first one is presented again: 401, and the whole family is revoked.
+    assert_problem(refresh(&app, &s.refresh).await, 401).await;
+    assert_problem(refresh(&app, &third).await, 401).await;
+    assert_problem(refresh(&app, &second).await, 401).await;
+}
+
+async fn a_refresh_whose_answer_was_lost_is_retried_with_the_spent_token(app: TestApp) {
+    app.seed_demo().await;
+    let s = app.login("inspector1").await;
+    // The server rotates, and the answer never reaches the phone.
+    let lost = refreshed(&app, &s.refresh).await;
+    // The phone asks again with the token it holds: a new pair, in place of the lost one.
+    let retried = refreshed(&app, &s.refresh).await;
+    assert_ne!(retried, lost);
+    // Lost twice: still the retry (nothing of the family was used since).
+    let retried = refreshed(&app, &s.refresh).await;
+    // The session goes on with the last answer.
+    let next = refreshed(&app, &retried).await;
+    // Once the family moved on, the first token is a copy: the family ends.
+    assert_problem(refresh(&app, &s.refresh).await, 401).await;
+    assert_problem(refresh(&app, &next).await, 401).await;
+}
+
+async fn a_token_replaced_by_a_retry_ends_the_family_when_it_comes_back(app: TestApp) {
+    app.seed_demo().await;
+    let s = app.login("inspector1").await;
+    // Whoever got the first answer holds `lost`; the retry replaced it.
+    let lost = refreshed(&app, &s.refresh).await;
+    let retried = refreshed(&app, &s.refresh).await;
+    // Two holders of one session: presenting the replaced token ends the family for both.
+    assert_problem(refresh(&app, &lost).await, 401).await;
+    assert_problem(refresh(&app, &retried).await, 401).await;
+}
+
+async fn a_spent_token_after_the_two_minute_retry_window_ends_the_family(app: TestApp) {
+    use diesel::prelude::*;
+    use fieldstar::db::schema::refresh_tokens;
+    app.seed_demo().await;
+    let s = app.login("inspector1").await;
+    let next = refreshed(&app, &s.refresh).await;
+    // Three minutes go by (every token of the table: only this session's were used).
+    app.state
+        .db
+        .write(|conn| {
+            let rows: Vec<(String, chrono::NaiveDateTime)> = refresh_tokens::table
+                .filter(refresh_tokens::used_at.is_not_null())
+                .select((
+                    refresh_tokens::id,
+                    refresh_tokens::used_at.assume_not_null(),
+                ))
+                .load(conn)?;
+            for (id, used) in rows {
+                diesel::update(refresh_tokens::table.find(id))
+                    .set(refresh_tokens::used_at.eq(used - chrono::TimeDelta::minutes(3)))
+                    .execute(conn)?;
+            }
+            Ok(())
+        })
         .await
         .unwrap();
-    assert_problem(res, 401).await;
-    let res = app
-        .client
-        .post(app.url("/api/v1/auth/refresh"))
-        .json(&json!({"refresh_token": second_token}))
-        .send()
-        .await
-        .unwrap();
-    assert_problem(res, 401).await;
+    assert_problem(refresh(&app, &s.refresh).await, 401).await;
+    assert_problem(refresh(&app, &next).await, 401).await;
 }
 
 async fn logout_revokes_the_refresh_token(app: TestApp) {

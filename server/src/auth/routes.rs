@@ -186,6 +186,27 @@ fn find_refresh(conn: &mut DbConn, raw: &str) -> QueryResult<Option<RefreshRow>>
         .optional()
 }
 
+/// The family's token that is neither used nor revoked (at most one: rotation keeps it so).
+fn live_token(conn: &mut DbConn, family: &str) -> QueryResult<Option<String>> {
+    refresh_tokens::table
+        .filter(refresh_tokens::family_id.eq(family))
+        .filter(refresh_tokens::used_at.is_null())
+        .filter(refresh_tokens::revoked_at.is_null())
+        .select(refresh_tokens::id)
+        .first(conn)
+        .optional()
+}
+
+/// Whether a token of the family was used after `used` (the session moved on from it).
+fn family_used_after(conn: &mut DbConn, family: &str, used: NaiveDateTime) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        refresh_tokens::table
+            .filter(refresh_tokens::family_id.eq(family))
+            .filter(refresh_tokens::used_at.gt(used)),
+    ))
+    .get_result(conn)
+}
+
 fn revoke_family(conn: &mut DbConn, family: &str) -> QueryResult<usize> {
     diesel::update(
         refresh_tokens::table
@@ -196,7 +217,9 @@ fn revoke_family(conn: &mut DbConn, family: &str) -> QueryResult<usize> {
     .execute(conn)
 }
 
-/// Trades a refresh token for a new pair. A spent token presented again revokes its family.
+/// Trades a refresh token for a new pair. A spent token presented again revokes its family,
+/// unless it comes back within two minutes and nothing of its family was used since: then its
+/// answer was lost and this is the retry (`token::judge`); the lost successor is replaced.
 #[utoipa::path(
     tag = "auth",
     request_body = RefreshRequest,
@@ -217,15 +240,29 @@ pub async fn refresh(
                 return Ok(Err(invalid()));
             };
             let t = now();
-            if row.used_at.is_some() || row.revoked_at.is_some() {
-                // Reuse of a spent token means it leaked: end every session of this family.
-                if row.used_at.is_some() {
+            let live = live_token(conn, &row.family_id)?;
+            let used_since = match row.used_at {
+                Some(used) => family_used_after(conn, &row.family_id, used)?,
+                None => false,
+            };
+            let presented = token::judge(
+                &token::RefreshState {
+                    expires_at: row.expires_at,
+                    used_at: row.used_at,
+                    revoked_at: row.revoked_at,
+                    family_lives: live.is_some(),
+                    family_used_since: used_since,
+                },
+                t,
+            );
+            match presented {
+                token::Presented::Dead => return Ok(Err(invalid())),
+                // Reuse means the session is in two hands: end every token of this family.
+                token::Presented::Copied => {
                     revoke_family(conn, &row.family_id)?;
+                    return Ok(Err(invalid()));
                 }
-                return Ok(Err(invalid()));
-            }
-            if row.expires_at <= t {
-                return Ok(Err(invalid()));
+                token::Presented::Fresh | token::Presented::Retry => {}
             }
             let user = match User::find(conn, &row.user_id)? {
                 Some(u) if u.active => u,
@@ -234,14 +271,28 @@ pub async fn refresh(
                     return Ok(Err(invalid()));
                 }
             };
-            let spent = diesel::update(
-                refresh_tokens::table
-                    .filter(refresh_tokens::id.eq(&row.id))
-                    .filter(refresh_tokens::used_at.is_null()),
-            )
-            .set(refresh_tokens::used_at.eq(t))
-            .execute(conn)?;
-            if spent != 1 {
+            // Fresh: spend it. Retry: its successor, issued into a lost answer, is replaced (and
+            // presenting that one later ends the family, as any copy does). Either only if no
+            // other request claimed it first.
+            let claimed = match (presented, live) {
+                (token::Presented::Retry, Some(successor)) => diesel::update(
+                    refresh_tokens::table
+                        .filter(refresh_tokens::id.eq(successor))
+                        .filter(refresh_tokens::used_at.is_null())
+                        .filter(refresh_tokens::revoked_at.is_null()),
+                )
+                .set(refresh_tokens::revoked_at.eq(t))
+                .execute(conn)?,
+                _ => diesel::update(
+                    refresh_tokens::table
+                        .filter(refresh_tokens::id.eq(&row.id))
+                        .filter(refresh_tokens::used_at.is_null())
+                        .filter(refresh_tokens::revoked_at.is_null()),
+                )
+                .set(refresh_tokens::used_at.eq(t))
+                .execute(conn)?,
+            };
+            if claimed != 1 {
                 return Ok(Err(invalid()));
             }
             // The new token ends when the family does: 30 days after the login, not after now.

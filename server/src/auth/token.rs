@@ -3,6 +3,7 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use chrono::NaiveDateTime;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -109,9 +110,164 @@ pub fn hash_refresh_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// How long after a refresh token was spent it may come back as a **retry**: its answer (the new
+/// pair) was lost on the way, and the phone, still holding the spent token, asks again. The
+/// phone gives up on an answer after 30 s and tries again within 10 s; two minutes leave room
+/// for a signal that comes and goes.
+pub const REFRESH_RETRY_SECS: i64 = 120;
+
+/// What a presented refresh token is, and so what the server does with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presented {
+    /// Unused, unrevoked, unexpired: spend it and issue its successor.
+    Fresh,
+    /// Spent within `REFRESH_RETRY_SECS`, and nothing of its family was used since: the answer
+    /// was lost. Its unused successor is revoked and a new one issued in its place.
+    Retry,
+    /// Two holders of one session: a spent token after its family moved on (or after the retry
+    /// window), or a token replaced by a retry presented while its family lives. The family ends.
+    Copied,
+    /// Expired, or revoked with its whole family (logout, password change): refused, no more.
+    Dead,
+}
+
+/// The state of a presented refresh token and its family, as read in the refresh's transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct RefreshState {
+    pub expires_at: NaiveDateTime,
+    pub used_at: Option<NaiveDateTime>,
+    pub revoked_at: Option<NaiveDateTime>,
+    /// The family has an unused, unrevoked token (it is not over).
+    pub family_lives: bool,
+    /// Some token of the family was used after this one was.
+    pub family_used_since: bool,
+}
+
+/// Judges a presented refresh token at `now` (rotation with reuse detection, and the lost
+/// answer's retry). Pure: the clock comes in.
+pub fn judge(t: &RefreshState, now: NaiveDateTime) -> Presented {
+    if t.revoked_at.is_some() {
+        // Revoked alone while the family lives: replaced by a retry, so someone else holds it.
+        return if t.family_lives {
+            Presented::Copied
+        } else {
+            Presented::Dead
+        };
+    }
+    if t.expires_at <= now {
+        return Presented::Dead;
+    }
+    match t.used_at {
+        None => Presented::Fresh,
+        Some(used) => {
+            let recent = now - used <= chrono::Duration::seconds(REFRESH_RETRY_SECS);
+            if recent && t.family_lives && !t.family_used_since {
+                Presented::Retry
+            } else {
+                Presented::Copied
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn at(s: &str) -> NaiveDateTime {
+        s.parse().unwrap()
+    }
+
+    /// A token of a live family, spent at 10:00:00 unless told otherwise, expiring in May.
+    fn spent(used: &str) -> RefreshState {
+        RefreshState {
+            expires_at: at("2026-05-01T00:00:00"),
+            used_at: Some(at(used)),
+            revoked_at: None,
+            family_lives: true,
+            family_used_since: false,
+        }
+    }
+
+    #[test]
+    fn an_unused_token_is_fresh_until_it_expires() {
+        let t = RefreshState {
+            used_at: None,
+            ..spent("2026-04-01T10:00:00")
+        };
+        assert_eq!(judge(&t, at("2026-04-01T10:00:00")), Presented::Fresh);
+        assert_eq!(judge(&t, at("2026-04-30T23:59:59")), Presented::Fresh);
+        assert_eq!(judge(&t, at("2026-05-01T00:00:00")), Presented::Dead);
+    }
+
+    #[test]
+    fn a_spent_token_back_within_two_minutes_is_a_retry_and_after_them_a_copy() {
+        let t = spent("2026-04-01T10:00:00");
+        assert_eq!(judge(&t, at("2026-04-01T10:00:00")), Presented::Retry);
+        assert_eq!(judge(&t, at("2026-04-01T10:02:00")), Presented::Retry);
+        assert_eq!(
+            judge(&t, at("2026-04-01T10:02:00.000001")),
+            Presented::Copied
+        );
+        assert_eq!(judge(&t, at("2026-04-02T10:00:00")), Presented::Copied);
+    }
+
+    #[test]
+    fn a_spent_token_is_a_copy_once_its_family_moved_on_or_ended() {
+        let moved_on = RefreshState {
+            family_used_since: true,
+            ..spent("2026-04-01T10:00:00")
+        };
+        assert_eq!(
+            judge(&moved_on, at("2026-04-01T10:00:30")),
+            Presented::Copied
+        );
+        let no_live_successor = RefreshState {
+            family_lives: false,
+            ..spent("2026-04-01T10:00:00")
+        };
+        assert_eq!(
+            judge(&no_live_successor, at("2026-04-01T10:00:30")),
+            Presented::Copied
+        );
+    }
+
+    #[test]
+    fn a_revoked_token_is_a_copy_while_its_family_lives_and_dead_after() {
+        let replaced = RefreshState {
+            used_at: None,
+            revoked_at: Some(at("2026-04-01T10:00:10")),
+            ..spent("2026-04-01T10:00:00")
+        };
+        assert_eq!(
+            judge(&replaced, at("2026-04-01T10:05:00")),
+            Presented::Copied
+        );
+        let ended = RefreshState {
+            family_lives: false,
+            ..replaced
+        };
+        assert_eq!(judge(&ended, at("2026-04-01T10:05:00")), Presented::Dead);
+        // A spent token of an ended family (logout after a rotation) is refused without more.
+        let spent_then_ended = RefreshState {
+            revoked_at: Some(at("2026-04-01T10:01:00")),
+            family_lives: false,
+            ..spent("2026-04-01T10:00:00")
+        };
+        assert_eq!(
+            judge(&spent_then_ended, at("2026-04-01T10:01:30")),
+            Presented::Dead
+        );
+    }
+
+    #[test]
+    fn an_expired_token_is_dead_even_within_the_retry_window() {
+        let t = RefreshState {
+            expires_at: at("2026-04-01T10:00:30"),
+            ..spent("2026-04-01T10:00:00")
+        };
+        assert_eq!(judge(&t, at("2026-04-01T10:00:31")), Presented::Dead);
+    }
 
     fn scope() -> Scope {
         Scope {

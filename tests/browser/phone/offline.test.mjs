@@ -511,3 +511,29 @@ test('a refresh that got no answer does not log the inspector out', { timeout: 6
   }
   assert.deepEqual(pageErrors, []);
 });
+
+test('a refresh whose answer was lost is asked again, and the inspector stays logged in', {
+  timeout: 60_000,
+}, async () => {
+  // The server rotates the token and the answer is lost on the way (the signal dropped): the
+  // phone still holds the spent token and presents it again, which the server takes as the retry.
+  let refreshes = 0;
+  await page.route('**/api/v1/auth/refresh', async (route) => {
+    if (refreshes++ === 0) {
+      const answered = await route.fetch();
+      assert.equal(answered.status(), 200, 'the server rotated the token');
+      await route.abort('internetdisconnected');
+    } else await route.continue();
+  });
+  try {
+    await page.reload();
+    await page.waitForFunction(
+      () => !document.querySelector('#worklist h2 .badge') && !!document.querySelector('#worklist article'),
+    );
+    assert.equal(await page.locator('#login').count(), 0, 'still logged in');
+    assert.ok(refreshes >= 2, `the refresh was asked again (${refreshes})`);
+  } finally {
+    await page.unroute('**/api/v1/auth/refresh');
+  }
+  assert.deepEqual(pageErrors, []);
+});
