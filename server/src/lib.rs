@@ -1,6 +1,7 @@
 //! fieldstar: quarterly on-site verification of star-rated villages.
 //! `app` wires the routes; each capability (auth, org, users, …) owns its rules and queries.
 
+pub mod alloc;
 pub mod app;
 pub mod audit;
 pub mod auth;

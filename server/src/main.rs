@@ -1,3 +1,6 @@
+#[global_allocator]
+static ALLOCATOR: fieldstar::alloc::Split = fieldstar::alloc::Split;
+
 fn main() -> std::process::ExitCode {
     fieldstar::cli::main()
 }
