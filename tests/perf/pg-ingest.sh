@@ -89,7 +89,7 @@ for round in $(seq 1 "$rounds"); do
     --keep >"$dir/bench.out" 2>"$dir/bench.err" &
   bench=$!
   # PostgreSQL's CPU from the start of the load (not the seeding) to the end of the run.
-  until grep -q '^fieldstar bench: load starts' "$dir/bench.err"; do
+  until grep -qs '^fieldstar bench: load starts' "$dir/bench.err"; do
     kill -0 "$bench" 2>/dev/null || { cat "$dir/bench.err" >&2; exit 1; }
     sleep 0.05
   done
