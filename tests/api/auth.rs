@@ -99,17 +99,8 @@ async fn forged_none_and_expired_tokens_are_401(app: TestApp) {
     assert_problem(res, 401).await;
 }
 
-async fn refresh(app: &TestApp, token: &str) -> reqwest::Response {
-    app.client
-        .post(app.url("/api/v1/auth/refresh"))
-        .json(&json!({"refresh_token": token}))
-        .send()
-        .await
-        .unwrap()
-}
-
 async fn refreshed(app: &TestApp, token: &str) -> String {
-    let res = refresh(app, token).await;
+    let res = app.refresh_raw(token).await;
     assert_eq!(res.status(), 200);
     let body = json_of(res).await;
     assert!(body["access_token"].is_string());
@@ -124,9 +115,9 @@ async fn refresh_rotates_and_reuse_revokes_the_family(app: TestApp) {
     // The session moves on with the second token...
     let third = refreshed(&app, &second).await;
     // ...and the spent first one is presented again: 401, and the whole family is revoked.
-    assert_problem(refresh(&app, &s.refresh).await, 401).await;
-    assert_problem(refresh(&app, &third).await, 401).await;
-    assert_problem(refresh(&app, &second).await, 401).await;
+    assert_problem(app.refresh_raw(&s.refresh).await, 401).await;
+    assert_problem(app.refresh_raw(&third).await, 401).await;
+    assert_problem(app.refresh_raw(&second).await, 401).await;
 }
 
 async fn a_refresh_whose_answer_was_lost_is_retried_with_the_spent_token(app: TestApp) {
@@ -142,8 +133,8 @@ async fn a_refresh_whose_answer_was_lost_is_retried_with_the_spent_token(app: Te
     // The session goes on with the last answer.
     let next = refreshed(&app, &retried).await;
     // Once the family moved on, the first token is a copy: the family ends.
-    assert_problem(refresh(&app, &s.refresh).await, 401).await;
-    assert_problem(refresh(&app, &next).await, 401).await;
+    assert_problem(app.refresh_raw(&s.refresh).await, 401).await;
+    assert_problem(app.refresh_raw(&next).await, 401).await;
 }
 
 async fn a_token_replaced_by_a_retry_ends_the_family_when_it_comes_back(app: TestApp) {
@@ -153,8 +144,8 @@ async fn a_token_replaced_by_a_retry_ends_the_family_when_it_comes_back(app: Tes
     let lost = refreshed(&app, &s.refresh).await;
     let retried = refreshed(&app, &s.refresh).await;
     // Two holders of one session: presenting the replaced token ends the family for both.
-    assert_problem(refresh(&app, &lost).await, 401).await;
-    assert_problem(refresh(&app, &retried).await, 401).await;
+    assert_problem(app.refresh_raw(&lost).await, 401).await;
+    assert_problem(app.refresh_raw(&retried).await, 401).await;
 }
 
 async fn a_spent_token_after_the_two_minute_retry_window_ends_the_family(app: TestApp) {
@@ -183,8 +174,8 @@ async fn a_spent_token_after_the_two_minute_retry_window_ends_the_family(app: Te
         })
         .await
         .unwrap();
-    assert_problem(refresh(&app, &s.refresh).await, 401).await;
-    assert_problem(refresh(&app, &next).await, 401).await;
+    assert_problem(app.refresh_raw(&s.refresh).await, 401).await;
+    assert_problem(app.refresh_raw(&next).await, 401).await;
 }
 
 async fn logout_revokes_the_refresh_token(app: TestApp) {
@@ -198,14 +189,7 @@ async fn logout_revokes_the_refresh_token(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(res.status(), 204);
-    let res = app
-        .client
-        .post(app.url("/api/v1/auth/refresh"))
-        .json(&json!({"refresh_token": s.refresh}))
-        .send()
-        .await
-        .unwrap();
-    assert_problem(res, 401).await;
+    assert_problem(app.refresh_raw(&s.refresh).await, 401).await;
 }
 
 async fn a_deactivated_user_cannot_refresh_or_log_in(app: TestApp) {
@@ -221,14 +205,7 @@ async fn a_deactivated_user_cannot_refresh_or_log_in(app: TestApp) {
         )
         .await;
     assert_eq!(json_of(res).await["active"], false);
-    let res = app
-        .client
-        .post(app.url("/api/v1/auth/refresh"))
-        .json(&json!({"refresh_token": inspector.refresh}))
-        .send()
-        .await
-        .unwrap();
-    assert_problem(res, 401).await;
+    assert_problem(app.refresh_raw(&inspector.refresh).await, 401).await;
     assert_problem(app.login_raw("inspector2", PASSWORD).await, 401).await;
 }
 

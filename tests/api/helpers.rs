@@ -370,6 +370,16 @@ impl TestApp {
             .unwrap()
     }
 
+    /// `POST /api/v1/auth/refresh` with a refresh token; the answer as it comes.
+    pub async fn refresh_raw(&self, refresh_token: &str) -> Response {
+        self.client
+            .post(self.url("/api/v1/auth/refresh"))
+            .json(&json!({"refresh_token": refresh_token}))
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn login(&self, username: &str) -> Session {
         let res = self.login_raw(username, PASSWORD).await;
         assert_eq!(res.status(), StatusCode::OK, "login {username}");

@@ -39,15 +39,6 @@ fn signed(app: &TestApp, header: Value, claims: &Value) -> String {
     format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
 }
 
-async fn refresh(app: &TestApp, token: &str) -> reqwest::Response {
-    app.client
-        .post(app.url("/api/v1/auth/refresh"))
-        .json(&json!({"refresh_token": token}))
-        .send()
-        .await
-        .unwrap()
-}
-
 /// A problem body without its request id, to compare two answers.
 async fn answer(res: reqwest::Response) -> (u16, Value) {
     let status = res.status().as_u16();
@@ -179,16 +170,16 @@ async fn refresh_reuse_revokes_only_its_own_family_and_logout_ends_a_family(app:
     app.seed_demo().await;
     let phone = app.login("inspector1").await;
     let laptop = app.login("inspector1").await;
-    let next = json_of(refresh(&app, &phone.refresh).await).await;
+    let next = json_of(app.refresh_raw(&phone.refresh).await).await;
     let next_refresh = next["refresh_token"].as_str().unwrap().to_string();
     // The phone's session moves on...
-    let newest = json_of(refresh(&app, &next_refresh).await).await;
+    let newest = json_of(app.refresh_raw(&next_refresh).await).await;
     let newest = newest["refresh_token"].as_str().unwrap().to_string();
     // ...and the spent token comes back (stolen): its family ends, the newest token with it.
-    assert_problem(refresh(&app, &phone.refresh).await, 401).await;
-    assert_problem(refresh(&app, &newest).await, 401).await;
+    assert_problem(app.refresh_raw(&phone.refresh).await, 401).await;
+    assert_problem(app.refresh_raw(&newest).await, 401).await;
     // The other session is another family and lives on.
-    let other = refresh(&app, &laptop.refresh).await;
+    let other = app.refresh_raw(&laptop.refresh).await;
     assert_eq!(other.status(), 200);
     let other = json_of(other).await;
     let other_refresh = other["refresh_token"].as_str().unwrap().to_string();
@@ -201,8 +192,8 @@ async fn refresh_reuse_revokes_only_its_own_family_and_logout_ends_a_family(app:
         .await
         .unwrap();
     assert_eq!(res.status(), 204);
-    assert_problem(refresh(&app, &other_refresh).await, 401).await;
-    assert_problem(refresh(&app, &laptop.refresh).await, 401).await;
+    assert_problem(app.refresh_raw(&other_refresh).await, 401).await;
+    assert_problem(app.refresh_raw(&laptop.refresh).await, 401).await;
     // Logging out twice, or with nonsense, says nothing either way.
     let res = app
         .client
@@ -373,7 +364,7 @@ async fn a_password_change_ends_every_session_of_the_user(app: TestApp) {
     let laptop = app.login("inspector1").await;
     let other = app.login("inspector2").await;
     // One of the sessions has rotated already: its newest token must end too.
-    let rotated = json_of(refresh(&app, &laptop.refresh).await).await;
+    let rotated = json_of(app.refresh_raw(&laptop.refresh).await).await;
     let rotated = rotated["refresh_token"].as_str().unwrap().to_string();
     let id = phone.user["id"].as_str().unwrap();
     let res = app
@@ -384,10 +375,10 @@ async fn a_password_change_ends_every_session_of_the_user(app: TestApp) {
         )
         .await;
     assert_eq!(res.status(), 200);
-    assert_problem(refresh(&app, &phone.refresh).await, 401).await;
-    assert_problem(refresh(&app, &rotated).await, 401).await;
+    assert_problem(app.refresh_raw(&phone.refresh).await, 401).await;
+    assert_problem(app.refresh_raw(&rotated).await, 401).await;
     // Another user's session is untouched; the new password logs in.
-    assert_eq!(refresh(&app, &other.refresh).await.status(), 200);
+    assert_eq!(app.refresh_raw(&other.refresh).await.status(), 200);
     assert_eq!(
         app.login_raw("inspector1", "a-new-password-456")
             .await
@@ -405,7 +396,7 @@ async fn a_password_change_ends_every_session_of_the_user(app: TestApp) {
         )
         .await;
     assert_eq!(res.status(), 200);
-    assert_problem(refresh(&app, &admin.refresh).await, 401).await;
+    assert_problem(app.refresh_raw(&admin.refresh).await, 401).await;
 }
 
 async fn a_session_ends_30_days_after_login_however_often_it_rotates(app: TestApp) {
@@ -413,14 +404,14 @@ async fn a_session_ends_30_days_after_login_however_often_it_rotates(app: TestAp
     let s = app.login("reviewer1").await;
     // 29 days of daily use: the session still refreshes...
     age_sessions(&app, "reviewer1", 29).await;
-    let next = json_of(refresh(&app, &s.refresh).await).await;
+    let next = json_of(app.refresh_raw(&s.refresh).await).await;
     let next = next["refresh_token"].as_str().unwrap().to_string();
     // ...but the rotation does not extend it: two days later, 31 after the login, it is over.
     age_sessions(&app, "reviewer1", 2).await;
-    assert_problem(refresh(&app, &next).await, 401).await;
+    assert_problem(app.refresh_raw(&next).await, 401).await;
     // Logging in again starts a new 30 days.
     let again = app.login("reviewer1").await;
-    assert_eq!(refresh(&app, &again.refresh).await.status(), 200);
+    assert_eq!(app.refresh_raw(&again.refresh).await.status(), 200);
 }
 
 async fn deactivation_and_role_changes_take_effect_on_the_next_request(app: TestApp) {

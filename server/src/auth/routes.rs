@@ -240,7 +240,13 @@ pub async fn refresh(
                 return Ok(Err(invalid()));
             };
             let t = now();
-            let live = live_token(conn, &row.family_id)?;
+            // An unused, unrevoked token (every ordinary refresh) needs nothing of its family.
+            let settled = row.used_at.is_some() || row.revoked_at.is_some();
+            let live = if settled {
+                live_token(conn, &row.family_id)?
+            } else {
+                None
+            };
             let used_since = match row.used_at {
                 Some(used) => family_used_after(conn, &row.family_id, used)?,
                 None => false,

@@ -137,7 +137,8 @@ pub struct RefreshState {
     pub expires_at: NaiveDateTime,
     pub used_at: Option<NaiveDateTime>,
     pub revoked_at: Option<NaiveDateTime>,
-    /// The family has an unused, unrevoked token (it is not over).
+    /// The family has an unused, unrevoked token (it is not over). Read only for a token that
+    /// is used or revoked: an unused one is fresh (or dead) whatever its family.
     pub family_lives: bool,
     /// Some token of the family was used after this one was.
     pub family_used_since: bool,

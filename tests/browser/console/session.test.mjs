@@ -7,6 +7,21 @@ import { openPage, consoleLogin, closeBrowser } from './lib.mjs';
 
 after(closeBrowser);
 
+/** The policy's first request is answered 401 (as for an expired token); returns how many came. */
+async function rejectPolicyOnce(page) {
+  let rejected = 0;
+  await page.route(/\/api\/v1\/policy$/, async (route) => {
+    if (rejected++ === 0)
+      await route.fulfill({
+        status: 401,
+        contentType: 'application/problem+json',
+        body: '{"status":401,"title":"Unauthorized","detail":"token expired"}',
+      });
+    else await route.fallback();
+  });
+  return () => rejected;
+}
+
 test('tokens are kept in memory only and refreshed before they expire', async () => {
   const { page, check, close } = await openPage();
   try {
@@ -49,19 +64,10 @@ test('a rejected token is refreshed once and the request retried; a dead session
   allow(401, /^\/api\/v1\/auth\/refresh$/);
   try {
     await consoleLogin(page, 'admin');
-    let rejected = 0;
-    await page.route(/\/api\/v1\/policy$/, async (route) => {
-      if (rejected++ === 0)
-        await route.fulfill({
-          status: 401,
-          contentType: 'application/problem+json',
-          body: '{"status":401,"title":"Unauthorized","detail":"token expired"}',
-        });
-      else await route.fallback();
-    });
+    const rejected = await rejectPolicyOnce(page);
     await page.getByRole('link', { name: '星级规则' }).click();
     await page.getByLabel('整改期（月）').waitFor();
-    assert.equal(rejected, 2, 'the request was sent again after the refresh');
+    assert.equal(rejected(), 2, 'the request was sent again after the refresh');
 
     // Refresh refused (say, the user was deactivated): back to the login form with a notice.
     await page.route(/\/api\/v1\/auth\/refresh$/, (route) =>
@@ -90,16 +96,7 @@ test('a refresh that got no answer keeps the session: the page says so and the n
     const errors = [];
     page.on('pageerror', (e) => errors.push(e.message));
     // The token is rejected once, and the refresh that follows gets no answer (the network blinked).
-    let rejected = 0;
-    await page.route(/\/api\/v1\/policy$/, async (route) => {
-      if (rejected++ === 0)
-        await route.fulfill({
-          status: 401,
-          contentType: 'application/problem+json',
-          body: '{"status":401,"title":"Unauthorized","detail":"token expired"}',
-        });
-      else await route.fallback();
-    });
+    await rejectPolicyOnce(page);
     let refreshes = 0;
     await page.route(/\/api\/v1\/auth\/refresh$/, (route) =>
       refreshes++ === 0 ? route.abort('internetdisconnected') : route.fallback(),

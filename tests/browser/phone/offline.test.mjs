@@ -491,40 +491,14 @@ test('with the township pre-check, a declaration reaches the phone only once its
   assert.deepEqual(pageErrors, []);
 });
 
-test('a refresh that got no answer does not log the inspector out', { timeout: 60_000 }, async () => {
-  // The app restarts (its access token is in memory only) and its first refresh gets no answer,
-  // as when the signal drops: the lists it reads meanwhile go without a token and the server
-  // answers 401. That is no logout: the app refreshes again and reads them.
+/**
+ * Restarts the app (its access token is in memory only) with its first refresh handled by
+ * `first` (a Playwright route handler) and the rest passed on: the lists load from the server,
+ * not the phone's copy, with no login form, after a second refresh.
+ */
+async function restartsLoggedIn(first) {
   let refreshes = 0;
-  await page.route('**/api/v1/auth/refresh', (route) =>
-    refreshes++ === 0 ? route.abort('internetdisconnected') : route.continue(),
-  );
-  try {
-    await page.reload();
-    await page.waitForFunction(
-      () => !document.querySelector('#worklist h2 .badge') && !!document.querySelector('#worklist article'),
-    );
-    assert.equal(await page.locator('#login').count(), 0, 'still logged in');
-    assert.ok(refreshes >= 2, `the refresh was tried again (${refreshes})`);
-  } finally {
-    await page.unroute('**/api/v1/auth/refresh');
-  }
-  assert.deepEqual(pageErrors, []);
-});
-
-test('a refresh whose answer was lost is asked again, and the inspector stays logged in', {
-  timeout: 60_000,
-}, async () => {
-  // The server rotates the token and the answer is lost on the way (the signal dropped): the
-  // phone still holds the spent token and presents it again, which the server takes as the retry.
-  let refreshes = 0;
-  await page.route('**/api/v1/auth/refresh', async (route) => {
-    if (refreshes++ === 0) {
-      const answered = await route.fetch();
-      assert.equal(answered.status(), 200, 'the server rotated the token');
-      await route.abort('internetdisconnected');
-    } else await route.continue();
-  });
+  await page.route('**/api/v1/auth/refresh', (route) => (refreshes++ === 0 ? first(route) : route.continue()));
   try {
     await page.reload();
     await page.waitForFunction(
@@ -536,4 +510,22 @@ test('a refresh whose answer was lost is asked again, and the inspector stays lo
     await page.unroute('**/api/v1/auth/refresh');
   }
   assert.deepEqual(pageErrors, []);
+}
+
+test('a refresh that got no answer does not log the inspector out', { timeout: 60_000 }, async () => {
+  // Its first refresh gets no answer, as when the signal drops: the lists it reads meanwhile go
+  // without a token and the server answers 401. That is no logout: the app refreshes again.
+  await restartsLoggedIn((route) => route.abort('internetdisconnected'));
+});
+
+test('a refresh whose answer was lost is asked again, and the inspector stays logged in', {
+  timeout: 60_000,
+}, async () => {
+  // The server rotates the token and the answer is lost on the way (the signal dropped): the
+  // phone still holds the spent token and presents it again, which the server takes as the retry.
+  await restartsLoggedIn(async (route) => {
+    const answered = await route.fetch();
+    assert.equal(answered.status(), 200, 'the server rotated the token');
+    await route.abort('internetdisconnected');
+  });
 });
